@@ -1,0 +1,31 @@
+# Entry points for people; each target is a thin call into deploy/local/.
+PYTHON ?= python3
+
+.PHONY: help run up status down install test lint format
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+run:  ## install what is missing and bring the whole system up on this machine
+	$(PYTHON) deploy/local/run.py
+
+up:  ## start the local stack only (Redis, MinIO, Kafka, Flink)
+	$(PYTHON) deploy/local/stack.py start
+
+status:  ## show what runs, where, and its memory
+	$(PYTHON) deploy/local/stack.py status
+
+down:  ## stop everything the stack started, by process id
+	$(PYTHON) deploy/local/stack.py stop
+
+install:  ## download and build everything, start nothing
+	$(PYTHON) deploy/local/stack.py install
+
+test:  ## lint, unit tests, then integration tests against the real stack
+	bash deploy/local/test.sh
+
+lint:  ## ruff check and format check
+	.stack/venv/bin/ruff check . && .stack/venv/bin/ruff format --check .
+
+format:  ## ruff format and autofix
+	.stack/venv/bin/ruff format . && .stack/venv/bin/ruff check --fix .

@@ -1,0 +1,204 @@
+"""Configuration: configs/local.toml, an optional override file, then the environment.
+
+Precedence, lowest first:
+  1. ``configs/local.toml`` in the repository (the defaults for one machine);
+  2. the file named by ``WIKITRENDS_CONFIG`` (for example a copy of
+     ``configs/production.example.toml``), keys it leaves out keep the defaults;
+  3. environment variables ``WIKITRENDS_<SECTION>_<KEY>``, for example
+     ``WIKITRENDS_KAFKA_BOOTSTRAP_SERVERS=broker:9092``.
+
+This module uses the standard library only, so that deploy/local can read the
+same ports and paths before the project's virtual environment exists.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS_FILE = REPO_ROOT / "configs" / "local.toml"
+ENV_PREFIX = "WIKITRENDS_"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or cannot be read as its type."""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    home: str
+
+    @property
+    def home_path(self) -> Path:
+        """Absolute folder of the local stack's downloads, data and logs."""
+        path = Path(self.home)
+        return path if path.is_absolute() else REPO_ROOT / path
+
+    def jars(self, part: str) -> list[Path]:
+        """The jars deploy/local fetched for one part: "kafka", "flink" or "spark"."""
+        return sorted((self.home_path / "jars" / part).glob("*.jar"))
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    host: str
+    port: int
+    controller_port: int
+    bootstrap_servers: str
+    heap: str
+    partitions: int
+    pageviews_topic: str
+    windows_topic_prefix: str
+    dead_letter_topic: str
+    retention_hours: int
+
+    @property
+    def bootstrap(self) -> str:
+        """The brokers clients connect to: bootstrap_servers, else host:port."""
+        return self.bootstrap_servers or f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class FlinkSettings:
+    host: str
+    rest_port: int
+    rpc_port: int
+    taskmanager_slots: int
+    parallelism: int
+    jobmanager_memory: str
+    taskmanager_memory: str
+    checkpoint_dir: str
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.rest_port}"
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    host: str
+    port: int
+    console_port: int
+    endpoint: str
+    region: str
+    access_key: str
+    secret_key: str
+    bucket: str
+    hourly_counts_prefix: str
+    averages_prefix: str
+    anomalies_prefix: str
+
+    @property
+    def endpoint_url(self) -> str:
+        """The S3 endpoint clients use: endpoint, else http://host:port."""
+        return self.endpoint or f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str
+    driver_memory: str
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    host: str
+    port: int
+    db: int
+    key_prefix: str
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/{self.db}"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: StackSettings
+    kafka: KafkaSettings
+    flink: FlinkSettings
+    s3: S3Settings
+    spark: SparkSettings
+    redis: RedisSettings
+    web: WebSettings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"configuration file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from exc
+
+
+def _coerce(raw: str, like: Any, name: str) -> Any:
+    """Read an environment string as the type of the default it replaces."""
+    if isinstance(like, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
+    if isinstance(like, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is not a whole number") from exc
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from the default file, WIKITRENDS_CONFIG and the environment."""
+    environ = os.environ if environ is None else environ
+    merged = _read_toml(DEFAULTS_FILE)
+    override_file = environ.get(f"{ENV_PREFIX}CONFIG")
+    if override_file:
+        for section, values in _read_toml(Path(override_file)).items():
+            merged.setdefault(section, {}).update(values)
+
+    sections: dict[str, Any] = {}
+    for section_field in fields(Settings):
+        section_cls = _SECTION_TYPES[section_field.name]
+        values = dict(merged.get(section_field.name, {}))
+        for key_field in fields(section_cls):
+            env_name = f"{ENV_PREFIX}{section_field.name}_{key_field.name}".upper()
+            if key_field.name not in values:
+                raise ConfigError(f"[{section_field.name}] {key_field.name} is missing from {DEFAULTS_FILE}")
+            if env_name in environ:
+                values[key_field.name] = _coerce(environ[env_name], values[key_field.name], env_name)
+        unknown = set(values) - {f.name for f in fields(section_cls)}
+        if unknown:
+            raise ConfigError(f"unknown key(s) in [{section_field.name}]: {', '.join(sorted(unknown))}")
+        sections[section_field.name] = section_cls(**values)
+    return Settings(**sections)
+
+
+_SECTION_TYPES: dict[str, type] = {
+    "stack": StackSettings,
+    "kafka": KafkaSettings,
+    "flink": FlinkSettings,
+    "s3": S3Settings,
+    "spark": SparkSettings,
+    "redis": RedisSettings,
+    "web": WebSettings,
+}
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

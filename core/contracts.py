@@ -1,0 +1,38 @@
+"""Names and layouts that several parts of the system rely on.
+
+Topic names, Redis keys and S3 paths are built here from the configuration and
+nowhere else, so that changing one is a change in one place.
+"""
+
+from __future__ import annotations
+
+from core.config import KafkaSettings, RedisSettings, S3Settings
+
+WINDOW_TOPIC_COUNT = 10
+
+
+def windows_topic(kafka: KafkaSettings, digit: int) -> str:
+    """The topic holding windows whose start minute ends in ``digit``."""
+    if not 0 <= digit < WINDOW_TOPIC_COUNT:
+        raise ValueError(f"window topic digit must be 0..9, got {digit}")
+    return f"{kafka.windows_topic_prefix}{digit}"
+
+
+def windows_topics(kafka: KafkaSettings) -> list[str]:
+    """All ten window topics, digit 0 first."""
+    return [windows_topic(kafka, digit) for digit in range(WINDOW_TOPIC_COUNT)]
+
+
+def pipeline_topics(kafka: KafkaSettings) -> list[str]:
+    """Every topic the pipeline needs: input, dead letters and the ten window topics."""
+    return [kafka.pageviews_topic, kafka.dead_letter_topic, *windows_topics(kafka)]
+
+
+def redis_key(redis: RedisSettings, *parts: str) -> str:
+    """A Redis key under the project's prefix, e.g. ``wikitrends:trending:latest``."""
+    return ":".join([redis.key_prefix, *parts])
+
+
+def hourly_counts_uri(s3: S3Settings, scheme: str = "s3a") -> str:
+    """Root of the hourly counts dataset, partitioned by ``date=YYYY-MM-DD/hour=HH``."""
+    return f"{scheme}://{s3.bucket}/{s3.hourly_counts_prefix}"

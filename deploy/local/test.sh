@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test on this machine: lint, unit tests, then the integration and
+# end-to-end suites against the real local stack, started once and shared.
+# Installs whatever is missing first, so it works on a fresh clone.
+# A stack that was already running is left running; one this script started is stopped.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+stack() { python3 deploy/local/stack.py "$@"; }
+
+echo "== install (skips what is already current)"
+stack install
+home=$(python3 -c 'from core.config import settings; print(settings().stack.home_path)')
+py="$home/venv/bin/python"
+
+echo "== lint"
+"$py" -m ruff check .
+"$py" -m ruff format --check .
+
+echo "== unit tests (pure logic, no services)"
+"$py" -m pytest tests/unit -q
+
+echo "== local stack"
+if stack status >/dev/null 2>&1; then
+  echo "the stack is already running; it is left running afterwards"
+else
+  trap 'echo "== stopping the stack this run started"; stack stop' EXIT
+  stack start
+fi
+
+echo "== integration and end-to-end tests (real Kafka, Flink, Spark, Redis, S3)"
+"$py" -m pytest tests/integration -q

@@ -1,0 +1,109 @@
+"""Fixtures for tests against the real local stack.
+
+A service that does not answer fails the test with what to do: these tests
+never skip, because a skipped integration test in CI hides a broken stack.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+
+from core.config import Settings
+
+START_HINT = "start the local stack first: python3 deploy/local/stack.py start (make test does it)"
+
+
+def _port_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that restart the shared stack run last, so the others see it steady."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_stack") is not None)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(settings: Settings) -> str:
+    host, port = settings.kafka.bootstrap.split(",")[0].rsplit(":", 1)
+    if not _port_answers(host, int(port)):
+        pytest.fail(f"Kafka is not answering at {settings.kafka.bootstrap}; {START_HINT}")
+    return settings.kafka.bootstrap
+
+
+@pytest.fixture(scope="session")
+def redis_client(settings: Settings):
+    import redis
+
+    client = redis.Redis(host=settings.redis.host, port=settings.redis.port, db=settings.redis.db)
+    try:
+        client.ping()
+    except redis.ConnectionError as error:
+        pytest.fail(f"Redis is not answering at {settings.redis.url} ({error}); {START_HINT}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def s3_client(settings: Settings):
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=settings.s3.endpoint_url,
+        aws_access_key_id=settings.s3.access_key,
+        aws_secret_access_key=settings.s3.secret_key,
+        region_name=settings.s3.region,
+    )
+    try:
+        client.head_bucket(Bucket=settings.s3.bucket)
+    except (BotoCoreError, ClientError) as error:
+        pytest.fail(
+            f"S3 bucket {settings.s3.bucket} at {settings.s3.endpoint_url} is not there ({error}); "
+            f"{START_HINT}"
+        )
+    return client
+
+
+@pytest.fixture(scope="session")
+def flink_overview(settings: Settings) -> dict:
+    try:
+        with urllib.request.urlopen(f"{settings.flink.rest_url}/overview", timeout=5) as response:
+            overview = json.load(response)
+    except OSError as error:
+        pytest.fail(
+            f"the Flink cluster is not answering at {settings.flink.rest_url} ({error}); {START_HINT}"
+        )
+    if overview.get("taskmanagers", 0) < 1:
+        pytest.fail(f"the Flink cluster at {settings.flink.rest_url} has no TaskManager; {START_HINT}")
+    return overview
+
+
+@pytest.fixture
+def new_topic(kafka_bootstrap: str) -> Iterator[Callable[[str], str]]:
+    """Creates uniquely named topics for one test and deletes them afterwards."""
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    created: list[str] = []
+
+    def create(purpose: str, partitions: int = 2) -> str:
+        name = f"test-{purpose}-{uuid.uuid4().hex[:8]}"
+        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+        created.append(name)
+        return name
+
+    yield create
+    if created:
+        admin.delete_topics(created)
+    admin.close()

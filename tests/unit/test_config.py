@@ -1,0 +1,76 @@
+"""Configuration: defaults, override file and environment precedence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.config import REPO_ROOT, ConfigError, load_settings
+from core.contracts import pipeline_topics, redis_key, windows_topic, windows_topics
+
+
+def test_defaults_are_loopback_and_complete() -> None:
+    settings = load_settings({})
+    assert settings.kafka.bootstrap == "127.0.0.1:9092"
+    assert settings.s3.endpoint_url == "http://127.0.0.1:9000"
+    assert settings.redis.url == "redis://127.0.0.1:6379/0"
+    assert settings.stack.home_path == REPO_ROOT / ".stack"
+
+
+def test_environment_overrides_with_the_default_type() -> None:
+    settings = load_settings({"WIKITRENDS_KAFKA_PORT": "19092", "WIKITRENDS_S3_BUCKET": "other"})
+    assert settings.kafka.port == 19092
+    assert settings.kafka.bootstrap == "127.0.0.1:19092"
+    assert settings.s3.bucket == "other"
+
+
+def test_explicit_bootstrap_servers_win_over_host_and_port() -> None:
+    settings = load_settings({"WIKITRENDS_KAFKA_BOOTSTRAP_SERVERS": "a:1,b:2"})
+    assert settings.kafka.bootstrap == "a:1,b:2"
+
+
+def test_a_non_numeric_port_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="WIKITRENDS_REDIS_PORT='six' is not a whole number"):
+        load_settings({"WIKITRENDS_REDIS_PORT": "six"})
+
+
+def test_override_file_keeps_defaults_for_keys_it_leaves_out(tmp_path: Path) -> None:
+    override = tmp_path / "prod.toml"
+    override.write_text('[kafka]\nbootstrap_servers = "k1:9092"\n[redis]\nhost = "redis.internal"\n')
+    settings = load_settings({"WIKITRENDS_CONFIG": str(override)})
+    assert settings.kafka.bootstrap == "k1:9092"
+    assert settings.kafka.pageviews_topic == "pageviews"
+    assert settings.redis.host == "redis.internal"
+    assert settings.redis.port == 6379
+
+
+def test_the_production_example_is_valid() -> None:
+    settings = load_settings({"WIKITRENDS_CONFIG": str(REPO_ROOT / "configs" / "production.example.toml")})
+    assert settings.spark.master.startswith("spark://")
+
+
+def test_unknown_keys_are_refused(tmp_path: Path) -> None:
+    override = tmp_path / "typo.toml"
+    override.write_text('[kafka]\nbootstrap_server = "k1:9092"\n')
+    with pytest.raises(ConfigError, match="unknown key.*bootstrap_server"):
+        load_settings({"WIKITRENDS_CONFIG": str(override)})
+
+
+def test_a_missing_override_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings({"WIKITRENDS_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_topic_names() -> None:
+    kafka = load_settings({}).kafka
+    assert windows_topic(kafka, 7) == "pageviews-windows-7"
+    assert windows_topics(kafka)[0] == "pageviews-windows-0"
+    assert len(set(windows_topics(kafka))) == 10
+    assert pipeline_topics(kafka)[:2] == ["pageviews", "pageviews-dead-letter"]
+    with pytest.raises(ValueError):
+        windows_topic(kafka, 10)
+
+
+def test_redis_keys_live_under_the_prefix() -> None:
+    assert redis_key(load_settings({}).redis, "trending", "latest") == "wikitrends:trending:latest"
