@@ -158,7 +158,7 @@ def run_logged(
             except subprocess.TimeoutExpired:
                 elapsed = time.monotonic() - started
                 size = log.stat().st_size
-                say(f"  ... still {what.lower()}: {elapsed:.0f} s, {size // 1024} KiB of log")
+                say(f"  ... still {what[0].lower()}{what[1:]}: {elapsed:.0f} s, {size // 1024} KiB of log")
             except KeyboardInterrupt:
                 process.terminate()
                 process.wait()

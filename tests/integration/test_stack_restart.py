@@ -14,7 +14,7 @@ import pytest
 from kafka import KafkaProducer
 
 from core.config import REPO_ROOT, Settings
-from tests.integration.test_stack_services import consume_all
+from tests.integration.helpers import consume_all
 
 STACK = REPO_ROOT / "deploy" / "local" / "stack.py"
 

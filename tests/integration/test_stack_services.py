@@ -5,37 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
 
 from core.config import REPO_ROOT, Settings
 from core.contracts import pipeline_topics
+from tests.integration.helpers import consume_all
 
 FLINK_CLI = REPO_ROOT / "deploy" / "local" / "flink"
 UPPERCASE_JOB = Path(__file__).parent / "jobs" / "uppercase_copy.py"
-
-
-def consume_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) -> list:
-    """Read a topic from the start until ``expected`` records arrived or the time is up."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=1000,
-    )
-    records = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(records) < expected and time.monotonic() < deadline:
-            records.extend(consumer)
-    finally:
-        consumer.close()
-    return records
 
 
 def test_pipeline_topics_are_provisioned(kafka_bootstrap: str, settings: Settings) -> None:

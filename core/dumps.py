@@ -1,0 +1,144 @@
+"""Wikimedia hourly pageview dumps: file names, lines, domain codes and article filters.
+
+Files are named ``pageviews-YYYYMMDD-HH0000[.gz]`` (``pagecounts-`` for the
+older raw dumps); each line is ``domain_code page_title count_views
+total_response_size``. Wikimedia documents that the time in the file name is
+the END of the hour the file covers (``pageviews-20160607-170000`` holds
+16:00-17:00 UTC); that is the default here, and ``start`` is accepted for
+dumps made another way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from urllib.parse import unquote
+
+FileTime = Literal["end", "start"]
+DEFAULT_FILE_TIME: FileTime = "end"
+
+_FILE_NAME = re.compile(r"^(?P<kind>pageviews|pagecounts)-(?P<date>\d{8})-(?P<hour>\d{2})0000(?:\.gz)?$")
+
+# Second part of a domain code -> the project's site family.
+PROJECT_SUFFIXES = {
+    "": "wikipedia",
+    "b": "wikibooks",
+    "d": "wiktionary",
+    "n": "wikinews",
+    "q": "wikiquote",
+    "s": "wikisource",
+    "v": "wikiversity",
+    "voy": "wikivoyage",
+    "w": "mediawiki",
+    "wd": "wikidata",
+}
+SUFFIX_OF_FAMILY = {family: suffix for suffix, family in PROJECT_SUFFIXES.items()}
+# Markers of the access site, not of the project: mobile and Wikipedia Zero.
+ACCESS_MARKERS = {"m", "zero", "mw"}
+# Sites under wikimedia.org, whose ".m" means wikimedia, not mobile ("commons.m").
+WIKIMEDIA_SITES = frozenset(
+    {"commons", "meta", "species", "incubator", "outreach", "wikimania", "foundation"}
+)
+
+# English namespace prefixes: pages under them are not articles.
+NON_ARTICLE_PREFIXES = (
+    "Media:", "Special:", "Talk:", "User:", "User_talk:", "Wikipedia:", "Wikipedia_talk:",
+    "WP:", "Project:", "File:", "File_talk:", "Image:", "MediaWiki:", "MediaWiki_talk:",
+    "Template:", "Template_talk:", "Help:", "Help_talk:", "Category:", "Category_talk:",
+    "Portal:", "Portal_talk:", "Draft:", "Draft_talk:", "Module:", "Module_talk:",
+    "TimedText:", "TimedText_talk:", "Book:", "Book_talk:", "Education_Program:", "Gadget:",
+    "Topic:",
+)  # fmt: skip
+# Pages that are requested all the time but are not articles.
+NON_ARTICLE_TITLES = frozenset({"Main_Page", "-", "undefined", "Undefined", "favicon.ico", "index.php"})
+
+
+class MalformedLine(ValueError):
+    """A dump line that cannot be read; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class DumpLine:
+    domain_code: str
+    title: str
+    views: int
+    response_bytes: int
+
+
+def parse_dump_line(line: str) -> DumpLine:
+    """Read one ``domain_code page_title count_views total_response_size`` line."""
+    fields = line.rstrip("\r\n").split(" ")
+    if len(fields) != 4:
+        raise MalformedLine(f"expected 4 space-separated fields, got {len(fields)}")
+    domain_code, title, views, response_bytes = fields
+    if not domain_code or not title:
+        raise MalformedLine("empty domain code or title")
+    if not views.isdigit():
+        raise MalformedLine(f"count_views {views!r} is not a whole number")
+    if not response_bytes.isdigit():
+        raise MalformedLine(f"total_response_size {response_bytes!r} is not a whole number")
+    return DumpLine(domain_code, title, int(views), int(response_bytes))
+
+
+def format_dump_line(domain_code: str, title: str, views: int, response_bytes: int = 0) -> str:
+    """One dump line, newline included (pageviews dumps write 0 for the size)."""
+    return f"{domain_code} {title} {views} {response_bytes}\n"
+
+
+def decode_title(raw_title: str) -> str:
+    """The title as a reader writes it: percent-decoded UTF-8, spaces as underscores."""
+    try:
+        title = unquote(raw_title, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError as error:
+        raise MalformedLine(f"title {raw_title!r} is not percent-encoded UTF-8: {error.reason}") from None
+    try:
+        title.encode("utf-8")
+    except UnicodeEncodeError:  # raw bytes that were not UTF-8, kept as surrogates by the reader
+        raise MalformedLine(f"title {raw_title!r} has bytes that are not UTF-8") from None
+    title = title.replace(" ", "_")
+    if not title.strip("_"):
+        raise MalformedLine(f"title {raw_title!r} is empty once decoded")
+    return title
+
+
+def project_of(domain_code: str) -> str:
+    """``en`` -> ``en.wikipedia``, ``en.m`` -> ``en.wikipedia``, ``de.b`` -> ``de.wikibooks``."""
+    language, *rest = domain_code.lower().split(".")
+    if language in WIKIMEDIA_SITES and rest[:1] == ["m"]:
+        return f"{language}.wikimedia"
+    parts = [part for part in rest if part not in ACCESS_MARKERS]
+    if len(parts) > 1 or (parts and parts[0] not in PROJECT_SUFFIXES):
+        raise MalformedLine(f"unknown domain code {domain_code!r}")
+    family = PROJECT_SUFFIXES[parts[0] if parts else ""]
+    return f"{language}.{family}"
+
+
+def domain_code_of(project: str) -> str:
+    """The desktop domain code of a project: ``en.wikipedia`` -> ``en``."""
+    language, _, family = project.partition(".")
+    if family not in SUFFIX_OF_FAMILY:
+        raise ValueError(f"no domain code for project {project!r}")
+    suffix = SUFFIX_OF_FAMILY[family]
+    return f"{language}.{suffix}" if suffix else language
+
+
+def is_article(title: str) -> bool:
+    """False for the main page, placeholders and pages in a non-article namespace."""
+    return title not in NON_ARTICLE_TITLES and not title.startswith(NON_ARTICLE_PREFIXES)
+
+
+def dump_hour_start(file_name: str, file_time: FileTime = DEFAULT_FILE_TIME) -> datetime:
+    """The UTC start of the hour a dump file covers, from its name."""
+    match = _FILE_NAME.match(file_name.rsplit("/", 1)[-1])
+    if not match:
+        raise ValueError(f"{file_name!r} is not named like pageviews-YYYYMMDD-HH0000[.gz]")
+    stamp = datetime.strptime(match["date"] + match["hour"], "%Y%m%d%H").replace(tzinfo=UTC)
+    return stamp - timedelta(hours=1) if file_time == "end" else stamp
+
+
+def dump_file_name(hour_start: datetime, file_time: FileTime = DEFAULT_FILE_TIME, gz: bool = True) -> str:
+    """The dump file name for the hour starting at ``hour_start`` (UTC)."""
+    stamp = hour_start + timedelta(hours=1) if file_time == "end" else hour_start
+    return f"pageviews-{stamp:%Y%m%d-%H}0000" + (".gz" if gz else "")
