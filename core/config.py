@@ -81,6 +81,17 @@ class FlinkSettings:
 
 
 @dataclass(frozen=True)
+class StreamingSettings:
+    group_id: str
+    watermark_delay_seconds: int
+    idle_timeout_seconds: int
+    checkpoint_interval_seconds: int
+    trending_min_volume: int
+    trending_top: int
+    trending_retention_minutes: int
+
+
+@dataclass(frozen=True)
 class S3Settings:
     host: str
     port: int
@@ -129,6 +140,7 @@ class Settings:
     stack: StackSettings
     kafka: KafkaSettings
     flink: FlinkSettings
+    streaming: StreamingSettings
     s3: S3Settings
     spark: SparkSettings
     redis: RedisSettings
@@ -191,6 +203,7 @@ _SECTION_TYPES: dict[str, type] = {
     "stack": StackSettings,
     "kafka": KafkaSettings,
     "flink": FlinkSettings,
+    "streaming": StreamingSettings,
     "s3": S3Settings,
     "spark": SparkSettings,
     "redis": RedisSettings,

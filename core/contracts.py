@@ -6,6 +6,8 @@ nowhere else, so that changing one is a change in one place.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from core.config import KafkaSettings, RedisSettings, S3Settings
 
 WINDOW_TOPIC_COUNT = 10
@@ -36,3 +38,16 @@ def redis_key(redis: RedisSettings, *parts: str) -> str:
 def hourly_counts_uri(s3: S3Settings, scheme: str = "s3a") -> str:
     """Root of the hourly counts dataset, partitioned by ``date=YYYY-MM-DD/hour=HH``."""
     return f"{scheme}://{s3.bucket}/{s3.hourly_counts_prefix}"
+
+
+HOURLY_COUNTS_FILE = "counts.parquet"
+
+
+def hourly_counts_key(s3: S3Settings, hour_start_ms: int) -> str:
+    """Object key of one hour's counts: ``hourly-counts/date=2026-03-02/hour=09/counts.parquet``.
+
+    One Parquet object per hour (columns project, title, views), written by a
+    single PUT, so an hour appears whole or not at all.
+    """
+    moment = datetime.fromtimestamp(hour_start_ms / 1000, tz=UTC)
+    return f"{s3.hourly_counts_prefix}/date={moment:%Y-%m-%d}/hour={moment:%H}/{HOURLY_COUNTS_FILE}"

@@ -1,0 +1,162 @@
+"""Snapshots in Redis: what the jobs publish and the site reads.
+
+One JSON document per snapshot, written with a single SET, so a reader never
+sees half a list. Keys (under the configured prefix, ``wikitrends`` by default):
+
+  trending:latest           the newest minute's trending list
+  trending:minute:<ms>      the list for the minute ending at <ms> (epoch ms)
+  trending:minutes          sorted set of the minutes kept, scored by minute
+  anomalies:latest          the newest hour's anomaly list
+  anomalies:hour:<ms>       the list for the hour starting at <ms>
+
+Trending minutes older than the retention (in event time, so accelerated runs
+behave like real ones) are deleted as newer ones arrive. Writing a minute
+again writes the same document: re-runs and restarts are idempotent, and
+"latest" only ever moves forward.
+
+This module does no I/O of its own beyond the client handed to it; the web
+site decodes with the same functions through its asynchronous client.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from core.config import RedisSettings
+from core.contracts import redis_key
+
+
+@dataclass(frozen=True)
+class TrendingArticle:
+    rank: int
+    project: str
+    title: str
+    counts: list[int]  # six 10-minute counts, oldest first
+    window_ends: list[int]  # epoch ms of each window's end
+    score: float
+
+
+@dataclass(frozen=True)
+class TrendingSnapshot:
+    minute: int  # epoch ms: the end of the last hour these counts cover
+    computed_at: int  # epoch ms, wall clock, when the job wrote it
+    min_volume: int
+    articles: list[TrendingArticle] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AnomalousArticle:
+    rank: int
+    project: str
+    title: str
+    distance: float
+    today: list[float]  # views per hour, hours 0..H of the day
+    history: list[float]  # historical average views for the same hours
+
+
+@dataclass(frozen=True)
+class AnomalySnapshot:
+    date: str  # YYYY-MM-DD
+    hour: int  # the last hour included (0..23)
+    hour_start: int  # epoch ms of that hour
+    computed_at: int
+    articles: list[AnomalousArticle] = field(default_factory=list)
+
+
+def encode(snapshot: TrendingSnapshot | AnomalySnapshot) -> str:
+    return json.dumps(asdict(snapshot), ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_trending(raw: bytes | str) -> TrendingSnapshot:
+    data = json.loads(raw)
+    return TrendingSnapshot(
+        minute=data["minute"], computed_at=data["computed_at"], min_volume=data["min_volume"],
+        articles=[TrendingArticle(**article) for article in data["articles"]],
+    )  # fmt: skip
+
+
+def decode_anomalies(raw: bytes | str) -> AnomalySnapshot:
+    data = json.loads(raw)
+    return AnomalySnapshot(
+        date=data["date"], hour=data["hour"], hour_start=data["hour_start"], computed_at=data["computed_at"],
+        articles=[AnomalousArticle(**article) for article in data["articles"]],
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Every Redis key the system uses, from the configured prefix."""
+
+    redis: RedisSettings
+
+    @property
+    def trending_latest(self) -> str:
+        return redis_key(self.redis, "trending", "latest")
+
+    @property
+    def trending_latest_minute(self) -> str:
+        return redis_key(self.redis, "trending", "latest", "minute")
+
+    @property
+    def trending_index(self) -> str:
+        return redis_key(self.redis, "trending", "minutes")
+
+    def trending_minute(self, minute_ms: int) -> str:
+        return redis_key(self.redis, "trending", "minute", str(minute_ms))
+
+    @property
+    def anomalies_latest(self) -> str:
+        return redis_key(self.redis, "anomalies", "latest")
+
+    @property
+    def anomalies_latest_hour(self) -> str:
+        return redis_key(self.redis, "anomalies", "latest", "hour")
+
+    def anomalies_hour(self, hour_start_ms: int) -> str:
+        return redis_key(self.redis, "anomalies", "hour", str(hour_start_ms))
+
+
+# Writes the snapshot under its own key, indexes it, prunes what fell out of
+# the retention, and moves "latest" forward only: all in one atomic script.
+# KEYS: snapshot key, latest key, latest-marker key, index key (or "" for none)
+# ARGV: document, position (ms), oldest position to keep (ms), key prefix of indexed snapshots
+_PUBLISH = """
+redis.call('SET', KEYS[1], ARGV[1])
+if KEYS[4] ~= '' then
+  redis.call('ZADD', KEYS[4], ARGV[2], ARGV[2])
+  local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[3])
+  for _, position in ipairs(old) do redis.call('DEL', ARGV[4] .. position) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[3])
+end
+local current = redis.call('GET', KEYS[3])
+if (not current) or tonumber(current) <= tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[2], ARGV[1])
+  redis.call('SET', KEYS[3], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class SnapshotWriter:
+    """Publishes snapshots through a synchronous redis-py client (the jobs' side)."""
+
+    def __init__(self, client, redis_settings: RedisSettings) -> None:
+        self.client = client
+        self.keys = Keys(redis_settings)
+        self._publish = client.register_script(_PUBLISH)
+
+    def write_trending(self, snapshot: TrendingSnapshot, retention_minutes: int) -> bool:
+        """Store one minute's list; True when it became the latest."""
+        oldest = snapshot.minute - retention_minutes * 60_000
+        prefix = self.keys.trending_minute(0)[:-1]
+        keys = [self.keys.trending_minute(snapshot.minute), self.keys.trending_latest,
+                self.keys.trending_latest_minute, self.keys.trending_index]  # fmt: skip
+        return bool(self._publish(keys=keys, args=[encode(snapshot), snapshot.minute, oldest, prefix]))
+
+    def write_anomalies(self, snapshot: AnomalySnapshot) -> bool:
+        """Store one hour's anomaly list; True when it became the latest."""
+        keys = [self.keys.anomalies_hour(snapshot.hour_start), self.keys.anomalies_latest,
+                self.keys.anomalies_latest_hour, ""]  # fmt: skip
+        return bool(self._publish(keys=keys, args=[encode(snapshot), snapshot.hour_start, 0, ""]))

@@ -1,0 +1,29 @@
+"""Window arithmetic: 10-minute windows sliding every minute, routed to ten topics.
+
+A window is named by its start; it covers [start, start + 10 min). Windows
+whose start minutes end in the same digit d never overlap and tile time, so
+six consecutive ones in topic d make an hour.
+"""
+
+from __future__ import annotations
+
+MINUTE_MS = 60_000
+WINDOW_MS = 10 * MINUTE_MS
+SLIDE_MS = MINUTE_MS
+
+
+def topic_digit(window_start_ms: int) -> int:
+    """The topic a window goes to: the last digit of its start minute."""
+    if window_start_ms % MINUTE_MS:
+        raise ValueError(f"window start {window_start_ms} is not on a whole minute")
+    return (window_start_ms // MINUTE_MS) % 10
+
+
+def window_starts_of(ts_ms: int) -> range:
+    """Starts of the ten sliding windows an event at ``ts_ms`` belongs to, oldest first."""
+    last = ts_ms - ts_ms % SLIDE_MS
+    return range(last - WINDOW_MS + SLIDE_MS, last + 1, SLIDE_MS)
+
+
+def hour_start_of(ts_ms: int) -> int:
+    return ts_ms - ts_ms % (60 * MINUTE_MS)

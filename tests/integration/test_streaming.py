@@ -1,0 +1,273 @@
+"""The streaming job end to end on the real stack: Kafka in, ten topics, Redis and S3 out.
+
+Each test gives the job its own topics, consumer group, Redis prefix and S3
+prefix (through WIKITRENDS_* variables), feeds it a seeded synthetic run of
+2 h 15 min of event time, and checks every output against an oracle computed
+in Python from the events actually produced: window counts exactly, the
+trending list of every minute exactly, and the hourly counts exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+
+from core.config import REPO_ROOT, Settings, load_settings
+from core.contracts import hourly_counts_key, pipeline_topics, windows_topic
+from core.snapshots import Keys, decode_trending
+from core.synthetic import MINUTE_MS, parse_time_ms
+from core.trending import growth_score, hour_window_ends, is_trending
+from core.windows import hour_start_of, topic_digit, window_starts_of
+
+FLINK = REPO_ROOT / "deploy" / "local" / "flink"
+STACK = REPO_ROOT / "deploy" / "local" / "stack.py"
+START = parse_time_ms("2026-03-02T08:00:00Z")
+END = START + 135 * MINUTE_MS  # events up to 10:15
+LAST_MINUTE = END - MINUTE_MS  # the watermark (newest - 30 s) closes every minute up to 10:14
+MALFORMED = [
+    (b"this is not json", "not a JSON object"),
+    (b'{"project":"en.wikipedia","title":"No_ts"}', "ts missing or not a number"),
+    (b'{"ts":1772438400,"project":"en.wikipedia","title":"Seconds_not_ms"}', "ts outside"),
+    (b'{"ts":1772438400000,"project":"en.wikipedia"}', "title missing"),
+]
+LATE_EVENT = json.dumps(
+    {"ts": START + 5 * MINUTE_MS, "project": "en.wikipedia", "title": "Late_arrival"}
+).encode()
+
+
+@dataclass
+class Isolated:
+    """One test's private names, passed to the producer and the job as WIKITRENDS_* variables."""
+
+    env: dict[str, str]
+    settings: Settings
+
+
+@pytest.fixture
+def isolated(kafka_bootstrap: str, redis_client, s3_client, flink_overview) -> Isolated:
+    tag = f"e2e{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "WIKITRENDS_KAFKA_PAGEVIEWS_TOPIC": f"{tag}-pageviews",
+        "WIKITRENDS_KAFKA_WINDOWS_TOPIC_PREFIX": f"{tag}-windows-",
+        "WIKITRENDS_KAFKA_DEAD_LETTER_TOPIC": f"{tag}-dead-letters",
+        "WIKITRENDS_STREAMING_GROUP_ID": tag,
+        "WIKITRENDS_REDIS_KEY_PREFIX": tag,
+        "WIKITRENDS_S3_HOURLY_COUNTS_PREFIX": f"tests/{tag}/hourly-counts",
+        # Keep every minute of the run readable, so each can be checked.
+        "WIKITRENDS_STREAMING_TRENDING_RETENTION_MINUTES": "1000",
+    }
+    settings = load_settings(env)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    topics = pipeline_topics(settings.kafka)
+    admin.create_topics([NewTopic(t, num_partitions=4, replication_factor=1) for t in topics])
+    yield Isolated(env, settings)
+    admin.delete_topics(topics)
+    admin.close()
+
+
+def produce_run(isolated: Isolated, tmp_path: Path) -> dict:
+    """The seeded synthetic run, then malformed events and one late event."""
+    truth_path = tmp_path / "truth.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "producer", "synthetic", "--catalogue-size", "20000", "--seed", "3",
+         "--views-per-minute", "2000", "--start", "2026-03-02T08:00:00Z", "--duration", "135m",
+         "--speedup", "0", "--trend", "+40m,60m,150", "--ground-truth", str(truth_path)],
+        cwd=REPO_ROOT, env=isolated.env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    producer = KafkaProducer(bootstrap_servers=isolated.settings.kafka.bootstrap, acks="all")
+    for payload, _ in MALFORMED:
+        producer.send(isolated.settings.kafka.pageviews_topic, value=payload)
+    producer.flush()
+    return json.loads(truth_path.read_text())
+
+
+def submit_job(isolated: Isolated) -> str:
+    done = subprocess.run([str(FLINK), "run", "-d", "-py", "streaming/job.py"], cwd=REPO_ROOT, env=isolated.env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout.split("JobID")[-1].split()[0]
+
+
+def cancel_job(settings: Settings, job_id: str) -> None:
+    request = urllib.request.Request(f"{settings.flink.rest_url}/jobs/{job_id}?mode=cancel", method="PATCH")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def wait_for(condition, what: str, timeout_s: float = 900) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(3)
+
+
+def read_topic(bootstrap: str, topic: str) -> list:
+    """Everything committed in a topic (transactional writers: read_committed)."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=3000, max_poll_records=20000,
+                             isolation_level="read_committed")  # fmt: skip
+    try:
+        return list(consumer)
+    finally:
+        consumer.close()
+
+
+@dataclass
+class Oracle:
+    """What the job must output, computed in Python from the events produced."""
+
+    window_counts: dict[tuple[str, int], int]  # (title, window_start) -> views
+    hourly: dict[int, Counter]  # hour start -> title -> views
+
+    @classmethod
+    def from_events(cls, records: list) -> Oracle:
+        per_minute: Counter = Counter()
+        hourly: dict[int, Counter] = defaultdict(Counter)
+        for record in records:
+            event = json.loads(record.value)
+            per_minute[(event["title"], event["ts"] - event["ts"] % MINUTE_MS)] += 1
+            hourly[hour_start_of(event["ts"])][event["title"]] += 1
+        windows: Counter = Counter()
+        for (title, minute), count in per_minute.items():
+            for start in window_starts_of(minute):
+                if start + 10 * MINUTE_MS <= LAST_MINUTE:
+                    windows[(title, start)] += count
+        return cls(dict(windows), hourly)
+
+    def trending(self, minute: int, min_volume: int, top: int) -> list[tuple[str, list[int], float]]:
+        ends = hour_window_ends(minute)
+        titles = {title for (title, start) in self.window_counts if start + 10 * MINUTE_MS == minute}
+        found = []
+        for title in titles:
+            counts = [self.window_counts.get((title, end - 10 * MINUTE_MS), 0) for end in ends]
+            if is_trending(counts, min_volume):
+                found.append((title, counts, growth_score(counts, min_volume)))
+        found.sort(key=lambda item: (-item[2], item[0]))
+        return found[:top]
+
+
+def check_outputs(isolated: Isolated, s3_client, redis_client) -> None:
+    settings = isolated.settings
+    bootstrap = settings.kafka.bootstrap
+    events = [r for r in read_topic(bootstrap, settings.kafka.pageviews_topic) if r.key is not None]
+    oracle = Oracle.from_events(events)
+
+    # Every window count is exact, and in the topic of its start minute's last digit, once.
+    seen: dict[tuple[str, int], int] = {}
+    for digit in range(10):
+        for record in read_topic(bootstrap, windows_topic(settings.kafka, digit)):
+            window = json.loads(record.value)
+            assert set(window) == {"project", "title", "window_start", "window_end", "count"}
+            assert topic_digit(window["window_start"]) == digit
+            assert window["window_end"] - window["window_start"] == 10 * MINUTE_MS
+            assert record.key.decode() == window["title"]
+            key = (window["title"], window["window_start"])
+            assert key not in seen, f"window {key} written twice"
+            seen[key] = window["count"]
+    assert seen == oracle.window_counts
+
+    # Every minute's trending list is the rule applied to those windows, ranked by the score.
+    keys = Keys(settings.redis)
+    s = settings.streaming
+    trend_minutes = []
+    for minute in range(START + MINUTE_MS, LAST_MINUTE + 1, MINUTE_MS):
+        raw = redis_client.get(keys.trending_minute(minute))
+        assert raw is not None, f"no trending list for minute {minute}"
+        snapshot = decode_trending(raw)
+        got = [(a.title, a.counts, pytest.approx(a.score, abs=1e-6)) for a in snapshot.articles]
+        assert got == oracle.trending(minute, s.trending_min_volume, s.trending_top), minute
+        assert all(a.window_ends == hour_window_ends(minute) for a in snapshot.articles)
+        titles = [a.title for a in snapshot.articles]
+        assert "Main_Page" not in titles
+        if titles[:1] == ["Article_19999"]:
+            trend_minutes.append(minute)
+    # The injected trend (08:40-09:40, rising to 150 a minute) leads the list through its hour.
+    assert START + 60 * MINUTE_MS in trend_minutes and START + 99 * MINUTE_MS in trend_minutes
+    assert decode_trending(redis_client.get(keys.trending_latest)).minute == LAST_MINUTE
+
+    # Each finished hour's counts on S3 equal the events of that hour, per article.
+    for hour in (START, START + 60 * MINUTE_MS):
+        body = s3_client.get_object(Bucket=settings.s3.bucket, Key=hourly_counts_key(settings.s3, hour))[
+            "Body"
+        ]
+        table = pq.read_table(io.BytesIO(body.read())).to_pylist()
+        assert {row["title"]: row["views"] for row in table} == dict(oracle.hourly[hour])
+        assert {row["project"] for row in table} == {"en.wikipedia"}
+
+    # Malformed events and the late one are in the dead-letter topic with their reasons.
+    dead = [json.loads(r.value) for r in read_topic(bootstrap, settings.kafka.dead_letter_topic)]
+    reasons = {d["payload"]: d["reason"] for d in dead}
+    for payload, reason in MALFORMED:
+        assert reason in reasons[payload.decode()]
+    assert reasons[LATE_EVENT.decode()].startswith("late")
+    assert len(dead) == len(MALFORMED) + 1
+
+
+def wait_until_done(isolated: Isolated, s3_client, redis_client) -> None:
+    settings = isolated.settings
+    keys = Keys(settings.redis)
+
+    def last_minute_published() -> bool:
+        raw = redis_client.get(keys.trending_latest)
+        return raw is not None and decode_trending(raw).minute >= LAST_MINUTE
+
+    wait_for(last_minute_published, "the trending list of the last minute")
+    # The late event goes in only once the job has passed its time; then wait for it to come out.
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    producer.send(settings.kafka.pageviews_topic, key=b"Late_arrival", value=LATE_EVENT).get(timeout=30)
+    producer.close()
+
+    def late_event_dead_lettered() -> bool:
+        dead = read_topic(settings.kafka.bootstrap, settings.kafka.dead_letter_topic)
+        return len(dead) >= len(MALFORMED) + 1
+
+    wait_for(late_event_dead_lettered, "the late event in the dead-letter topic", timeout_s=180)
+
+
+def test_streaming_outputs_equal_the_oracle(
+    isolated: Isolated, tmp_path: Path, s3_client, redis_client
+) -> None:
+    produce_run(isolated, tmp_path)
+    job_id = submit_job(isolated)
+    try:
+        wait_until_done(isolated, s3_client, redis_client)
+        check_outputs(isolated, s3_client, redis_client)
+    finally:
+        cancel_job(isolated.settings, job_id)
+
+
+def test_a_killed_taskmanager_recovers_to_the_same_outputs(
+    isolated: Isolated, tmp_path: Path, s3_client, redis_client, settings: Settings
+) -> None:
+    produce_run(isolated, tmp_path)
+    job_id = submit_job(isolated)
+    keys = Keys(isolated.settings.redis)
+    try:
+        # Kill the TaskManager once the job has published some minutes but is far from done.
+        wait_for(lambda: redis_client.zcard(keys.trending_index) >= 20, "the first trending minutes")
+        pid = int((settings.stack.home_path / "run" / "flink-taskmanager.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        restarted = subprocess.run([sys.executable, str(STACK), "start"], capture_output=True, text=True,
+                                   timeout=600)  # fmt: skip
+        assert restarted.returncode == 0, restarted.stdout[-3000:]
+        wait_until_done(isolated, s3_client, redis_client)
+        check_outputs(isolated, s3_client, redis_client)
+    finally:
+        cancel_job(isolated.settings, job_id)
