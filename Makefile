@@ -1,7 +1,7 @@
 # Entry points for people; each target is a thin call into deploy/local/.
 PYTHON ?= python3
 
-.PHONY: help run up status down install test lint format
+.PHONY: help run up status down install test lint format bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -15,8 +15,8 @@ up:  ## start the local stack only (Redis, MinIO, Kafka, Flink)
 status:  ## show what runs, where, and its memory
 	$(PYTHON) deploy/local/stack.py status
 
-down:  ## stop everything the stack started, by process id
-	$(PYTHON) deploy/local/stack.py stop
+down:  ## stop the producer and the streaming job, then the stack, by process id
+	$(PYTHON) deploy/local/run.py stop
 
 install:  ## download and build everything, start nothing
 	$(PYTHON) deploy/local/stack.py install
@@ -29,3 +29,7 @@ lint:  ## ruff check and format check
 
 format:  ## ruff format and autofix
 	.stack/venv/bin/ruff format . && .stack/venv/bin/ruff check --fix .
+
+bench:  ## benchmarks against the real stack (the stack must be up: make up)
+	.stack/venv/bin/python bench/producer_throughput.py
+	.stack/venv/bin/python bench/streaming_throughput.py

@@ -211,6 +211,21 @@ _SECTION_TYPES: dict[str, type] = {
 }
 
 
+def private_names(tag: str) -> dict[str, str]:
+    """Environment overrides that give one run its own topics, consumer group, Redis keys and S3 prefix.
+
+    Tests and benchmarks use them to share the local stack without seeing each other's data.
+    """
+    return {
+        "WIKITRENDS_KAFKA_PAGEVIEWS_TOPIC": f"{tag}-pageviews",
+        "WIKITRENDS_KAFKA_WINDOWS_TOPIC_PREFIX": f"{tag}-windows-",
+        "WIKITRENDS_KAFKA_DEAD_LETTER_TOPIC": f"{tag}-dead-letters",
+        "WIKITRENDS_STREAMING_GROUP_ID": tag,
+        "WIKITRENDS_REDIS_KEY_PREFIX": tag,
+        "WIKITRENDS_S3_HOURLY_COUNTS_PREFIX": f"runs/{tag}/hourly-counts",
+    }
+
+
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     """The process-wide settings, read once."""

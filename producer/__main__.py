@@ -175,7 +175,7 @@ def run_synthetic(args, config, stop: StopFlag) -> int:
     from producer.synthetic import Pace, SyntheticRun, ground_truth, produce, write_ground_truth
 
     catalogue = _catalogue(args)
-    start_ms = int(time.time() * 1000) if args.start == "now" else parse_time_ms(args.start)
+    start_ms = parse_start_ms(args.start, int(time.time() * 1000))
     start_ms -= start_ms % MINUTE_MS
     scenarios = _scenarios(args, start_ms, catalogue)
     tracked = tuple(sorted({*range(min(5, catalogue.size)), *(catalogue.rank(t) for t in args.track)}))
@@ -210,8 +210,16 @@ def run_synthetic(args, config, stop: StopFlag) -> int:
         args.processes,
         args.speedup or "unlimited",
     )
+    now_ms = int(time.time() * 1000)
+    anchor = now_ms if args.speedup == 1 and start_ms < now_ms else None
+    if anchor is not None and now_ms - start_ms > MINUTE_MS:
+        log.info(
+            "catching up: the %d minutes before now go out at once, then real time",
+            (now_ms - start_ms) // MINUTE_MS,
+        )
     began = time.monotonic()
-    result = produce(run, Pace(args.speedup, args.max_rate), args.bootstrap, args.topic, args.processes, stop)
+    pace = Pace(args.speedup, args.max_rate, anchor)
+    result = produce(run, pace, args.bootstrap, args.topic, args.processes, stop)
     elapsed = time.monotonic() - began
     write_ground_truth(truth_path, ground_truth(run, result, args.topic))
     rate = result.accepted / max(elapsed, 1e-9)
@@ -224,6 +232,15 @@ def run_synthetic(args, config, stop: StopFlag) -> int:
         log.error("%d page requests were not delivered; first error: %s", result.failed, result.first_error)
         return EXIT_DELIVERY_FAILED
     return 0
+
+
+def parse_start_ms(text: str, now_ms: int) -> int:
+    """'now', 'now-90m' or an ISO time -> epoch ms."""
+    if text == "now":
+        return now_ms
+    if text.startswith("now-"):
+        return now_ms - parse_duration_ms(text[4:])
+    return parse_time_ms(text)
 
 
 def run_history(args, config, stop: StopFlag) -> int:

@@ -62,6 +62,9 @@ class Pace:
 
     speedup: float = 1.0  # simulated seconds per wall second; 0 = as fast as possible
     max_rate: float = 0.0  # events per second, all processes together; 0 = no cap
+    # The simulated time that the wall clock's start stands for (None: the run's start). A real-time
+    # run that starts in the past anchors at "now": the past is sent at once, then it keeps pace.
+    anchor_ms: int | None = None
 
 
 @dataclass
@@ -128,7 +131,8 @@ def produce_share(
                 return _finish(result, sink)
             chunk_ranks = ranks[begin : begin + CHUNK]
             chunk_ts = timestamps[begin : begin + CHUNK]
-            _wait_for_turn(pace, wall_start, run.start_ms, int(chunk_ts[0]), result.accepted, worker_rate)
+            anchor = run.start_ms if pace.anchor_ms is None else pace.anchor_ms
+            _wait_for_turn(pace, wall_start, anchor, int(chunk_ts[0]), result.accepted, worker_rate)
             keys, values = encode_chunk(chunk_ranks, chunk_ts, project, title_bytes)
             sink.send_many(keys, values)
             result.accepted += len(keys)

@@ -74,37 +74,61 @@ def trending_snapshot(
     )
 
 
-class PublishTrending(KeyedProcessFunction):
-    """Keyed by minute: collects the minute's rows, then writes its list to Redis atomically."""
+class GatherThenPublish(KeyedProcessFunction):
+    """Keyed by a minute or an hour: keeps its rows in Flink state, publishes them when event time passes.
+
+    All rows of a key carry the same row time, and upstream emits them before
+    the watermark that passes it, so the timer fires once every row is in.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     def open(self, runtime_context: RuntimeContext) -> None:
+        self.rows = runtime_context.get_list_state(ListStateDescriptor("rows", PICKLED))
+        self.connect(runtime_context)
+
+    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
+        self.rows.add(self.row_of(value))
+        ctx.timer_service().register_event_time_timer(ctx.timestamp())
+        return iter(())
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        self.publish(ctx.get_current_key(), list(self.rows.get() or []))
+        self.rows.clear()
+        return iter(())
+
+    def connect(self, runtime_context: RuntimeContext) -> None:
+        raise NotImplementedError
+
+    def row_of(self, value: Row):
+        raise NotImplementedError
+
+    def publish(self, key: int, rows: list) -> None:
+        raise NotImplementedError
+
+
+class PublishTrending(GatherThenPublish):
+    """Keyed by minute: writes the minute's trending list to Redis atomically."""
+
+    def connect(self, runtime_context: RuntimeContext) -> None:
         import redis
 
         r = self.settings.redis
-        self.rows = runtime_context.get_list_state(ListStateDescriptor("trending_rows", PICKLED))
         self.writer = SnapshotWriter(redis.Redis(host=r.host, port=r.port, db=r.db), r)
         group = runtime_context.get_metrics_group()
         self.lists_written = group.counter("trending_lists_written")
         self.articles_written = group.counter("trending_articles_written")
 
-    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
-        self.rows.add(TrendingRow.of(value))
-        ctx.timer_service().register_event_time_timer(ctx.timestamp())
-        return iter(())
+    def row_of(self, value: Row) -> TrendingRow:
+        return TrendingRow.of(value)
 
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        rows = list(self.rows.get() or [])
-        minute_ms = ctx.get_current_key()
-        snapshot = trending_snapshot(minute_ms, rows, self.settings.streaming.trending_min_volume,
-                                     int(time.time() * 1000))  # fmt: skip
+    def publish(self, key: int, rows: list) -> None:
+        min_volume = self.settings.streaming.trending_min_volume
+        snapshot = trending_snapshot(key, rows, min_volume, int(time.time() * 1000))
         self._publish(snapshot)
-        self.rows.clear()
         self.lists_written.inc()
         self.articles_written.inc(len(snapshot.articles))
-        return iter(())
 
     def _publish(self, snapshot: TrendingSnapshot) -> None:
         import redis
@@ -140,31 +164,24 @@ def hourly_counts_parquet(rows: list[HourlyRow]) -> bytes:
     return buffer.getvalue()
 
 
-class PublishHourlyCounts(KeyedProcessFunction):
-    """Keyed by hour: collects every article's views of the hour, then writes one Parquet object to S3."""
+class PublishHourlyCounts(GatherThenPublish):
+    """Keyed by hour: writes every article's views of the hour as one Parquet object to S3."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def open(self, runtime_context: RuntimeContext) -> None:
+    def connect(self, runtime_context: RuntimeContext) -> None:
         import boto3
 
         s3 = self.settings.s3
-        self.rows = runtime_context.get_list_state(ListStateDescriptor("hourly_rows", PICKLED))
         self.client = boto3.client(
             "s3", endpoint_url=s3.endpoint_url or None, aws_access_key_id=s3.access_key or None,
             aws_secret_access_key=s3.secret_key or None, region_name=s3.region,
         )  # fmt: skip
         self.hours_written = runtime_context.get_metrics_group().counter("hourly_files_written")
 
-    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
-        self.rows.add(HourlyRow(value.project, value.title, int(value.view_count)))
-        ctx.timer_service().register_event_time_timer(ctx.timestamp())
-        return iter(())
+    def row_of(self, value: Row) -> HourlyRow:
+        return HourlyRow(value.project, value.title, int(value.view_count))
 
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        rows = list(self.rows.get() or [])
-        key = hourly_counts_key(self.settings.s3, ctx.get_current_key())
+    def publish(self, hour_start_ms: int, rows: list) -> None:
+        key = hourly_counts_key(self.settings.s3, hour_start_ms)
         payload = hourly_counts_parquet(rows)
         delay = 1.0
         while True:  # S3 down: wait for it rather than lose the hour
@@ -176,6 +193,4 @@ class PublishHourlyCounts(KeyedProcessFunction):
                 time.sleep(delay)
                 delay = min(delay * 2, 30)
         log.info("wrote %d articles' hourly counts to s3://%s/%s", len(rows), self.settings.s3.bucket, key)
-        self.rows.clear()
         self.hours_written.inc()
-        return iter(())

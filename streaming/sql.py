@@ -203,10 +203,11 @@ def hour_slots_query() -> str:
     touched six times; an hour-long window sliding every minute would touch it
     sixty times (and Flink 1.20 misassigns rows of windows with an offset).
     """
+    hours_later = ", ".join(str(i) for i in range(WINDOWS_PER_HOUR))
     return f"""
 SELECT project, title, {WINDOWS_PER_HOUR} - later AS slot, view_count,
   TO_TIMESTAMP_LTZ(w_end_ms + later * 600000 - 1, 3) AS slot_time
-FROM window_rows CROSS JOIN UNNEST(ARRAY[{", ".join(str(i) for i in range(WINDOWS_PER_HOUR))}]) AS hours(later)"""
+FROM window_rows CROSS JOIN UNNEST(ARRAY[{hours_later}]) AS hours(later)"""
 
 
 def trending_query(settings: Settings) -> str:
@@ -270,6 +271,7 @@ def hourly_counts_query() -> str:
     window over them closes as soon as the hour's last window is counted.
     """
     return f"""
-SELECT {epoch_ms("window_start")} AS hour_start_ms, project, title, SUM(view_count) AS view_count, window_time AS rowtime
+SELECT {epoch_ms("window_start")} AS hour_start_ms, project, title, SUM(view_count) AS view_count,
+  window_time AS rowtime
 FROM TABLE(TUMBLE(TABLE topic_zero_windows, DESCRIPTOR(w_time), INTERVAL '1' HOUR))
 GROUP BY window_start, window_end, window_time, project, title"""

@@ -582,6 +582,10 @@ class Stack:
             f"taskmanager.host: {s.host}\n"
             f"taskmanager.numberOfTaskSlots: {s.taskmanager_slots}\n"
             f"taskmanager.memory.process.size: {s.taskmanager_memory}\n"
+            # Every PyFlink job loads the Kafka connector and Beam classes anew; the default 256 MiB
+            # of metaspace ran out after a handful of submissions to one TaskManager.
+            "taskmanager.memory.jvm-metaspace.size: 768m\n"
+            "jobmanager.memory.jvm-metaspace.size: 512m\n"
             f"parallelism.default: {s.parallelism}\n"
             f"rest.address: {s.host}\n"
             f"rest.bind-address: {s.host}\n"

@@ -1,0 +1,125 @@
+"""Pure parts of streaming: window routing, the trending rule and score, snapshots, hourly files."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow.parquet as pq
+import pytest
+
+from core.config import load_settings
+from core.contracts import hourly_counts_key
+from core.snapshots import (
+    AnomalousArticle,
+    AnomalySnapshot,
+    TrendingArticle,
+    TrendingSnapshot,
+    decode_anomalies,
+    decode_trending,
+    encode,
+)
+from core.synthetic import parse_time_ms
+from core.trending import growth_score, hour_window_ends, is_trending
+from core.windows import hour_start_of, topic_digit, window_starts_of
+from streaming import sql
+from streaming.publish import HourlyRow, TrendingRow, hourly_counts_parquet, trending_snapshot
+
+T = parse_time_ms("2026-03-02T09:07:30Z")
+MINUTE = 60_000
+
+
+def test_windows_starting_at_7_17_27_go_to_topic_7() -> None:
+    for start in ("09:07", "09:17", "09:27", "10:57"):
+        assert topic_digit(parse_time_ms(f"2026-03-02T{start}:00Z")) == 7
+    assert topic_digit(parse_time_ms("2026-03-02T09:10:00Z")) == 0
+    with pytest.raises(ValueError):
+        topic_digit(T)
+
+
+def test_an_event_is_in_ten_windows_one_per_topic() -> None:
+    starts = list(window_starts_of(T))
+    assert len(starts) == 10
+    assert all(start <= T < start + 10 * MINUTE for start in starts)
+    assert sorted(topic_digit(start) for start in starts) == list(range(10))
+
+
+def test_same_digit_windows_tile_the_hour() -> None:
+    ends = hour_window_ends(parse_time_ms("2026-03-02T10:03:00Z"))
+    assert [e - 10 * MINUTE for e in ends][0] == parse_time_ms("2026-03-02T09:03:00Z")
+    assert all(b - a == 10 * MINUTE for a, b in zip(ends, ends[1:], strict=False))
+    assert len({topic_digit(e - 10 * MINUTE) for e in ends}) == 1
+    assert hour_start_of(T) == parse_time_ms("2026-03-02T09:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("counts", "trending"),
+    [
+        ([0, 0, 5, 30, 60, 90], True),
+        ([10, 10, 10, 10, 10, 25], True),
+        ([20, 20, 20, 20, 20, 20], False),  # flat: the last must be greater than the first
+        ([10, 30, 29, 40, 50, 60], False),  # one decrease
+        ([1, 2, 3, 4, 5, 19], False),  # below the minimum volume
+    ],
+)
+def test_the_trending_rule(counts: list[int], trending: bool) -> None:
+    assert is_trending(counts, min_volume=20) is trending
+
+
+def test_the_score_favours_growth_over_size() -> None:
+    rising = growth_score([0, 10, 40, 90, 160, 250], 20)
+    main_page = growth_score([1800, 1850, 1900, 1950, 2000, 2100], 20)
+    assert rising > 10 * main_page
+
+
+def test_snapshots_round_trip_through_json() -> None:
+    trending = TrendingSnapshot(
+        T, 1, 20, [TrendingArticle(1, "en.wikipedia", "東京", [1, 2, 3, 4, 5, 6], [0] * 6, 2.5)]
+    )
+    assert decode_trending(encode(trending)) == trending
+    anomalies = AnomalySnapshot(
+        "2026-03-02", 9, T, 2, [AnomalousArticle(1, "en.wikipedia", "X", 1.5, [1.0], [2.0])]
+    )
+    assert decode_anomalies(encode(anomalies)) == anomalies
+
+
+def test_a_minute_snapshot_lists_articles_by_rank_without_the_marker() -> None:
+    rows = [
+        TrendingRow(2, "en.wikipedia", "B", (0, 1, 2, 3, 4, 30), 1.5),
+        TrendingRow(0, None, None, (0, 0, 0, 0, 0, 812), 0.0),
+        TrendingRow(1, "en.wikipedia", "A", (0, 0, 0, 0, 10, 90), 4.5),
+    ]
+    snapshot = trending_snapshot(T - T % MINUTE, rows, 20, computed_at=5)
+    assert [a.title for a in snapshot.articles] == ["A", "B"]
+    assert snapshot.articles[0].window_ends == hour_window_ends(T - T % MINUTE)
+
+
+def test_hourly_files_are_the_same_bytes_for_the_same_hour() -> None:
+    rows = [
+        HourlyRow("en.wikipedia", "Zebra", 3),
+        HourlyRow("en.wikipedia", "Ärger", 1),
+        HourlyRow("de.wikipedia", "A", 2),
+    ]
+    first, again = hourly_counts_parquet(rows), hourly_counts_parquet(list(reversed(rows)))
+    assert first == again
+    table = pq.read_table(io.BytesIO(first)).to_pylist()
+    assert table[0] == {"project": "de.wikipedia", "title": "A", "views": 2}
+
+
+def test_hourly_counts_are_partitioned_by_date_and_hour() -> None:
+    s3 = load_settings({}).s3
+    key = hourly_counts_key(s3, parse_time_ms("2026-03-02T09:00:00Z"))
+    assert key == "hourly-counts/date=2026-03-02/hour=09/counts.parquet"
+
+
+def test_the_sql_uses_the_configured_names_and_rule() -> None:
+    settings = load_settings(
+        {"WIKITRENDS_STREAMING_TRENDING_MIN_VOLUME": "35", "WIKITRENDS_KAFKA_PAGEVIEWS_TOPIC": "pv"}
+    )
+    assert "c6 >= 35" in sql.trending_query(settings)
+    assert "/ (c1 + 35)" in sql.trending_query(settings)
+    assert "'topic' = 'pv'" in sql.source_table(settings, "earliest-offset")
+    sink = sql.window_sink_table(settings)
+    assert (
+        "pageviews-windows-0;pageviews-windows-1" in sink
+        and "'sink.delivery-guarantee' = 'exactly-once'" in sink
+    )
