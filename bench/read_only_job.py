@@ -19,7 +19,7 @@ def main() -> None:
           'connector' = 'kafka', 'topic' = '{config.kafka.pageviews_topic}',
           'properties.bootstrap.servers' = '{config.kafka.bootstrap}',
           'properties.group.id' = 'bench-read-only', 'scan.startup.mode' = 'earliest-offset',
-          'format' = 'raw')""")
+          'scan.bounded.mode' = 'latest-offset', 'format' = 'raw')""")
     env.execute_sql("CREATE TABLE sink (payload STRING) WITH ('connector' = 'blackhole')")
     env.execute_sql("INSERT INTO sink SELECT payload FROM pageviews_raw")
 

@@ -39,7 +39,6 @@ from core.snapshots import Keys, decode_trending  # noqa: E402
 
 FLINK = ROOT / "deploy" / "local" / "flink"
 PYTHON = sys.executable
-SOURCE_METRIC = "Source__pageviews_raw[1].KafkaSourceReader.KafkaConsumer.records-consumed-total"
 
 
 def rest(settings: Settings, path: str, method: str = "GET"):
@@ -49,13 +48,6 @@ def rest(settings: Settings, path: str, method: str = "GET"):
     return json.loads(body) if body else None
 
 
-def consumed(settings: Settings, job_id: str) -> int:
-    """Events the job's Kafka source has read so far (all subtasks)."""
-    source = rest(settings, f"/jobs/{job_id}")["vertices"][0]["id"]
-    metrics = rest(settings, f"/jobs/{job_id}/vertices/{source}/subtasks/metrics?get={SOURCE_METRIC}")
-    return int(metrics[0]["sum"]) if metrics else 0
-
-
 def submit(env: dict[str, str], *args: str) -> str:
     done = subprocess.run([str(FLINK), "run", "-d", *args], cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -63,18 +55,15 @@ def submit(env: dict[str, str], *args: str) -> str:
     return done.stdout.split("JobID")[-1].split()[0]
 
 
-def rate_while_consuming(settings: Settings, job_id: str, total: int) -> float:
-    """Events/s between 10 % and 100 % of the batch read (startup excluded)."""
-    start_time = start_count = None
-    while True:
-        count = consumed(settings, job_id)
-        now = time.monotonic()
-        if start_time is None and count >= total * 0.1:
-            start_time, start_count = now, count
-        if count >= total:
-            return (count - start_count) / (now - start_time)
-        print(f"  ... {count:,} of {total:,} events read", flush=True)
-        time.sleep(2)
+def run_bounded(settings: Settings, env: dict[str, str], total: int, *args: str) -> float:
+    """Submit a job that reads the batch and finishes; events/s from its source's start to the job's end."""
+    job_id = submit(env, *args)
+    while (job := rest(settings, f"/jobs/{job_id}"))["state"] not in ("FINISHED", "FAILED", "CANCELED"):
+        time.sleep(1)
+    if job["state"] != "FINISHED":
+        raise RuntimeError(f"job {job_id} ended {job['state']}")
+    source_start = job["vertices"][0]["start-time"]
+    return total / ((job["end-time"] - source_start) / 1000)
 
 
 def rss_mib(pid_file: Path) -> float:
@@ -83,15 +72,6 @@ def rss_mib(pid_file: Path) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def ceiling_job(settings: Settings, env: dict[str, str], total: int) -> float:
-    script = ROOT / "bench" / "read_only_job.py"
-    job_id = submit(env, "-py", str(script))
-    try:
-        return rate_while_consuming(settings, job_id, total)
-    finally:
-        rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
 
 
 def bare_consumer(settings: Settings, total: int) -> float:
@@ -111,7 +91,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--events", type=int, default=2_000_000, help="events in the pre-loaded batch")
+    parser.add_argument("--events", type=int, default=3_000_000, help="events in the pre-loaded batch")
     parser.add_argument("--processes", type=int, default=2, help="producer processes for the pre-load")
     parser.add_argument(
         "--latency-minutes", type=int, default=3, help="real-time minutes to sample, 0 to skip"
@@ -144,8 +124,9 @@ def main() -> int:
         total = sum(offsets.end_offsets(parts).values())
         offsets.close()
         print(f"  {total:,} events in {time.monotonic() - began:.0f} s", flush=True)
+        print("the rates below run from the Kafka source's start to the bounded job's end", flush=True)
 
-        ceiling = ceiling_job(settings, env, total)
+        ceiling = run_bounded(settings, env, total, "-py", str(ROOT / "bench" / "read_only_job.py"))
         print(f"ceiling   Flink source only (raw -> blackhole)      : {ceiling:>10,.0f} events/s", flush=True)
         consumer_rate = bare_consumer(settings, total)
         print(
@@ -153,20 +134,18 @@ def main() -> int:
             flush=True,
         )
 
-        job_id = submit(env, "-py", "streaming/job.py", "--job-name", f"{tag}-streaming")
-        try:
-            job_rate = rate_while_consuming(settings, job_id, total)
-            print(
-                f"job       streaming job, everything on              : {job_rate:>10,.0f} events/s  "
-                f"ratio {job_rate / ceiling:.2f} of the Flink source, "
-                f"{job_rate / consumer_rate:.2f} of kafka-python"
-            )
-            print(
-                f"memory    JobManager {rss_mib(home / 'run' / 'flink-jobmanager.pid'):,.0f} MiB, "
-                f"TaskManager {rss_mib(home / 'run' / 'flink-taskmanager.pid'):,.0f} MiB (resident)"
-            )
-        finally:
-            rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+        job_rate = run_bounded(
+            settings, env, total, "-py", "streaming/job.py", "--bounded", "--job-name", tag
+        )
+        print(
+            f"job       streaming job, everything on              : {job_rate:>10,.0f} events/s  "
+            f"ratio {job_rate / ceiling:.2f} of the Flink source, "
+            f"{job_rate / consumer_rate:.2f} of kafka-python"
+        )
+        print(
+            f"memory    JobManager {rss_mib(home / 'run' / 'flink-jobmanager.pid'):,.0f} MiB, "
+            f"TaskManager {rss_mib(home / 'run' / 'flink-taskmanager.pid'):,.0f} MiB (resident)"
+        )
 
         if args.latency_minutes:
             measure_latency(env, settings, tag, args.latency_minutes)

@@ -49,6 +49,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--job-name", default="wikitrends-streaming", help="name shown in Flink (default %(default)s)"
     )
     parser.add_argument(
+        "--bounded",
+        action="store_true",
+        help="read only what the topic holds at start, then finish (benchmarks, backfills)",
+    )
+    parser.add_argument(
         "--explain", action="store_true", help="print the stage plans and exit without running"
     )
     return parser.parse_args(argv)
@@ -73,7 +78,7 @@ def build(
     table_config.set("pipeline.name", args.job_name)
 
     # Stage 1: the topic is read once; window rows and dead letters leave as one stream.
-    t_env.execute_sql(sql.source_table(settings, args.startup))
+    t_env.execute_sql(sql.source_table(settings, args.startup, args.bounded))
     t_env.execute_sql(sql.checked_events_view())
     t_env.execute_sql(sql.valid_events_view())
     stage_one = t_env.to_data_stream(t_env.sql_query(sql.stage_one_query()))

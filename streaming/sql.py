@@ -48,7 +48,7 @@ def _exactly_once(name: str) -> dict[str, str]:
     }
 
 
-def source_table(settings: Settings, startup_mode: str) -> str:
+def source_table(settings: Settings, startup_mode: str, bounded: bool = False) -> str:
     """``pageviews`` as raw strings, with the event time read from the JSON's ``ts``.
 
     A missing, non-numeric or absurd ``ts`` gives event time 0 so that it
@@ -68,6 +68,8 @@ def source_table(settings: Settings, startup_mode: str) -> str:
             # A new consumer group (no committed offsets) starts from the beginning.
             "properties.auto.offset.reset": "earliest",
             "format": "raw",
+            # Bounded: read up to the offsets of the job's start, then finish (benchmarks, backfills).
+            **({"scan.bounded.mode": "latest-offset"} if bounded else {}),
         },
     )
     return f"""
@@ -203,11 +205,14 @@ def hour_slots_query() -> str:
     touched six times; an hour-long window sliding every minute would touch it
     sixty times (and Flink 1.20 misassigns rows of windows with an offset).
     """
-    hours_later = ", ".join(str(i) for i in range(WINDOWS_PER_HOUR))
+    # The array must refer to the row: an array of constants is planned as a join with a VALUES
+    # table, a regular join whose state would keep every window row forever.
+    slot_ends = ", ".join(f"w_end_ms + {later * 600_000}" for later in range(WINDOWS_PER_HOUR))
     return f"""
-SELECT project, title, {WINDOWS_PER_HOUR} - later AS slot, view_count,
-  TO_TIMESTAMP_LTZ(w_end_ms + later * 600000 - 1, 3) AS slot_time
-FROM window_rows CROSS JOIN UNNEST(ARRAY[{hours_later}]) AS hours(later)"""
+SELECT project, title,
+  {WINDOWS_PER_HOUR} - CAST((slot_end_ms - w_end_ms) / 600000 AS INT) AS slot,
+  view_count, TO_TIMESTAMP_LTZ(slot_end_ms - 1, 3) AS slot_time
+FROM window_rows CROSS JOIN UNNEST(ARRAY[{slot_ends}]) AS hours(slot_end_ms)"""
 
 
 def trending_query(settings: Settings) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -82,6 +83,7 @@ def test_spark_writes_and_reads_parquet_on_s3a(settings: Settings, s3_client) ->
     prefix = f"tests/spark-roundtrip-{uuid.uuid4().hex[:8]}"
     script = f"""
 import json
+import os
 from batch.spark import spark_session
 spark = spark_session("foundation-test")
 rows = [("Albert_Einstein", 3, 120), ("Zürich", 14, 7), ("東京", 23, 42)]
@@ -110,3 +112,21 @@ def test_redis_set_get(redis_client) -> None:
     assert redis_client.get(key).decode() == "Ελληνικά"
     redis_client.delete(key)
     assert redis_client.get(key) is None
+
+
+def test_a_taken_port_is_named_with_what_to_do() -> None:
+    """Starting Redis on a port another program holds fails at once, saying which port and how to move it."""
+    import socket
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        started = subprocess.run(
+            [sys.executable, str(REPO_ROOT / "deploy" / "local" / "stack.py"), "start"],
+            env={**os.environ, "WIKITRENDS_REDIS_PORT": str(port)},
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert started.returncode == 1
+    assert f"port {port} on 127.0.0.1, which Redis needs, is taken" in started.stdout
+    assert "WIKITRENDS_REDIS_PORT=<free port>" in started.stdout
