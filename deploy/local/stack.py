@@ -594,6 +594,9 @@ class Stack:
             # Keyed state (windows of millions of articles) lives in RocksDB, off the JVM heap: on the
             # heap a 6 M-article catalogue filled it and the TaskManager spent its time in GC.
             "state.backend.type: rocksdb\n"
+            # A cancelled task busy firing millions of window timers may take minutes to stop; by
+            # default Flink then kills the whole TaskManager after 3 minutes.
+            "task.cancellation.timeout: 900000\n"
             "state.backend.incremental: true\n"
             f"state.checkpoints.dir: {checkpoints}\n"
             f"state.savepoints.dir: {checkpoints.rstrip('/')}-savepoints\n"
