@@ -29,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import redis  # noqa: E402
 from kafka import KafkaAdminClient, KafkaConsumer  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
+from core.clients import redis_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
 from core.contracts import pipeline_topics  # noqa: E402
 from core.snapshots import Keys, decode_trending  # noqa: E402
@@ -169,7 +169,7 @@ def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int)
                                  "--speedup", "1", "--views-per-minute", "60000"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     job_id = submit(env, "-py", "streaming/job.py", "--job-name", f"{tag}-live")
-    client = redis.Redis(host=settings.redis.host, port=settings.redis.port)
+    client = redis_client(settings)
     keys = Keys(settings.redis)
     delays: dict[int, float] = {}
     try:

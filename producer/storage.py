@@ -7,6 +7,7 @@ import gzip
 import io
 from pathlib import Path
 
+from core.clients import s3_client
 from core.config import Settings
 
 
@@ -18,19 +19,6 @@ def split_s3(location: str) -> tuple[str, str]:
     """``s3://bucket/some/key`` -> (``bucket``, ``some/key``)."""
     bucket, _, key = location.split("://", 1)[1].partition("/")
     return bucket, key
-
-
-def s3_client(settings: Settings):
-    import boto3
-
-    s3 = settings.s3
-    return boto3.client(
-        "s3",
-        endpoint_url=s3.endpoint_url or None,
-        aws_access_key_id=s3.access_key or None,
-        aws_secret_access_key=s3.secret_key or None,
-        region_name=s3.region,
-    )
 
 
 def expand(locations: list[str], settings: Settings) -> list[str]:

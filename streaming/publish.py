@@ -19,6 +19,7 @@ from pyflink.common.typeinfo import Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor
 
+from core.clients import redis_client, s3_client
 from core.config import Settings
 from core.contracts import hourly_counts_key
 from core.snapshots import SnapshotWriter, TrendingArticle, TrendingSnapshot
@@ -112,10 +113,7 @@ class PublishTrending(GatherThenPublish):
     """Keyed by minute: writes the minute's trending list to Redis atomically."""
 
     def connect(self, runtime_context: RuntimeContext) -> None:
-        import redis
-
-        r = self.settings.redis
-        self.writer = SnapshotWriter(redis.Redis(host=r.host, port=r.port, db=r.db), r)
+        self.writer = SnapshotWriter(redis_client(self.settings), self.settings.redis)
         group = runtime_context.get_metrics_group()
         self.lists_written = group.counter("trending_lists_written")
         self.articles_written = group.counter("trending_articles_written")
@@ -168,13 +166,7 @@ class PublishHourlyCounts(GatherThenPublish):
     """Keyed by hour: writes every article's views of the hour as one Parquet object to S3."""
 
     def connect(self, runtime_context: RuntimeContext) -> None:
-        import boto3
-
-        s3 = self.settings.s3
-        self.client = boto3.client(
-            "s3", endpoint_url=s3.endpoint_url or None, aws_access_key_id=s3.access_key or None,
-            aws_secret_access_key=s3.secret_key or None, region_name=s3.region,
-        )  # fmt: skip
+        self.client = s3_client(self.settings)
         self.hours_written = runtime_context.get_metrics_group().counter("hourly_files_written")
 
     def row_of(self, value: Row) -> HourlyRow:

@@ -34,6 +34,14 @@ def minute_digit(column: str) -> str:
     return f"CAST(MOD(TIMESTAMPDIFF(MINUTE, {EPOCH}, {column}), 10) AS INT)"
 
 
+NOW_MS = "CAST(UNIX_TIMESTAMP() AS BIGINT) * 1000"
+
+
+def plausible_ts(ts: str) -> str:
+    """SQL that is true when ``ts`` lies in 2001-01-01 .. now + the allowed future (core.events)."""
+    return f"{ts} BETWEEN {MIN_PLAUSIBLE_TS_MS} AND {NOW_MS} + {MAX_FUTURE_MS}"
+
+
 def _kafka_options(settings: Settings, **options: str) -> str:
     merged = {"connector": "kafka", "properties.bootstrap.servers": settings.kafka.bootstrap, **options}
     return ",\n  ".join(f"'{key}' = '{value}'" for key, value in merged.items())
@@ -55,9 +63,7 @@ def source_table(settings: Settings, startup_mode: str, bounded: bool = False) -
     cannot move the watermark; such events are sent to the dead-letter topic.
     """
     ts = "TRY_CAST(JSON_VALUE(payload, '$.ts') AS BIGINT)"
-    plausible = (
-        f"{ts} BETWEEN {MIN_PLAUSIBLE_TS_MS} AND CAST(UNIX_TIMESTAMP() AS BIGINT) * 1000 + {MAX_FUTURE_MS}"
-    )
+    plausible = plausible_ts(ts)
     s = settings.streaming
     options = _kafka_options(
         settings,
@@ -90,7 +96,7 @@ def problem_expression() -> str:
     return f"""CASE
     WHEN ts IS NULL THEN
       CASE WHEN payload IS JSON OBJECT THEN 'ts missing or not a number' ELSE 'not a JSON object' END
-    WHEN ts < {MIN_PLAUSIBLE_TS_MS} OR ts > CAST(UNIX_TIMESTAMP() AS BIGINT) * 1000 + {MAX_FUTURE_MS}
+    WHEN NOT ({plausible_ts("ts")})
       THEN 'ts outside 2001-01-01 .. now + {MAX_FUTURE_MS // 60000} min'
     WHEN project IS NULL OR CHAR_LENGTH(TRIM(project)) = 0 THEN 'project missing'
     WHEN title IS NULL OR CHAR_LENGTH(TRIM(title)) = 0 THEN 'title missing'
@@ -189,9 +195,9 @@ FROM stage_one WHERE kind = 'window'"""
 
 
 def insert_dead_letters() -> str:
-    return """
+    return f"""
 INSERT INTO dead_letter_sink
-SELECT reason, payload, CAST(UNIX_TIMESTAMP() AS BIGINT) * 1000 FROM stage_one WHERE kind = 'dead'"""
+SELECT reason, payload, {NOW_MS} FROM stage_one WHERE kind = 'dead'"""
 
 
 def hour_slots_query() -> str:

@@ -721,17 +721,12 @@ class Stack:
         finally:
             admin.close()
 
-        import boto3
         from botocore.exceptions import ClientError
 
+        from core.clients import s3_client
+
         s3 = self.settings.s3
-        client = boto3.client(
-            "s3",
-            endpoint_url=s3.endpoint_url,
-            aws_access_key_id=s3.access_key,
-            aws_secret_access_key=s3.secret_key,
-            region_name=s3.region,
-        )
+        client = s3_client(self.settings)
         try:
             client.head_bucket(Bucket=s3.bucket)
         except ClientError:

@@ -16,6 +16,7 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
+from core import clients
 from core.config import Settings
 
 START_HINT = "start the local stack first: python3 deploy/local/stack.py start (make test does it)"
@@ -46,7 +47,7 @@ def kafka_bootstrap(settings: Settings) -> str:
 def redis_client(settings: Settings):
     import redis
 
-    client = redis.Redis(host=settings.redis.host, port=settings.redis.port, db=settings.redis.db)
+    client = clients.redis_client(settings)
     try:
         client.ping()
     except redis.ConnectionError as error:
@@ -57,16 +58,9 @@ def redis_client(settings: Settings):
 
 @pytest.fixture(scope="session")
 def s3_client(settings: Settings):
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=settings.s3.endpoint_url,
-        aws_access_key_id=settings.s3.access_key,
-        aws_secret_access_key=settings.s3.secret_key,
-        region_name=settings.s3.region,
-    )
+    client = clients.s3_client(settings)
     try:
         client.head_bucket(Bucket=settings.s3.bucket)
     except (BotoCoreError, ClientError) as error:

@@ -1,0 +1,30 @@
+"""Clients for the configured S3 and Redis, built in one place.
+
+The imports are lazy so that code needing only the configuration (deploy/local
+before the virtual environment exists) can import core without boto3 or redis.
+"""
+
+from __future__ import annotations
+
+from core.config import Settings
+
+
+def s3_client(settings: Settings):
+    """A boto3 S3 client for the configured endpoint; empty keys mean the default credential chain."""
+    import boto3
+
+    s3 = settings.s3
+    return boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint_url or None,
+        aws_access_key_id=s3.access_key or None,
+        aws_secret_access_key=s3.secret_key or None,
+        region_name=s3.region,
+    )
+
+
+def redis_client(settings: Settings):
+    """A synchronous redis-py client for the configured server and database."""
+    import redis
+
+    return redis.Redis(host=settings.redis.host, port=settings.redis.port, db=settings.redis.db)
