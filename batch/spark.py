@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pyspark.sql import SparkSession
 
 from core.config import Settings
@@ -35,25 +37,45 @@ def s3a_options(settings: Settings) -> dict[str, str]:
     return options
 
 
+def launched_by_spark_submit() -> bool:
+    """True inside spark-submit, whose --master, --jars and --driver-memory then decide."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
 def spark_session(app_name: str, settings: Settings | None = None) -> SparkSession:
-    """A SparkSession on the configured master with the s3a jars fetched by deploy/local."""
+    """A SparkSession with s3a wired to the configured S3.
+
+    Under spark-submit its own options decide master, jars and memory (so
+    ``--master`` reaches a cluster); run as plain Python, the configured
+    master and the s3a jars fetched by deploy/local are used.
+    """
     settings = settings or load()
-    jars = settings.stack.jars("spark")
-    if not jars:
-        raise RuntimeError(
-            "the s3a jars (hadoop-aws, aws-java-sdk-bundle) are missing; "
-            "run `python3 deploy/local/stack.py install` first"
+    builder = SparkSession.builder.appName(app_name)
+    if not launched_by_spark_submit():
+        jars = settings.stack.jars("spark")
+        if not jars:
+            raise RuntimeError(
+                "the s3a jars (hadoop-aws, aws-java-sdk-bundle) are missing; "
+                "run `python3 deploy/local/stack.py install` first"
+            )
+        builder = (
+            builder.master(settings.spark.master)
+            .config("spark.driver.memory", settings.spark.driver_memory)
+            .config("spark.jars", ",".join(str(jar) for jar in jars))
+            # Loopback only on the local stack; a cluster's executors must reach the driver.
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", "127.0.0.1")
         )
     builder = (
-        SparkSession.builder.appName(app_name)
-        .master(settings.spark.master)
-        .config("spark.driver.memory", settings.spark.driver_memory)
-        .config("spark.jars", ",".join(str(jar) for jar in jars))
-        .config("spark.ui.enabled", "false")
+        builder.config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
+        # Small inputs are common (one hour, one day): 200 shuffle partitions would be mostly empty
+        # tasks. Adaptive execution still splits big shuffles.
+        .config("spark.sql.shuffle.partitions", "16")
+        .config("spark.sql.adaptive.enabled", "true")
     )
     for key, value in s3a_options(settings).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")  # the jobs log what they do; Spark's INFO drowns it
+    return session

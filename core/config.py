@@ -118,6 +118,12 @@ class SparkSettings:
 
 
 @dataclass(frozen=True)
+class BatchSettings:
+    anomaly_top: int
+    anomaly_min_hourly_views: float
+
+
+@dataclass(frozen=True)
 class RedisSettings:
     host: str
     port: int
@@ -143,6 +149,7 @@ class Settings:
     streaming: StreamingSettings
     s3: S3Settings
     spark: SparkSettings
+    batch: BatchSettings
     redis: RedisSettings
     web: WebSettings
 
@@ -165,6 +172,11 @@ def _coerce(raw: str, like: Any, name: str) -> Any:
         if raw.lower() in ("0", "false", "no", "off"):
             return False
         raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
+    if isinstance(like, float):
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is not a number") from exc
     if isinstance(like, int):
         try:
             return int(raw)
@@ -206,6 +218,7 @@ _SECTION_TYPES: dict[str, type] = {
     "streaming": StreamingSettings,
     "s3": S3Settings,
     "spark": SparkSettings,
+    "batch": BatchSettings,
     "redis": RedisSettings,
     "web": WebSettings,
 }
@@ -223,6 +236,8 @@ def private_names(tag: str) -> dict[str, str]:
         "WIKITRENDS_STREAMING_GROUP_ID": tag,
         "WIKITRENDS_REDIS_KEY_PREFIX": tag,
         "WIKITRENDS_S3_HOURLY_COUNTS_PREFIX": f"runs/{tag}/hourly-counts",
+        "WIKITRENDS_S3_AVERAGES_PREFIX": f"runs/{tag}/averages",
+        "WIKITRENDS_S3_ANOMALIES_PREFIX": f"runs/{tag}/anomalies",
     }
 
 

@@ -49,5 +49,30 @@ def hourly_counts_key(s3: S3Settings, hour_start_ms: int) -> str:
     One Parquet object per hour (columns project, title, views), written by a
     single PUT, so an hour appears whole or not at all.
     """
+    return f"{s3.hourly_counts_prefix}/{hourly_counts_relative_path(hour_start_ms)}"
+
+
+def hourly_counts_relative_path(hour_start_ms: int) -> str:
+    """``date=2026-03-02/hour=09/counts.parquet``: one hour's place under the hourly counts root."""
     moment = datetime.fromtimestamp(hour_start_ms / 1000, tz=UTC)
-    return f"{s3.hourly_counts_prefix}/date={moment:%Y-%m-%d}/hour={moment:%H}/{HOURLY_COUNTS_FILE}"
+    return hourly_counts_partition(f"{moment:%Y-%m-%d}", moment.hour)
+
+
+def hourly_counts_partition(date: str, hour: int) -> str:
+    """``date=…/hour=HH/counts.parquet`` for a date (YYYY-MM-DD) and hour of day."""
+    return f"date={date}/hour={hour:02d}/{HOURLY_COUNTS_FILE}"
+
+
+def averages_uri(s3: S3Settings, version: str, scheme: str = "s3a") -> str:
+    """One immutable version of the historical averages (columns project, title, h00..h23, days)."""
+    return f"{scheme}://{s3.bucket}/{s3.averages_prefix}/{version}"
+
+
+def averages_pointer_key(s3: S3Settings) -> str:
+    """Object naming the current averages version and the dates folded into it (JSON)."""
+    return f"{s3.averages_prefix}/current.json"
+
+
+def anomalies_key(s3: S3Settings, date: str, hour: int, name: str) -> str:
+    """Where one anomaly run keeps its result: ``anomalies/date=…/hour=HH/<name>``."""
+    return f"{s3.anomalies_prefix}/date={date}/hour={hour:02d}/{name}"

@@ -117,6 +117,13 @@ def build_parser(config) -> argparse.ArgumentParser:
         default="end",
         help="the hour a file name gives: its end (Wikimedia's rule, default) or start",
     )
+    history.add_argument(
+        "--format",
+        choices=["dumps", "counts"],
+        default="dumps",
+        help="dumps: Wikimedia dump files (default); counts: the streaming job's hourly counts "
+        "(OUT/date=YYYY-MM-DD/hour=HH/counts.parquet), as if the pipeline had seen that traffic",
+    )
 
     replay = sources.add_parser(
         "replay",
@@ -260,6 +267,7 @@ def run_history(args, config, stop: StopFlag) -> int:
         args.file_time,
         config,
         stop,
+        args.format,
     )
     print(f"wrote {written} hourly files to {args.out}")
     return 0 if written == args.days * 24 else EXIT_DELIVERY_FAILED

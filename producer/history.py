@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from core.config import Settings
+from core.contracts import hourly_counts_relative_path
 from core.dumps import FileTime, domain_code_of, dump_file_name, format_dump_line
+from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.synthetic import HOUR_MS, Catalogue, Scenario, hourly_views
 from producer.sink import Progress, StopFlag
 from producer.storage import write_bytes
@@ -29,6 +31,12 @@ def dump_text(catalogue: Catalogue, views: np.ndarray) -> str:
     return "".join(format_dump_line(code, title(rank), int(views[rank])) for rank in np.flatnonzero(views))
 
 
+def counts_rows(catalogue: Catalogue, views: np.ndarray) -> list[HourlyRow]:
+    """The hour's hourly-counts rows: one per article with at least one view."""
+    title = catalogue.title
+    return [HourlyRow(catalogue.project, title(rank), int(views[rank])) for rank in np.flatnonzero(views)]
+
+
 def write_history(
     catalogue: Catalogue,
     seed: int,
@@ -40,8 +48,13 @@ def write_history(
     file_time: FileTime,
     settings: Settings,
     stop: StopFlag,
+    file_format: str = "dumps",
 ) -> int:
-    """Write ``hours`` hourly dump files from ``first_hour_ms``; returns how many were written."""
+    """Write ``hours`` hourly files from ``first_hour_ms``; returns how many were written.
+
+    ``dumps`` writes Wikimedia dump files; ``counts`` writes the hourly counts
+    the streaming job would have written for the same traffic.
+    """
     progress = Progress("history hours written", total=hours)
     written = 0
     for index in range(hours):
@@ -50,8 +63,12 @@ def write_history(
             break
         hour_ms = first_hour_ms + index * HOUR_MS
         views = hourly_views(catalogue, hour_ms, views_per_minute, seed, scenarios)
-        name = dump_file_name(datetime.fromtimestamp(hour_ms / 1000, tz=UTC), file_time)
-        payload = gzip.compress(dump_text(catalogue, views).encode("utf-8"), compresslevel=1)
+        if file_format == "counts":
+            name = hourly_counts_relative_path(hour_ms)
+            payload = hourly_counts_parquet(counts_rows(catalogue, views))
+        else:
+            name = dump_file_name(datetime.fromtimestamp(hour_ms / 1000, tz=UTC), file_time)
+            payload = gzip.compress(dump_text(catalogue, views).encode("utf-8"), compresslevel=1)
         write_bytes(f"{destination.rstrip('/')}/{name}", payload, settings)
         written += 1
         progress.update(written, detail=name)

@@ -9,7 +9,6 @@ document, so at-least-once delivery after a restart is exactly-once in effect.
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from typing import NamedTuple
@@ -22,6 +21,7 @@ from pyflink.datastream.state import ListStateDescriptor
 from core.clients import redis_client, s3_client
 from core.config import Settings
 from core.contracts import hourly_counts_key
+from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import SnapshotWriter, TrendingArticle, TrendingSnapshot
 from core.trending import hour_window_ends
 
@@ -46,12 +46,6 @@ class TrendingRow(NamedTuple):
         return cls(
             int(row.trend_rank), row.project, row.title, tuple(int(c) for c in counts), float(row.score)
         )
-
-
-class HourlyRow(NamedTuple):
-    project: str
-    title: str
-    views: int
 
 
 def trending_snapshot(
@@ -142,24 +136,6 @@ class PublishTrending(GatherThenPublish):
                 )
                 time.sleep(delay)
                 delay = min(delay * 2, 30)
-
-
-def hourly_counts_parquet(rows: list[HourlyRow]) -> bytes:
-    """One hour's counts as Parquet bytes, rows sorted so that the same hour gives the same bytes."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    ordered = sorted(rows)
-    table = pa.table(
-        {
-            "project": pa.array([r.project for r in ordered], pa.string()),
-            "title": pa.array([r.title for r in ordered], pa.string()),
-            "views": pa.array([int(r.views) for r in ordered], pa.int64()),
-        }
-    )
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="snappy")
-    return buffer.getvalue()
 
 
 class PublishHourlyCounts(GatherThenPublish):

@@ -543,6 +543,21 @@ class Stack:
 
     # ----------------------------------------------------------------- flink
 
+    def spark_submit(self) -> tuple[Path, list[str]]:
+        """The venv's spark-submit and the options that wire it to this stack (s3a jars, master, memory)."""
+        jars = self.settings.stack.jars("spark")
+        if not jars:
+            raise StackError("the Spark s3a jars are missing; run: python3 deploy/local/stack.py install")
+        spark = self.settings.spark
+        loopback = ["--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.driver.host=127.0.0.1"]
+        logging = [
+            "--driver-java-options",
+            f"-Dlog4j2.configurationFile={REPO_ROOT / 'configs' / 'spark-log4j2.properties'}",
+        ]
+        options = ["--master", spark.master, "--driver-memory", spark.driver_memory,
+                   "--jars", ",".join(str(jar) for jar in jars), *loopback, *logging]  # fmt: skip
+        return self.layout.venv_python.parent / "spark-submit", options
+
     def _flink_home(self) -> Path:
         import pyflink
 
@@ -821,13 +836,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "command",
-        choices=["install", "start", "status", "stop", "restart", "flink"],
+        choices=["install", "start", "status", "stop", "restart", "flink", "spark-submit"],
         help="install: fetch and build only; start: install what is missing and start everything; "
         "status: show what runs (exit 1 if anything is down); stop: stop every service by its pid; "
         "restart: stop then start; flink: run the `flink` CLI against the local cluster "
-        "(for example: flink run -py streaming/job.py)",
+        "(for example: flink run -py streaming/job.py); spark-submit: the venv's spark-submit with the "
+        "s3a jars, the configured master and driver memory (later options win)",
     )
-    parser.add_argument("flink_args", nargs=argparse.REMAINDER, help="arguments for the flink CLI")
+    parser.add_argument("flink_args", nargs=argparse.REMAINDER, help="arguments for the flink or spark CLI")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -855,6 +871,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "flink":
             flink = stack.flink_bin() / "flink"
             os.execve(str(flink), [str(flink), *args.flink_args], dict(os.environ, **stack.flink_env()))
+        elif args.command == "spark-submit":
+            submit, defaults = stack.spark_submit()
+            env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYSPARK_PYTHON=str(layout.venv_python),
+                       SPARK_LOCAL_IP="127.0.0.1")  # fmt: skip
+            os.execve(str(submit), [str(submit), *defaults, *args.flink_args], env)
     except (StackError, ConfigError) as error:
         say(f"ERROR: {error}")
         return 1

@@ -2,9 +2,10 @@
 
 Each test gives the job its own topics, consumer group, Redis prefix and S3
 prefix (through WIKITRENDS_* variables), feeds it a seeded synthetic run of
-2 h 15 min of event time, and checks every output against an oracle computed
-in Python from the events actually produced: window counts exactly, the
-trending list of every minute exactly, and the hourly counts exactly.
+2 h 15 min of event time (600 views a minute: small enough for CI on 2
+cores), and checks every output against an oracle computed in Python from
+the events actually produced: window counts exactly, the trending list of
+every minute exactly, and the hourly counts exactly.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def produce_run(isolated: Isolated, tmp_path: Path) -> dict:
     truth_path = tmp_path / "truth.json"
     done = subprocess.run(
         [sys.executable, "-m", "producer", "synthetic", "--catalogue-size", "20000", "--seed", "3",
-         "--views-per-minute", "2000", "--start", "2026-03-02T08:00:00Z", "--duration", "135m",
+         "--views-per-minute", "600", "--start", "2026-03-02T08:00:00Z", "--duration", "135m",
          "--speedup", "0", "--trend", "+40m,60m,150", "--ground-truth", str(truth_path)],
         cwd=REPO_ROOT, env=isolated.env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip

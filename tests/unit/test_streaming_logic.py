@@ -9,6 +9,7 @@ import pytest
 
 from core.config import load_settings
 from core.contracts import hourly_counts_key
+from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import (
     AnomalousArticle,
     AnomalySnapshot,
@@ -22,7 +23,7 @@ from core.synthetic import parse_time_ms
 from core.trending import growth_score, hour_window_ends, is_trending
 from core.windows import hour_start_of, topic_digit, window_starts_of
 from streaming import sql
-from streaming.publish import HourlyRow, TrendingRow, hourly_counts_parquet, trending_snapshot
+from streaming.publish import TrendingRow, trending_snapshot
 
 T = parse_time_ms("2026-03-02T09:07:30Z")
 MINUTE = 60_000

@@ -1,0 +1,183 @@
+"""Hourly anomalies: Canberra distance between today's hourly views and the historical averages.
+
+    deploy/local/spark-submit batch/anomalies.py --date 2026-03-09 --hour 13 [--top 5]
+
+For every article, today's vector is its views in hours 0..H of the date (the
+streaming job's hourly counts on S3) and its history is the current averages
+for the same hours. Only articles that pass the volume rule (core.anomalies)
+are compared: today or history must average ``[batch] anomaly_min_hourly_views``
+an hour. Since such an article has at least one hour with that many views,
+the job first finds those few candidates with cheap filters, then joins only
+their rows: the heavy full join over millions of quiet articles never happens.
+
+Outputs: the top K (by distance, ties by project and title) to Redis as an
+anomaly snapshot (core.snapshots, the format the site reads) and to S3 as
+``anomalies/date=…/hour=HH/top.json``; every eligible article's distance to
+``anomalies/date=…/hour=HH/distances/`` (Parquet). Re-running an hour
+rewrites the same results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script by spark-submit: make core and batch importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from batch.cli import EXIT_OK, hour_of_day, iso_date, positive_int, run_job, step
+from batch.expressions import canberra_distance, row_total, wide_sum
+from batch.spark import spark_session
+from batch.storage import (
+    existing_hourly_counts,
+    hour_start_ms,
+    hourly_counts_files,
+    require_hours,
+    require_pointer,
+)
+from core.anomalies import hour_column
+from core.config import Settings
+from core.config import settings as load_settings
+from core.contracts import anomalies_key, hourly_counts_uri
+from core.snapshots import AnomalousArticle, AnomalySnapshot, encode
+
+log = logging.getLogger("batch.anomalies")
+KEY = ["project", "title"]
+TODAY = "today_"  # prefix of today's hour columns after the join; history keeps h00 … hH
+
+
+def build_parser(settings: Settings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anomalies.py",
+        description="Rank articles by the Canberra distance between today's hourly views (hours 0..H) and "
+        "their historical averages; publish the top ones to Redis and keep the result on S3.",
+    )
+    parser.add_argument("--date", required=True, type=iso_date, help="the day, YYYY-MM-DD (UTC)")
+    parser.add_argument("--hour", required=True, type=hour_of_day, help="the last hour to include, 0..23")
+    parser.add_argument(
+        "--top", type=positive_int, default=settings.batch.anomaly_top,
+        help=f"how many articles to publish (default {settings.batch.anomaly_top})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--min-hourly-views", type=float, default=settings.batch.anomaly_min_hourly_views,
+        help="volume rule: today or history must average this many views an hour "
+        f"(default {settings.batch.anomaly_min_hourly_views:g})",
+    )  # fmt: skip
+    parser.add_argument("--no-publish", action="store_true", help="compute and store on S3, skip Redis")
+    return parser
+
+
+def anomaly_distances(
+    today: DataFrame, history: DataFrame, last_hour: int, min_hourly_views: float
+) -> DataFrame:
+    """Every eligible article with its two vectors and its distance.
+
+    ``today``: (project, title, hour, views) rows for hours 0..last_hour;
+    ``history``: (project, title, h00 … h23) averages. Articles missing on one
+    side count as zeros there (a full outer join, done on the candidates only).
+    """
+    hours = range(last_hour + 1)
+    columns = [hour_column(h) for h in hours]
+    threshold = min_hourly_views * len(hours)
+    # Candidates: an eligible article has an hour >= min_hourly_views today, or its history sum passes.
+    busy_today = today.filter(F.col("views") >= min_hourly_views).select(*KEY).distinct()
+    history = history.select(*KEY, *columns)
+    busy_history = history.filter(row_total(columns) >= threshold).select(*KEY)
+    candidates = F.broadcast(busy_today.unionByName(busy_history).distinct())
+    today_wide = (
+        today.join(candidates, KEY, "left_semi")
+        .groupBy(*KEY)
+        .agg(*wide_sum(F.col("hour"), F.col("views"), hours))
+        .select(*KEY, *[F.col(c).alias(TODAY + c) for c in columns])
+    )
+    history_wide = history.join(candidates, KEY, "left_semi")
+    joined = today_wide.join(history_wide, KEY, "full_outer").fillna(0.0)
+    today_cols = [F.col(TODAY + c) for c in columns]
+    history_cols = [F.col(c) for c in columns]
+    return (
+        joined.withColumn("distance", canberra_distance(today_cols, history_cols))
+        .withColumn("today_total", row_total([TODAY + c for c in columns]))
+        .withColumn("history_total", row_total(columns))
+        .filter(F.greatest("today_total", "history_total") >= threshold)
+        .select(
+            *KEY, "distance", F.array(*today_cols).alias("today"), F.array(*history_cols).alias("history")
+        )
+    )
+
+
+def top_articles(distances: DataFrame, top: int) -> list[AnomalousArticle]:
+    """The ``top`` largest distances, ties broken by project then title."""
+    rows = distances.orderBy(F.desc("distance"), *KEY).limit(top).collect()
+    return [
+        AnomalousArticle(
+            rank, row.project, row.title, float(row.distance), list(row.today), list(row.history)
+        )
+        for rank, row in enumerate(rows, start=1)
+    ]
+
+
+def read_today(spark: SparkSession, settings: Settings, day: str, last_hour: int) -> DataFrame:
+    """Today's (project, title, hour, views) rows, after checking every hour 0..last_hour is there."""
+    hours = range(last_hour + 1)
+    require_hours(existing_hourly_counts(spark, settings, day), [day], hours, hourly_counts_uri(settings.s3))
+    paths = [f.path for f in hourly_counts_files(settings, day, hours)]
+    return (
+        spark.read.option("basePath", hourly_counts_uri(settings.s3))
+        .parquet(*paths)
+        .select(*KEY, F.col("hour").cast("int").alias("hour"), F.col("views").cast("double").alias("views"))
+    )
+
+
+def publish(settings: Settings, snapshot: AnomalySnapshot) -> None:
+    """The snapshot to S3 (top.json) and to Redis (what the site reads)."""
+    from core.clients import redis_client, s3_client
+    from core.snapshots import SnapshotWriter
+
+    key = anomalies_key(settings.s3, snapshot.date, snapshot.hour, "top.json")
+    s3_client(settings).put_object(Bucket=settings.s3.bucket, Key=key, Body=encode(snapshot).encode(),
+                                   ContentType="application/json")  # fmt: skip
+    SnapshotWriter(redis_client(settings), settings.redis).write_anomalies(snapshot)
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings: Settings = load_settings()
+    args = build_parser(settings).parse_args(argv)
+    pointer = require_pointer(settings)
+    spark = spark_session("wikitrends-anomalies", settings)
+    try:
+        log.info("comparing %s hours 00-%02d with averages %s (%d days); volume rule %g views/hour",
+                 args.date, args.hour, pointer.version, pointer.days, args.min_hourly_views)  # fmt: skip
+        with step("checking today's hourly counts"):
+            today = read_today(spark, settings, args.date, args.hour)
+        history = spark.read.parquet(pointer.uri(settings))
+        distances = anomaly_distances(today, history, args.hour, args.min_hourly_views).persist()
+        out = f"s3a://{settings.s3.bucket}/{anomalies_key(settings.s3, args.date, args.hour, 'distances')}"
+        with step(f"computing distances and writing them to {out}"):
+            distances.coalesce(1).write.mode("overwrite").parquet(out)
+        with step(f"ranking the top {args.top}"):
+            articles = top_articles(distances, args.top)
+            eligible = distances.count()
+        snapshot = AnomalySnapshot(
+            date=args.date, hour=args.hour, hour_start=hour_start_ms(args.date, args.hour),
+            computed_at=int(time.time() * 1000), articles=articles,
+        )  # fmt: skip
+        for a in articles:
+            log.info("#%d %s %s: distance %.3f", a.rank, a.project, a.title, a.distance)
+        if args.no_publish:
+            log.info("%d eligible articles; not published (--no-publish)", eligible)
+        else:
+            publish(settings, snapshot)
+            log.info("%d eligible articles; published the top %d to Redis and S3", eligible, len(articles))
+    finally:
+        spark.stop()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    run_job(main)

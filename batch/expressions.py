@@ -1,0 +1,100 @@
+"""Spark column expressions for the batch jobs: dump-line parsing and the anomaly arithmetic.
+
+Each expression is the column form of a pure rule in ``core`` (core.dumps,
+core.anomalies), built from the same constants, so the jobs run in the JVM
+without Python UDFs. The integration tests hold each one to its rule.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from core.anomalies import hour_column
+from core.dumps import ACCESS_MARKERS, PROJECT_SUFFIXES, WIKIMEDIA_SITES
+
+# Columns of a parsed dump line; ``problem`` is null for a good line.
+PARSED_COLUMNS = ["project", "title", "views", "problem"]
+
+
+def _in(column: Column, values: frozenset[str] | set[str]) -> Column:
+    return column.isin(sorted(values))
+
+
+def parse_dump_line(line: Column) -> list[Column]:
+    """``domain_code page_title count_views total_response_size`` -> project, title, views, problem.
+
+    The same rules as core.dumps.parse_dump_line, project_of and decode_title:
+    four space-separated fields, whole-number counts, a known domain code, a
+    percent-encoded title decoded to UTF-8 with underscores for spaces.
+    """
+    fields = F.split(line, " ")
+    domain_code, raw_title, views, size = (fields.getItem(i) for i in range(4))
+    parts = F.split(F.lower(domain_code), r"\.")
+    language = parts.getItem(0)
+    rest = F.filter(F.slice(parts, 2, 100), lambda part: ~_in(part, ACCESS_MARKERS))
+    wikimedia_site = _in(language, WIKIMEDIA_SITES) & (parts.getItem(1) == "m")
+    families = F.create_map(*[F.lit(x) for pair in PROJECT_SUFFIXES.items() for x in pair])
+    family = families[F.coalesce(rest.getItem(0), F.lit(""))]
+    project = F.when(wikimedia_site, F.concat(language, F.lit(".wikimedia"))).otherwise(
+        F.when(F.size(rest) <= 1, F.concat(language, F.lit("."), family))
+    )
+    bad_escape = raw_title.rlike("%(?![0-9A-Fa-f]{2})")
+    # url_decode reads '+' as a space; in a title it is a plus sign.
+    decoded = F.when(raw_title.contains("%"), F.url_decode(F.regexp_replace(raw_title, r"\+", "%2B")))
+    title = F.regexp_replace(F.coalesce(decoded, raw_title), " ", "_")
+    whole_number = "^[0-9]+$"
+    say = F.format_string
+    problem = (
+        F.when(F.size(fields) != 4, say("expected 4 space-separated fields, got %d", F.size(fields)))
+        .when((domain_code == "") | (raw_title == ""), F.lit("empty domain code or title"))
+        .when(~views.rlike(whole_number), say("count_views '%s' is not a whole number", views))
+        .when(~size.rlike(whole_number), say("total_response_size '%s' is not a whole number", size))
+        .when(project.isNull(), say("unknown domain code '%s'", domain_code))
+        .when(bad_escape, say("title '%s' is not percent-encoded UTF-8", raw_title))
+        .when(F.regexp_replace(title, "_", "") == "", say("title '%s' is empty once decoded", raw_title))
+    )
+    good = problem.isNull()
+    return [
+        F.when(good, project).alias("project"),
+        F.when(good, title).alias("title"),
+        F.when(good, views.cast("long")).alias("views"),
+        problem.alias("problem"),
+    ]
+
+
+def wide_sum(hour: Column, views: Column, hours: range, divide_by: float = 1.0) -> list[Column]:
+    """Aggregates turning (hour, views) rows into one column per hour (``h00`` …), 0 where absent.
+
+    ``divide_by`` turns the sums into averages (over days).
+    """
+    return [
+        (F.coalesce(F.sum(F.when(hour == h, views)), F.lit(0)).cast("double") / F.lit(divide_by)).alias(
+            hour_column(h)
+        )
+        for h in hours
+    ]
+
+
+def row_total(columns: list[str]) -> Column:
+    """The sum of several numeric columns, nulls as 0."""
+    total = F.lit(0.0)
+    for name in columns:
+        total = total + F.coalesce(F.col(name), F.lit(0.0))
+    return total
+
+
+def canberra_distance(today: list[Column], history: list[Column]) -> Column:
+    """core.anomalies.canberra_distance as a column: 0/0 terms are 0, nulls (missing hours) are 0."""
+    total = F.lit(0.0)
+    for x, y in zip(today, history, strict=True):
+        x, y = F.coalesce(x, F.lit(0.0)), F.coalesce(y, F.lit(0.0))
+        denominator = F.abs(x) + F.abs(y)
+        total = total + F.when(denominator == 0, F.lit(0.0)).otherwise(F.abs(x - y) / denominator)
+    return total
+
+
+def fold_day(average: Column, days: int, views: Column) -> Column:
+    """core.anomalies.fold_day as a column: the cumulative moving average after one more day."""
+    average = F.coalesce(average, F.lit(0.0))
+    return average + (F.coalesce(views, F.lit(0.0)) - average) / F.lit(float(days + 1))

@@ -1,0 +1,164 @@
+"""What the batch jobs find on storage: input hours, the averages pointer, clear errors when missing.
+
+Input files are listed through Hadoop's FileSystem (so ``s3a://``, local
+paths and any cluster filesystem work alike), and each file's hour comes from
+its name: ``pageviews-YYYYMMDD-HH0000.gz`` (core.dumps) or the hourly counts
+layout ``date=YYYY-MM-DD/hour=HH/counts.parquet`` (core.contracts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from pyspark.sql import SparkSession
+
+from core.anomalies import HOURS_PER_DAY
+from core.config import Settings
+from core.contracts import averages_pointer_key, averages_uri, hourly_counts_partition, hourly_counts_uri
+from core.dumps import FileTime, dump_hour_start
+
+_COUNTS_PATH = re.compile(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/[^/]+\.parquet$")
+
+
+class BatchError(RuntimeError):
+    """A problem the operator must fix (missing input, no averages yet); the message says what."""
+
+
+@dataclass(frozen=True, order=True)
+class InputFile:
+    day: str  # YYYY-MM-DD
+    hour: int
+    path: str
+    kind: str  # "dumps" or "counts"
+
+
+def describe_input(path: str, file_time: FileTime = "end") -> InputFile | None:
+    """The day, hour and kind of an input file from its name; None for a file that is neither."""
+    counts = _COUNTS_PATH.search(path)
+    if counts:
+        return InputFile(counts[1], int(counts[2]), path, "counts")
+    try:
+        start = dump_hour_start(path, file_time)
+    except ValueError:
+        return None
+    return InputFile(f"{start:%Y-%m-%d}", start.hour, path, "dumps")
+
+
+def list_paths(spark: SparkSession, pattern: str) -> list[str]:
+    """Every file a glob names (local or any Hadoop filesystem), sorted; directories are walked."""
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(pattern)
+    filesystem = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    statuses = filesystem.globStatus(hadoop_path) or []
+    found: list[str] = []
+    for status in statuses:
+        if status.isDirectory():
+            files = filesystem.listFiles(status.getPath(), True)
+            while files.hasNext():
+                found.append(files.next().getPath().toString())
+        else:
+            found.append(status.getPath().toString())
+    return sorted(found)
+
+
+def days_between(first: str, last: str) -> list[str]:
+    """Every date from ``first`` to ``last`` inclusive, as YYYY-MM-DD."""
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    if end < start:
+        raise BatchError(f"--to {last} is before --from {first}")
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
+def missing_hours(files: list[InputFile], days: list[str], hours: range) -> list[str]:
+    """``YYYY-MM-DD HH:00`` for every hour of ``days`` × ``hours`` that no file covers."""
+    present = {(f.day, f.hour) for f in files}
+    return [f"{day} {hour:02d}:00" for day in days for hour in hours if (day, hour) not in present]
+
+
+def require_hours(files: list[InputFile], days: list[str], hours: range, where: str) -> None:
+    """Fail naming the missing hours (at most a dozen listed) if any hour has no file."""
+    missing = missing_hours(files, days, hours)
+    if missing:
+        shown = ", ".join(missing[:12]) + (f" and {len(missing) - 12} more" if len(missing) > 12 else "")
+        raise BatchError(f"{len(missing)} input hour(s) missing from {where}: {shown}")
+
+
+def hourly_counts_files(settings: Settings, day: str, hours: range) -> list[InputFile]:
+    """The hourly counts files of ``day`` for ``hours`` (existence is checked by the caller)."""
+    root = hourly_counts_uri(settings.s3)
+    return [InputFile(day, h, f"{root}/{hourly_counts_partition(day, h)}", "counts") for h in hours]
+
+
+def existing_hourly_counts(spark: SparkSession, settings: Settings, day: str) -> list[InputFile]:
+    """The hourly counts files present on storage for ``day``."""
+    pattern = f"{hourly_counts_uri(settings.s3)}/date={day}/hour=*/*.parquet"
+    return [f for f in map(describe_input, list_paths(spark, pattern)) if f is not None]
+
+
+def hour_start_ms(day: str, hour: int) -> int:
+    """Epoch ms of ``hour`` o'clock UTC on ``day``."""
+    moment = datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class AveragesPointer:
+    """The current version of the historical averages and the days behind it."""
+
+    version: str
+    dates: list[str] = field(default_factory=list)
+
+    @property
+    def days(self) -> int:
+        return len(self.dates)
+
+    def uri(self, settings: Settings) -> str:
+        return averages_uri(settings.s3, self.version)
+
+    @classmethod
+    def for_dates(cls, dates: list[str]) -> AveragesPointer:
+        """A pointer to the version built from exactly ``dates``; its name is derived from them."""
+        ordered = sorted(set(dates))
+        digest = hashlib.sha1(",".join(ordered).encode()).hexdigest()[:10]
+        return cls(f"days={len(ordered)}-through={ordered[-1]}-{digest}", ordered)
+
+
+def read_pointer(settings: Settings) -> AveragesPointer | None:
+    """The current averages pointer, or None when no averages were ever written."""
+    from core.clients import s3_client
+
+    client = s3_client(settings)
+    try:
+        body = client.get_object(Bucket=settings.s3.bucket, Key=averages_pointer_key(settings.s3))["Body"]
+    except client.exceptions.NoSuchKey:
+        return None
+    return AveragesPointer(**json.loads(body.read()))
+
+
+def write_pointer(settings: Settings, pointer: AveragesPointer) -> None:
+    """Switch readers to ``pointer``'s version in one PUT (the version's files are written first)."""
+    from core.clients import s3_client
+
+    s3_client(settings).put_object(
+        Bucket=settings.s3.bucket,
+        Key=averages_pointer_key(settings.s3),
+        Body=json.dumps(asdict(pointer), indent=1).encode(),
+        ContentType="application/json",
+    )
+
+
+def require_pointer(settings: Settings) -> AveragesPointer:
+    pointer = read_pointer(settings)
+    if pointer is None:
+        raise BatchError(
+            f"no historical averages at s3://{settings.s3.bucket}/{averages_pointer_key(settings.s3)}; "
+            "run batch/backfill.py (or batch/update_averages.py for a first day) first"
+        )
+    return pointer
+
+
+ALL_HOURS = range(HOURS_PER_DAY)

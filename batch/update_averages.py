@@ -1,0 +1,90 @@
+"""Daily update: fold a finished day into the historical averages (cumulative moving average).
+
+    deploy/local/spark-submit batch/update_averages.py --date 2026-03-09
+
+Reads the day's 24 hourly counts files (all must be there), and for every
+article and hour of day computes avg + (views - avg) / (n + 1) over the
+current averages of n days (core.anomalies.fold_day); an article new today
+had an average of 0, one absent today gets 0 views. The result is a new
+version whose pointer lists the day, so folding the same day again is
+refused as already done and changes nothing. Without any averages yet, the
+day becomes the first one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script by spark-submit: make core and batch importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from batch.anomalies import KEY, read_today
+from batch.cli import EXIT_OK, iso_date, run_job, step
+from batch.expressions import fold_day, wide_sum
+from batch.spark import spark_session
+from batch.storage import AveragesPointer, read_pointer, write_pointer
+from core.anomalies import HOUR_COLUMNS, HOURS_PER_DAY
+from core.config import Settings
+from core.config import settings as load_settings
+
+log = logging.getLogger("batch.update_averages")
+DAY = "day_"  # prefix of the folded day's hour columns
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="update_averages.py",
+        description="Fold one finished day's hourly counts into the historical averages "
+        "(cumulative moving average). A day already folded is left alone.",
+    )
+    parser.add_argument("--date", required=True, type=iso_date, help="the finished day, YYYY-MM-DD (UTC)")
+    return parser
+
+
+def folded(averages: DataFrame | None, day_rows: DataFrame, days: int) -> DataFrame:
+    """The averages after one more day: (project, title, h00 … h23, days)."""
+    day_wide = day_rows.groupBy(*KEY).agg(*wide_sum(F.col("hour"), F.col("views"), range(HOURS_PER_DAY)))
+    day_wide = day_wide.select(*KEY, *[F.col(c).alias(DAY + c) for c in HOUR_COLUMNS])
+    if averages is None:
+        joined = day_wide.select(*KEY, *[F.lit(None).cast("double").alias(c) for c in HOUR_COLUMNS],
+                                 *[DAY + c for c in HOUR_COLUMNS])  # fmt: skip
+    else:
+        joined = averages.select(*KEY, *HOUR_COLUMNS).join(day_wide, KEY, "full_outer")
+    return joined.select(
+        *KEY,
+        *[fold_day(F.col(c), days, F.col(DAY + c)).alias(c) for c in HOUR_COLUMNS],
+        F.lit(days + 1).alias("days"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings: Settings = load_settings()
+    current = read_pointer(settings)
+    if current is not None and args.date in current.dates:
+        log.info("%s is already folded into the averages (%s); nothing to do", args.date, current.version)
+        return EXIT_OK
+    spark = spark_session("wikitrends-update-averages", settings)
+    try:
+        with step(f"checking the hourly counts of {args.date}"):
+            day_rows = read_today(spark, settings, args.date, HOURS_PER_DAY - 1)
+        averages = spark.read.parquet(current.uri(settings)) if current else None
+        days = current.days if current else 0
+        pointer = AveragesPointer.for_dates([*(current.dates if current else []), args.date])
+        with step(f"folding {args.date} into {days} day(s) of averages -> {pointer.uri(settings)}"):
+            folded(averages, day_rows, days).write.mode("overwrite").parquet(pointer.uri(settings))
+        write_pointer(settings, pointer)
+        log.info("current averages are now %s (%d days)", pointer.version, pointer.days)
+    finally:
+        spark.stop()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    run_job(main)
