@@ -70,34 +70,39 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         f"(default {settings.batch.anomaly_min_hourly_views:g})",
     )  # fmt: skip
     parser.add_argument("--no-publish", action="store_true", help="compute and store on S3, skip Redis")
+    parser.add_argument(
+        "--no-pruning", action="store_true",
+        help="join every article instead of the volume rule's candidates (same result; for benchmarks)",
+    )  # fmt: skip
     return parser
 
 
 def anomaly_distances(
-    today: DataFrame, history: DataFrame, last_hour: int, min_hourly_views: float
+    today: DataFrame, history: DataFrame, last_hour: int, min_hourly_views: float, prune: bool = True
 ) -> DataFrame:
     """Every eligible article with its two vectors and its distance.
 
     ``today``: (project, title, hour, views) rows for hours 0..last_hour;
     ``history``: (project, title, h00 … h23) averages. Articles missing on one
-    side count as zeros there (a full outer join, done on the candidates only).
+    side count as zeros there (a full outer join, done on the candidates only
+    unless ``prune`` is False, which joins everything: same result, slower).
     """
     hours = range(last_hour + 1)
     columns = [hour_column(h) for h in hours]
     threshold = min_hourly_views * len(hours)
     # Candidates: an eligible article has an hour >= min_hourly_views today, or its history sum passes.
-    busy_today = today.filter(F.col("views") >= min_hourly_views).select(*KEY).distinct()
     history = history.select(*KEY, *columns)
-    busy_history = history.filter(row_total(columns) >= threshold).select(*KEY)
-    candidates = F.broadcast(busy_today.unionByName(busy_history).distinct())
+    if prune and min_hourly_views > 0:  # with no volume rule every article is a candidate
+        busy_today = today.filter(F.col("views") >= min_hourly_views).select(*KEY).distinct()
+        busy_history = history.filter(row_total(columns) >= threshold).select(*KEY)
+        candidates = F.broadcast(busy_today.unionByName(busy_history).distinct())
+        today, history = today.join(candidates, KEY, "left_semi"), history.join(candidates, KEY, "left_semi")
     today_wide = (
-        today.join(candidates, KEY, "left_semi")
-        .groupBy(*KEY)
+        today.groupBy(*KEY)
         .agg(*wide_sum(F.col("hour"), F.col("views"), hours))
         .select(*KEY, *[F.col(c).alias(TODAY + c) for c in columns])
     )
-    history_wide = history.join(candidates, KEY, "left_semi")
-    joined = today_wide.join(history_wide, KEY, "full_outer").fillna(0.0)
+    joined = today_wide.join(history, KEY, "full_outer").fillna(0.0)
     today_cols = [F.col(TODAY + c) for c in columns]
     history_cols = [F.col(c) for c in columns]
     return (
@@ -122,11 +127,15 @@ def top_articles(distances: DataFrame, top: int) -> list[AnomalousArticle]:
     ]
 
 
-def read_today(spark: SparkSession, settings: Settings, day: str, last_hour: int) -> DataFrame:
-    """Today's (project, title, hour, views) rows, after checking every hour 0..last_hour is there."""
+def hourly_counts_paths(settings: Settings, day: str, last_hour: int) -> list[str]:
+    """The hourly counts files of hours 0..last_hour of ``day``, after checking every one is there."""
     hours = range(last_hour + 1)
-    require_hours(existing_hourly_counts(spark, settings, day), [day], hours, hourly_counts_uri(settings.s3))
-    paths = [f.path for f in hourly_counts_files(settings, day, hours)]
+    require_hours(existing_hourly_counts(settings, day), [day], hours, hourly_counts_uri(settings.s3))
+    return [f.path for f in hourly_counts_files(settings, day, hours)]
+
+
+def read_hourly_counts(spark: SparkSession, settings: Settings, paths: list[str]) -> DataFrame:
+    """(project, title, hour, views) rows of the given hourly counts files."""
     return (
         spark.read.option("basePath", hourly_counts_uri(settings.s3))
         .parquet(*paths)
@@ -149,14 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     settings: Settings = load_settings()
     args = build_parser(settings).parse_args(argv)
     pointer = require_pointer(settings)
+    paths = hourly_counts_paths(settings, args.date, args.hour)
+    log.info("comparing %s hours 00-%02d with averages %s (%d days); volume rule %g views/hour",
+             args.date, args.hour, pointer.version, pointer.days, args.min_hourly_views)  # fmt: skip
     spark = spark_session("wikitrends-anomalies", settings)
     try:
-        log.info("comparing %s hours 00-%02d with averages %s (%d days); volume rule %g views/hour",
-                 args.date, args.hour, pointer.version, pointer.days, args.min_hourly_views)  # fmt: skip
-        with step("checking today's hourly counts"):
-            today = read_today(spark, settings, args.date, args.hour)
+        today = read_hourly_counts(spark, settings, paths)
         history = spark.read.parquet(pointer.uri(settings))
-        distances = anomaly_distances(today, history, args.hour, args.min_hourly_views).persist()
+        distances = anomaly_distances(
+            today, history, args.hour, args.min_hourly_views, prune=not args.no_pruning
+        ).persist()
         out = f"s3a://{settings.s3.bucket}/{anomalies_key(settings.s3, args.date, args.hour, 'distances')}"
         with step(f"computing distances and writing them to {out}"):
             distances.coalesce(1).write.mode("overwrite").parquet(out)

@@ -93,10 +93,20 @@ def hourly_counts_files(settings: Settings, day: str, hours: range) -> list[Inpu
     return [InputFile(day, h, f"{root}/{hourly_counts_partition(day, h)}", "counts") for h in hours]
 
 
-def existing_hourly_counts(spark: SparkSession, settings: Settings, day: str) -> list[InputFile]:
-    """The hourly counts files present on storage for ``day``."""
-    pattern = f"{hourly_counts_uri(settings.s3)}/date={day}/hour=*/*.parquet"
-    return [f for f in map(describe_input, list_paths(spark, pattern)) if f is not None]
+def existing_hourly_counts(settings: Settings, day: str) -> list[InputFile]:
+    """The hourly counts files present on S3 for ``day`` (one listing call: cheaper than a Hadoop glob)."""
+    from core.clients import s3_client
+
+    root = hourly_counts_uri(settings.s3)
+    prefix = f"{settings.s3.hourly_counts_prefix}/date={day}/"
+    pages = (
+        s3_client(settings)
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=settings.s3.bucket, Prefix=prefix)
+    )
+    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    described = (describe_input(f"{root}/{key[len(settings.s3.hourly_counts_prefix) + 1 :]}") for key in keys)
+    return [f for f in described if f is not None]
 
 
 def hour_start_ms(day: str, hour: int) -> int:

@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make core and 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from batch.anomalies import KEY, read_today
+from batch.anomalies import KEY, hourly_counts_paths, read_hourly_counts
 from batch.cli import EXIT_OK, iso_date, run_job, step
 from batch.expressions import fold_day, wide_sum
 from batch.spark import spark_session
@@ -70,10 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     if current is not None and args.date in current.dates:
         log.info("%s is already folded into the averages (%s); nothing to do", args.date, current.version)
         return EXIT_OK
+    paths = hourly_counts_paths(settings, args.date, HOURS_PER_DAY - 1)
     spark = spark_session("wikitrends-update-averages", settings)
     try:
-        with step(f"checking the hourly counts of {args.date}"):
-            day_rows = read_today(spark, settings, args.date, HOURS_PER_DAY - 1)
+        day_rows = read_hourly_counts(spark, settings, paths)
         averages = spark.read.parquet(current.uri(settings)) if current else None
         days = current.days if current else 0
         pointer = AveragesPointer.for_dates([*(current.dates if current else []), args.date])

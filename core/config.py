@@ -139,6 +139,9 @@ class RedisSettings:
 class WebSettings:
     host: str
     port: int
+    max_limit: int
+    refresh_seconds: int
+    snapshot_cache_seconds: float
 
 
 @dataclass(frozen=True)

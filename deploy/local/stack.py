@@ -314,12 +314,21 @@ class Stack:
         write_stamp(self.layout, "minio", MINIO_MODULE)
 
     def install_redis(self) -> None:
-        if shutil.which("redis-server"):
+        self.install_debian_packages({"redis-server": "redis-server"}, "Redis")
+
+    def install_debian_packages(self, commands: dict[str, str], what: str) -> None:
+        """Install Debian packages (command or file path -> package) that are missing; needs root."""
+
+        def present(probe: str) -> bool:
+            return Path(probe).exists() if probe.startswith("/") else shutil.which(probe) is not None
+
+        missing = sorted({package for probe, package in commands.items() if not present(probe)})
+        if not missing:
             return
         if os.geteuid() != 0:
             raise StackError(
-                "redis-server is not installed. Install Debian's package as root: "
-                "apt-get update && apt-get install -y redis-server"
+                f"{what} needs Debian's {' '.join(missing)}. Install as root: "
+                f"apt-get update && apt-get install -y {' '.join(missing)}"
             )
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         run_logged(
@@ -330,12 +339,41 @@ class Stack:
             env=env,
         )
         run_logged(
-            ["apt-get", "install", "-y", "--no-install-recommends", "redis-server"],
-            self.layout.logs / "install-redis.log",
-            "Installing Debian's redis-server",
+            ["apt-get", "install", "-y", "--no-install-recommends", *missing],
+            self.layout.logs / f"install-{missing[0]}.log",
+            f"Installing Debian's {' '.join(missing)}",
             "Check that Debian's mirrors are reachable.",
             env=env,
         )
+
+    def install_test_tools(self) -> None:
+        """What only the tests and benchmarks need: Chromium and its driver, wrk, and Airflow (own venv)."""
+        self.install_debian_packages(
+            {
+                "chromium": "chromium",
+                "chromedriver": "chromium-driver",
+                "wrk": "wrk",
+                # A CJK font, so screenshots of non-Latin titles show glyphs, not boxes.
+                "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc": "fonts-wqy-zenhei",
+            },
+            "The browser tests",
+        )
+        constraints = REPO_ROOT / "deploy" / "airflow" / "constraints.txt"
+        venv = self.layout.home / "airflow-venv"
+        if (
+            stamp_matches(self.layout, "airflow", file_digest(constraints))
+            and (venv / "bin" / "airflow").exists()
+        ):
+            return
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        run_logged(
+            [str(venv / "bin" / "pip"), "install", "-q", "-r", str(constraints)],
+            self.layout.logs / "install-airflow.log",
+            "Installing Airflow in its own virtual environment (for the DAG tests; about a minute)",
+            "Check that PyPI is reachable, then run the command again.",
+        )
+        write_stamp(self.layout, "airflow", file_digest(constraints))
 
     # ----------------------------------------------------------------- service table
 
@@ -836,8 +874,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "command",
-        choices=["install", "start", "status", "stop", "restart", "flink", "spark-submit"],
-        help="install: fetch and build only; start: install what is missing and start everything; "
+        choices=[
+            "install",
+            "install-test-tools",
+            "start",
+            "status",
+            "stop",
+            "restart",
+            "flink",
+            "spark-submit",
+        ],
+        help="install: fetch and build only; install-test-tools: Chromium, wrk and Airflow for the tests; "
+        "start: install what is missing and start everything; "
         "status: show what runs (exit 1 if anything is down); stop: stop every service by its pid; "
         "restart: stop then start; flink: run the `flink` CLI against the local cluster "
         "(for example: flink run -py streaming/job.py); spark-submit: the venv's spark-submit with the "
@@ -855,6 +903,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "install":
             stack.install()
             say("Everything is installed.")
+        elif args.command == "install-test-tools":
+            stack.install_test_tools()
+            say("The test tools are installed.")
         elif args.command == "start":
             began = time.monotonic()
             stack.start()

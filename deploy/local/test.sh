@@ -10,6 +10,7 @@ stack() { python3 deploy/local/stack.py "$@"; }
 
 echo "== install (skips what is already current)"
 stack install
+stack install-test-tools  # Chromium and its driver, wrk, a CJK font, Airflow in its own venv
 home=$(python3 -c 'from core.config import settings; print(settings().stack.home_path)')
 py="$home/venv/bin/python"
 
@@ -28,5 +29,5 @@ else
   stack start
 fi
 
-echo "== integration and end-to-end tests (real Kafka, Flink, Spark, Redis, S3)"
+echo "== integration and end-to-end tests (real Kafka, Flink, Spark, Redis, S3, Chromium)"
 "$py" -m pytest tests/integration -q

@@ -1,0 +1,117 @@
+"""Airflow DAGs for the wikitrends batch jobs: hourly anomalies and the daily averages fold.
+
+Each DAG waits for its input on S3 (a sensor on the streaming job's hourly
+counts), then runs the job with spark-submit. Runs of one DAG never overlap
+(max_active_runs=1) and failed tasks retry.
+
+Setup: put this folder in Airflow's dags_folder (or symlink the file), make
+the repository importable by the workers (WIKITRENDS_HOME, default: two levels
+up from this file), and point WIKITRENDS_SPARK_SUBMIT at a spark-submit for
+your cluster (default: the local stack's deploy/local/spark-submit). The S3
+endpoint and keys come from the project's configuration (configs/, WIKITRENDS_*).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from airflow import DAG
+from airflow.operators.bash import BashOperator
+from airflow.sensors.python import PythonSensor
+
+WIKITRENDS_HOME = Path(os.environ.get("WIKITRENDS_HOME", Path(__file__).resolve().parents[2]))
+SPARK_SUBMIT = os.environ.get(
+    "WIKITRENDS_SPARK_SUBMIT", str(WIKITRENDS_HOME / "deploy" / "local" / "spark-submit")
+)
+
+DEFAULT_ARGS = {
+    "owner": "wikitrends",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=5),
+    "retry_exponential_backoff": True,
+}
+
+
+def hourly_counts_present(day: str, hour: int) -> bool:
+    """Sensor check: is the streaming job's file for ``hour`` of ``day`` on S3 yet?"""
+    if str(WIKITRENDS_HOME) not in sys.path:
+        sys.path.insert(0, str(WIKITRENDS_HOME))
+    from botocore.exceptions import ClientError
+
+    from core.clients import s3_client
+    from core.config import settings
+    from core.contracts import hourly_counts_key
+
+    config = settings()
+    hour_start = datetime.fromisoformat(day).replace(hour=int(hour), tzinfo=UTC)
+    key = hourly_counts_key(config.s3, int(hour_start.timestamp() * 1000))
+    try:
+        s3_client(config).head_object(Bucket=config.s3.bucket, Key=key)
+    except ClientError:
+        return False
+    return True
+
+
+def spark_job(script: str, arguments: str) -> str:
+    """The shell command running one batch job from the repository."""
+    return f"cd {WIKITRENDS_HOME} && {SPARK_SUBMIT} batch/{script} {arguments}"
+
+
+# The run scheduled at 10:05 covers 09:05-10:05: it computes hour 09 of its day.
+HOUR_DAY = "{{ data_interval_start.strftime('%Y-%m-%d') }}"
+HOUR_OF_DAY = "{{ data_interval_start.hour }}"
+
+with DAG(
+    dag_id="wikitrends_hourly_anomalies",
+    description="Canberra anomalies of the hour that just ended, to Redis and S3",
+    schedule="5 * * * *",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["wikitrends"],
+) as hourly:
+    wait_for_hour = PythonSensor(
+        task_id="wait_for_hourly_counts",
+        python_callable=hourly_counts_present,
+        op_kwargs={"day": HOUR_DAY, "hour": HOUR_OF_DAY},
+        mode="reschedule",
+        poke_interval=60,
+        timeout=50 * 60,
+    )
+    compute_anomalies = BashOperator(
+        task_id="compute_anomalies",
+        bash_command=spark_job("anomalies.py", f"--date {HOUR_DAY} --hour {HOUR_OF_DAY}"),
+        execution_timeout=timedelta(minutes=45),
+    )
+    wait_for_hour >> compute_anomalies
+
+
+# The run scheduled at 00:30 covers the previous day: it folds that day ({{ ds }}).
+with DAG(
+    dag_id="wikitrends_daily_averages",
+    description="Fold the finished day into the historical averages (cumulative moving average)",
+    schedule="30 0 * * *",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["wikitrends"],
+) as daily:
+    wait_for_last_hour = PythonSensor(
+        task_id="wait_for_last_hour_of_day",
+        python_callable=hourly_counts_present,
+        op_kwargs={"day": "{{ ds }}", "hour": 23},
+        mode="reschedule",
+        poke_interval=120,
+        timeout=3 * 60 * 60,
+    )
+    fold_day = BashOperator(
+        task_id="fold_day_into_averages",
+        bash_command=spark_job("update_averages.py", "--date {{ ds }}"),
+        execution_timeout=timedelta(hours=2),
+    )
+    wait_for_last_hour >> fold_day

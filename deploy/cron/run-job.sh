@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Run one batch job for cron: never two runs of the same job at once, every run logged.
+#
+#   deploy/cron/run-job.sh anomalies      # the hour that just ended (run at minute 5)
+#   deploy/cron/run-job.sh update_averages  # yesterday (run after midnight)
+#
+# A run that finds the previous one still going exits at once (exit 75) and
+# says so in the log; it does not queue. Logs: $WIKITRENDS_LOG_DIR (default
+# <repo>/.stack/logs/batch), one file per job and day. Set WIKITRENDS_SPARK_SUBMIT
+# to point at a cluster's spark-submit wrapper; the default is the local stack's.
+set -euo pipefail
+
+job="${1:?usage: run-job.sh anomalies|update_averages}"
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+submit="${WIKITRENDS_SPARK_SUBMIT:-$repo/deploy/local/spark-submit}"
+log_dir="${WIKITRENDS_LOG_DIR:-$repo/.stack/logs/batch}"
+lock_dir="${WIKITRENDS_LOCK_DIR:-$repo/.stack/run}"
+mkdir -p "$log_dir" "$lock_dir"
+
+case "$job" in
+  anomalies)
+    # At minute 5 the hour that just ended is complete: compare hours 0..that hour of its day.
+    ended="$(date -u -d '1 hour ago' '+%Y-%m-%d %H')"
+    args=(batch/anomalies.py --date "${ended% *}" --hour "$((10#${ended#* }))") ;;
+  update_averages)
+    args=(batch/update_averages.py --date "$(date -u -d 'yesterday' '+%Y-%m-%d')") ;;
+  *)
+    echo "unknown job $job: use anomalies or update_averages" >&2; exit 64 ;;
+esac
+
+log="$log_dir/$job-$(date -u '+%Y-%m-%d').log"
+exec 9>"$lock_dir/batch-$job.lock"
+if ! flock --nonblock 9; then
+  echo "$(date -u '+%FT%TZ') $job: the previous run still holds $lock_dir/batch-$job.lock; skipping this one" >>"$log"
+  exit 75
+fi
+echo "$(date -u '+%FT%TZ') $job: starting: ${args[*]}" >>"$log"
+cd "$repo"
+status=0
+"$submit" "${args[@]}" >>"$log" 2>&1 || status=$?
+echo "$(date -u '+%FT%TZ') $job: finished with exit code $status" >>"$log"
+exit "$status"

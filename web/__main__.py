@@ -1,0 +1,64 @@
+"""The site: ``python -m web [--host H] [--port P]`` (defaults from configs/, loopback)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+import tornado.httpserver
+
+from core.config import settings as load_settings
+from web.app import make_app
+from web.snapshots import SnapshotReader, redis_connection
+
+log = logging.getLogger("web")
+
+
+def build_parser(config) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m web",
+        description="Serve the trending and anomaly pages and the JSON API, reading the jobs' snapshots "
+        "from Redis.",
+    )
+    parser.add_argument(
+        "--host", default=config.web.host, help=f"address to listen on (default {config.web.host})"
+    )
+    parser.add_argument("--port", type=int, default=config.web.port, help=f"port (default {config.web.port})")
+    parser.add_argument("--debug", action="store_true", help="reload templates on change, detailed errors")
+    return parser
+
+
+async def serve(host: str, port: int, debug: bool) -> None:
+    config = load_settings()
+    reader = SnapshotReader(redis_connection(config.redis), config.redis, config.web.snapshot_cache_seconds)
+    server = tornado.httpserver.HTTPServer(make_app(config, reader, debug=debug), xheaders=True)
+    server.listen(port, address=host)
+    log.info("serving http://%s:%d/ (Redis %s, keys under %s:)", host, port, config.redis.url,
+             config.redis.key_prefix)  # fmt: skip
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    server.stop()
+    await reader.client.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = load_settings()
+    args = build_parser(config).parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(serve(args.host, args.port, args.debug))
+    except OSError as error:
+        log.error("cannot listen on %s:%d (%s); free the port or set WIKITRENDS_WEB_PORT", args.host, args.port,
+                  error)  # fmt: skip
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

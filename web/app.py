@@ -1,0 +1,183 @@
+"""The Tornado application: the trending and anomaly pages, the JSON API and the health check.
+
+    GET /                 trending articles now (HTML; ?project=&limit=)
+    GET /anomalies        anomalous articles of the latest hour (HTML; ?project=&limit=)
+    GET /api/trending     the same as JSON (?limit=N default 5, ?project=P)
+    GET /api/anomalies    the same as JSON (?limit=N default 5, ?project=P)
+    GET /healthz          200 when Redis answers, 503 with the reason when it does not
+
+A bad parameter is a 400 with the reason; Redis unreachable is a 503 with the
+reason (JSON for the API, a page for people), and the next request tries
+again. API responses carry the time the data was computed and cache headers
+that match how often it changes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+
+from core.config import Settings
+from web.snapshots import RedisUnavailable, SnapshotReader
+from web.views import (
+    DEFAULT_LIMIT,
+    BadParameter,
+    anomalies_document,
+    article_url,
+    chart_points,
+    display_title,
+    iso_time,
+    parse_limit,
+    parse_project,
+    seconds_until_next_minute,
+    select,
+    trending_document,
+)
+
+HERE = Path(__file__).parent
+PAGE_LIMITS = {"trending": 20, "anomalies": DEFAULT_LIMIT}
+ANOMALIES_MAX_AGE = 300  # an hourly value: five minutes of caching is harmless
+RETRY_AFTER_SECONDS = 5
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    def initialize(self, reader: SnapshotReader, settings: Settings) -> None:
+        self.reader = reader
+        self.config = settings
+
+    def query(self, default_limit: int) -> tuple[int, str | None]:
+        """The ``limit`` and ``project`` parameters, or BadParameter."""
+        limit = parse_limit(self.get_query_argument("limit", None), default_limit, self.config.web.max_limit)
+        return limit, parse_project(self.get_query_argument("project", None))
+
+    def cache_for(self, seconds: int, computed_at: int | None) -> None:
+        self.set_header("Cache-Control", f"public, max-age={seconds}")
+        if computed_at is not None:
+            self.set_header("Last-Modified", formatdate(computed_at / 1000, usegmt=True))
+
+
+class ApiHandler(BaseHandler):
+    def send_json(self, status: int, body: dict[str, Any]) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.send_json(status_code, {"error": self._reason, "status": status_code})
+
+    async def respond(self, load, document, max_age) -> None:
+        try:
+            limit, project = self.query(DEFAULT_LIMIT)
+        except BadParameter as error:
+            self.send_json(400, {"error": "bad parameter", "reason": str(error)})
+            return
+        try:
+            snapshot = await load()
+        except RedisUnavailable as error:
+            self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+            self.send_json(503, {"error": "data store unavailable", "reason": str(error)})
+            return
+        if snapshot is None:
+            self.cache_for(RETRY_AFTER_SECONDS, None)
+            self.send_json(200, {"computed_at": None, "count": 0, "articles": [], "message": "no data yet"})
+            return
+        self.cache_for(max_age(), snapshot.computed_at)
+        self.send_json(200, document(snapshot, project, limit))
+
+
+class TrendingApi(ApiHandler):
+    async def get(self) -> None:
+        now_ms = int(time.time() * 1000)
+        await self.respond(self.reader.trending, trending_document, lambda: seconds_until_next_minute(now_ms))
+
+
+class AnomaliesApi(ApiHandler):
+    async def get(self) -> None:
+        await self.respond(self.reader.anomalies, anomalies_document, lambda: ANOMALIES_MAX_AGE)
+
+
+class HealthHandler(ApiHandler):
+    async def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        try:
+            await self.reader.ping()
+        except RedisUnavailable as error:
+            self.send_json(503, {"status": "unavailable", "redis": "down", "reason": str(error)})
+            return
+        self.send_json(200, {"status": "ok", "redis": "up"})
+
+
+class PageHandler(BaseHandler):
+    """A page with a live list: ``?fragment=1`` returns just the list, for the page's own refresh."""
+
+    page = ""
+
+    def render_page(self, status: int = 200, **values: Any) -> None:
+        self.set_status(status)
+        fragment = self.get_query_argument("fragment", None) == "1"
+        template = f"{self.page}_list.html" if fragment else f"{self.page}.html"
+        self.render(template, page=self.page, refresh_seconds=self.config.web.refresh_seconds, **values)
+
+    async def show(self, load) -> None:
+        values: dict[str, Any] = {"snapshot": None, "articles": [], "problem": None, "project": None}
+        try:
+            limit, project = self.query(PAGE_LIMITS[self.page])
+            values |= {"limit": limit, "project": project}
+        except BadParameter as error:
+            values |= {"limit": PAGE_LIMITS[self.page], "problem": str(error)}
+            self.render_page(400, **values)
+            return
+        try:
+            snapshot = await load()
+        except RedisUnavailable as error:
+            self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+            self.render_page(503, **values | {"problem": f"The data store is not answering: {error}"})
+            return
+        if snapshot is not None:
+            values |= {"snapshot": snapshot, "articles": select(snapshot.articles, project, limit)}
+        self.set_header("Cache-Control", "no-cache")
+        self.render_page(**values)
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        namespace = super().get_template_namespace()
+        namespace.update(
+            display_title=display_title, article_url=article_url, chart_points=chart_points, iso_time=iso_time
+        )
+        return namespace
+
+
+class TrendingPage(PageHandler):
+    page = "trending"
+
+    async def get(self) -> None:
+        await self.show(self.reader.trending)
+
+
+class AnomaliesPage(PageHandler):
+    page = "anomalies"
+
+    async def get(self) -> None:
+        await self.show(self.reader.anomalies)
+
+
+def make_app(settings: Settings, reader: SnapshotReader, debug: bool = False) -> tornado.web.Application:
+    """The application; ``reader`` is shared by every handler."""
+    shared = {"reader": reader, "settings": settings}
+    return tornado.web.Application(
+        [
+            (r"/", TrendingPage, shared),
+            (r"/anomalies", AnomaliesPage, shared),
+            (r"/api/trending", TrendingApi, shared),
+            (r"/api/anomalies", AnomaliesApi, shared),
+            (r"/healthz", HealthHandler, shared),
+        ],
+        template_path=str(HERE / "templates"),
+        static_path=str(HERE / "static"),
+        compiled_template_cache=not debug,
+        debug=debug,
+    )

@@ -1,0 +1,122 @@
+"""What the site shows, as pure functions: request parameters, titles, links, charts, JSON items.
+
+No I/O here; the handlers in web/app.py are thin shells around these.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from core.dumps import PROJECT_SUFFIXES
+from core.snapshots import AnomalousArticle, AnomalySnapshot, TrendingArticle, TrendingSnapshot
+
+DEFAULT_LIMIT = 5
+# A project is <language or site>.<family>, as core.dumps.project_of writes them.
+_FAMILIES = sorted({*PROJECT_SUFFIXES.values(), "wikimedia"})
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{0,30}\.(" + "|".join(_FAMILIES) + r")$")
+
+
+class BadParameter(ValueError):
+    """A request parameter that cannot be used; the message is the reason given to the client."""
+
+
+def parse_limit(raw: str | None, default: int, maximum: int) -> int:
+    """``?limit=``: a whole number from 1 to ``maximum``; absent means ``default``."""
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise BadParameter(f"limit must be a whole number from 1 to {maximum}, got {raw!r}")
+    limit = int(raw)
+    if not 1 <= limit <= maximum:
+        raise BadParameter(f"limit must be from 1 to {maximum}, got {limit}")
+    return limit
+
+
+def parse_project(raw: str | None) -> str | None:
+    """``?project=``: a wiki like ``en.wikipedia`` or ``de.wiktionary``; absent means every project."""
+    if raw is None or raw == "":
+        return None
+    project = raw.strip().lower()
+    if not _PROJECT.match(project):
+        raise BadParameter(
+            f"unknown project {raw!r}: use a wiki like en.wikipedia (families: {', '.join(_FAMILIES)})"
+        )
+    return project
+
+
+def display_title(title: str) -> str:
+    """How a reader writes a title: underscores as spaces."""
+    return title.replace("_", " ")
+
+
+def article_url(project: str, title: str) -> str:
+    """The article on its wiki, e.g. https://en.wikipedia.org/wiki/Caf%C3%A9 (title percent-encoded)."""
+    return f"https://{project}.org/wiki/{quote(title, safe='')}"
+
+
+def iso_time(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def chart_points(values: list[float], width: float, height: float, top: float | None = None) -> str:
+    """SVG polyline points for ``values`` spread over ``width``, scaled so ``top`` (default: max) fills
+    ``height``; y grows downwards in SVG, so a larger value is drawn higher."""
+    if not values:
+        return ""
+    top = top if top is not None else max(values)
+    scale = height / top if top > 0 else 0.0
+    step = width / (len(values) - 1) if len(values) > 1 else 0.0
+    return " ".join(f"{i * step:.1f},{height - v * scale:.1f}" for i, v in enumerate(values))
+
+
+def select(articles: list, project: str | None, limit: int) -> list:
+    """The first ``limit`` articles of ``project`` (all projects when None), in rank order."""
+    return [a for a in articles if project is None or a.project == project][:limit]
+
+
+def trending_item(article: TrendingArticle) -> dict:
+    """One trending article as the API gives it: the numbers behind its rank, and its link."""
+    return {**asdict(article), "url": article_url(article.project, article.title)}
+
+
+def anomaly_item(article: AnomalousArticle) -> dict:
+    return {**asdict(article), "url": article_url(article.project, article.title)}
+
+
+def trending_document(snapshot: TrendingSnapshot, project: str | None, limit: int) -> dict:
+    """The /api/trending body."""
+    articles = select(snapshot.articles, project, limit)
+    return {
+        "minute": snapshot.minute,
+        "minute_iso": iso_time(snapshot.minute),
+        "computed_at": snapshot.computed_at,
+        "computed_at_iso": iso_time(snapshot.computed_at),
+        "min_volume": snapshot.min_volume,
+        "project": project,
+        "count": len(articles),
+        "articles": [trending_item(a) for a in articles],
+    }
+
+
+def anomalies_document(snapshot: AnomalySnapshot, project: str | None, limit: int) -> dict:
+    """The /api/anomalies body."""
+    articles = select(snapshot.articles, project, limit)
+    return {
+        "date": snapshot.date,
+        "hour": snapshot.hour,
+        "hour_start": snapshot.hour_start,
+        "hour_start_iso": iso_time(snapshot.hour_start),
+        "computed_at": snapshot.computed_at,
+        "computed_at_iso": iso_time(snapshot.computed_at),
+        "project": project,
+        "count": len(articles),
+        "articles": [anomaly_item(a) for a in articles],
+    }
+
+
+def seconds_until_next_minute(now_ms: int) -> int:
+    """Cache lifetime of a value that changes each minute: what is left of the current minute (1..60)."""
+    return max(1, 60 - (now_ms // 1000) % 60)
