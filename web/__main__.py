@@ -8,8 +8,10 @@ import logging
 import signal
 
 import tornado.httpserver
+import tornado.ioloop
 
 from core.config import settings as load_settings
+from web.access_log import AccessLog
 from web.app import make_app
 from web.snapshots import SnapshotReader, redis_connection
 
@@ -33,7 +35,10 @@ def build_parser(config) -> argparse.ArgumentParser:
 async def serve(host: str, port: int, debug: bool) -> None:
     config = load_settings()
     reader = SnapshotReader(redis_connection(config.redis), config.redis, config.web.snapshot_cache_seconds)
-    server = tornado.httpserver.HTTPServer(make_app(config, reader, debug=debug), xheaders=True)
+    access_log = AccessLog()
+    flusher = tornado.ioloop.PeriodicCallback(access_log.flush, 500)
+    flusher.start()
+    server = tornado.httpserver.HTTPServer(make_app(config, reader, debug, access_log), xheaders=True)
     server.listen(port, address=host)
     log.info("serving http://%s:%d/ (Redis %s, keys under %s:)", host, port, config.redis.url,
              config.redis.key_prefix)  # fmt: skip
@@ -44,6 +49,8 @@ async def serve(host: str, port: int, debug: bool) -> None:
     await stop.wait()
     log.info("stopping")
     server.stop()
+    flusher.stop()
+    access_log.flush()
     await reader.client.aclose()
 
 
@@ -54,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(serve(args.host, args.port, args.debug))
     except OSError as error:
-        log.error("cannot listen on %s:%d (%s); free the port or set WIKITRENDS_WEB_PORT", args.host, args.port,
-                  error)  # fmt: skip
+        where = f"{args.host}:{args.port}"
+        log.error("cannot listen on %s (%s); free the port or set WIKITRENDS_WEB_PORT", where, error)
         return 1
     return 0
 

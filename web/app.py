@@ -14,8 +14,11 @@ that match how often it changes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,9 @@ from typing import Any
 import tornado.web
 
 from core.config import Settings
-from web.snapshots import RedisUnavailable, SnapshotReader
+from core.snapshots import AnomalySnapshot, TrendingSnapshot
+from web.access_log import AccessLog
+from web.snapshots import STALE, RedisUnavailable, SnapshotReader
 from web.views import (
     DEFAULT_LIMIT,
     BadParameter,
@@ -61,44 +66,121 @@ class BaseHandler(tornado.web.RequestHandler):
             self.set_header("Last-Modified", formatdate(computed_at / 1000, usegmt=True))
 
 
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    etag: str
+    last_modified: str
+
+
+class RenderedBodies:
+    """Encoded API responses per snapshot and query: a snapshot changes once a minute while requests
+    come thousands of times a second, so each (snapshot, project, limit) is encoded and hashed once."""
+
+    MAX_ENTRIES = 1024
+
+    def __init__(self) -> None:
+        self._rendered: dict[tuple, Rendered] = {}
+
+    def get(self, key: tuple, computed_at: int, render: Callable[[], dict[str, Any]]) -> Rendered:
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            if len(self._rendered) >= self.MAX_ENTRIES:
+                self._rendered.clear()
+            body = encode_json(render())
+            rendered = self._rendered[key] = Rendered(
+                body, f'"{hashlib.sha1(body).hexdigest()}"', formatdate(computed_at / 1000, usegmt=True)
+            )
+        return rendered
+
+
+def encode_json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 class ApiHandler(BaseHandler):
-    def send_json(self, status: int, body: dict[str, Any]) -> None:
+    """Answers from the cached snapshot without a coroutine when it is fresh (the common case)."""
+
+    snapshot_key = ""
+
+    def initialize(self, reader: SnapshotReader, settings: Settings, bodies: RenderedBodies) -> None:
+        super().initialize(reader, settings)
+        self.bodies = bodies
+        self.etag: str | None = None
+
+    def document(self, snapshot: Any, project: str | None, limit: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def max_age(self) -> int:
+        raise NotImplementedError
+
+    def send_json(self, status: int, body: dict[str, Any] | bytes) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+        self.finish(body if isinstance(body, bytes) else encode_json(body))
+
+    def compute_etag(self) -> str | None:
+        return self.etag or super().compute_etag()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.send_json(status_code, {"error": self._reason, "status": status_code})
 
-    async def respond(self, load, document, max_age) -> None:
+    def get(self) -> Awaitable[None] | None:
         try:
             limit, project = self.query(DEFAULT_LIMIT)
         except BadParameter as error:
             self.send_json(400, {"error": "bad parameter", "reason": str(error)})
-            return
+            return None
+        snapshot = self.reader.cached(self.snapshot_key)
+        if snapshot is STALE:
+            return self.load_and_answer(project, limit)
+        self.answer(snapshot, project, limit)
+        return None
+
+    async def load_and_answer(self, project: str | None, limit: int) -> None:
         try:
-            snapshot = await load()
+            snapshot = await self.reader.load(self.snapshot_key)
         except RedisUnavailable as error:
             self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
             self.send_json(503, {"error": "data store unavailable", "reason": str(error)})
             return
+        self.answer(snapshot, project, limit)
+
+    def answer(self, snapshot: Any, project: str | None, limit: int) -> None:
         if snapshot is None:
             self.cache_for(RETRY_AFTER_SECONDS, None)
             self.send_json(200, {"computed_at": None, "count": 0, "articles": [], "message": "no data yet"})
             return
-        self.cache_for(max_age(), snapshot.computed_at)
-        self.send_json(200, document(snapshot, project, limit))
+        key = (self.snapshot_key, snapshot.computed_at, len(snapshot.articles), project, limit)
+        rendered = self.bodies.get(key, snapshot.computed_at, lambda: self.document(snapshot, project, limit))
+        self.set_header("Cache-Control", f"public, max-age={self.max_age()}")
+        self.set_header("Last-Modified", rendered.last_modified)
+        self.etag = rendered.etag
+        self.send_json(200, rendered.body)
 
 
 class TrendingApi(ApiHandler):
-    async def get(self) -> None:
-        now_ms = int(time.time() * 1000)
-        await self.respond(self.reader.trending, trending_document, lambda: seconds_until_next_minute(now_ms))
+    def initialize(self, **kwargs: Any) -> None:
+        super().initialize(**kwargs)
+        self.snapshot_key = self.reader.keys.trending_latest
+
+    def document(self, snapshot: TrendingSnapshot, project: str | None, limit: int) -> dict[str, Any]:
+        return trending_document(snapshot, project, limit)
+
+    def max_age(self) -> int:
+        return seconds_until_next_minute(int(time.time() * 1000))
 
 
 class AnomaliesApi(ApiHandler):
-    async def get(self) -> None:
-        await self.respond(self.reader.anomalies, anomalies_document, lambda: ANOMALIES_MAX_AGE)
+    def initialize(self, **kwargs: Any) -> None:
+        super().initialize(**kwargs)
+        self.snapshot_key = self.reader.keys.anomalies_latest
+
+    def document(self, snapshot: AnomalySnapshot, project: str | None, limit: int) -> dict[str, Any]:
+        return anomalies_document(snapshot, project, limit)
+
+    def max_age(self) -> int:
+        return ANOMALIES_MAX_AGE
 
 
 class HealthHandler(ApiHandler):
@@ -165,19 +247,23 @@ class AnomaliesPage(PageHandler):
         await self.show(self.reader.anomalies)
 
 
-def make_app(settings: Settings, reader: SnapshotReader, debug: bool = False) -> tornado.web.Application:
-    """The application; ``reader`` is shared by every handler."""
+def make_app(
+    settings: Settings, reader: SnapshotReader, debug: bool = False, access_log: AccessLog | None = None
+) -> tornado.web.Application:
+    """The application; ``reader`` is shared by every handler; requests are logged to ``access_log``."""
     shared = {"reader": reader, "settings": settings}
+    api = {**shared, "bodies": RenderedBodies()}
     return tornado.web.Application(
         [
             (r"/", TrendingPage, shared),
             (r"/anomalies", AnomaliesPage, shared),
-            (r"/api/trending", TrendingApi, shared),
-            (r"/api/anomalies", AnomaliesApi, shared),
-            (r"/healthz", HealthHandler, shared),
+            (r"/api/trending", TrendingApi, api),
+            (r"/api/anomalies", AnomaliesApi, api),
+            (r"/healthz", HealthHandler, api),
         ],
         template_path=str(HERE / "templates"),
         static_path=str(HERE / "static"),
         compiled_template_cache=not debug,
         debug=debug,
+        **({"log_function": access_log} if access_log else {}),
     )

@@ -11,6 +11,7 @@ itself when Redis returns.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from redis.exceptions import RedisError
 
 from core.config import RedisSettings
 from core.snapshots import AnomalySnapshot, Keys, TrendingSnapshot, decode_anomalies, decode_trending
+
+STALE = object()  # what cached() returns when the key must be read from Redis again
 
 
 class RedisUnavailable(RuntimeError):
@@ -48,28 +51,52 @@ class SnapshotReader:
         self.keys = Keys(settings)
         self.cache_seconds = cache_seconds
         self._cache: dict[str, _Cached] = {}
+        self._fetching: dict[str, asyncio.Future] = {}
+        self._decoders = {
+            self.keys.trending_latest: decode_trending,
+            self.keys.anomalies_latest: decode_anomalies,
+        }
+
+    def cached(self, key: str) -> Any:
+        """The decoded snapshot under ``key`` if read recently enough (None: there is none), else STALE."""
+        cached = self._cache.get(key)
+        if cached is not None and time.monotonic() - cached.fetched_at < self.cache_seconds:
+            return cached.value
+        return STALE
+
+    async def load(self, key: str) -> Any:
+        """The decoded snapshot under ``key`` (None when there is none), from the cache or Redis."""
+        return await self._get(key, self._decoders[key])
 
     async def _get(self, key: str, decode: Callable[[bytes], Any]) -> Any:
-        cached = self._cache.get(key)
-        now = time.monotonic()
-        if cached is not None and now - cached.fetched_at < self.cache_seconds:
-            return cached.value
+        cached = self.cached(key)
+        if cached is not STALE:
+            return cached
+        # One Redis read per key at a time: when the cached value expires under load, the
+        # requests that arrive meanwhile wait for that read instead of each making their own.
+        fetching = self._fetching.get(key)
+        if fetching is None:
+            fetching = self._fetching[key] = asyncio.ensure_future(self._fetch(key, decode))
+            fetching.add_done_callback(lambda _: self._fetching.pop(key, None))
+        return await asyncio.shield(fetching)
+
+    async def _fetch(self, key: str, decode: Callable[[bytes], Any]) -> Any:
         try:
             raw = await self.client.get(key)
         except (RedisError, OSError) as error:
             self._cache.pop(key, None)
             raise RedisUnavailable(f"Redis at {self.settings.url} is not answering ({error})") from error
         value = decode(raw) if raw is not None else None
-        self._cache[key] = _Cached(now, value)
+        self._cache[key] = _Cached(time.monotonic(), value)
         return value
 
     async def trending(self) -> TrendingSnapshot | None:
         """The newest minute's trending list, or None before the first one."""
-        return await self._get(self.keys.trending_latest, decode_trending)
+        return await self.load(self.keys.trending_latest)
 
     async def anomalies(self) -> AnomalySnapshot | None:
         """The newest hour's anomaly list, or None before the first one."""
-        return await self._get(self.keys.anomalies_latest, decode_anomalies)
+        return await self.load(self.keys.anomalies_latest)
 
     async def ping(self) -> None:
         try:

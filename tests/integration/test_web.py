@@ -59,11 +59,16 @@ def trending_snapshot(minute: int, titles: list[str]) -> TrendingSnapshot:
 
 
 def anomaly_snapshot() -> AnomalySnapshot:
-    articles = [
-        AnomalousArticle(1, "en.wikipedia", "Sudden_spike", 5.25, [3.0, 2.0, 310.0, 295.0], [2.5, 3.0, 2.0, 2.5]),
-        AnomalousArticle(2, "en.wikipedia", "Gone_quiet", 3.75, [120.0, 0.0, 0.0, 0.0], [118.0, 121.5, 119.0, 117.0]),
-        AnomalousArticle(3, "de.wikipedia", "Köln", 1.5, [40.0, 41.0, 90.0, 88.0], [40.0, 40.0, 40.0, 40.0]),
-    ]  # fmt: skip
+    spike = AnomalousArticle(
+        1, "en.wikipedia", "Sudden_spike", 5.25, [3.0, 2.0, 310.0, 295.0], [2.5, 3.0, 2.0, 2.5]
+    )
+    quiet = AnomalousArticle(
+        2, "en.wikipedia", "Gone_quiet", 3.75, [120.0, 0, 0, 0], [118.0, 121.5, 119.0, 117.0]
+    )
+    busier = AnomalousArticle(
+        3, "de.wikipedia", "Köln", 1.5, [40.0, 41.0, 90.0, 88.0], [40.0, 40.0, 40.0, 40.0]
+    )
+    articles = [spike, quiet, busier]
     return AnomalySnapshot("2026-03-02", 3, MINUTE - 5 * 3_600_000, MINUTE - 3_600_000, articles)
 
 
@@ -171,9 +176,13 @@ def test_api_anomalies_carry_both_vectors_and_the_distance(site: Site) -> None:
 
 @pytest.mark.parametrize(
     ("query", "reason"),
-    [("limit=-1", "limit must be"), ("limit=abc", "limit must be"), ("limit=100000", "limit must be from 1 to 100"),
-     ("project=nowhere.example", "unknown project")],
-)  # fmt: skip
+    [
+        ("limit=-1", "limit must be"),
+        ("limit=abc", "limit must be"),
+        ("limit=100000", "limit must be from 1 to 100"),
+        ("project=nowhere.example", "unknown project"),
+    ],
+)
 def test_bad_parameters_are_400_with_a_reason(site: Site, query: str, reason: str) -> None:
     for endpoint in ("/api/trending", "/api/anomalies"):
         status, document = site.json(f"{endpoint}?{query}")
@@ -284,7 +293,7 @@ def no_alert(driver) -> bool:
     from selenium.common.exceptions import NoAlertPresentException
 
     try:
-        driver.switch_to.alert
+        driver.switch_to.alert  # noqa: B018 - the property raises when there is no alert
     except NoAlertPresentException:
         return True
     return False

@@ -1,0 +1,174 @@
+"""Benchmark: requests per second and p50/p99 latency of the JSON API, against Tornado's own ceiling.
+
+    .stack/venv/bin/python bench/web_throughput.py [--connections 64] [--seconds 10]
+
+Fills a private Redis prefix with a trending list of 50 articles and an anomaly
+list of 5 (written by core.snapshots.SnapshotWriter, as the jobs write them),
+starts the site (``python -m web``, one process) and, in the same run, a
+Tornado process whose only handler returns a constant small JSON body: the
+framework's ceiling on this machine. Then ``wrk`` (Debian's) loads each
+endpoint in turn on loopback and the figures are printed with the ratio to
+the ceiling. Needs the local stack's Redis and wrk (stack.py install-test-tools).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.clients import redis_client  # noqa: E402
+from core.config import REPO_ROOT, load_settings, private_names  # noqa: E402
+from core.snapshots import (  # noqa: E402
+    AnomalousArticle,
+    AnomalySnapshot,
+    SnapshotWriter,
+    TrendingArticle,
+    TrendingSnapshot,
+)
+
+MINUTE = 1_772_438_400_000
+
+
+def ceiling_server(port: int) -> None:
+    """A Tornado app with one constant JSON handler: what the framework does with no work at all."""
+    import asyncio
+
+    import tornado.web
+
+    class Constant(tornado.web.RequestHandler):
+        def get(self) -> None:
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.finish(b'{"status":"ok"}')
+
+    async def serve() -> None:
+        tornado.web.Application([(r"/constant", Constant)]).listen(port, address="127.0.0.1")
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within 30 s")
+
+
+def fill_redis(settings) -> None:
+    writer = SnapshotWriter(redis_client(settings), settings.redis)
+    ends = [MINUTE - 600_000 * k for k in range(5, -1, -1)]
+    trending = [
+        TrendingArticle(
+            rank, "en.wikipedia", f"Trending_article_{rank}", [10, 12, 15, 19, 24, 30 + rank], ends, 5.0
+        )
+        for rank in range(1, 51)
+    ]
+    writer.write_trending(TrendingSnapshot(MINUTE, MINUTE + 3_000, 20, trending), retention_minutes=60)
+    hours = list(range(24))
+    anomalies = [
+        AnomalousArticle(rank, "en.wikipedia", f"Anomalous_article_{rank}", 10.0 - rank,
+                         [float(h * rank) for h in hours], [float(h + rank) for h in hours])
+        for rank in range(1, 6)
+    ]  # fmt: skip
+    writer.write_anomalies(AnomalySnapshot("2026-03-02", 23, MINUTE, MINUTE + 300_000, anomalies))
+
+
+def run_wrk(url: str, connections: int, seconds: int) -> tuple[float, float, float]:
+    """Requests/s, p50 and p99 latency (ms) from wrk --latency."""
+    done = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)[1])
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
+    if non2xx:
+        raise SystemExit(f"{url}: {non2xx[1]} error responses under load")
+
+    def percentile(p: str) -> float:
+        value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", done.stdout, re.MULTILINE).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return rps, percentile("50"), percentile("99")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--connections", type=int, default=64, help="concurrent connections (default 64)")
+    parser.add_argument("--seconds", type=int, default=5, help="load per endpoint and round (default 5)")
+    parser.add_argument(
+        "--rounds", type=int, default=3,
+        help="rounds over all endpoints, in rotating order so that machine noise hits all alike; medians are "
+        "printed (default 3)",
+    )  # fmt: skip
+    parser.add_argument("--ceiling-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.ceiling_server:
+        ceiling_server(args.ceiling_server)
+        return 0
+
+    tag = f"webbench{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, **private_names(tag)}
+    settings = load_settings(env)
+    fill_redis(settings)
+    site_port, ceiling_port = free_port(), free_port()
+    site = subprocess.Popen([sys.executable, "-m", "web", "--port", str(site_port)], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    ceiling = subprocess.Popen([sys.executable, __file__, "--ceiling-server", str(ceiling_port)])
+    try:
+        wait_for(f"http://127.0.0.1:{site_port}/healthz")
+        wait_for(f"http://127.0.0.1:{ceiling_port}/constant")
+        targets = [
+            ("ceiling: constant JSON", f"http://127.0.0.1:{ceiling_port}/constant"),
+            ("/api/trending (5 of 50)", f"http://127.0.0.1:{site_port}/api/trending"),
+            ("/api/trending?limit=50", f"http://127.0.0.1:{site_port}/api/trending?limit=50"),
+            ("/api/anomalies (5 × 24 h)", f"http://127.0.0.1:{site_port}/api/anomalies"),
+        ]
+        print(f"wrk -t2 -c{args.connections} -d{args.seconds}s on loopback, one Tornado process each, "
+              f"median of {args.rounds} interleaved rounds")  # fmt: skip
+        runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in targets}
+        for round_number in range(1, args.rounds + 1):
+            rotated = targets[round_number % len(targets) :] + targets[: round_number % len(targets)]
+            for name, url in rotated:  # each round starts elsewhere: no endpoint always follows another
+                runs[name].append(run_wrk(url, args.connections, args.seconds))
+            print(f"  round {round_number}/{args.rounds} done", flush=True)
+        print(f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'of ceiling':>12}")
+        ceiling_rps = statistics.median(r[0] for r in runs[targets[0][0]])
+        for name, _ in targets:
+            rps, p50, p99 = (statistics.median(r[i] for r in runs[name]) for i in range(3))
+            print(f"{name:<28}{rps:>10,.0f}{p50:>9.2f}{p99:>9.2f}{rps / ceiling_rps:>11.2f}x", flush=True)
+    finally:
+        for process in (site, ceiling):
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=10)
+        client = redis_client(settings)
+        for key in client.scan_iter(f"{tag}:*"):
+            client.delete(key)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
