@@ -15,7 +15,7 @@ up:  ## start the local stack only (Redis, MinIO, Kafka, Flink)
 status:  ## show what runs, where, and its memory
 	$(PYTHON) deploy/local/stack.py status
 
-down:  ## stop the producer and the streaming job, then the stack, by process id
+down:  ## stop the site, the producer and the streaming job, then the stack, by process id
 	$(PYTHON) deploy/local/run.py stop
 
 install:  ## download and build everything, start nothing
@@ -33,3 +33,5 @@ format:  ## ruff format and autofix
 bench:  ## benchmarks against the real stack (the stack must be up: make up)
 	.stack/venv/bin/python bench/producer_throughput.py
 	.stack/venv/bin/python bench/streaming_throughput.py
+	.stack/venv/bin/python bench/anomalies_vs_numpy.py --full-join
+	.stack/venv/bin/python bench/web_throughput.py

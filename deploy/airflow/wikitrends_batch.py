@@ -64,15 +64,25 @@ def spark_job(script: str, arguments: str) -> str:
 HOUR_DAY = "{{ data_interval_start.strftime('%Y-%m-%d') }}"
 HOUR_OF_DAY = "{{ data_interval_start.hour }}"
 
-with DAG(
-    dag_id="wikitrends_hourly_anomalies",
-    description="Canberra anomalies of the hour that just ended, to Redis and S3",
-    schedule="5 * * * *",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["wikitrends"],
+
+def batch_dag(dag_id: str, schedule: str, description: str) -> DAG:
+    """A wikitrends DAG: no backfilling of missed runs, never two runs at once, retries."""
+    return DAG(
+        dag_id=dag_id,
+        description=description,
+        schedule=schedule,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["wikitrends"],
+    )
+
+
+with batch_dag(
+    "wikitrends_hourly_anomalies",
+    "5 * * * *",
+    "Canberra anomalies of the hour that just ended, to Redis and S3",
 ) as hourly:
     wait_for_hour = PythonSensor(
         task_id="wait_for_hourly_counts",
@@ -91,15 +101,8 @@ with DAG(
 
 
 # The run scheduled at 00:30 covers the previous day: it folds that day ({{ ds }}).
-with DAG(
-    dag_id="wikitrends_daily_averages",
-    description="Fold the finished day into the historical averages (cumulative moving average)",
-    schedule="30 0 * * *",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["wikitrends"],
+with batch_dag(
+    "wikitrends_daily_averages", "30 0 * * *", "Fold the finished day into the averages (moving average)"
 ) as daily:
     wait_for_last_hour = PythonSensor(
         task_id="wait_for_last_hour_of_day",

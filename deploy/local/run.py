@@ -5,9 +5,14 @@
     python3 deploy/local/run.py stop     # stop the producer and the job, then the stack
 
 Up means: the local stack (Redis, MinIO, Kafka, Flink), the streaming job
-submitted to the cluster (once), and the synthetic producer in real time,
-starting 70 simulated minutes in the past so the first trending hour is
-complete at once, with a trend injected a few minutes from now.
+submitted to the cluster (once), the synthetic producer in real time,
+starting 65 simulated minutes in the past so the first trending hour is
+complete at once, with a trend injected a few minutes from now; the site
+(python -m web); and, once, a batch demo in the background: a week of
+synthetic history backfilled into the averages with Spark, then the anomaly
+job on a synthetic day with a spike and a drop (its hourly counts under
+demo/, apart from the live stream's), so /anomalies has something to show.
+The live hours' anomalies come from cron or Airflow (deploy/cron, deploy/airflow).
 """
 
 from __future__ import annotations
@@ -48,17 +53,48 @@ def running_job_ids(config: Settings) -> list[str]:
     ]
 
 
-def producer_pid_file(config: Settings) -> Path:
-    return config.stack.home_path / "run" / "producer.pid"
+class Background:
+    """A process run.py starts and stops by the pid in its file (checked against its command line)."""
+
+    def __init__(self, config: Settings, name: str, marker: bytes) -> None:
+        self.name = name
+        self.marker = marker
+        self.pid_file = config.stack.home_path / "run" / f"{name}.pid"
+        self.log = config.stack.home_path / "logs" / f"{name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if self.marker in cmdline else None
+
+    def start(self, command: list[str], env: dict[str, str] | None = None) -> int:
+        with self.log.open("a") as output:
+            process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+                                       start_new_session=True, env=env)  # fmt: skip
+        self.pid_file.write_text(str(process.pid))
+        return process.pid
+
+    def stop(self, what: str) -> None:
+        pid = self.pid()
+        if pid:
+            say(f"stopping {what} (pid {pid})")
+            os.killpg(pid, signal.SIGTERM)  # its own session: what it started (spark-submit) stops too
+            for _ in range(300):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
 
 
-def producer_pid(config: Settings) -> int | None:
-    try:
-        pid = int(producer_pid_file(config).read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    return pid if b"producer" in cmdline else None
+def processes(config: Settings) -> dict[str, Background]:
+    return {
+        "producer": Background(config, "producer", b"producer"),
+        "web": Background(config, "web", b"web"),
+        "batch-demo": Background(config, "batch-demo", b"batch-demo"),
+    }
 
 
 def up(config: Settings) -> int:
@@ -74,42 +110,78 @@ def up(config: Settings) -> int:
         if submitted.returncode != 0:
             say("the job could not be submitted; see the output above and .stack/logs/flink/")
             return 1
-    if producer_pid(config):
-        say(f"the synthetic producer is already running (pid {producer_pid(config)})")
+    background = processes(config)
+    producer = background["producer"]
+    if producer.pid():
+        say(f"the synthetic producer is already running (pid {producer.pid()})")
     else:
-        log = config.stack.home_path / "logs" / "producer.log"
-        with log.open("a") as output:
-            producer = subprocess.Popen(
-                [python, "-m", "producer", "synthetic", "--start", "now-65m", "--duration", "30d",
-                 "--speedup", "1", "--views-per-minute", str(DEMO_VIEWS_PER_MINUTE),
-                 "--trend", "+70m,60m,400", "--spike", "+67m,3h,300", "--drop", "+67m,2h,0"],
-                cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        producer_pid_file(config).write_text(str(producer.pid))
-        say(f"synthetic producer started (pid {producer.pid}, log {log})")
+        pid = producer.start(
+            [python, "-m", "producer", "synthetic", "--start", "now-65m", "--duration", "30d",
+             "--speedup", "1", "--views-per-minute", str(DEMO_VIEWS_PER_MINUTE),
+             "--trend", "+70m,60m,400", "--spike", "+67m,3h,300", "--drop", "+67m,2h,0"]
+        )  # fmt: skip
+        say(f"synthetic producer started (pid {pid}, log {producer.log})")
+    site = background["web"]
+    if site.pid():
+        say(f"the site is already running (pid {site.pid()})")
+    else:
+        say(f"site started (pid {site.start([python, '-m', 'web'])}, log {site.log})")
+    demo = background["batch-demo"]
+    done_file = config.stack.home_path / "run" / "batch-demo.done"
+    if not demo.pid() and not done_file.exists():
+        pid = demo.start([python, str(HERE / "run.py"), "batch-demo"])
+        say(f"batch demo started in the background (pid {pid}, log {demo.log}): anomalies in ~10 minutes")
     print(
         "\nThe system is up. Look at:\n"
+        f"  the site: trending now               http://{config.web.host}:{config.web.port}/\n"
+        f"            anomalies (batch demo)     http://{config.web.host}:{config.web.port}/anomalies\n"
+        f"            JSON                       http://{config.web.host}:{config.web.port}/api/trending\n"
         f"  Flink web UI (the job, its metrics)  {config.flink.rest_url}\n"
         f"  MinIO console (hourly counts)        http://{config.s3.host}:{config.s3.console_port}"
         f"  (user {config.s3.access_key})\n"
-        f"  trending list in Redis               redis-cli -p {config.redis.port} get "
-        f"{config.redis.key_prefix}:trending:latest\n"
         "Stop it all with: make down",
         flush=True,
     )
     return 0
 
 
+def batch_demo(config: Settings) -> int:
+    """A week of synthetic history -> backfill -> anomalies of a synthetic day with a spike and a drop."""
+    python = str(config.stack.home_path / "venv" / "bin" / "python")
+    submit = str(HERE / "spark-submit")
+    bucket = config.s3.bucket
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    week_ago = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 7 * 86_400))
+    demo_counts = {**os.environ, "WIKITRENDS_S3_HOURLY_COUNTS_PREFIX": "demo/hourly-counts"}
+    world = ["--views-per-minute", str(DEMO_VIEWS_PER_MINUTE)]
+    steps = [
+        ("a week of synthetic history as dump files",
+         [python, "-m", "producer", "history", *world, "--from", week_ago, "--days", "7",
+          "--out", f"s3://{bucket}/demo/dumps"], None),
+        ("the backfill of the historical averages",
+         [submit, "batch/backfill.py", "--input", f"s3a://{bucket}/demo/dumps/*.gz"], None),
+        ("a synthetic today with a spike and a drop",
+         [python, "-m", "producer", "history", *world, "--from", today, "--days", "1", "--format", "counts",
+          "--spike", f"{today}T09:00:00Z,4h,40", "--drop", f"{today}T08:00:00Z,10h,0",
+          "--out", f"s3://{bucket}/demo/hourly-counts"], None),
+        ("the anomaly job on that day, hours 00-17",
+         [submit, "batch/anomalies.py", "--date", today, "--hour", "17"], demo_counts),
+    ]  # fmt: skip
+    for what, command, env in steps:
+        say(f"batch demo: {what} …")
+        if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
+            say(f"batch demo: {what} failed; see above")
+            return 1
+    (config.stack.home_path / "run" / "batch-demo.done").write_text(today)
+    say("batch demo: done; the anomalies are on the site")
+    return 0
+
+
 def down(config: Settings) -> int:
-    pid = producer_pid(config)
-    if pid:
-        say(f"stopping the producer (pid {pid}); it flushes what it accepted")
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(300):
-            if not Path(f"/proc/{pid}").exists():
-                break
-            time.sleep(0.1)
-    producer_pid_file(config).unlink(missing_ok=True)
+    background = processes(config)
+    background["batch-demo"].stop("the batch demo")
+    background["web"].stop("the site")
+    background["producer"].stop("the producer; it flushes what it accepted")
     try:
         for job_id in running_job_ids(config):
             say(f"cancelling the streaming job {job_id}")
@@ -126,10 +198,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("action", nargs="?", choices=["up", "stop"], default="up")
+    parser.add_argument("action", nargs="?", choices=["up", "stop", "batch-demo"], default="up")
     args = parser.parse_args()
     config = settings()
-    return up(config) if args.action == "up" else down(config)
+    actions = {"up": up, "stop": down, "batch-demo": batch_demo}
+    return actions[args.action](config)
 
 
 if __name__ == "__main__":
