@@ -73,6 +73,10 @@ def spark_session(app_name: str, settings: Settings | None = None) -> SparkSessi
         # tasks. Adaptive execution still splits big shuffles.
         .config("spark.sql.shuffle.partitions", "16")
         .config("spark.sql.adaptive.enabled", "true")
+        # Wide tables (24 hour columns and more) are normal here; do not warn about their plans.
+        .config("spark.sql.debug.maxToStringFields", "200")
+        # Long stages show a progress line (tasks done of total) on the console.
+        .config("spark.ui.showConsoleProgress", "true")
     )
     for key, value in s3a_options(settings).items():
         builder = builder.config(key, value)
