@@ -39,10 +39,13 @@ def parse_dump_line(line: Column) -> list[Column]:
     project = F.when(wikimedia_site, F.concat(language, F.lit(".wikimedia"))).otherwise(
         F.when(F.size(rest) <= 1, F.concat(language, F.lit("."), family))
     )
-    bad_escape = raw_title.rlike("%(?![0-9A-Fa-f]{2})")
-    # url_decode reads '+' as a space; in a title it is a plus sign.
-    decoded = F.when(raw_title.contains("%"), F.url_decode(F.regexp_replace(raw_title, r"\+", "%2B")))
+    # As urllib's unquote: a '%' not followed by two hex digits stays a '%'; '+' is a plus sign,
+    # not the space url_decode would make of it.
+    escaped = F.regexp_replace(F.regexp_replace(raw_title, r"\+", "%2B"), "%(?![0-9A-Fa-f]{2})", "%25")
+    decoded = F.when(raw_title.contains("%"), F.url_decode(escaped))
     title = F.regexp_replace(F.coalesce(decoded, raw_title), " ", "_")
+    # Java's decoder turns bytes that are not UTF-8 into U+FFFD where Python's refuses them.
+    not_utf8 = F.coalesce(decoded.contains("\ufffd") & ~raw_title.contains("\ufffd"), F.lit(False))
     whole_number = "^[0-9]+$"
     say = F.format_string
     problem = (
@@ -51,7 +54,7 @@ def parse_dump_line(line: Column) -> list[Column]:
         .when(~views.rlike(whole_number), say("count_views '%s' is not a whole number", views))
         .when(~size.rlike(whole_number), say("total_response_size '%s' is not a whole number", size))
         .when(project.isNull(), say("unknown domain code '%s'", domain_code))
-        .when(bad_escape, say("title '%s' is not percent-encoded UTF-8", raw_title))
+        .when(not_utf8, say("title '%s' has bytes that are not UTF-8", raw_title))
         .when(F.regexp_replace(title, "_", "") == "", say("title '%s' is empty once decoded", raw_title))
     )
     good = problem.isNull()
