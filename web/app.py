@@ -60,10 +60,8 @@ class BaseHandler(tornado.web.RequestHandler):
         limit = parse_limit(self.get_query_argument("limit", None), default_limit, self.config.web.max_limit)
         return limit, parse_project(self.get_query_argument("project", None))
 
-    def cache_for(self, seconds: int, computed_at: int | None) -> None:
+    def cache_for(self, seconds: int) -> None:
         self.set_header("Cache-Control", f"public, max-age={seconds}")
-        if computed_at is not None:
-            self.set_header("Last-Modified", formatdate(computed_at / 1000, usegmt=True))
 
 
 @dataclass(frozen=True)
@@ -148,12 +146,12 @@ class ApiHandler(BaseHandler):
 
     def answer(self, snapshot: Any, project: str | None, limit: int) -> None:
         if snapshot is None:
-            self.cache_for(RETRY_AFTER_SECONDS, None)
+            self.cache_for(RETRY_AFTER_SECONDS)
             self.send_json(200, {"computed_at": None, "count": 0, "articles": [], "message": "no data yet"})
             return
         key = (self.snapshot_key, snapshot.computed_at, len(snapshot.articles), project, limit)
         rendered = self.bodies.get(key, snapshot.computed_at, lambda: self.document(snapshot, project, limit))
-        self.set_header("Cache-Control", f"public, max-age={self.max_age()}")
+        self.cache_for(self.max_age())
         self.set_header("Last-Modified", rendered.last_modified)
         self.etag = rendered.etag
         self.send_json(200, rendered.body)
