@@ -10,6 +10,7 @@ every minute exactly, and the hourly counts exactly.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -121,6 +122,21 @@ def submit_job(isolated: Isolated) -> str:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout.split("JobID")[-1].split()[0]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except FileNotFoundError:
+            continue
+        found += [int(child) for child in children]
+        pending += [int(child) for child in children]
+    return found
 
 
 def cancel_job(settings: Settings, job_id: str) -> None:
@@ -312,7 +328,11 @@ def test_a_killed_taskmanager_recovers_to_the_same_outputs(
         # Kill the TaskManager once the job has published some minutes but is far from done.
         wait_for(lambda: redis_client.zcard(keys.trending_index) >= 20, "the first trending minutes")
         pid = int((settings.stack.home_path / "run" / "flink-taskmanager.pid").read_text())
+        python_workers = descendants(pid)
         os.kill(pid, signal.SIGKILL)
+        for worker in python_workers:  # a killed TaskManager leaves its Python workers behind
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGTERM)
         restarted = subprocess.run([sys.executable, str(STACK), "start"], capture_output=True, text=True,
                                    timeout=600)  # fmt: skip
         assert restarted.returncode == 0, restarted.stdout[-3000:]
