@@ -125,17 +125,19 @@ def submit_job(isolated: Isolated) -> str:
 
 
 def descendants(pid: int) -> list[int]:
-    """Every process below ``pid``, from /proc."""
+    """Every process below ``pid`` (by parent pid in /proc: a JVM starts children from any thread)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
     found: list[int] = []
     pending = [pid]
     while pending:
         current = pending.pop()
-        try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except FileNotFoundError:
-            continue
-        found += [int(child) for child in children]
-        pending += [int(child) for child in children]
+        children = [child for child, parent in parents.items() if parent == current]
+        found += children
+        pending += children
     return found
 
 
