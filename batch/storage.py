@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 
 from core.anomalies import HOURS_PER_DAY
 from core.config import Settings
-from core.contracts import averages_pointer_key, averages_uri, hourly_counts_partition, hourly_counts_uri
+from core.contracts import averages_pointer_key, averages_uri, hourly_counts_day_key
 from core.dumps import FileTime, dump_hour_start
 
 _COUNTS_PATH = re.compile(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/[^/]+\.parquet$")
@@ -89,15 +89,17 @@ def require_hours(files: list[InputFile], days: list[str], hours: range, where: 
 
 def hourly_counts_files(settings: Settings, day: str, hours: range) -> list[InputFile]:
     """The hourly counts files of ``day`` for ``hours`` (existence is checked by the caller)."""
-    root = hourly_counts_uri(settings.s3)
-    return [InputFile(day, h, f"{root}/{hourly_counts_partition(day, h)}", "counts") for h in hours]
+    bucket = settings.s3.bucket
+    return [
+        InputFile(day, h, f"s3a://{bucket}/{hourly_counts_day_key(settings.s3, day, h)}", "counts")
+        for h in hours
+    ]
 
 
 def existing_hourly_counts(settings: Settings, day: str) -> list[InputFile]:
     """The hourly counts files present on S3 for ``day`` (one listing call: cheaper than a Hadoop glob)."""
     from core.clients import s3_client
 
-    root = hourly_counts_uri(settings.s3)
     prefix = f"{settings.s3.hourly_counts_prefix}/date={day}/"
     pages = (
         s3_client(settings)
@@ -105,7 +107,7 @@ def existing_hourly_counts(settings: Settings, day: str) -> list[InputFile]:
         .paginate(Bucket=settings.s3.bucket, Prefix=prefix)
     )
     keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
-    described = (describe_input(f"{root}/{key[len(settings.s3.hourly_counts_prefix) + 1 :]}") for key in keys)
+    described = (describe_input(f"s3a://{settings.s3.bucket}/{key}") for key in keys)
     return [f for f in described if f is not None]
 
 

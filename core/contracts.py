@@ -52,6 +52,11 @@ def hourly_counts_key(s3: S3Settings, hour_start_ms: int) -> str:
     return f"{s3.hourly_counts_prefix}/{hourly_counts_relative_path(hour_start_ms)}"
 
 
+def hourly_counts_day_key(s3: S3Settings, date: str, hour: int) -> str:
+    """The same key from a date (YYYY-MM-DD) and hour of day."""
+    return f"{s3.hourly_counts_prefix}/{hourly_counts_partition(date, hour)}"
+
+
 def hourly_counts_relative_path(hour_start_ms: int) -> str:
     """``date=2026-03-02/hour=09/counts.parquet``: one hour's place under the hourly counts root."""
     moment = datetime.fromtimestamp(hour_start_ms / 1000, tz=UTC)

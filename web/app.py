@@ -99,11 +99,12 @@ def encode_json(document: dict[str, Any]) -> bytes:
 class ApiHandler(BaseHandler):
     """Answers from the cached snapshot without a coroutine when it is fresh (the common case)."""
 
-    snapshot_key = ""
-
-    def initialize(self, reader: SnapshotReader, settings: Settings, bodies: RenderedBodies) -> None:
+    def initialize(
+        self, reader: SnapshotReader, settings: Settings, bodies: RenderedBodies, snapshot_key: str = ""
+    ) -> None:
         super().initialize(reader, settings)
         self.bodies = bodies
+        self.snapshot_key = snapshot_key  # the Redis key this endpoint serves, named once per app
         self.etag: str | None = None
 
     def document(self, snapshot: Any, project: str | None, limit: int) -> dict[str, Any]:
@@ -158,10 +159,6 @@ class ApiHandler(BaseHandler):
 
 
 class TrendingApi(ApiHandler):
-    def initialize(self, **kwargs: Any) -> None:
-        super().initialize(**kwargs)
-        self.snapshot_key = self.reader.keys.trending_latest
-
     def document(self, snapshot: TrendingSnapshot, project: str | None, limit: int) -> dict[str, Any]:
         return trending_document(snapshot, project, limit)
 
@@ -170,10 +167,6 @@ class TrendingApi(ApiHandler):
 
 
 class AnomaliesApi(ApiHandler):
-    def initialize(self, **kwargs: Any) -> None:
-        super().initialize(**kwargs)
-        self.snapshot_key = self.reader.keys.anomalies_latest
-
     def document(self, snapshot: AnomalySnapshot, project: str | None, limit: int) -> dict[str, Any]:
         return anomalies_document(snapshot, project, limit)
 
@@ -255,8 +248,8 @@ def make_app(
         [
             (r"/", TrendingPage, shared),
             (r"/anomalies", AnomaliesPage, shared),
-            (r"/api/trending", TrendingApi, api),
-            (r"/api/anomalies", AnomaliesApi, api),
+            (r"/api/trending", TrendingApi, {**api, "snapshot_key": reader.keys.trending_latest}),
+            (r"/api/anomalies", AnomaliesApi, {**api, "snapshot_key": reader.keys.anomalies_latest}),
             (r"/healthz", HealthHandler, api),
         ],
         template_path=str(HERE / "templates"),

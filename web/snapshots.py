@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,9 +65,6 @@ class SnapshotReader:
 
     async def load(self, key: str) -> Any:
         """The decoded snapshot under ``key`` (None when there is none), from the cache or Redis."""
-        return await self._get(key, self._decoders[key])
-
-    async def _get(self, key: str, decode: Callable[[bytes], Any]) -> Any:
         cached = self.cached(key)
         if cached is not STALE:
             return cached
@@ -76,17 +72,17 @@ class SnapshotReader:
         # requests that arrive meanwhile wait for that read instead of each making their own.
         fetching = self._fetching.get(key)
         if fetching is None:
-            fetching = self._fetching[key] = asyncio.ensure_future(self._fetch(key, decode))
+            fetching = self._fetching[key] = asyncio.ensure_future(self._fetch(key))
             fetching.add_done_callback(lambda _: self._fetching.pop(key, None))
         return await asyncio.shield(fetching)
 
-    async def _fetch(self, key: str, decode: Callable[[bytes], Any]) -> Any:
+    async def _fetch(self, key: str) -> Any:
         try:
             raw = await self.client.get(key)
         except (RedisError, OSError) as error:
             self._cache.pop(key, None)
             raise RedisUnavailable(f"Redis at {self.settings.url} is not answering ({error})") from error
-        value = decode(raw) if raw is not None else None
+        value = self._decoders[key](raw) if raw is not None else None
         self._cache[key] = _Cached(time.monotonic(), value)
         return value
 

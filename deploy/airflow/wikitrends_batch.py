@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow import DAG
@@ -43,11 +43,10 @@ def hourly_counts_present(day: str, hour: int) -> bool:
 
     from core.clients import s3_client
     from core.config import settings
-    from core.contracts import hourly_counts_key
+    from core.contracts import hourly_counts_day_key
 
     config = settings()
-    hour_start = datetime.fromisoformat(day).replace(hour=int(hour), tzinfo=UTC)
-    key = hourly_counts_key(config.s3, int(hour_start.timestamp() * 1000))
+    key = hourly_counts_day_key(config.s3, day, int(hour))
     try:
         s3_client(config).head_object(Bucket=config.s3.bucket, Key=key)
     except ClientError:
