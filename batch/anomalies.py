@@ -4,8 +4,9 @@
 
 For every article, today's vector is its views in hours 0..H of the date (the
 streaming job's hourly counts on S3) and its history is the current averages
-for the same hours. Only articles that pass the volume rule (core.anomalies)
-are compared: today or history must average ``[batch] anomaly_min_hourly_views``
+for the same hours. Only articles (core.articles: not Main_Page, ``-`` or a
+page in another namespace) that pass the volume rule (core.anomalies) are
+compared: today or history must average ``[batch] anomaly_min_hourly_views``
 an hour. Since such an article has at least one hour with that many views,
 the job first finds those few candidates with cheap filters, then joins only
 their rows: the heavy full join over millions of quiet articles never happens.
@@ -42,6 +43,7 @@ from batch.storage import (
     require_pointer,
 )
 from core.anomalies import hour_column
+from core.articles import article_condition_sql
 from core.config import Settings
 from core.config import settings as load_settings
 from core.contracts import anomalies_key, hourly_counts_uri
@@ -163,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
              args.date, args.hour, pointer.version, pointer.days, args.min_hourly_views)  # fmt: skip
     spark = spark_session("wikitrends-anomalies", settings)
     try:
-        today = read_hourly_counts(spark, settings, paths)
-        history = spark.read.parquet(pointer.uri(settings))
+        # Anomaly lists show articles: the rule the trending list uses (core/articles.py).
+        articles_only = F.expr(article_condition_sql("title", settings.articles, dialect="spark"))
+        today = read_hourly_counts(spark, settings, paths).filter(articles_only)
+        history = spark.read.parquet(pointer.uri(settings)).filter(articles_only)
         distances = anomaly_distances(
             today, history, args.hour, args.min_hourly_views, prune=not args.no_pruning
         ).persist()

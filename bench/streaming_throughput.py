@@ -1,16 +1,21 @@
 """Streaming job throughput on this machine, against the input ceiling measured in the same run.
 
-    python bench/streaming_throughput.py [--events 2000000] [--latency-minutes 3]
+    python bench/streaming_throughput.py [--minutes 72] [--views-per-minute 100000] [--latency-minutes 10]
 
-1. Pre-loads a private ``pageviews`` topic with a seeded synthetic batch over
-   simulated hours (6,000,000-article catalogue), with the producer's processes.
+1. Pre-loads a private ``pageviews`` topic with a seeded synthetic batch of
+   ``--minutes`` simulated minutes (default 72: every trending minute of an
+   hour and one hourly file are really computed) at ``--views-per-minute``,
+   over the 6,000,000-article catalogue, with the producer's processes.
 2. Ceiling: a Flink SQL job that only reads the topic (raw) into a blackhole,
    and a bare kafka-python consumer of the same topic.
 3. The streaming job from scratch on the same topic, everything on
    (windows to ten topics exactly-once, dead letters, trending to Redis,
    hourly counts to S3): events per second while it consumes the batch.
-4. Latency in real time: the producer in real time, and for a few minutes the
-   delay from the end of each minute (event time) to its trending list in Redis.
+   While it runs, samples Flink's per-operator busy and back-pressure ratios
+   and records in/out (where the time goes).
+4. Freshness in real time: the producer at ``--live-rate`` events/s from now,
+   and for ``--latency-minutes`` minutes the delay from the end of each
+   minute (wall clock) to its trending list in Redis: median and maximum.
 Also prints the JobManager's and TaskManager's resident memory.
 """
 
@@ -55,15 +60,37 @@ def submit(env: dict[str, str], *args: str) -> str:
     return done.stdout.split("JobID")[-1].split()[0]
 
 
-def run_bounded(settings: Settings, env: dict[str, str], total: int, *args: str) -> float:
+def run_bounded(settings: Settings, env: dict[str, str], total: int, *args: str, while_running=None) -> float:
     """Submit a job that reads the batch and finishes; events/s from its source's start to the job's end."""
     job_id = submit(env, *args)
+    began, sampled = time.monotonic(), False
     while (job := rest(settings, f"/jobs/{job_id}"))["state"] not in ("FINISHED", "FAILED", "CANCELED"):
+        if while_running and not sampled and time.monotonic() - began > 60:
+            while_running(job_id)  # once, when it is well into the batch
+            sampled = True
         time.sleep(1)
     if job["state"] != "FINISHED":
         raise RuntimeError(f"job {job_id} ended {job['state']}")
     source_start = job["vertices"][0]["start-time"]
     return total / ((job["end-time"] - source_start) / 1000)
+
+
+def print_operators(settings: Settings, job_id: str) -> None:
+    """Where the time goes: each operator's busy and back-pressured share of time, and its records."""
+    job = rest(settings, f"/jobs/{job_id}")
+    print("operators (sampled once, a minute into the run; ratios averaged over subtasks):")
+    print(f"  {'busy':>5} {'backp':>5} {'records in':>12} {'records out':>12}  operator")
+    for vertex in job["vertices"]:
+        metrics = rest(settings, f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
+                       "?get=busyTimeMsPerSecond,backPressuredTimeMsPerSecond")  # fmt: skip
+        values = {m["id"]: m.get("avg", 0.0) for m in metrics}
+        print(
+            f"  {values.get('busyTimeMsPerSecond', 0) / 10:>4.0f}% "
+            f"{values.get('backPressuredTimeMsPerSecond', 0) / 10:>4.0f}% "
+            f"{vertex['metrics']['read-records']:>12,} {vertex['metrics']['write-records']:>12,}  "
+            f"{vertex['name'][:110]}",
+            flush=True,
+        )
 
 
 def rss_mib(pid_file: Path) -> float:
@@ -91,10 +118,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--events", type=int, default=3_000_000, help="events in the pre-loaded batch")
-    parser.add_argument("--processes", type=int, default=2, help="producer processes for the pre-load")
+    parser.add_argument("--minutes", type=int, default=72, help="simulated minutes in the pre-loaded batch")
     parser.add_argument(
-        "--latency-minutes", type=int, default=3, help="real-time minutes to sample, 0 to skip"
+        "--views-per-minute", type=int, default=100_000, help="pre-load rate per simulated minute"
+    )
+    parser.add_argument("--processes", type=int, default=2, help="producer processes for the pre-load")
+    parser.add_argument("--consumer-events", type=int, default=2_000_000,
+                        help="events the bare kafka-python consumer reads (its rate is steady)")  # fmt: skip
+    parser.add_argument("--live-rate", type=int, default=5_000, help="events/s in the freshness part")
+    parser.add_argument(
+        "--latency-minutes", type=int, default=10, help="real-time minutes to sample, 0 to skip"
     )
     args = parser.parse_args()
 
@@ -105,10 +138,10 @@ def main() -> int:
     admin.create_topics([NewTopic(t, settings.kafka.partitions, 1) for t in pipeline_topics(settings.kafka)])
     home = settings.stack.home_path
     try:
-        views_per_minute = 100_000
-        minutes = max(1, args.events // views_per_minute)
+        views_per_minute, minutes = args.views_per_minute, args.minutes
         print(
-            f"pre-loading {tag}-pageviews: ~{args.events:,} events over {minutes} simulated minutes ...",
+            f"pre-loading {tag}-pageviews: ~{views_per_minute * minutes:,} events over {minutes} simulated "
+            f"minutes, 6,000,000-article catalogue ...",
             flush=True,
         )
         began = time.monotonic()
@@ -128,14 +161,22 @@ def main() -> int:
 
         ceiling = run_bounded(settings, env, total, "-py", str(ROOT / "bench" / "read_only_job.py"))
         print(f"ceiling   Flink source only (raw -> blackhole)      : {ceiling:>10,.0f} events/s", flush=True)
-        consumer_rate = bare_consumer(settings, total)
+        consumer_rate = bare_consumer(settings, min(total, args.consumer_events))
         print(
             f"ceiling   bare kafka-python consumer                : {consumer_rate:>10,.0f} events/s",
             flush=True,
         )
 
         job_rate = run_bounded(
-            settings, env, total, "-py", "streaming/job.py", "--bounded", "--job-name", tag
+            settings,
+            env,
+            total,
+            "-py",
+            "streaming/job.py",
+            "--bounded",
+            "--job-name",
+            tag,
+            while_running=lambda job_id: print_operators(settings, job_id),
         )
         print(
             f"job       streaming job, everything on              : {job_rate:>10,.0f} events/s  "
@@ -148,14 +189,14 @@ def main() -> int:
         )
 
         if args.latency_minutes:
-            measure_latency(env, settings, tag, args.latency_minutes)
+            measure_latency(env, settings, tag, args.latency_minutes, args.live_rate)
     finally:
         admin.delete_topics(pipeline_topics(settings.kafka))
         admin.close()
     return 0
 
 
-def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int) -> None:
+def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int, rate: int) -> None:
     """Real time: the producer keeps pace with the clock; sample computed_at - minute per minute."""
     env = {
         **env,
@@ -166,9 +207,10 @@ def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
     admin.create_topics([NewTopic(settings.kafka.pageviews_topic, settings.kafka.partitions, 1)])
     producer = subprocess.Popen([PYTHON, "-m", "producer", "synthetic", "--start", "now", "--duration", "2h",
-                                 "--speedup", "1", "--views-per-minute", "60000"], cwd=ROOT, env=env,
+                                 "--speedup", "1", "--views-per-minute", str(rate * 60)], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     job_id = submit(env, "-py", "streaming/job.py", "--job-name", f"{tag}-live")
+    print(f"freshness: {rate:,} events/s in real time for {minutes} minutes ...", flush=True)
     client = redis_client(settings)
     keys = Keys(settings.redis)
     delays: dict[int, float] = {}
@@ -186,11 +228,12 @@ def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int)
         producer.wait()
         admin.delete_topics([settings.kafka.pageviews_topic])
         admin.close()
-    samples = sorted(delays.values())[1:]  # the first minute seen may be a partial one at startup
+    # The first minute seen may be one the job started in the middle of.
+    samples = sorted(delay for _, delay in sorted(delays.items())[1:])
     if samples:
         s = base.streaming
         print(
-            f"latency   end of minute -> its trending list in Redis: "
+            f"freshness end of minute -> its trending list in Redis at {rate:,} events/s: "
             f"median {samples[len(samples) // 2]:.1f} s, "
             f"max {samples[-1]:.1f} s over {len(samples)} minutes (watermark delay "
             f"{s.watermark_delay_seconds} s, checkpoints every {s.checkpoint_interval_seconds} s)"

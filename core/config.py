@@ -73,6 +73,7 @@ class FlinkSettings:
     parallelism: int
     jobmanager_memory: str
     taskmanager_memory: str
+    taskmanager_managed_memory: str
     checkpoint_dir: str
 
     @property
@@ -86,6 +87,7 @@ class StreamingSettings:
     watermark_delay_seconds: int
     idle_timeout_seconds: int
     checkpoint_interval_seconds: int
+    state_backend: str
     trending_min_volume: int
     trending_top: int
     trending_retention_minutes: int
@@ -145,6 +147,15 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class ArticleSettings:
+    """Which pages the trending and anomaly lists leave out (core/articles.py applies it)."""
+
+    keep_all: bool
+    excluded_titles: tuple[str, ...]
+    excluded_namespaces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: StackSettings
     kafka: KafkaSettings
@@ -155,6 +166,7 @@ class Settings:
     batch: BatchSettings
     redis: RedisSettings
     web: WebSettings
+    articles: ArticleSettings
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -168,7 +180,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _coerce(raw: str, like: Any, name: str) -> Any:
-    """Read an environment string as the type of the default it replaces."""
+    """Read an environment string as the type of the default it replaces (lists: comma-separated)."""
+    if isinstance(like, list | tuple):
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
     if isinstance(like, bool):
         if raw.lower() in ("1", "true", "yes", "on"):
             return True
@@ -210,6 +224,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         unknown = set(values) - {f.name for f in fields(section_cls)}
         if unknown:
             raise ConfigError(f"unknown key(s) in [{section_field.name}]: {', '.join(sorted(unknown))}")
+        # TOML arrays become tuples: settings are frozen and hashable.
+        values = {key: tuple(v) if isinstance(v, list) else v for key, v in values.items()}
         sections[section_field.name] = section_cls(**values)
     return Settings(**sections)
 
@@ -224,6 +240,7 @@ _SECTION_TYPES: dict[str, type] = {
     "batch": BatchSettings,
     "redis": RedisSettings,
     "web": WebSettings,
+    "articles": ArticleSettings,
 }
 
 

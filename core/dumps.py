@@ -42,18 +42,6 @@ WIKIMEDIA_SITES = frozenset(
     {"commons", "meta", "species", "incubator", "outreach", "wikimania", "foundation"}
 )
 
-# English namespace prefixes: pages under them are not articles.
-NON_ARTICLE_PREFIXES = (
-    "Media:", "Special:", "Talk:", "User:", "User_talk:", "Wikipedia:", "Wikipedia_talk:",
-    "WP:", "Project:", "File:", "File_talk:", "Image:", "MediaWiki:", "MediaWiki_talk:",
-    "Template:", "Template_talk:", "Help:", "Help_talk:", "Category:", "Category_talk:",
-    "Portal:", "Portal_talk:", "Draft:", "Draft_talk:", "Module:", "Module_talk:",
-    "TimedText:", "TimedText_talk:", "Book:", "Book_talk:", "Education_Program:", "Gadget:",
-    "Topic:",
-)  # fmt: skip
-# Pages that are requested all the time but are not articles.
-NON_ARTICLE_TITLES = frozenset({"Main_Page", "-", "undefined", "Undefined", "favicon.ico", "index.php"})
-
 
 class MalformedLine(ValueError):
     """A dump line that cannot be read; the message says why."""
@@ -125,8 +113,11 @@ def domain_code_of(project: str) -> str:
 
 
 def is_article(title: str) -> bool:
-    """False for the main page, placeholders and pages in a non-article namespace."""
-    return title not in NON_ARTICLE_TITLES and not title.startswith(NON_ARTICLE_PREFIXES)
+    """False for the main page, placeholders and non-article namespaces (the rule of core.articles)."""
+    from core import articles
+    from core.config import settings
+
+    return articles.is_article(title, settings().articles)
 
 
 def dump_hour_start(file_name: str, file_time: FileTime = DEFAULT_FILE_TIME) -> datetime:

@@ -12,16 +12,18 @@ a page going from 0 to a handful of views does not beat one going from 0 to
 thousands. Always-popular pages (Main_Page) score low because their growth is
 small next to their base, and they rarely rise six windows in a row at all.
 
-The streaming job evaluates the same rule in SQL (streaming/sql.py); the
-tests check both against each other.
+The streaming job evaluates the rule in SQL (streaming/sql.py trending_query);
+these functions are the tests' oracle for it, and the tests check both against
+each other on the same inputs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-WINDOWS_PER_HOUR = 6
-WINDOW_MINUTES = 10
+from core.windows import HOUR_MS, WINDOW_MS
+
+WINDOWS_PER_HOUR = HOUR_MS // WINDOW_MS
 
 
 def is_trending(counts: Sequence[int], min_volume: int) -> bool:
@@ -39,5 +41,4 @@ def growth_score(counts: Sequence[int], min_volume: int) -> float:
 
 def hour_window_ends(minute_ms: int) -> list[int]:
     """The ends of the six windows that make the hour ending at ``minute_ms``, oldest first."""
-    step = WINDOW_MINUTES * 60_000
-    return [minute_ms - step * back for back in range(WINDOWS_PER_HOUR - 1, -1, -1)]
+    return [minute_ms - WINDOW_MS * back for back in range(WINDOWS_PER_HOUR - 1, -1, -1)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 MINUTE_MS = 60_000
 WINDOW_MS = 10 * MINUTE_MS
 SLIDE_MS = MINUTE_MS
+HOUR_MS = 60 * MINUTE_MS
 
 
 def topic_digit(window_start_ms: int) -> int:
@@ -26,4 +27,5 @@ def window_starts_of(ts_ms: int) -> range:
 
 
 def hour_start_of(ts_ms: int) -> int:
-    return ts_ms - ts_ms % (60 * MINUTE_MS)
+    """The start of the hour ``ts_ms`` falls in."""
+    return ts_ms - ts_ms % HOUR_MS

@@ -9,6 +9,7 @@ document, so at-least-once delivery after a restart is exactly-once in effect.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import NamedTuple
@@ -138,6 +139,11 @@ class PublishTrending(GatherThenPublish):
                 delay = min(delay * 2, 30)
 
 
+def hourly_rows(blocks: list[str]) -> list[HourlyRow]:
+    """An hour's rows from its blocks of comma-separated ``["project","title",views]`` arrays (sql.py)."""
+    return [HourlyRow(*row) for block in blocks for row in json.loads(f"[{block}]")]
+
+
 class PublishHourlyCounts(GatherThenPublish):
     """Keyed by hour: writes every article's views of the hour as one Parquet object to S3."""
 
@@ -145,11 +151,12 @@ class PublishHourlyCounts(GatherThenPublish):
         self.client = s3_client(self.settings)
         self.hours_written = runtime_context.get_metrics_group().counter("hourly_files_written")
 
-    def row_of(self, value: Row) -> HourlyRow:
-        return HourlyRow(value.project, value.title, int(value.view_count))
+    def row_of(self, value: Row) -> str:
+        return value.lines
 
     def publish(self, hour_start_ms: int, rows: list) -> None:
         key = hourly_counts_key(self.settings.s3, hour_start_ms)
+        rows = hourly_rows(rows)
         payload = hourly_counts_parquet(rows)
         delay = 1.0
         while True:  # S3 down: wait for it rather than lose the hour

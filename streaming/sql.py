@@ -1,14 +1,27 @@
-"""The SQL of the streaming job, built from the configuration.
+"""The SQL of the streaming job, built from the configuration and core's constants.
 
-The job runs in two stages (see streaming/job.py):
+The job runs in two stages (see streaming/job.py), all per-record work in the JVM:
 
-  stage 1, per event (all in the JVM): read ``pageviews`` as raw strings, parse
-  and validate each event, count valid ones in 10-minute windows sliding every
-  minute, and tag bad and late events for the dead-letter topic;
+  stage 1, per event: read ``pageviews`` as raw strings, parse and validate
+  each event, count valid ones per article and minute (``minute_counts``),
+  and tag bad and late events for the dead-letter topic;
 
-  stage 2, per window row: route window counts to the ten topics, find the
-  trending articles of every minute, and sum the hour's six topic-0 windows
-  into hourly counts.
+  stage 2, per minute count: the 10-minute windows sliding every minute
+  (``window_counts``, to the ten topics), the trending list of every minute,
+  and the hourly counts.
+
+Why minute counts in the middle: on a catalogue of millions of articles most
+are seen once or twice an hour, so an event makes about one minute count but
+ten window rows. Everything that needs history (trending's last hour, the
+hourly sum) reads the minute counts; only the window topics see window rows.
+
+Trending only looks at **candidates**: an article trends at minute m only if
+its newest window (ending at m) has at least ``trending_min_volume`` views, a
+tiny fraction of the window rows. Each candidate is joined, by an interval
+join, with its own minute counts of the 50 minutes before that window, which
+sum to the five older windows of the same topic. The join keeps one hour of
+minute counts as state (each written once) instead of six copies of every
+window row.
 
 Epoch milliseconds are computed from TIMESTAMP values in UTC (the job sets
 the session time zone to UTC).
@@ -16,22 +29,33 @@ the session time zone to UTC).
 
 from __future__ import annotations
 
+from core.articles import article_condition_sql
 from core.config import Settings
-from core.contracts import windows_topics
+from core.contracts import WINDOW_TOPIC_COUNT, windows_topics
 from core.events import MAX_FUTURE_MS, MIN_PLAUSIBLE_TS_MS
 from core.trending import WINDOWS_PER_HOUR
+from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS
 
 EPOCH = "TIMESTAMP '1970-01-01 00:00:00'"
+WINDOW_MINUTES = WINDOW_MS // MINUTE_MS
+HOUR_MINUTES = HOUR_MS // MINUTE_MS
+# Hourly counts reach the Python publisher as this many text blocks per hour, not one row per article.
+HOURLY_BLOCKS = 64
+
+# The names the stages share: tables and views registered by streaming/job.py.
+MINUTE_COUNTS = "minute_counts"
+WINDOW_COUNTS = "window_counts"
+STAGE_ONE = "stage_one"
 
 
 def epoch_ms(column: str) -> str:
     """SQL for the epoch milliseconds of a whole-minute TIMESTAMP column (UTC session)."""
-    return f"CAST(TIMESTAMPDIFF(MINUTE, {EPOCH}, {column}) AS BIGINT) * 60000"
+    return f"CAST(TIMESTAMPDIFF(MINUTE, {EPOCH}, {column}) AS BIGINT) * {MINUTE_MS}"
 
 
 def minute_digit(column: str) -> str:
     """SQL for the last digit of a TIMESTAMP column's minute (minutes since the epoch mod 10)."""
-    return f"CAST(MOD(TIMESTAMPDIFF(MINUTE, {EPOCH}, {column}), 10) AS INT)"
+    return f"CAST(MOD(TIMESTAMPDIFF(MINUTE, {EPOCH}, {column}), {WINDOW_TOPIC_COUNT}) AS INT)"
 
 
 NOW_MS = "CAST(UNIX_TIMESTAMP() AS BIGINT) * 1000"
@@ -53,6 +77,10 @@ def _exactly_once(name: str) -> dict[str, str]:
         "sink.transactional-id-prefix": f"wikitrends-{name}",
         # Must stay under the broker's transaction.max.timeout.ms (1 h on the local stack).
         "properties.transaction.timeout.ms": "900000",
+        # Window rows are many and small: fill large compressed batches instead of sending each.
+        "properties.linger.ms": "50",
+        "properties.batch.size": str(512 * 1024),
+        "properties.compression.type": "lz4",
     }
 
 
@@ -97,7 +125,7 @@ def problem_expression() -> str:
     WHEN ts IS NULL THEN
       CASE WHEN payload IS JSON OBJECT THEN 'ts missing or not a number' ELSE 'not a JSON object' END
     WHEN NOT ({plausible_ts("ts")})
-      THEN 'ts outside 2001-01-01 .. now + {MAX_FUTURE_MS // 60000} min'
+      THEN 'ts outside 2001-01-01 .. now + {MAX_FUTURE_MS // MINUTE_MS} min'
     WHEN project IS NULL OR CHAR_LENGTH(TRIM(project)) = 0 THEN 'project missing'
     WHEN title IS NULL OR CHAR_LENGTH(TRIM(title)) = 0 THEN 'title missing'
     ELSE CAST(NULL AS STRING)
@@ -114,29 +142,48 @@ SELECT payload, project, title, event_time,
 FROM pageviews_raw"""
 
 
-def stage_one_query() -> str:
-    """Window counts and dead letters in one stream, so stage 1 reads the topic once.
-
-    kind 'window': one row per article and window; kind 'dead': a bad or late event.
-    """
-    return f"""
-SELECT 'window' AS kind, project, title,
-  {epoch_ms("window_start")} AS window_start_ms, {epoch_ms("window_end")} AS window_end_ms,
-  {minute_digit("window_start")} AS digit, COUNT(*) AS view_count,
-  CAST(NULL AS STRING) AS payload, CAST(NULL AS STRING) AS reason, window_time AS rowtime
-FROM TABLE(HOP(TABLE valid_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE, INTERVAL '10' MINUTE))
-GROUP BY project, title, window_start, window_end, window_time
-UNION ALL
-SELECT 'dead', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
-  CAST(NULL AS INT), CAST(NULL AS BIGINT), payload,
-  CASE WHEN problem IS NULL THEN 'late: event time before the watermark' ELSE problem END, event_time
-FROM checked_events WHERE problem IS NOT NULL OR late"""
-
-
 def valid_events_view() -> str:
     return """
 CREATE TEMPORARY VIEW valid_events AS
 SELECT project, title, event_time FROM checked_events WHERE problem IS NULL AND NOT late"""
+
+
+def stage_one_query() -> str:
+    """Minute counts and dead letters in one stream, so stage 1 reads the topic once.
+
+    kind 'minute': views of one article in one minute; kind 'dead': a bad or late event.
+    """
+    return f"""
+SELECT 'minute' AS kind, project, title, {epoch_ms("window_start")} AS minute_ms, COUNT(*) AS view_count,
+  CAST(NULL AS STRING) AS payload, CAST(NULL AS STRING) AS reason, window_time AS rowtime
+FROM TABLE(TUMBLE(TABLE valid_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+GROUP BY project, title, window_start, window_end, window_time
+UNION ALL
+SELECT 'dead', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
+  payload, CASE WHEN problem IS NULL THEN 'late: event time before the watermark' ELSE problem END,
+  event_time
+FROM checked_events WHERE problem IS NOT NULL OR late"""
+
+
+def minute_counts_view() -> str:
+    """Views per article and minute; ``row_time`` is the minute's last millisecond (its event time)."""
+    return f"""
+CREATE TEMPORARY VIEW {MINUTE_COUNTS} AS
+SELECT project, title, minute_ms, view_count, row_time FROM {STAGE_ONE} WHERE kind = 'minute'"""
+
+
+def window_counts_view() -> str:
+    """The 10-minute windows sliding every minute, summed from the minute counts.
+
+    ``w_time`` (the window's last millisecond) is the event time downstream.
+    """
+    return f"""
+CREATE TEMPORARY VIEW {WINDOW_COUNTS} AS
+SELECT project, title, {epoch_ms("window_start")} AS window_start_ms, {epoch_ms("window_end")} AS w_end_ms,
+  {minute_digit("window_start")} AS digit, SUM(view_count) AS view_count, window_time AS w_time
+FROM TABLE(HOP(TABLE {MINUTE_COUNTS}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE,
+  INTERVAL '{WINDOW_MINUTES}' MINUTE))
+GROUP BY project, title, window_start, window_end, window_time"""
 
 
 def window_sink_table(settings: Settings) -> str:
@@ -190,99 +237,115 @@ def insert_window_counts(settings: Settings) -> str:
     prefix = settings.kafka.windows_topic_prefix
     return f"""
 INSERT INTO window_counts_sink
-SELECT CONCAT('{prefix}', CAST(digit AS STRING)), project, title, window_start_ms, window_end_ms, view_count
-FROM stage_one WHERE kind = 'window'"""
+SELECT CONCAT('{prefix}', CAST(digit AS STRING)), project, title, window_start_ms, w_end_ms, view_count
+FROM {WINDOW_COUNTS}"""
 
 
 def insert_dead_letters() -> str:
     return f"""
 INSERT INTO dead_letter_sink
-SELECT reason, payload, {NOW_MS} FROM stage_one WHERE kind = 'dead'"""
+SELECT reason, payload, {NOW_MS} FROM {STAGE_ONE} WHERE kind = 'dead'"""
 
 
-def hour_slots_query() -> str:
-    """Each window row, once for each of the six hours it is part of.
+def candidate_history_view(settings: Settings) -> str:
+    """Each candidate window with its article's views in each minute of the hour it ends.
 
-    A window ending at e is slot 6 of the hour ending at e, slot 5 of the hour
-    ending at e + 10 min, ... slot 1 of the hour ending at e + 50 min. The
-    slot's time (``slot_time``, 1 ms before its hour's end) becomes the event
-    time of the trending aggregation, so a one-minute tumbling window gathers
-    exactly the six windows of topic m mod 10 for each minute m. Each row is
-    touched six times; an hour-long window sliding every minute would touch it
-    sixty times (and Flink 1.20 misassigns rows of windows with an offset).
+    Candidates are the windows with at least the minimum volume whose title
+    is an article (core/articles.py). They join their article's minute counts
+    in one stream, and an OVER window over the last hour of that stream sums
+    the views of each minute of the hour: ``minute_views[i + 1]`` holds the
+    minute whose index (minutes since the epoch) is i mod 60. An OVER window
+    emits each row when the watermark passes it, without holding the
+    watermark back (an interval join over the same hour would hold it back by
+    59 minutes, and the list would be an hour late).
     """
-    # The array must refer to the row: an array of constants is planned as a join with a VALUES
-    # table, a regular join whose state would keep every window row forever.
-    slot_ends = ", ".join(f"w_end_ms + {later * 600_000}" for later in range(WINDOWS_PER_HOUR))
+    s = settings.streaming
+    articles_only = article_condition_sql("title", settings.articles)
+    minute_index = f"MOD(minute_ms / {MINUTE_MS}, {HOUR_MINUTES})"
+    per_minute = ",\n    ".join(
+        f"SUM(CASE WHEN {minute_index} = {i} THEN view_count ELSE 0 END) OVER last_hour"
+        for i in range(HOUR_MINUTES)
+    )
+
+    def window_sum(k: int) -> str:  # window k of the hour ending at minute_ms, from minute_views
+        first = f"MOD(minute_ms / {MINUTE_MS} + {WINDOW_MINUTES * (k - 1)}"
+        return " + ".join(
+            f"minute_views[CAST({first} + {j}, {HOUR_MINUTES}) AS INT) + 1]" for j in range(WINDOW_MINUTES)
+        )
+
+    older_windows = ",\n  ".join(f"{window_sum(k)} AS c{k}" for k in range(1, WINDOWS_PER_HOUR))
     return f"""
-SELECT project, title,
-  {WINDOWS_PER_HOUR} - CAST((slot_end_ms - w_end_ms) / 600000 AS INT) AS slot,
-  view_count, TO_TIMESTAMP_LTZ(slot_end_ms - 1, 3) AS slot_time
-FROM window_rows CROSS JOIN UNNEST(ARRAY[{slot_ends}]) AS hours(slot_end_ms)"""
+CREATE TEMPORARY VIEW candidate_history AS
+SELECT project, title, minute_ms, w_time,
+  {older_windows},
+  newest_views AS c{WINDOWS_PER_HOUR}
+FROM (
+SELECT project, title, minute_ms, newest_views, row_time AS w_time, ARRAY[
+    {per_minute}
+  ] AS minute_views, is_candidate
+FROM (
+  SELECT project, title, minute_ms, view_count, CAST(0 AS BIGINT) AS newest_views, row_time,
+    FALSE AS is_candidate
+  FROM {MINUTE_COUNTS}
+  UNION ALL
+  SELECT project, title, w_end_ms, CAST(0 AS BIGINT), view_count, w_time, TRUE
+  FROM {WINDOW_COUNTS} WHERE view_count >= {s.trending_min_volume} AND {articles_only}
+)
+-- Row times are the last ms of a minute and of a window: for a window ending at m the frame
+-- holds the minutes m-60 .. m-1, the hour of its six windows.
+WINDOW last_hour AS (PARTITION BY project, title ORDER BY row_time
+  RANGE BETWEEN INTERVAL '{HOUR_MINUTES - 1}' MINUTE PRECEDING AND CURRENT ROW)
+) WHERE is_candidate"""
 
 
 def trending_query(settings: Settings) -> str:
     """Every minute's top trending articles with their six counts and score, plus a marker row.
 
-    Reads ``hour_slots`` (see hour_slots_query) with ``slot_time`` as its
-    event time. A window with no row counts 0. The marker row (rank 0, no
-    title) exists for every minute with any traffic, so that a minute with
+    Reads ``candidate_history``: window k (1 = oldest) of the hour ending at m
+    is the minutes m-60+10(k-1) .. m-60+10k-1; the sixth is the candidate
+    window itself. A minute with no views counts 0. The marker row (rank 0,
+    no title) exists for every minute any window ends, so that a minute with
     nothing trending still publishes an empty list. Rule and score:
     core/trending.py.
     """
     s = settings.streaming
-    counts = ",\n    ".join(
-        f"SUM(CASE WHEN slot = {k} THEN view_count ELSE 0 END) AS c{k}"
-        for k in range(1, WINDOWS_PER_HOUR + 1)
-    )
     never_decreasing = " AND ".join(f"c{k} <= c{k + 1}" for k in range(1, WINDOWS_PER_HOUR))
     score = f"CAST(c6 - c1 AS DOUBLE) / (c1 + {s.trending_min_volume})"
     return f"""
 SELECT minute_ms, rn AS trend_rank, project, title, c1, c2, c3, c4, c5, c6, score, rowtime FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY score DESC, title) AS rn
   FROM (
-    SELECT window_start, window_end, window_time AS rowtime, {epoch_ms("window_end")} AS minute_ms,
-      project, title, c1, c2, c3, c4, c5, c6, {score} AS score
-    FROM (
-      SELECT window_start, window_end, window_time, project, title,
-        {counts}
-      FROM TABLE(TUMBLE(TABLE hour_slots, DESCRIPTOR(slot_time), INTERVAL '1' MINUTE))
-      GROUP BY window_start, window_end, window_time, project, title
-    )
+    SELECT window_start, window_end, window_time AS rowtime, minute_ms, project, title,
+      c1, c2, c3, c4, c5, c6, {score} AS score
+    FROM TABLE(TUMBLE(TABLE candidate_history, DESCRIPTOR(w_time), INTERVAL '1' MINUTE))
     WHERE {never_decreasing} AND c6 > c1 AND c6 >= {s.trending_min_volume}
   )
 ) WHERE rn <= {s.trending_top}
 UNION ALL
-SELECT {epoch_ms("window_end")} AS minute_ms, CAST(0 AS BIGINT), CAST(NULL AS STRING), CAST(NULL AS STRING),
+SELECT {epoch_ms("window_end")}, CAST(0 AS BIGINT), CAST(NULL AS STRING), CAST(NULL AS STRING),
   CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT),
-  COUNT(*) AS c6, CAST(0 AS DOUBLE), window_time
-FROM TABLE(TUMBLE(TABLE hour_slots, DESCRIPTOR(slot_time), INTERVAL '1' MINUTE))
-WHERE slot = {WINDOWS_PER_HOUR}
+  COUNT(*), CAST(0 AS DOUBLE), window_time
+FROM TABLE(HOP(TABLE {MINUTE_COUNTS}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE,
+  INTERVAL '{WINDOW_MINUTES}' MINUTE))
 GROUP BY window_start, window_end, window_time"""
 
 
-def topic_zero_windows_view() -> str:
-    return """
-CREATE TEMPORARY VIEW topic_zero_windows AS
-SELECT project, title, w_end_ms, view_count, w_time FROM window_rows WHERE digit = 0"""
-
-
-def window_rows_view() -> str:
-    return """
-CREATE TEMPORARY VIEW window_rows AS
-SELECT project, title, window_start_ms, window_end_ms AS w_end_ms, digit, view_count, row_time AS w_time
-FROM stage_one WHERE kind = 'window'"""
-
-
 def hourly_counts_query() -> str:
-    """Views per article per hour: the sum of the hour's six topic-0 windows.
+    """Views per article per hour, gathered into a few text blocks per hour for the S3 publisher.
 
-    Topic-0 windows start at :00, :10, ... :50, so they tile the hour; their
-    row times (window end - 1 ms) all fall inside it, so a one-hour tumbling
-    window over them closes as soon as the hour's last window is counted.
+    A one-hour tumbling window over the minute counts sums each article's
+    hour (the same as its six topic-0 windows); a second window packs the
+    hour's rows into ``HOURLY_BLOCKS`` blocks of comma-separated JSON arrays
+    ``["project","title",views]`` (JSON, so any title survives), and the
+    Python publisher handles a few large rows an hour instead of millions.
     """
     return f"""
-SELECT {epoch_ms("window_start")} AS hour_start_ms, project, title, SUM(view_count) AS view_count,
+SELECT {epoch_ms("window_start")} AS hour_start_ms, block, LISTAGG(line, ',') AS lines,
   window_time AS rowtime
-FROM TABLE(TUMBLE(TABLE topic_zero_windows, DESCRIPTOR(w_time), INTERVAL '1' HOUR))
-GROUP BY window_start, window_end, window_time, project, title"""
+FROM (
+  SELECT window_start, window_end, window_time, MOD(ABS(HASH_CODE(title)), {HOURLY_BLOCKS}) AS block,
+    JSON_ARRAY(project, title, SUM(view_count)) AS line
+  FROM TABLE(TUMBLE(TABLE {MINUTE_COUNTS}, DESCRIPTOR(row_time), INTERVAL '1' HOUR))
+  GROUP BY window_start, window_end, window_time, project, title
+)
+GROUP BY window_start, window_end, window_time, block"""

@@ -1,0 +1,263 @@
+"""Soak: the live system at a realistic rate for hours, with the Spark batch jobs beside it.
+
+    python bench/soak.py [--minutes 120] [--rate 3000] [--report-every 10]
+
+Gives one run its own topics, consumer group, Redis keys and S3 prefixes
+(as the tests do), submits the streaming job, and feeds it the synthetic
+producer in real time at ``--rate`` page requests a second. As cron would,
+at minute 5 of every hour it runs the hourly anomaly job with
+``deploy/local/spark-submit`` on the hour the stream just wrote (against
+averages backfilled at the start from one synthetic day), so Spark competes
+for the same two cores. Every ``--report-every`` minutes it prints the lag
+of the newest trending minute behind the clock, the checkpoints completed
+and failed with the last and longest durations, and the job's restarts. At
+the end it checks every finished hour's file on S3 against the views the
+input topic holds for that hour, and prints PASS or FAIL against the goals:
+0 restarts, 0 failed checkpoints, lag never over one minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kafka import KafkaAdminClient, KafkaConsumer  # noqa: E402
+from kafka.admin import NewTopic  # noqa: E402
+
+from core.clients import redis_client, s3_client  # noqa: E402
+from core.config import Settings, load_settings, private_names  # noqa: E402
+from core.contracts import hourly_counts_key, pipeline_topics  # noqa: E402
+from core.snapshots import Keys, decode_trending  # noqa: E402
+from core.windows import HOUR_MS, hour_start_of  # noqa: E402
+
+FLINK = ROOT / "deploy" / "local" / "flink"
+SPARK_SUBMIT = ROOT / "deploy" / "local" / "spark-submit"
+PYTHON = sys.executable
+
+
+def say(message: str) -> None:
+    print(f"[soak {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def rest(settings: Settings, path: str) -> dict:
+    with urllib.request.urlopen(f"{settings.flink.rest_url}{path}", timeout=10) as response:
+        return json.load(response)
+
+
+def checkpoint_report(settings: Settings, job_id: str) -> tuple[int, int, float, float]:
+    """Completed and failed checkpoints, the last one's and the longest one's duration in seconds."""
+    stats = rest(settings, f"/jobs/{job_id}/checkpoints")
+    counts = stats["counts"]
+    summary = stats["summary"]["end_to_end_duration"]
+    latest = (stats.get("latest") or {}).get("completed") or {}
+    return (
+        counts["completed"],
+        counts["failed"],
+        latest.get("end_to_end_duration", 0) / 1000,
+        (summary.get("max") or 0) / 1000,
+    )
+
+
+def restarts(settings: Settings, job_id: str) -> int:
+    metrics = rest(settings, f"/jobs/{job_id}/metrics?get=numRestarts")
+    return int(float(metrics[0]["value"])) if metrics else 0
+
+
+def hourly_views_in_input(settings: Settings) -> dict[int, Counter]:
+    """Views per hour and title, read back from the input topic (the truth the files must equal)."""
+    consumer = KafkaConsumer(
+        settings.kafka.pageviews_topic,
+        bootstrap_servers=settings.kafka.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=10_000,
+        max_poll_records=50_000,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    hourly: dict[int, Counter] = defaultdict(Counter)
+    for record in consumer:
+        event = json.loads(record.value)
+        hourly[hour_start_of(event["ts"])][event["title"]] += 1
+    consumer.close()
+    return hourly
+
+
+def run_hourly_anomalies(env: dict[str, str], hour_start_ms: int, log: Path) -> int:
+    moment = datetime.fromtimestamp(hour_start_ms / 1000, tz=UTC)
+    command = [
+        str(SPARK_SUBMIT),
+        "batch/anomalies.py",
+        "--date",
+        f"{moment:%Y-%m-%d}",
+        "--hour",
+        str(moment.hour),
+    ]
+    with log.open("a") as output:
+        return subprocess.run(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT).returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--minutes", type=int, default=120, help="how long to run (default %(default)s)")
+    parser.add_argument("--rate", type=int, default=3000, help="page requests a second (default %(default)s)")
+    parser.add_argument("--report-every", type=int, default=10, help="minutes between reports")
+    parser.add_argument("--no-batch", action="store_true", help="do not run the Spark jobs beside the stream")
+    args = parser.parse_args()
+
+    tag = f"soak{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, **private_names(tag)}
+    settings = load_settings(env)
+    log = settings.stack.home_path / "logs" / f"{tag}-batch.log"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    admin.create_topics([NewTopic(t, settings.kafka.partitions, 1) for t in pipeline_topics(settings.kafka)])
+    say(
+        f"run {tag}: {args.rate:,} events/s for {args.minutes} min; "
+        f"batch jobs {'off' if args.no_batch else 'on'}"
+    )
+    if not args.no_batch:
+        yesterday = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86_400))
+        say("backfilling averages from one synthetic day (the anomaly job needs them) ...")
+        bucket = settings.s3.bucket
+        subprocess.run(
+            [
+                PYTHON,
+                "-m",
+                "producer",
+                "history",
+                "--views-per-minute",
+                "6000",
+                "--from",
+                yesterday,
+                "--days",
+                "1",
+                "--out",
+                f"s3://{bucket}/runs/{tag}/dumps",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [str(SPARK_SUBMIT), "batch/backfill.py", "--input", f"s3a://{bucket}/runs/{tag}/dumps/*.gz"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    producer = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "producer",
+            "synthetic",
+            "--start",
+            "now",
+            "--duration",
+            "1d",
+            "--speedup",
+            "1",
+            "--views-per-minute",
+            str(args.rate * 60),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    submitted = subprocess.run(
+        [str(FLINK), "run", "-d", "-py", "streaming/job.py", "--job-name", tag],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    job_id = submitted.stdout.split("JobID")[-1].split()[0]
+    began = time.time()
+    keys, client = Keys(settings.redis), redis_client(settings)
+    worst_lag, next_report, batch_hours, batch_failures = 0.0, began + 60 * args.report_every, set(), 0
+    try:
+        while time.time() < began + 60 * args.minutes:
+            time.sleep(5)
+            now = time.time()
+            raw = client.get(keys.trending_latest)
+            # Lag: how far the newest published minute is behind the clock's last whole minute.
+            lag = now - now % 60 - decode_trending(raw).minute / 1000 if raw else now - began
+            if now - began > 180:  # the first minutes fill the first window
+                worst_lag = max(worst_lag, lag)
+            hour = int(now * 1000) - int(now * 1000) % HOUR_MS - HOUR_MS
+            if not args.no_batch and now % 3600 > 300 and hour not in batch_hours and hour >= began * 1000:
+                batch_hours.add(hour)
+                say(
+                    "cron: hourly anomaly job for the hour from "
+                    f"{datetime.fromtimestamp(hour / 1000, UTC):%H:%M}"
+                )
+                batch_failures += run_hourly_anomalies(env, hour, log) != 0
+            if now >= next_report:
+                next_report += 60 * args.report_every
+                completed, failed, last, longest = checkpoint_report(settings, job_id)
+                say(
+                    f"lag {lag:5.0f} s (worst {worst_lag:.0f} s) | "
+                    f"checkpoints {completed} done, {failed} failed, "
+                    f"last {last:.1f} s, longest {longest:.1f} s | restarts {restarts(settings, job_id)}"
+                )
+        completed, failed, _, longest = checkpoint_report(settings, job_id)
+        job_restarts = restarts(settings, job_id)
+    finally:
+        producer.terminate()
+        producer.wait()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{settings.flink.rest_url}/jobs/{job_id}?mode=cancel", method="PATCH"),
+            timeout=10,
+        ).close()
+
+    say("checking every finished hour's file on S3 against the input topic ...")
+    import pyarrow.parquet as pq
+
+    truth = hourly_views_in_input(settings)
+    s3, exact, checked = s3_client(settings), True, 0
+    for hour, views in sorted(truth.items()):
+        if hour < began * 1000 - HOUR_MS or hour + HOUR_MS > time.time() * 1000 - 120_000:
+            continue  # the hours the run did not cover whole
+        body = s3.get_object(Bucket=settings.s3.bucket, Key=hourly_counts_key(settings.s3, hour))[
+            "Body"
+        ].read()
+        table = pq.read_table(io.BytesIO(body)).to_pylist()
+        same = {row["title"]: row["views"] for row in table} == dict(views)
+        exact &= same
+        checked += 1
+        say(
+            f"hour {datetime.fromtimestamp(hour / 1000, UTC):%H:%M}: {len(views):,} articles, "
+            f"{sum(views.values()):,} views, file {'equal' if same else 'DIFFERENT'}"
+        )
+    admin.delete_topics(pipeline_topics(settings.kafka))
+    admin.close()
+    goals = job_restarts == 0 and failed == 0 and worst_lag <= 60 and exact
+    print(
+        f"soak {args.minutes} min at {args.rate:,} events/s: restarts {job_restarts}, "
+        f"checkpoints {completed} done {failed} failed (longest {longest:.1f} s), "
+        f"worst lag {worst_lag:.0f} s, hourly files checked {checked} "
+        f"({'all equal' if exact else 'NOT equal'}), "
+        f"batch runs {len(batch_hours)} ({batch_failures} failed): {'PASS' if goals else 'FAIL'}"
+    )
+    return 0 if goals else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
