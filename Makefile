@@ -1,7 +1,7 @@
 # Entry points for people; each target is a thin call into deploy/local/.
 PYTHON ?= python3
 
-.PHONY: help run up status down install test lint format bench
+.PHONY: help run up status down install test lint format bench soak
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -35,3 +35,6 @@ bench:  ## benchmarks against the real stack (the stack must be up: make up)
 	.stack/venv/bin/python bench/streaming_throughput.py
 	.stack/venv/bin/python bench/anomalies_vs_numpy.py --full-join
 	.stack/venv/bin/python bench/web_throughput.py
+
+soak:  ## the live system for two hours at 3,000 events/s with the batch jobs beside it (the stack must be up)
+	.stack/venv/bin/python bench/soak.py --minutes 120 --rate 3000

@@ -128,10 +128,41 @@ def build(
 def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:
     """The trending table, from a registered ``minute_counts`` view (with its row time and watermark).
 
-    Registers the views it derives (the sliding windows, the candidates' history) on the way.
+    Registers the views it derives on the way: the sliding windows (which the
+    window topics read too), the candidates, and the candidates' hour (whose event time, the candidate
+    window's last millisecond, comes back through a DataStream with the
+    upstream watermarks, since a regular join's output has no time attribute).
     """
-    t_env.execute_sql(sql.window_counts_view())
-    t_env.execute_sql(sql.candidate_history_view(settings))
+    # Computed once, through a DataStream: the window topics read it too (two SQL translations
+    # would otherwise each run the sliding-window aggregation).
+    windows = t_env.to_data_stream(t_env.sql_query(sql.window_counts_query()))
+    t_env.create_temporary_view(
+        sql.WINDOW_COUNTS,
+        t_env.from_data_stream(
+            windows,
+            Schema.new_builder()
+            .column_by_metadata("w_time", "TIMESTAMP_LTZ(3)", "rowtime")
+            .watermark("w_time", "SOURCE_WATERMARK()")
+            .build(),
+        ),
+    )
+    t_env.execute_sql(sql.candidates_view(settings))
+    history = t_env.to_data_stream(t_env.sql_query(sql.candidate_history_query()))
+    t_env.create_temporary_view(
+        sql.CANDIDATE_HISTORY,
+        t_env.from_data_stream(
+            history,
+            Schema.new_builder()
+            .column("project", "STRING")
+            .column("title", "STRING")
+            .column("minute_ms", "BIGINT")
+            .column("hour_window", "INT")
+            .column("view_count", "BIGINT")
+            .column_by_expression("w_time", "TO_TIMESTAMP_LTZ(minute_ms - 1, 3)")
+            .watermark("w_time", "SOURCE_WATERMARK()")
+            .build(),
+        ),
+    )
     return t_env.sql_query(sql.trending_query(settings))
 
 

@@ -17,11 +17,11 @@ hourly sum) reads the minute counts; only the window topics see window rows.
 
 Trending only looks at **candidates**: an article trends at minute m only if
 its newest window (ending at m) has at least ``trending_min_volume`` views, a
-tiny fraction of the window rows. Each candidate is joined, by an interval
-join, with its own minute counts of the 50 minutes before that window, which
-sum to the five older windows of the same topic. The join keeps one hour of
-minute counts as state (each written once) instead of six copies of every
-window row.
+tiny fraction of the window rows. Each candidate is joined with its own
+minute counts of the 50 minutes before that window, which sum to the five
+older windows of the same topic. The join keeps the last hour or so of
+minute counts as state (each written once, read only for candidates)
+instead of six copies of every window row.
 
 Epoch milliseconds are computed from TIMESTAMP values in UTC (the job sets
 the session time zone to UTC).
@@ -45,7 +45,11 @@ HOURLY_BLOCKS = 64
 # The names the stages share: tables and views registered by streaming/job.py.
 MINUTE_COUNTS = "minute_counts"
 WINDOW_COUNTS = "window_counts"
+CANDIDATE_HISTORY = "candidate_history"
 STAGE_ONE = "stage_one"
+# How long (processing time) a minute count stays in the trending join's state: the hour it is
+# needed for, plus room for a job that runs a little behind the clock.
+HISTORY_TTL = "90 min"
 
 
 def epoch_ms(column: str) -> str:
@@ -172,15 +176,16 @@ CREATE TEMPORARY VIEW {MINUTE_COUNTS} AS
 SELECT project, title, minute_ms, view_count, row_time FROM {STAGE_ONE} WHERE kind = 'minute'"""
 
 
-def window_counts_view() -> str:
+def window_counts_query() -> str:
     """The 10-minute windows sliding every minute, summed from the minute counts.
 
-    ``w_time`` (the window's last millisecond) is the event time downstream.
+    ``rowtime`` (the window's last millisecond) is the event time downstream;
+    streaming/job.py registers the result once as ``window_counts`` for both
+    the window topics and the trending candidates.
     """
     return f"""
-CREATE TEMPORARY VIEW {WINDOW_COUNTS} AS
 SELECT project, title, {epoch_ms("window_start")} AS window_start_ms, {epoch_ms("window_end")} AS w_end_ms,
-  {minute_digit("window_start")} AS digit, SUM(view_count) AS view_count, window_time AS w_time
+  {minute_digit("window_start")} AS digit, SUM(view_count) AS view_count, window_time AS rowtime
 FROM TABLE(HOP(TABLE {MINUTE_COUNTS}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE,
   INTERVAL '{WINDOW_MINUTES}' MINUTE))
 GROUP BY project, title, window_start, window_end, window_time"""
@@ -247,68 +252,54 @@ INSERT INTO dead_letter_sink
 SELECT reason, payload, {NOW_MS} FROM {STAGE_ONE} WHERE kind = 'dead'"""
 
 
-def candidate_history_view(settings: Settings) -> str:
-    """Each candidate window with its article's views in each minute of the hour it ends.
-
-    Candidates are the windows with at least the minimum volume whose title
-    is an article (core/articles.py). They join their article's minute counts
-    in one stream, and an OVER window over the last hour of that stream sums
-    the views of each minute of the hour: ``minute_views[i + 1]`` holds the
-    minute whose index (minutes since the epoch) is i mod 60. An OVER window
-    emits each row when the watermark passes it, without holding the
-    watermark back (an interval join over the same hour would hold it back by
-    59 minutes, and the list would be an hour late).
-    """
-    s = settings.streaming
+def candidates_view(settings: Settings) -> str:
+    """Windows that can trend: at least the minimum volume, and the title is an article (core/articles.py)."""
     articles_only = article_condition_sql("title", settings.articles)
-    minute_index = f"MOD(minute_ms / {MINUTE_MS}, {HOUR_MINUTES})"
-    per_minute = ",\n    ".join(
-        f"SUM(CASE WHEN {minute_index} = {i} THEN view_count ELSE 0 END) OVER last_hour"
-        for i in range(HOUR_MINUTES)
-    )
-
-    def window_sum(k: int) -> str:  # window k of the hour ending at minute_ms, from minute_views
-        first = f"MOD(minute_ms / {MINUTE_MS} + {WINDOW_MINUTES * (k - 1)}"
-        return " + ".join(
-            f"minute_views[CAST({first} + {j}, {HOUR_MINUTES}) AS INT) + 1]" for j in range(WINDOW_MINUTES)
-        )
-
-    older_windows = ",\n  ".join(f"{window_sum(k)} AS c{k}" for k in range(1, WINDOWS_PER_HOUR))
     return f"""
-CREATE TEMPORARY VIEW candidate_history AS
-SELECT project, title, minute_ms, w_time,
-  {older_windows},
-  newest_views AS c{WINDOWS_PER_HOUR}
-FROM (
-SELECT project, title, minute_ms, newest_views, row_time AS w_time, ARRAY[
-    {per_minute}
-  ] AS minute_views, is_candidate
-FROM (
-  SELECT project, title, minute_ms, view_count, CAST(0 AS BIGINT) AS newest_views, row_time,
-    FALSE AS is_candidate
-  FROM {MINUTE_COUNTS}
-  UNION ALL
-  SELECT project, title, w_end_ms, CAST(0 AS BIGINT), view_count, w_time, TRUE
-  FROM {WINDOW_COUNTS} WHERE view_count >= {s.trending_min_volume} AND {articles_only}
-)
--- Row times are the last ms of a minute and of a window: for a window ending at m the frame
--- holds the minutes m-60 .. m-1, the hour of its six windows.
-WINDOW last_hour AS (PARTITION BY project, title ORDER BY row_time
-  RANGE BETWEEN INTERVAL '{HOUR_MINUTES - 1}' MINUTE PRECEDING AND CURRENT ROW)
-) WHERE is_candidate"""
+CREATE TEMPORARY VIEW candidates AS
+SELECT project, title, w_end_ms, view_count FROM {WINDOW_COUNTS}
+WHERE view_count >= {settings.streaming.trending_min_volume} AND {articles_only}"""
+
+
+def candidate_history_query() -> str:
+    """Each candidate with the views of its hour, tagged by window (1 = oldest, 6 = the candidate).
+
+    Windows 1-5 are the article's minute counts of the 50 minutes before the
+    candidate window, found by a regular join on the article: each minute
+    count is stored once (for ``HISTORY_TTL``) and read only when one of its
+    article's windows becomes a candidate. Every minute count of those 50
+    minutes has arrived before the candidate does (the windows close later),
+    so the join emits them all at once. A regular join, unlike an interval
+    join, does not hold the watermark back; its output has no time
+    attribute, so streaming/job.py gives it back ``w_time`` (the candidate
+    window's last ms) through a DataStream.
+    """
+    return f"""
+SELECT /*+ STATE_TTL('m' = '{HISTORY_TTL}', 'c' = '1 s') */
+  c.project, c.title, c.w_end_ms AS minute_ms,
+  CAST((m.minute_ms - (c.w_end_ms - {HOUR_MS})) / {WINDOW_MS} AS INT) + 1 AS hour_window,
+  m.view_count
+FROM candidates AS c JOIN {MINUTE_COUNTS} AS m
+  ON c.project = m.project AND c.title = m.title
+  AND m.minute_ms >= c.w_end_ms - {HOUR_MS} AND m.minute_ms < c.w_end_ms - {WINDOW_MS}
+UNION ALL
+SELECT project, title, w_end_ms, {WINDOWS_PER_HOUR}, view_count FROM candidates"""
 
 
 def trending_query(settings: Settings) -> str:
     """Every minute's top trending articles with their six counts and score, plus a marker row.
 
-    Reads ``candidate_history``: window k (1 = oldest) of the hour ending at m
-    is the minutes m-60+10(k-1) .. m-60+10k-1; the sixth is the candidate
-    window itself. A minute with no views counts 0. The marker row (rank 0,
-    no title) exists for every minute any window ends, so that a minute with
-    nothing trending still publishes an empty list. Rule and score:
-    core/trending.py.
+    Reads ``candidate_history`` (see candidate_history_query) with ``w_time``
+    as its event time. A window with no views counts 0. The marker row
+    (rank 0, no title) exists for every minute any window ends, so that a
+    minute with nothing trending still publishes an empty list. Rule and
+    score: core/trending.py.
     """
     s = settings.streaming
+    counts = ",\n        ".join(
+        f"SUM(CASE WHEN hour_window = {k} THEN view_count ELSE 0 END) AS c{k}"
+        for k in range(1, WINDOWS_PER_HOUR + 1)
+    )
     never_decreasing = " AND ".join(f"c{k} <= c{k + 1}" for k in range(1, WINDOWS_PER_HOUR))
     score = f"CAST(c6 - c1 AS DOUBLE) / (c1 + {s.trending_min_volume})"
     return f"""
@@ -317,7 +308,12 @@ SELECT minute_ms, rn AS trend_rank, project, title, c1, c2, c3, c4, c5, c6, scor
   FROM (
     SELECT window_start, window_end, window_time AS rowtime, minute_ms, project, title,
       c1, c2, c3, c4, c5, c6, {score} AS score
-    FROM TABLE(TUMBLE(TABLE candidate_history, DESCRIPTOR(w_time), INTERVAL '1' MINUTE))
+    FROM (
+      SELECT window_start, window_end, window_time, minute_ms, project, title,
+        {counts}
+      FROM TABLE(TUMBLE(TABLE {CANDIDATE_HISTORY}, DESCRIPTOR(w_time), INTERVAL '1' MINUTE))
+      GROUP BY window_start, window_end, window_time, minute_ms, project, title
+    )
     WHERE {never_decreasing} AND c6 > c1 AND c6 >= {s.trending_min_volume}
   )
 ) WHERE rn <= {s.trending_top}

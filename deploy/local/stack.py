@@ -45,7 +45,7 @@ from core.config import ConfigError, Settings, load_settings  # noqa: E402
 MINIO_MODULE = "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 MIN_JAVA = 11
-PYTHON_RANGE = ((3, 9), (3, 11))  # what apache-flink 1.20 supports
+PYTHON_RANGE = ((3, 11), (3, 11))  # the code needs 3.11; apache-flink 1.20 supports up to 3.11
 HEARTBEAT_SECONDS = 15
 
 
@@ -844,8 +844,8 @@ def ensure_venv(layout: Layout) -> None:
     version = sys.version_info[:2]
     if not PYTHON_RANGE[0] <= version <= PYTHON_RANGE[1]:
         raise StackError(
-            f"Python {version[0]}.{version[1]} runs this script; apache-flink 1.20 needs Python "
-            "3.9 to 3.11. Run it with python3.11."
+            f"Python {version[0]}.{version[1]} runs this script; the project needs Python 3.11 "
+            "(its code uses 3.11, apache-flink 1.20 supports up to 3.11). Run it with python3.11."
         )
     spec = file_digest(REPO_ROOT / "pyproject.toml")
     if layout.venv_python.exists() and stamp_matches(layout, "venv", spec):

@@ -23,7 +23,7 @@ from core.synthetic import parse_time_ms
 from core.trending import growth_score, hour_window_ends, is_trending
 from core.windows import hour_start_of, topic_digit, window_starts_of
 from streaming import sql
-from streaming.publish import TrendingRow, trending_snapshot
+from streaming.publish import TrendingRow, hourly_rows, trending_snapshot
 
 T = parse_time_ms("2026-03-02T09:07:30Z")
 MINUTE = 60_000
@@ -124,3 +124,16 @@ def test_the_sql_uses_the_configured_names_and_rule() -> None:
         "pageviews-windows-0;pageviews-windows-1" in sink
         and "'sink.delivery-guarantee' = 'exactly-once'" in sink
     )
+
+
+def test_an_hours_blocks_give_back_every_title_whatever_it_holds() -> None:
+    # What LISTAGG(JSON_ARRAY(project, title, views), ',') makes of an hour's rows (streaming/sql.py).
+    blocks = [
+        '["en.wikipedia","A,\\"quoted\\"\\nline",3],["de.wikipedia","Ärger",1]',
+        '["en.wikipedia","B",2]',
+    ]
+    assert hourly_rows(blocks) == [
+        HourlyRow("en.wikipedia", 'A,"quoted"\nline', 3),
+        HourlyRow("de.wikipedia", "Ärger", 1),
+        HourlyRow("en.wikipedia", "B", 2),
+    ]
