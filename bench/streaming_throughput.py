@@ -129,6 +129,7 @@ def main() -> int:
     parser.add_argument(
         "--latency-minutes", type=int, default=10, help="real-time minutes to sample, 0 to skip"
     )
+    parser.add_argument("--freshness-only", action="store_true", help="skip the throughput part")
     args = parser.parse_args()
 
     tag = f"bench{uuid.uuid4().hex[:6]}"
@@ -136,6 +137,13 @@ def main() -> int:
     settings = load_settings(env)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
     admin.create_topics([NewTopic(t, settings.kafka.partitions, 1) for t in pipeline_topics(settings.kafka)])
+    if args.freshness_only:
+        try:
+            measure_latency(env, settings, tag, args.latency_minutes, args.live_rate)
+        finally:
+            admin.delete_topics(pipeline_topics(settings.kafka))
+            admin.close()
+        return 0
     home = settings.stack.home_path
     try:
         views_per_minute, minutes = args.views_per_minute, args.minutes
@@ -209,12 +217,13 @@ def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int,
     producer = subprocess.Popen([PYTHON, "-m", "producer", "synthetic", "--start", "now", "--duration", "2h",
                                  "--speedup", "1", "--views-per-minute", str(rate * 60)], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    job_id = submit(env, "-py", "streaming/job.py", "--job-name", f"{tag}-live")
-    print(f"freshness: {rate:,} events/s in real time for {minutes} minutes ...", flush=True)
     client = redis_client(settings)
     keys = Keys(settings.redis)
     delays: dict[int, float] = {}
+    job_id = None
     try:
+        job_id = submit(env, "-py", "streaming/job.py", "--job-name", f"{tag}-live")
+        print(f"freshness: {rate:,} events/s in real time for {minutes} minutes ...", flush=True)
         deadline = time.monotonic() + 120 + 60 * (minutes + 1)
         while len(delays) < minutes + 1 and time.monotonic() < deadline:
             raw = client.get(keys.trending_latest)
@@ -223,7 +232,8 @@ def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int,
                 delays.setdefault(snapshot.minute, (snapshot.computed_at - snapshot.minute) / 1000)
             time.sleep(0.5)
     finally:
-        rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+        if job_id:
+            rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
         producer.terminate()
         producer.wait()
         admin.delete_topics([settings.kafka.pageviews_topic])
