@@ -37,8 +37,6 @@ JOB_NAME = "wikitrends-streaming"
 # 2,000 page requests a second over the 6 M-article catalogue: a big wiki's traffic, which the job
 # keeps up with on one 2-core machine with room to spare (README, "Throughput").
 LIVE_VIEWS_PER_MINUTE = 120_000
-# Sends the hour before now at once (so a full trending hour is there soon), then keeps time.
-LIVE_PRODUCER_PROCESSES = 2
 # The batch demo's synthetic history: a smaller world, so a week of it is written in minutes.
 DEMO_VIEWS_PER_MINUTE = 6000
 
@@ -122,7 +120,6 @@ def up(config: Settings) -> int:
         pid = producer.start(
             [python, "-m", "producer", "synthetic", "--start", "now-65m", "--duration", "30d",
              "--speedup", "1", "--views-per-minute", str(LIVE_VIEWS_PER_MINUTE),
-             "--processes", str(LIVE_PRODUCER_PROCESSES),
              "--trend", "+70m,60m,400", "--spike", "+67m,3h,300", "--drop", "+67m,2h,0"]
         )  # fmt: skip
         say(f"synthetic producer started (pid {pid}, log {producer.log})")
@@ -135,7 +132,10 @@ def up(config: Settings) -> int:
     done_file = config.stack.home_path / "run" / "batch-demo.done"
     if not demo.pid() and not done_file.exists():
         pid = demo.start([python, str(HERE / "run.py"), "batch-demo"])
-        say(f"batch demo started in the background (pid {pid}, log {demo.log}): anomalies in ~10 minutes")
+        say(
+            f"batch demo started in the background (pid {pid}, log {demo.log}): it waits until the "
+            "stream has caught up, then anomalies in ~10 minutes"
+        )
     print(
         "\nThe system is up. Look at:\n"
         f"  the site: trending now               http://{config.web.host}:{config.web.port}/\n"
@@ -150,8 +150,30 @@ def up(config: Settings) -> int:
     return 0
 
 
+def wait_until_the_stream_is_current(config: Settings, timeout_s: float = 1800) -> None:
+    """Wait until the newest trending list is at most two minutes old, so Spark does not slow the catch-up."""
+    from core.clients import redis_client
+    from core.snapshots import Keys, decode_trending
+
+    client, key = redis_client(config), Keys(config.redis).trending_latest
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        raw = client.get(key)
+        if raw and time.time() * 1000 - decode_trending(raw).minute <= 2 * 60_000:
+            return
+        time.sleep(10)
+    say("batch demo: the stream is still catching up; starting anyway")
+
+
 def batch_demo(config: Settings) -> int:
-    """A week of synthetic history -> backfill -> anomalies of a synthetic day with a spike and a drop."""
+    """A week of synthetic history -> backfill -> anomalies of a synthetic day with a spike and a drop.
+
+    It starts once the streaming job has caught up with the clock and runs at a lower CPU priority
+    (nice 10): the live list comes first.
+    """
+    say("batch demo: waiting until the streaming job has caught up with the clock …")
+    wait_until_the_stream_is_current(config)
+    os.nice(10)  # children (Spark, the history writer) inherit it
     python = str(config.stack.home_path / "venv" / "bin" / "python")
     submit = str(HERE / "spark-submit")
     bucket = config.s3.bucket
