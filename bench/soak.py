@@ -27,7 +27,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaAdminClient, KafkaConsumer  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
+from streaming_throughput import rest, submit  # noqa: E402  (this folder: the Flink REST helpers)
 
 from core.clients import redis_client, s3_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
@@ -45,18 +45,12 @@ from core.contracts import hourly_counts_key, pipeline_topics  # noqa: E402
 from core.snapshots import Keys, decode_trending  # noqa: E402
 from core.windows import HOUR_MS, hour_start_of  # noqa: E402
 
-FLINK = ROOT / "deploy" / "local" / "flink"
 SPARK_SUBMIT = ROOT / "deploy" / "local" / "spark-submit"
 PYTHON = sys.executable
 
 
 def say(message: str) -> None:
     print(f"[soak {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def rest(settings: Settings, path: str) -> dict:
-    with urllib.request.urlopen(f"{settings.flink.rest_url}{path}", timeout=10) as response:
-        return json.load(response)
 
 
 def checkpoint_report(settings: Settings, job_id: str) -> tuple[int, int, float, float]:
@@ -182,15 +176,7 @@ def main() -> int:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    submitted = subprocess.run(
-        [str(FLINK), "run", "-d", "-py", "streaming/job.py", "--job-name", tag],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    job_id = submitted.stdout.split("JobID")[-1].split()[0]
+    job_id = submit(env, "-py", "streaming/job.py", "--job-name", tag)
     began = time.time()
     keys, client = Keys(settings.redis), redis_client(settings)
     worst_lag, next_report, batch_hours, batch_failures = 0.0, began + 60 * args.report_every, set(), 0
@@ -227,10 +213,7 @@ def main() -> int:
     finally:
         producer.terminate()
         producer.wait()
-        urllib.request.urlopen(
-            urllib.request.Request(f"{settings.flink.rest_url}/jobs/{job_id}?mode=cancel", method="PATCH"),
-            timeout=10,
-        ).close()
+        rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
 
     say("checking every finished hour's file on S3 against the input topic ...")
     import pyarrow.parquet as pq

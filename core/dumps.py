@@ -16,6 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import unquote
 
+from core import articles
+from core.config import settings
+
 FileTime = Literal["end", "start"]
 DEFAULT_FILE_TIME: FileTime = "end"
 
@@ -114,9 +117,6 @@ def domain_code_of(project: str) -> str:
 
 def is_article(title: str) -> bool:
     """False for the main page, placeholders and non-article namespaces (the rule of core.articles)."""
-    from core import articles
-    from core.config import settings
-
     return articles.is_article(title, settings().articles)
 
 

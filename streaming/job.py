@@ -129,9 +129,10 @@ def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:
     """The trending table, from a registered ``minute_counts`` view (with its row time and watermark).
 
     Registers the views it derives on the way: the sliding windows (which the
-    window topics read too), the candidates, and the candidates' hour (whose event time, the candidate
-    window's last millisecond, comes back through a DataStream with the
-    upstream watermarks, since a regular join's output has no time attribute).
+    window topics read too), the candidates, and the candidates' hour, whose
+    event time (the candidate window's last millisecond) comes back through a
+    DataStream with the upstream watermarks: a regular join's output has no
+    time attribute.
     """
     # Computed once, through a DataStream: the window topics read it too (two SQL translations
     # would otherwise each run the sliding-window aggregation).

@@ -154,9 +154,9 @@ class PublishHourlyCounts(GatherThenPublish):
     def row_of(self, value: Row) -> str:
         return value.lines
 
-    def publish(self, hour_start_ms: int, rows: list) -> None:
+    def publish(self, hour_start_ms: int, blocks: list) -> None:
         key = hourly_counts_key(self.settings.s3, hour_start_ms)
-        rows = hourly_rows(rows)
+        rows = hourly_rows(blocks)
         payload = hourly_counts_parquet(rows)
         delay = 1.0
         while True:  # S3 down: wait for it rather than lose the hour

@@ -653,7 +653,6 @@ class Stack:
             # A cancelled task busy firing millions of window timers may take minutes to stop; by
             # default Flink then kills the whole TaskManager after 3 minutes.
             "task.cancellation.timeout: 900000\n"
-            "state.backend.incremental: true\n"
             f"state.checkpoints.dir: {checkpoints}\n"
             f"state.savepoints.dir: {checkpoints.rstrip('/')}-savepoints\n"
             # Python workers and `flink run -py` use the project's interpreter.
