@@ -12,7 +12,8 @@ for the same two cores. Every ``--report-every`` minutes it prints the lag
 of the newest trending minute behind the clock, the checkpoints completed
 and failed with the last and longest durations, and the job's restarts. At
 the end it checks every finished hour's file on S3 against the views the
-input topic holds for that hour, and prints PASS or FAIL against the goals:
+input topic holds for that hour, and three windows of one window topic (30 min
+apart, the same digit) against the input too, and prints PASS or FAIL against the goals:
 0 restarts, 0 failed checkpoints, lag never over one minute (lag: how much
 later than due the newest list is; minute m is due once the watermark passes
 it, ``watermark_delay_seconds`` after m).
@@ -41,9 +42,9 @@ from streaming_throughput import rest, submit  # noqa: E402  (this folder: the F
 
 from core.clients import redis_client, s3_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
-from core.contracts import hourly_counts_key, pipeline_topics  # noqa: E402
+from core.contracts import hourly_counts_key, pipeline_topics, windows_topic  # noqa: E402
 from core.snapshots import Keys, decode_trending  # noqa: E402
-from core.windows import HOUR_MS, hour_start_of  # noqa: E402
+from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, hour_start_of, topic_digit  # noqa: E402
 
 SPARK_SUBMIT = ROOT / "deploy" / "local" / "spark-submit"
 PYTHON = sys.executable
@@ -72,23 +73,48 @@ def restarts(settings: Settings, job_id: str) -> int:
     return int(float(metrics[0]["value"])) if metrics else 0
 
 
-def hourly_views_in_input(settings: Settings) -> dict[int, Counter]:
-    """Views per hour and title, read back from the input topic (the truth the files must equal)."""
+def read_back(settings: Settings, topic: str):
+    """Every committed record of a topic, from the start (transactional writers: read_committed)."""
     consumer = KafkaConsumer(
-        settings.kafka.pageviews_topic,
+        topic,
         bootstrap_servers=settings.kafka.bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=10_000,
         max_poll_records=50_000,
         fetch_max_bytes=64 * 1024 * 1024,
+        isolation_level="read_committed",
     )
+    try:
+        yield from consumer
+    finally:
+        consumer.close()
+
+
+def views_in_input(
+    settings: Settings, window_starts: list[int]
+) -> tuple[dict[int, Counter], dict[int, Counter]]:
+    """Views per hour and title, and per chosen window and title, from the input topic (the truth)."""
     hourly: dict[int, Counter] = defaultdict(Counter)
-    for record in consumer:
+    windows: dict[int, Counter] = {start: Counter() for start in window_starts}
+    for record in read_back(settings, settings.kafka.pageviews_topic):
         event = json.loads(record.value)
         hourly[hour_start_of(event["ts"])][event["title"]] += 1
-    consumer.close()
-    return hourly
+        for start in window_starts:
+            if start <= event["ts"] < start + WINDOW_MS:
+                windows[start][event["title"]] += 1
+    return hourly, windows
+
+
+def windows_in_topic(settings: Settings, window_starts: list[int]) -> dict[int, Counter]:
+    """The chosen windows' counts as the job wrote them to their (one) window topic."""
+    found: dict[int, Counter] = {start: Counter() for start in window_starts}
+    topic = windows_topic(settings.kafka, topic_digit(window_starts[0]))
+    for record in read_back(settings, topic):
+        row = json.loads(record.value)
+        if row["window_start"] in found:
+            found[row["window_start"]][row["title"]] += row["count"]
+    return found
 
 
 def run_hourly_anomalies(env: dict[str, str], hour_start_ms: int, log: Path) -> int:
@@ -215,13 +241,27 @@ def main() -> int:
         producer.wait()
         rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
 
-    say("checking every finished hour's file on S3 against the input topic ...")
+    exact = True
+    say("checking every finished hour's file on S3 and three windows against the input topic ...")
     import pyarrow.parquet as pq
 
-    truth = hourly_views_in_input(settings)
+    # Three windows 30 minutes apart (one digit, one topic), inside the run and long closed.
+    first = int(began * 1000) - int(began * 1000) % MINUTE_MS + 10 * MINUTE_MS
+    window_starts = [w for w in (first, first + 30 * MINUTE_MS, first + 60 * MINUTE_MS)
+                     if w + WINDOW_MS < time.time() * 1000 - 120_000]  # fmt: skip
+    truth, window_truth = views_in_input(settings, window_starts)
+    written = windows_in_topic(settings, window_starts) if window_starts else {}
     admin.delete_topics(pipeline_topics(settings.kafka))
     admin.close()
-    s3, exact, checked = s3_client(settings), True, 0
+    for start in window_starts:
+        same = written[start] == window_truth[start]
+        exact &= same
+        views = window_truth[start]
+        say(
+            f"window {datetime.fromtimestamp(start / 1000, UTC):%H:%M}: {len(views):,} articles, "
+            f"{sum(views.values()):,} views, topic rows {'equal' if same else 'DIFFERENT'}"
+        )
+    s3, checked = s3_client(settings), 0
     for hour, views in sorted(truth.items()):
         if hour < began * 1000 or hour + HOUR_MS > time.time() * 1000 - 120_000:
             continue  # the hours the run did not cover whole (a run of 2 h covers at least one)
@@ -240,7 +280,7 @@ def main() -> int:
     print(
         f"soak {args.minutes} min at {args.rate:,} events/s: restarts {job_restarts}, "
         f"checkpoints {completed} done {failed} failed (longest {longest:.1f} s), "
-        f"worst lag {worst_lag:.0f} s, hourly files checked {checked} "
+        f"worst lag {worst_lag:.0f} s, hourly files checked {checked} and windows {len(window_starts)} "
         f"({'all equal' if exact else 'NOT equal'}), "
         f"batch runs {len(batch_hours)} ({batch_failures} failed): {'PASS' if goals else 'FAIL'}"
     )

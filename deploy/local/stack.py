@@ -643,6 +643,8 @@ class Stack:
             f"rest.address: {s.host}\n"
             f"rest.bind-address: {s.host}\n"
             f"rest.port: {s.rest_port}\n"
+            # The web UI's flame graphs (sampled only while someone looks): where a busy operator's time goes.
+            "rest.flamegraph.enabled: true\n"
             "blob.server.port: 0\n"
             # Keyed state is an hour of minute counts and ten minutes of window slices: on the heap
             # (hashmap) it is several times faster than in RocksDB; the streaming job sets it too.
