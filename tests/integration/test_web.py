@@ -201,6 +201,28 @@ def test_responses_say_when_the_data_was_computed_and_how_long_to_cache_it(site:
     assert status == 200 and health["redis"] == "up"
 
 
+@pytest.mark.parametrize(
+    "path", ["/", "/anomalies", "/api/trending", "/api/anomalies", "/healthz", "/static/style.css", "/nope"]
+)
+def test_every_response_carries_the_security_headers(site: Site, path: str) -> None:
+    status, headers, _ = site.get(path)
+    assert status == (404 if path == "/nope" else 200)
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+
+
+@pytest.mark.parametrize("path", ["/", "/anomalies", "/api/trending", "/api/anomalies", "/healthz"])
+def test_head_answers_like_get_without_a_body(site: Site, path: str) -> None:
+    request = urllib.request.Request(site.url + path, method="HEAD")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith(("text/html", "application/json"))
+        assert response.read() == b""
+
+
 def test_with_no_data_yet_the_api_and_pages_say_so(redis_client) -> None:
     url, process = start_site(site_env(f"empty{uuid.uuid4().hex[:6]}"))
     try:
