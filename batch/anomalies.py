@@ -44,8 +44,7 @@ from batch.storage import (
 )
 from core.anomalies import hour_column
 from core.articles import article_condition_sql
-from core.config import Settings
-from core.config import settings as load_settings
+from core.config import Settings, load_settings
 from core.contracts import anomalies_key, hourly_counts_uri
 from core.snapshots import AnomalousArticle, AnomalySnapshot, encode
 

@@ -43,8 +43,7 @@ from batch.storage import (
     write_pointer,
 )
 from core.anomalies import HOUR_COLUMNS
-from core.config import Settings
-from core.config import settings as load_settings
+from core.config import Settings, load_settings
 
 log = logging.getLogger("batch.backfill")
 _COUNTS_HOUR = r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/"

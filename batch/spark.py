@@ -6,8 +6,7 @@ import os
 
 from pyspark.sql import SparkSession
 
-from core.config import Settings
-from core.config import settings as load
+from core.config import Settings, load_settings
 
 
 def s3a_options(settings: Settings) -> dict[str, str]:
@@ -49,7 +48,7 @@ def spark_session(app_name: str, settings: Settings | None = None) -> SparkSessi
     ``--master`` reaches a cluster); run as plain Python, the configured
     master and the s3a jars fetched by deploy/local are used.
     """
-    settings = settings or load()
+    settings = settings or load_settings()
     builder = SparkSession.builder.appName(app_name)
     if not launched_by_spark_submit():
         jars = settings.stack.jars("spark")

@@ -30,8 +30,7 @@ from batch.expressions import fold_day, wide_sum
 from batch.spark import spark_session
 from batch.storage import AveragesPointer, read_pointer, write_pointer
 from core.anomalies import HOUR_COLUMNS, HOURS_PER_DAY
-from core.config import Settings
-from core.config import settings as load_settings
+from core.config import Settings, load_settings
 
 log = logging.getLogger("batch.update_averages")
 DAY = "day_"  # prefix of the folded day's hour columns

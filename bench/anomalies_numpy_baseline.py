@@ -25,14 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from batch.storage import read_pointer  # noqa: E402
 from core.clients import s3_client  # noqa: E402
-from core.config import settings as load  # noqa: E402
+from core.config import load_settings  # noqa: E402
 from core.contracts import hourly_counts_key  # noqa: E402
 from core.synthetic import parse_time_ms  # noqa: E402
 
 
 def main() -> None:
     day, hours, min_views, top = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-    settings = load()
+    settings = load_settings()
     client = s3_client(settings)
     bucket = settings.s3.bucket
 

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from kafka import KafkaAdminClient, KafkaProducer  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
-from core.config import settings  # noqa: E402
+from core.config import load_settings  # noqa: E402
 from core.synthetic import (  # noqa: E402
     Catalogue,
     background_views,
@@ -79,11 +79,11 @@ def main() -> int:
     parser.add_argument("--processes", default="1,2,3", help="process counts to measure (default 1,2,3)")
     parser.add_argument("--catalogue-size", type=int, default=6_000_000)
     args = parser.parse_args()
-    config = settings()
-    bootstrap = config.kafka.bootstrap
+    settings = load_settings()
+    bootstrap = settings.kafka.bootstrap
     topic = f"bench-producer-{uuid.uuid4().hex[:6]}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(topic, num_partitions=config.kafka.partitions, replication_factor=1)])
+    admin.create_topics([NewTopic(topic, num_partitions=settings.kafka.partitions, replication_factor=1)])
     catalogue = Catalogue(args.catalogue_size)
     catalogue.probabilities  # build the 6 M-article CDF once, outside the timings  # noqa: B018
     run = make_run(args.events, catalogue)

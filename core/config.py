@@ -17,7 +17,6 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -259,9 +258,3 @@ def private_names(tag: str) -> dict[str, str]:
         "WIKITRENDS_S3_AVERAGES_PREFIX": f"runs/{tag}/averages",
         "WIKITRENDS_S3_ANOMALIES_PREFIX": f"runs/{tag}/anomalies",
     }
-
-
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    """The process-wide settings, read once."""
-    return load_settings()

@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import unquote
 
 from core import articles
-from core.config import settings
+from core.config import ArticleSettings, load_settings
 
 FileTime = Literal["end", "start"]
 DEFAULT_FILE_TIME: FileTime = "end"
@@ -115,9 +116,14 @@ def domain_code_of(project: str) -> str:
     return f"{language}.{suffix}" if suffix else language
 
 
+@lru_cache(maxsize=1)
+def _article_settings() -> ArticleSettings:
+    return load_settings().articles  # read once: is_article runs for every line of a dump
+
+
 def is_article(title: str) -> bool:
     """False for the main page, placeholders and non-article namespaces (the rule of core.articles)."""
-    return articles.is_article(title, settings().articles)
+    return articles.is_article(title, _article_settings())
 
 
 def dump_hour_start(file_name: str, file_time: FileTime = DEFAULT_FILE_TIME) -> datetime:

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.config import settings as load_settings
+from core.config import load_settings
 from core.synthetic import (
     MINUTE_MS,
     Catalogue,
@@ -51,13 +51,13 @@ def _catalogue_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _kafka_options(parser: argparse.ArgumentParser, config) -> None:
+def _kafka_options(parser: argparse.ArgumentParser, settings) -> None:
     group = parser.add_argument_group("Kafka")
-    group.add_argument("--bootstrap", default=config.kafka.bootstrap, help="brokers (default %(default)s)")
-    group.add_argument("--topic", default=config.kafka.pageviews_topic, help="topic (default %(default)s)")
+    group.add_argument("--bootstrap", default=settings.kafka.bootstrap, help="brokers (default %(default)s)")
+    group.add_argument("--topic", default=settings.kafka.pageviews_topic, help="topic (default %(default)s)")
 
 
-def build_parser(config) -> argparse.ArgumentParser:
+def build_parser(settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m producer",
         description="Push Wikipedia page requests to Kafka: synthetic traffic with ground truth, "
@@ -99,7 +99,7 @@ def build_parser(config) -> argparse.ArgumentParser:
         help="where to write the ground truth JSON "
         "(default: <stack home>/runs/ground-truth-<seed>-<start>.json)",
     )
-    _kafka_options(synthetic, config)
+    _kafka_options(synthetic, settings)
 
     history = sources.add_parser(
         "history",
@@ -148,7 +148,7 @@ def build_parser(config) -> argparse.ArgumentParser:
         default="end",
         help="the hour a file name gives: its end (Wikimedia's rule, default) or start",
     )
-    _kafka_options(replay, config)
+    _kafka_options(replay, settings)
 
     live = sources.add_parser(
         "live",
@@ -162,7 +162,7 @@ def build_parser(config) -> argparse.ArgumentParser:
         "--namespaces", default="0", help="comma-separated namespaces to keep; '' for all (default 0)"
     )
     live.add_argument("--limit", type=int, default=0, help="stop after this many page requests, 0 for never")
-    _kafka_options(live, config)
+    _kafka_options(live, settings)
     return parser
 
 
@@ -178,7 +178,7 @@ def _scenarios(args, clock_start_ms: int, catalogue: Catalogue):
     )
 
 
-def run_synthetic(args, config, stop: StopFlag) -> int:
+def run_synthetic(args, settings, stop: StopFlag) -> int:
     from producer.synthetic import Pace, SyntheticRun, ground_truth, produce, write_ground_truth
 
     catalogue = _catalogue(args)
@@ -196,7 +196,7 @@ def run_synthetic(args, config, stop: StopFlag) -> int:
         tracked,
     )
     truth_path = args.ground_truth or (
-        config.stack.home_path
+        settings.stack.home_path
         / "runs"
         / f"ground-truth-{args.seed}-{time.strftime('%Y%m%dT%H%M', time.gmtime(start_ms / 1000))}.json"
     )
@@ -250,7 +250,7 @@ def parse_start_ms(text: str, now_ms: int) -> int:
     return parse_time_ms(text)
 
 
-def run_history(args, config, stop: StopFlag) -> int:
+def run_history(args, settings, stop: StopFlag) -> int:
     from producer.history import write_history
 
     catalogue = _catalogue(args)
@@ -265,7 +265,7 @@ def run_history(args, config, stop: StopFlag) -> int:
         scenarios,
         args.out,
         args.file_time,
-        config,
+        settings,
         stop,
         args.format,
     )
@@ -273,16 +273,16 @@ def run_history(args, config, stop: StopFlag) -> int:
     return 0 if written == args.days * 24 else EXIT_DELIVERY_FAILED
 
 
-def run_replay(args, config, stop: StopFlag) -> int:
+def run_replay(args, settings, stop: StopFlag) -> int:
     from producer.replay import replay
     from producer.storage import expand
 
-    files = expand(args.files, config)
+    files = expand(args.files, settings)
     projects = frozenset(p.strip() for p in args.projects.split(",") if p.strip())
     sink = PageRequestSink(args.bootstrap, args.topic, client_id="wikitrends-replay")
     try:
         stats = replay(
-            files, sink, config, projects, not args.all_pages, args.speedup, args.seed, args.file_time, stop
+            files, sink, settings, projects, not args.all_pages, args.speedup, args.seed, args.file_time, stop
         )
     finally:
         delivery = sink.close()
@@ -294,7 +294,7 @@ def run_replay(args, config, stop: StopFlag) -> int:
     return EXIT_DELIVERY_FAILED if delivery.failed else 0
 
 
-def run_live(args, config, stop: StopFlag) -> int:
+def run_live(args, settings, stop: StopFlag) -> int:
     from producer.live import stream_changes
 
     namespaces = frozenset(int(n) for n in args.namespaces.split(",") if n.strip())
@@ -315,8 +315,8 @@ def _iso(epoch_ms: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = load_settings()
-    parser = build_parser(config)
+    settings = load_settings()
+    parser = build_parser(settings)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = StopFlag().install()
     runners = {"synthetic": run_synthetic, "history": run_history, "replay": run_replay, "live": run_live}
     try:
-        return runners[args.source](args, config, stop)
+        return runners[args.source](args, settings, stop)
     except BrokerUnreachable as error:
         log.error("%s", error)
         return EXIT_USAGE_OR_BROKER

@@ -30,8 +30,7 @@ from pyflink.common.typeinfo import Types
 from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
 from pyflink.table import Schema, StreamTableEnvironment, Table
 
-from core.config import Settings
-from core.config import settings as load_settings
+from core.config import Settings, load_settings
 from streaming import sql
 from streaming.publish import PublishHourlyCounts, PublishTrending
 

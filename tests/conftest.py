@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import Settings
-from core.config import settings as load_settings
+from core.config import Settings, load_settings
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import signal
 import tornado.httpserver
 import tornado.ioloop
 
-from core.config import settings as load_settings
+from core.config import load_settings
 from web.access_log import AccessLog
 from web.app import make_app
 from web.snapshots import SnapshotReader, redis_connection
@@ -18,30 +18,34 @@ from web.snapshots import SnapshotReader, redis_connection
 log = logging.getLogger("web")
 
 
-def build_parser(config) -> argparse.ArgumentParser:
+def build_parser(settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m web",
         description="Serve the trending and anomaly pages and the JSON API, reading the jobs' snapshots "
         "from Redis.",
     )
     parser.add_argument(
-        "--host", default=config.web.host, help=f"address to listen on (default {config.web.host})"
+        "--host", default=settings.web.host, help=f"address to listen on (default {settings.web.host})"
     )
-    parser.add_argument("--port", type=int, default=config.web.port, help=f"port (default {config.web.port})")
+    parser.add_argument(
+        "--port", type=int, default=settings.web.port, help=f"port (default {settings.web.port})"
+    )
     parser.add_argument("--debug", action="store_true", help="reload templates on change, detailed errors")
     return parser
 
 
 async def serve(host: str, port: int, debug: bool) -> None:
-    config = load_settings()
-    reader = SnapshotReader(redis_connection(config.redis), config.redis, config.web.snapshot_cache_seconds)
+    settings = load_settings()
+    reader = SnapshotReader(
+        redis_connection(settings.redis), settings.redis, settings.web.snapshot_cache_seconds
+    )
     access_log = AccessLog()
     flusher = tornado.ioloop.PeriodicCallback(access_log.flush, 500)
     flusher.start()
-    server = tornado.httpserver.HTTPServer(make_app(config, reader, debug, access_log), xheaders=True)
+    server = tornado.httpserver.HTTPServer(make_app(settings, reader, debug, access_log), xheaders=True)
     server.listen(port, address=host)
-    log.info("serving http://%s:%d/ (Redis %s, keys under %s:)", host, port, config.redis.url,
-             config.redis.key_prefix)  # fmt: skip
+    log.info("serving http://%s:%d/ (Redis %s, keys under %s:)", host, port, settings.redis.url,
+             settings.redis.key_prefix)  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -55,8 +59,8 @@ async def serve(host: str, port: int, debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = load_settings()
-    args = build_parser(config).parse_args(argv)
+    settings = load_settings()
+    args = build_parser(settings).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         asyncio.run(serve(args.host, args.port, args.debug))

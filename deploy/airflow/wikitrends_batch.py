@@ -42,13 +42,13 @@ def hourly_counts_present(day: str, hour: int) -> bool:
     from botocore.exceptions import ClientError
 
     from core.clients import s3_client
-    from core.config import settings
+    from core.config import load_settings
     from core.contracts import hourly_counts_day_key
 
-    config = settings()
-    key = hourly_counts_day_key(config.s3, day, int(hour))
+    settings = load_settings()
+    key = hourly_counts_day_key(settings.s3, day, int(hour))
     try:
-        s3_client(config).head_object(Bucket=config.s3.bucket, Key=key)
+        s3_client(settings).head_object(Bucket=settings.s3.bucket, Key=key)
     except ClientError:
         return False
     return True

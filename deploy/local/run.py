@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.config import Settings, settings  # noqa: E402
+from core.config import Settings, load_settings  # noqa: E402
 
 JOB_NAME = "wikitrends-streaming"
 # 2,000 page requests a second over the 6 M-article catalogue: a big wiki's traffic, which the job
@@ -45,8 +45,8 @@ def say(message: str) -> None:
     print(f"[run] {message}", flush=True)
 
 
-def running_job_ids(config: Settings) -> list[str]:
-    with urllib.request.urlopen(f"{config.flink.rest_url}/jobs/overview", timeout=10) as response:
+def running_job_ids(settings: Settings) -> list[str]:
+    with urllib.request.urlopen(f"{settings.flink.rest_url}/jobs/overview", timeout=10) as response:
         jobs = json.load(response)["jobs"]
     return [
         job["jid"]
@@ -58,11 +58,11 @@ def running_job_ids(config: Settings) -> list[str]:
 class Background:
     """A process run.py starts and stops by the pid in its file (checked against its command line)."""
 
-    def __init__(self, config: Settings, name: str, marker: bytes) -> None:
+    def __init__(self, settings: Settings, name: str, marker: bytes) -> None:
         self.name = name
         self.marker = marker
-        self.pid_file = config.stack.home_path / "run" / f"{name}.pid"
-        self.log = config.stack.home_path / "logs" / f"{name}.log"
+        self.pid_file = settings.stack.home_path / "run" / f"{name}.pid"
+        self.log = settings.stack.home_path / "logs" / f"{name}.log"
 
     def pid(self) -> int | None:
         try:
@@ -91,19 +91,19 @@ class Background:
         self.pid_file.unlink(missing_ok=True)
 
 
-def processes(config: Settings) -> dict[str, Background]:
+def processes(settings: Settings) -> dict[str, Background]:
     return {
-        "producer": Background(config, "producer", b"producer"),
-        "web": Background(config, "web", b"web"),
-        "batch-demo": Background(config, "batch-demo", b"batch-demo"),
+        "producer": Background(settings, "producer", b"producer"),
+        "web": Background(settings, "web", b"web"),
+        "batch-demo": Background(settings, "batch-demo", b"batch-demo"),
     }
 
 
-def up(config: Settings) -> int:
+def up(settings: Settings) -> int:
     if subprocess.run([sys.executable, str(HERE / "stack.py"), "start"]).returncode != 0:
         return 1
-    python = str(config.stack.home_path / "venv" / "bin" / "python")
-    if running_job_ids(config):
+    python = str(settings.stack.home_path / "venv" / "bin" / "python")
+    if running_job_ids(settings):
         say(f"the streaming job {JOB_NAME} is already running")
     else:
         say("submitting the streaming job (flink run -d -py streaming/job.py)")
@@ -112,7 +112,7 @@ def up(config: Settings) -> int:
         if submitted.returncode != 0:
             say("the job could not be submitted; see the output above and .stack/logs/flink/")
             return 1
-    background = processes(config)
+    background = processes(settings)
     producer = background["producer"]
     if producer.pid():
         say(f"the synthetic producer is already running (pid {producer.pid()})")
@@ -129,7 +129,7 @@ def up(config: Settings) -> int:
     else:
         say(f"site started (pid {site.start([python, '-m', 'web'])}, log {site.log})")
     demo = background["batch-demo"]
-    done_file = config.stack.home_path / "run" / "batch-demo.done"
+    done_file = settings.stack.home_path / "run" / "batch-demo.done"
     if not demo.pid() and not done_file.exists():
         pid = demo.start([python, str(HERE / "run.py"), "batch-demo"])
         say(
@@ -138,24 +138,24 @@ def up(config: Settings) -> int:
         )
     print(
         "\nThe system is up. Look at:\n"
-        f"  the site: trending now               http://{config.web.host}:{config.web.port}/\n"
-        f"            anomalies (batch demo)     http://{config.web.host}:{config.web.port}/anomalies\n"
-        f"            JSON                       http://{config.web.host}:{config.web.port}/api/trending\n"
-        f"  Flink web UI (the job, its metrics)  {config.flink.rest_url}\n"
-        f"  MinIO console (hourly counts)        http://{config.s3.host}:{config.s3.console_port}"
-        f"  (user {config.s3.access_key})\n"
+        f"  the site: trending now               http://{settings.web.host}:{settings.web.port}/\n"
+        f"            anomalies (batch demo)     http://{settings.web.host}:{settings.web.port}/anomalies\n"
+        f"            JSON                       http://{settings.web.host}:{settings.web.port}/api/trending\n"
+        f"  Flink web UI (the job, its metrics)  {settings.flink.rest_url}\n"
+        f"  MinIO console (hourly counts)        http://{settings.s3.host}:{settings.s3.console_port}"
+        f"  (user {settings.s3.access_key})\n"
         "Stop it all with: make down",
         flush=True,
     )
     return 0
 
 
-def wait_until_the_stream_is_current(config: Settings, timeout_s: float = 1800) -> None:
+def wait_until_the_stream_is_current(settings: Settings, timeout_s: float = 1800) -> None:
     """Wait until the newest trending list is at most two minutes old, so Spark does not slow the catch-up."""
     from core.clients import redis_client
     from core.snapshots import Keys, decode_trending
 
-    client, key = redis_client(config), Keys(config.redis).trending_latest
+    client, key = redis_client(settings), Keys(settings.redis).trending_latest
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         raw = client.get(key)
@@ -165,18 +165,18 @@ def wait_until_the_stream_is_current(config: Settings, timeout_s: float = 1800) 
     say("batch demo: the stream is still catching up; starting anyway")
 
 
-def batch_demo(config: Settings) -> int:
+def batch_demo(settings: Settings) -> int:
     """A week of synthetic history -> backfill -> anomalies of a synthetic day with a spike and a drop.
 
     It starts once the streaming job has caught up with the clock and runs at a lower CPU priority
     (nice 10): the live list comes first.
     """
     say("batch demo: waiting until the streaming job has caught up with the clock …")
-    wait_until_the_stream_is_current(config)
+    wait_until_the_stream_is_current(settings)
     os.nice(10)  # children (Spark, the history writer) inherit it
-    python = str(config.stack.home_path / "venv" / "bin" / "python")
+    python = str(settings.stack.home_path / "venv" / "bin" / "python")
     submit = str(HERE / "spark-submit")
-    bucket = config.s3.bucket
+    bucket = settings.s3.bucket
     today = time.strftime("%Y-%m-%d", time.gmtime())
     week_ago = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 7 * 86_400))
     demo_counts = {**os.environ, "WIKITRENDS_S3_HOURLY_COUNTS_PREFIX": "demo/hourly-counts"}
@@ -199,21 +199,21 @@ def batch_demo(config: Settings) -> int:
         if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
             say(f"batch demo: {what} failed; see above")
             return 1
-    (config.stack.home_path / "run" / "batch-demo.done").write_text(today)
+    (settings.stack.home_path / "run" / "batch-demo.done").write_text(today)
     say("batch demo: done; the anomalies are on the site")
     return 0
 
 
-def down(config: Settings) -> int:
-    background = processes(config)
+def down(settings: Settings) -> int:
+    background = processes(settings)
     background["batch-demo"].stop("the batch demo")
     background["web"].stop("the site")
     background["producer"].stop("the producer; it flushes what it accepted")
     try:
-        for job_id in running_job_ids(config):
+        for job_id in running_job_ids(settings):
             say(f"cancelling the streaming job {job_id}")
             request = urllib.request.Request(
-                f"{config.flink.rest_url}/jobs/{job_id}?mode=cancel", method="PATCH"
+                f"{settings.flink.rest_url}/jobs/{job_id}?mode=cancel", method="PATCH"
             )
             urllib.request.urlopen(request, timeout=10).close()
     except OSError:
@@ -227,9 +227,9 @@ def main() -> int:
     )
     parser.add_argument("action", nargs="?", choices=["up", "stop", "batch-demo"], default="up")
     args = parser.parse_args()
-    config = settings()
+    settings = load_settings()
     actions = {"up": up, "stop": down, "batch-demo": batch_demo}
-    return actions[args.action](config)
+    return actions[args.action](settings)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import argparse
 
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
-from core.config import settings
+from core.config import load_settings
 
 
 def main() -> None:
@@ -20,8 +20,8 @@ def main() -> None:
     parser.add_argument("--sink", required=True, help="topic to write")
     args = parser.parse_args()
 
-    config = settings()
-    jars = ";".join(jar.as_uri() for jar in config.stack.jars("flink"))
+    settings = load_settings()
+    jars = ";".join(jar.as_uri() for jar in settings.stack.jars("flink"))
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     env.get_config().set("pipeline.jars", jars)
     env.get_config().set("pipeline.name", f"uppercase-copy {args.source} -> {args.sink}")
@@ -29,7 +29,7 @@ def main() -> None:
         CREATE TABLE source (payload STRING) WITH (
             'connector' = 'kafka',
             'topic' = '{args.source}',
-            'properties.bootstrap.servers' = '{config.kafka.bootstrap}',
+            'properties.bootstrap.servers' = '{settings.kafka.bootstrap}',
             'properties.group.id' = 'uppercase-copy',
             'scan.startup.mode' = 'earliest-offset',
             'scan.bounded.mode' = 'latest-offset',
@@ -39,7 +39,7 @@ def main() -> None:
         CREATE TABLE sink (payload STRING) WITH (
             'connector' = 'kafka',
             'topic' = '{args.sink}',
-            'properties.bootstrap.servers' = '{config.kafka.bootstrap}',
+            'properties.bootstrap.servers' = '{settings.kafka.bootstrap}',
             'format' = 'raw'
         )""")
     env.execute_sql("INSERT INTO sink SELECT UPPER(payload) FROM source").wait()
