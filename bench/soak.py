@@ -14,7 +14,8 @@ and failed with the last and longest durations, and the job's restarts. At
 the end it checks every finished hour's file on S3 against the views the
 input topic holds for that hour, and three windows of one window topic (30 min
 apart, the same digit) against the input too, and prints PASS or FAIL against the goals:
-0 restarts, 0 failed checkpoints, lag never over one minute (lag: how much
+0 restarts, 0 failed checkpoints, lag never over one minute, every batch run
+succeeded (lag: how much
 later than due the newest list is; minute m is due once the watermark passes
 it, ``watermark_delay_seconds`` after m).
 """
@@ -182,6 +183,15 @@ def main() -> int:
             check=True,
             capture_output=True,
         )
+        # The anomaly job compares every hour of the day up to its hour: the hours before the stream
+        # starts come from the same synthetic world (the stream's own files replace the hours it covers).
+        say("writing today's hours before the run as hourly counts (the anomaly job reads the whole day) ...")
+        subprocess.run(
+            [PYTHON, "-m", "producer", "history", "--views-per-minute", "6000", "--format", "counts",
+             "--from", time.strftime("%Y-%m-%d", time.gmtime()), "--days", "1",
+             "--out", f"s3://{bucket}/{settings.s3.hourly_counts_prefix}"],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )  # fmt: skip
     producer = subprocess.Popen(
         [
             PYTHON,
@@ -276,7 +286,7 @@ def main() -> int:
             f"hour {datetime.fromtimestamp(hour / 1000, UTC):%H:%M}: {len(views):,} articles, "
             f"{sum(views.values()):,} views, file {'equal' if same else 'DIFFERENT'}"
         )
-    goals = job_restarts == 0 and failed == 0 and worst_lag <= 60 and exact
+    goals = job_restarts == 0 and failed == 0 and worst_lag <= 60 and exact and batch_failures == 0
     print(
         f"soak {args.minutes} min at {args.rate:,} events/s: restarts {job_restarts}, "
         f"checkpoints {completed} done {failed} failed (longest {longest:.1f} s), "
