@@ -11,13 +11,12 @@ averages backfilled at the start from one synthetic day), so Spark competes
 for the same two cores. Every ``--report-every`` minutes it prints the lag
 of the newest trending minute behind the clock, the checkpoints completed
 and failed with the last and longest durations, and the job's restarts. At
-the end it checks every finished hour's file on S3 against the views the
-input topic holds for that hour, and three windows of one window topic (30 min
-apart, the same digit) against the input too, and prints PASS or FAIL against the goals:
-0 restarts, 0 failed checkpoints, lag never over one minute, every batch run
-succeeded (lag: how much
-later than due the newest list is; minute m is due once the watermark passes
-it, ``watermark_delay_seconds`` after m).
+the end it checks every finished hour's file on S3, and three windows of one
+window topic (30 min apart, one digit), against the input topic, and prints
+PASS or FAIL against the goals: 0 restarts, 0 failed checkpoints, lag never
+over one minute, every batch run succeeded (lag: how much later than due the
+newest list is; minute m is due once the watermark passes it,
+``watermark_delay_seconds`` after m).
 """
 
 from __future__ import annotations
@@ -39,9 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaAdminClient, KafkaConsumer  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
-from streaming_throughput import rest, submit  # noqa: E402  (this folder: the Flink REST helpers)
+from streaming_throughput import submit  # noqa: E402  (this folder: `flink run` of a job)
 
-from core.clients import redis_client, s3_client  # noqa: E402
+from core.clients import flink_rest, redis_client, s3_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
 from core.contracts import hourly_counts_key, pipeline_topics, windows_topic  # noqa: E402
 from core.snapshots import Keys, decode_trending  # noqa: E402
@@ -49,6 +48,9 @@ from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, hour_start_of, topic_dig
 
 SPARK_SUBMIT = ROOT / "deploy" / "local" / "spark-submit"
 PYTHON = sys.executable
+HISTORY_VIEWS_PER_MINUTE = 6000  # the synthetic world of the averages and of today's earlier hours
+# A window or hour is checked once it closed this long ago (the job has written it by then).
+SETTLED_MS = 120_000
 
 
 def say(message: str) -> None:
@@ -57,7 +59,7 @@ def say(message: str) -> None:
 
 def checkpoint_report(settings: Settings, job_id: str) -> tuple[int, int, float, float]:
     """Completed and failed checkpoints, the last one's and the longest one's duration in seconds."""
-    stats = rest(settings, f"/jobs/{job_id}/checkpoints")
+    stats = flink_rest(settings, f"/jobs/{job_id}/checkpoints")
     counts = stats["counts"]
     summary = stats["summary"]["end_to_end_duration"]
     latest = (stats.get("latest") or {}).get("completed") or {}
@@ -70,7 +72,7 @@ def checkpoint_report(settings: Settings, job_id: str) -> tuple[int, int, float,
 
 
 def restarts(settings: Settings, job_id: str) -> int:
-    metrics = rest(settings, f"/jobs/{job_id}/metrics?get=numRestarts")
+    metrics = flink_rest(settings, f"/jobs/{job_id}/metrics?get=numRestarts")
     return int(float(metrics[0]["value"])) if metrics else 0
 
 
@@ -118,6 +120,32 @@ def windows_in_topic(settings: Settings, window_starts: list[int]) -> dict[int, 
     return found
 
 
+def prepare_batch_inputs(settings: Settings, env: dict[str, str], dumps_prefix: str) -> None:
+    """What the hourly anomaly job reads besides the stream: averages, and today's hours before the run.
+
+    Both come from one synthetic world: yesterday as dump files through the backfill, and today's
+    hours as hourly counts (the job compares every hour of the day up to its hour; the stream's
+    own files replace the hours it covers).
+    """
+
+    def run(*command: str) -> None:
+        subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+
+    world = ("--views-per-minute", str(HISTORY_VIEWS_PER_MINUTE), "--days", "1")
+    say("backfilling averages from one synthetic day, and writing today's hours before the run ...")
+    bucket = settings.s3.bucket
+    run(PYTHON, "-m", "producer", "history", *world, "--from", day_of(time.time() - 86_400),
+        "--out", f"s3://{bucket}/{dumps_prefix}")  # fmt: skip
+    run(str(SPARK_SUBMIT), "batch/backfill.py", "--input", f"s3a://{bucket}/{dumps_prefix}/*.gz")
+    hourly_counts = f"s3://{bucket}/{settings.s3.hourly_counts_prefix}"
+    run(PYTHON, "-m", "producer", "history", *world, "--format", "counts", "--from", day_of(time.time()),
+        "--out", hourly_counts)  # fmt: skip
+
+
+def day_of(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(epoch_s))
+
+
 def run_hourly_anomalies(env: dict[str, str], hour_start_ms: int, log: Path) -> int:
     moment = datetime.fromtimestamp(hour_start_ms / 1000, tz=UTC)
     command = [
@@ -153,45 +181,7 @@ def main() -> int:
         f"batch jobs {'off' if args.no_batch else 'on'}"
     )
     if not args.no_batch:
-        yesterday = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86_400))
-        say("backfilling averages from one synthetic day (the anomaly job needs them) ...")
-        bucket = settings.s3.bucket
-        subprocess.run(
-            [
-                PYTHON,
-                "-m",
-                "producer",
-                "history",
-                "--views-per-minute",
-                "6000",
-                "--from",
-                yesterday,
-                "--days",
-                "1",
-                "--out",
-                f"s3://{bucket}/runs/{tag}/dumps",
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [str(SPARK_SUBMIT), "batch/backfill.py", "--input", f"s3a://{bucket}/runs/{tag}/dumps/*.gz"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        # The anomaly job compares every hour of the day up to its hour: the hours before the stream
-        # starts come from the same synthetic world (the stream's own files replace the hours it covers).
-        say("writing today's hours before the run as hourly counts (the anomaly job reads the whole day) ...")
-        subprocess.run(
-            [PYTHON, "-m", "producer", "history", "--views-per-minute", "6000", "--format", "counts",
-             "--from", time.strftime("%Y-%m-%d", time.gmtime()), "--days", "1",
-             "--out", f"s3://{bucket}/{settings.s3.hourly_counts_prefix}"],
-            cwd=ROOT, env=env, check=True, capture_output=True,
-        )  # fmt: skip
+        prepare_batch_inputs(settings, env, f"runs/{tag}/dumps")
     producer = subprocess.Popen(
         [
             PYTHON,
@@ -249,7 +239,7 @@ def main() -> int:
     finally:
         producer.terminate()
         producer.wait()
-        rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+        flink_rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
 
     exact = True
     say("checking every finished hour's file on S3 and three windows against the input topic ...")
@@ -258,7 +248,7 @@ def main() -> int:
     # Three windows 30 minutes apart (one digit, one topic), inside the run and long closed.
     first = int(began * 1000) - int(began * 1000) % MINUTE_MS + 10 * MINUTE_MS
     window_starts = [w for w in (first, first + 30 * MINUTE_MS, first + 60 * MINUTE_MS)
-                     if w + WINDOW_MS < time.time() * 1000 - 120_000]  # fmt: skip
+                     if w + WINDOW_MS < time.time() * 1000 - SETTLED_MS]  # fmt: skip
     truth, window_truth = views_in_input(settings, window_starts)
     written = windows_in_topic(settings, window_starts) if window_starts else {}
     admin.delete_topics(pipeline_topics(settings.kafka))
@@ -273,7 +263,7 @@ def main() -> int:
         )
     s3, checked = s3_client(settings), 0
     for hour, views in sorted(truth.items()):
-        if hour < began * 1000 or hour + HOUR_MS > time.time() * 1000 - 120_000:
+        if hour < began * 1000 or hour + HOUR_MS > time.time() * 1000 - SETTLED_MS:
             continue  # the hours the run did not cover whole (a run of 2 h covers at least one)
         body = s3.get_object(Bucket=settings.s3.bucket, Key=hourly_counts_key(settings.s3, hour))[
             "Body"

@@ -22,12 +22,10 @@ Also prints the JobManager's and TaskManager's resident memory.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -37,20 +35,13 @@ sys.path.insert(0, str(ROOT))
 from kafka import KafkaAdminClient, KafkaConsumer  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
-from core.clients import redis_client  # noqa: E402
+from core.clients import flink_rest, redis_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
 from core.contracts import pipeline_topics  # noqa: E402
 from core.snapshots import Keys, decode_trending  # noqa: E402
 
 FLINK = ROOT / "deploy" / "local" / "flink"
 PYTHON = sys.executable
-
-
-def rest(settings: Settings, path: str, method: str = "GET"):
-    request = urllib.request.Request(f"{settings.flink.rest_url}{path}", method=method)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        body = response.read()
-    return json.loads(body) if body else None
 
 
 def submit(env: dict[str, str], *args: str) -> str:
@@ -64,7 +55,7 @@ def run_bounded(settings: Settings, env: dict[str, str], total: int, *args: str,
     """Submit a job that reads the batch and finishes; events/s from its source's start to the job's end."""
     job_id = submit(env, *args)
     began, sampled = time.monotonic(), False
-    while (job := rest(settings, f"/jobs/{job_id}"))["state"] not in ("FINISHED", "FAILED", "CANCELED"):
+    while (job := flink_rest(settings, f"/jobs/{job_id}"))["state"] not in ("FINISHED", "FAILED", "CANCELED"):
         if while_running and not sampled and time.monotonic() - began > 60:
             while_running(job_id)  # once, when it is well into the batch
             sampled = True
@@ -77,11 +68,11 @@ def run_bounded(settings: Settings, env: dict[str, str], total: int, *args: str,
 
 def print_operators(settings: Settings, job_id: str) -> None:
     """Where the time goes: each operator's busy and back-pressured share of time, and its records."""
-    job = rest(settings, f"/jobs/{job_id}")
+    job = flink_rest(settings, f"/jobs/{job_id}")
     print("operators (sampled once, a minute into the run; ratios averaged over subtasks):")
     print(f"  {'busy':>5} {'backp':>5} {'records in':>12} {'records out':>12}  operator")
     for vertex in job["vertices"]:
-        metrics = rest(settings, f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
+        metrics = flink_rest(settings, f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
                        "?get=busyTimeMsPerSecond,backPressuredTimeMsPerSecond")  # fmt: skip
         values = {m["id"]: m.get("avg", 0.0) for m in metrics}
         print(
@@ -233,7 +224,7 @@ def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int,
             time.sleep(0.5)
     finally:
         if job_id:
-            rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+            flink_rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
         producer.terminate()
         producer.wait()
         admin.delete_topics([settings.kafka.pageviews_topic])

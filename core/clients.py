@@ -1,10 +1,13 @@
-"""Clients for the configured S3 and Redis, built in one place.
+"""Clients for the configured S3, Redis and Flink REST API, built in one place.
 
 The imports are lazy so that code needing only the configuration (deploy/local
 before the virtual environment exists) can import core without boto3 or redis.
 """
 
 from __future__ import annotations
+
+import json
+import urllib.request
 
 from core.config import Settings
 
@@ -28,3 +31,11 @@ def redis_client(settings: Settings):
     import redis
 
     return redis.Redis(host=settings.redis.host, port=settings.redis.port, db=settings.redis.db)
+
+
+def flink_rest(settings: Settings, path: str, method: str = "GET", timeout_s: float = 10):
+    """One call to the Flink cluster's REST API (``path`` like ``/jobs/overview``): its JSON, or None."""
+    request = urllib.request.Request(f"{settings.flink.rest_url}{path}", method=method)
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        body = response.read()
+    return json.loads(body) if body else None

@@ -18,19 +18,18 @@ The live hours' anomalies come from cron or Airflow (deploy/cron, deploy/airflow
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.clients import flink_rest  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 
 JOB_NAME = "wikitrends-streaming"
@@ -46,11 +45,9 @@ def say(message: str) -> None:
 
 
 def running_job_ids(settings: Settings) -> list[str]:
-    with urllib.request.urlopen(f"{settings.flink.rest_url}/jobs/overview", timeout=10) as response:
-        jobs = json.load(response)["jobs"]
     return [
         job["jid"]
-        for job in jobs
+        for job in flink_rest(settings, "/jobs/overview")["jobs"]
         if job["name"] == JOB_NAME and job["state"] in ("RUNNING", "CREATED", "RESTARTING")
     ]
 
@@ -212,10 +209,7 @@ def down(settings: Settings) -> int:
     try:
         for job_id in running_job_ids(settings):
             say(f"cancelling the streaming job {job_id}")
-            request = urllib.request.Request(
-                f"{settings.flink.rest_url}/jobs/{job_id}?mode=cancel", method="PATCH"
-            )
-            urllib.request.urlopen(request, timeout=10).close()
+            flink_rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
     except OSError:
         pass  # the cluster is not running: nothing to cancel
     return subprocess.run([sys.executable, str(HERE / "stack.py"), "stop"]).returncode

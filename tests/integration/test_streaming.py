@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
 from core.articles import is_article
+from core.clients import flink_rest
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import hourly_counts_key, pipeline_topics, windows_topic
 from core.snapshots import Keys, decode_trending
@@ -143,8 +143,7 @@ def descendants(pid: int) -> list[int]:
 
 
 def cancel_job(settings: Settings, job_id: str) -> None:
-    request = urllib.request.Request(f"{settings.flink.rest_url}/jobs/{job_id}?mode=cancel", method="PATCH")
-    urllib.request.urlopen(request, timeout=10).close()
+    flink_rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
 
 
 def wait_for(condition, what: str, timeout_s: float = 900, between=lambda: None) -> None:
@@ -296,15 +295,13 @@ def source_watermark(settings: Settings, job_id: str) -> int:
     It is the input watermark of the operators that read from the source.
     """
 
-    def get(path: str):
-        with urllib.request.urlopen(f"{settings.flink.rest_url}/jobs/{job_id}{path}", timeout=10) as response:
-            return json.load(response)
-
     try:
-        nodes = get("/plan")["plan"]["nodes"]
+        nodes = flink_rest(settings, f"/jobs/{job_id}/plan")["plan"]["nodes"]
         source = next(n["id"] for n in nodes if not n.get("inputs"))
         reader = next(n["id"] for n in nodes if any(i["id"] == source for i in n.get("inputs", [])))
-        marks = [int(m["value"]) for m in get(f"/vertices/{reader}/watermarks")]
+        marks = [
+            int(m["value"]) for m in flink_rest(settings, f"/jobs/{job_id}/vertices/{reader}/watermarks")
+        ]
     except (OSError, ValueError, KeyError, StopIteration):
         return 0
     return min(marks, default=0)
