@@ -11,7 +11,7 @@ stack() { python3 deploy/local/stack.py "$@"; }
 echo "== install (skips what is already current)"
 stack install
 stack install-test-tools  # Chromium and its driver, wrk, a CJK font, Airflow in its own venv
-home=$(python3 -c 'from core.config import settings; print(settings().stack.home_path)')
+home=$(python3 -c 'from core.config import load_settings; print(load_settings().stack.home_path)')
 py="$home/venv/bin/python"
 
 echo "== lint"
