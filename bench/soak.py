@@ -38,11 +38,11 @@ sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaAdminClient, KafkaConsumer  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
-from streaming_throughput import submit  # noqa: E402  (this folder: `flink run` of a job)
 
 from core.clients import flink_rest, redis_client, s3_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
 from core.contracts import hourly_counts_key, pipeline_topics, windows_topic  # noqa: E402
+from core.flink_jobs import cancel, submit  # noqa: E402
 from core.snapshots import Keys, decode_trending  # noqa: E402
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, hour_start_of, topic_digit  # noqa: E402
 
@@ -239,7 +239,7 @@ def main() -> int:
     finally:
         producer.terminate()
         producer.wait()
-        flink_rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+        cancel(settings, job_id, discard_checkpoints=True)
 
     exact = True
     say("checking every finished hour's file on S3 and three windows against the input topic ...")

@@ -38,17 +38,10 @@ from kafka.admin import NewTopic  # noqa: E402
 from core.clients import flink_rest, redis_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
 from core.contracts import pipeline_topics  # noqa: E402
+from core.flink_jobs import cancel, submit  # noqa: E402
 from core.snapshots import Keys, decode_trending  # noqa: E402
 
-FLINK = ROOT / "deploy" / "local" / "flink"
 PYTHON = sys.executable
-
-
-def submit(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([str(FLINK), "run", "-d", *args], cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(done.stdout[-2000:] + done.stderr[-2000:])
-    return done.stdout.split("JobID")[-1].split()[0]
 
 
 def run_bounded(settings: Settings, env: dict[str, str], total: int, *args: str, while_running=None) -> float:
@@ -224,7 +217,7 @@ def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int,
             time.sleep(0.5)
     finally:
         if job_id:
-            flink_rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+            cancel(settings, job_id, discard_checkpoints=True)
         producer.terminate()
         producer.wait()
         admin.delete_topics([settings.kafka.pageviews_topic])

@@ -33,9 +33,16 @@ def redis_client(settings: Settings):
     return redis.Redis(host=settings.redis.host, port=settings.redis.port, db=settings.redis.db)
 
 
-def flink_rest(settings: Settings, path: str, method: str = "GET", timeout_s: float = 10):
-    """One call to the Flink cluster's REST API (``path`` like ``/jobs/overview``): its JSON, or None."""
-    request = urllib.request.Request(f"{settings.flink.rest_url}{path}", method=method)
+def flink_rest(settings: Settings, path: str, method: str = "GET", timeout_s: float = 10, body=None):
+    """One call to the Flink cluster's REST API (``path`` like ``/jobs/overview``): its JSON, or None.
+
+    ``body``, if given, is sent as JSON (POST requests such as ``/jobs/<id>/stop``).
+    """
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"{settings.flink.rest_url}{path}", data=data, method=method,
+        headers={"Content-Type": "application/json"} if data else {},
+    )  # fmt: skip
     with urllib.request.urlopen(request, timeout=timeout_s) as response:
         body = response.read()
     return json.loads(body) if body else None

@@ -167,6 +167,16 @@ class Settings:
     web: WebSettings
     articles: ArticleSettings
 
+    @property
+    def checkpoint_dir(self) -> str:
+        """Flink's checkpoint folder (a URI): [flink] checkpoint_dir, or the local stack's data folder."""
+        return self.flink.checkpoint_dir or (self.stack.home_path / "data" / "flink-checkpoints").as_uri()
+
+    @property
+    def savepoint_dir(self) -> str:
+        """Where savepoints go: beside the checkpoints."""
+        return self.checkpoint_dir.rstrip("/") + "-savepoints"
+
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:

@@ -2,12 +2,15 @@
 """Bring the whole system up on this machine, or take it down.
 
     python3 deploy/local/run.py          # install what is missing, start everything, print where to look
-    python3 deploy/local/run.py stop     # stop the producer and the job, then the stack
+    python3 deploy/local/run.py --fresh  # the same, but the streaming job starts empty
+    python3 deploy/local/run.py stop     # stop the producer, the job (with a savepoint), then the stack
 
 Up means: the local stack (Redis, MinIO, Kafka, Flink), the streaming job
-submitted to the cluster (once), the synthetic producer in real time at
-2,000 page requests a second, starting 65 simulated minutes in the past so the first trending hour is
-complete at once, with a trend injected a few minutes from now; the site
+submitted to the cluster (once; resumed from the savepoint `stop` took, or
+from the last checkpoint of a job that died), the synthetic producer in real
+time at 2,000 page requests a second (the first time starting 65 simulated
+minutes in the past so the first trending hour is complete at once), with a
+trend injected a few minutes from now; the site
 (python -m web); and, once, a batch demo in the background: a week of
 synthetic history backfilled into the averages with Spark, then the anomaly
 job on a synthetic day with a spike and a drop (its hourly counts under
@@ -29,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.clients import flink_rest  # noqa: E402
+from core import flink_jobs  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 
 JOB_NAME = "wikitrends-streaming"
@@ -42,14 +45,6 @@ DEMO_VIEWS_PER_MINUTE = 6000
 
 def say(message: str) -> None:
     print(f"[run] {message}", flush=True)
-
-
-def running_job_ids(settings: Settings) -> list[str]:
-    return [
-        job["jid"]
-        for job in flink_rest(settings, "/jobs/overview")["jobs"]
-        if job["name"] == JOB_NAME and job["state"] in ("RUNNING", "CREATED", "RESTARTING")
-    ]
 
 
 class Background:
@@ -96,26 +91,53 @@ def processes(settings: Settings) -> dict[str, Background]:
     }
 
 
-def up(settings: Settings) -> int:
+def start_streaming_job(settings: Settings, fresh: bool) -> bool | None:
+    """Submit the job, resumed from the last one's savepoint or checkpoint unless ``fresh``.
+
+    True if it resumed, False if it started empty, None if it could not be submitted.
+    """
+    record = None if fresh else flink_jobs.ResumeRecord.load(settings)
+    restore = record.restore_point(settings) if record else None
+    if restore:
+        say(f"resuming the streaming job {JOB_NAME} from {restore}")
+    else:
+        say(f"submitting the streaming job {JOB_NAME} (flink run -d -py streaming/job.py)")
+    try:
+        job_id = flink_jobs.submit(
+            dict(os.environ), "-py", "streaming/job.py", "--job-name", JOB_NAME, restore_from=restore
+        )
+    except flink_jobs.JobControlError as exc:
+        say(f"the job could not be submitted: {exc}\nSee .stack/logs/flink/.")
+        if restore:
+            say("If the saved state no longer fits this version of the job (README, 'Upgrading the "
+                "streaming job'), start it empty with: python3 deploy/local/run.py --fresh")  # fmt: skip
+        return None
+    flink_jobs.ResumeRecord(job_id, started_from=restore).save(settings)
+    say(f"the streaming job is {job_id}")
+    return restore is not None
+
+
+def up(settings: Settings, fresh: bool = False) -> int:
     if subprocess.run([sys.executable, str(HERE / "stack.py"), "start"]).returncode != 0:
         return 1
     python = str(settings.stack.home_path / "venv" / "bin" / "python")
-    if running_job_ids(settings):
+    resumed = False
+    if flink_jobs.jobs_named(settings, JOB_NAME):
         say(f"the streaming job {JOB_NAME} is already running")
     else:
-        say("submitting the streaming job (flink run -d -py streaming/job.py)")
-        command = [str(HERE / "flink"), "run", "-d", "-py", "streaming/job.py", "--job-name", JOB_NAME]
-        submitted = subprocess.run(command, cwd=ROOT)
-        if submitted.returncode != 0:
-            say("the job could not be submitted; see the output above and .stack/logs/flink/")
+        resumed = start_streaming_job(settings, fresh)
+        if resumed is None:
             return 1
     background = processes(settings)
     producer = background["producer"]
     if producer.pid():
         say(f"the synthetic producer is already running (pid {producer.pid()})")
     else:
+        # A first start writes the past hour at once so that the first trending hour is complete; a
+        # resumed job already has its hour, and the time it was down stays empty, as it was.
+        start = "now" if resumed else "now-65m"
         pid = producer.start(
-            [python, "-m", "producer", "synthetic", "--start", "now-65m", "--duration", "30d",
+            [python, "-m", "producer", "synthetic", "--start", start, "--duration", "30d",
              "--speedup", "1", "--views-per-minute", str(LIVE_VIEWS_PER_MINUTE),
              "--trend", "+70m,60m,400", "--spike", "+67m,3h,300", "--drop", "+67m,2h,0"]
         )  # fmt: skip
@@ -201,17 +223,32 @@ def batch_demo(settings: Settings) -> int:
     return 0
 
 
+def stop_streaming_job(settings: Settings, job_id: str) -> None:
+    """Stop the job with a savepoint to resume from; if that fails, cancel it (it keeps a checkpoint)."""
+    say(f"stopping the streaming job {job_id} with a savepoint (the next make run resumes from it) …")
+    previous = flink_jobs.ResumeRecord.load(settings)
+    try:
+        savepoint = flink_jobs.stop_with_savepoint(settings, job_id)
+    except flink_jobs.JobControlError as exc:
+        say(f"{exc}; cancelling the job instead (the next make run resumes from its last checkpoint)")
+        flink_jobs.cancel(settings, job_id)
+        return
+    say(f"savepoint written: {savepoint}")
+    flink_jobs.ResumeRecord(job_id, started_from=savepoint).save(settings)
+    if previous and previous.started_from and previous.started_from != savepoint:
+        flink_jobs.discard_restore_point(settings, previous.started_from)  # superseded by the new savepoint
+
+
 def down(settings: Settings) -> int:
     background = processes(settings)
     background["batch-demo"].stop("the batch demo")
     background["web"].stop("the site")
     background["producer"].stop("the producer; it flushes what it accepted")
     try:
-        for job_id in running_job_ids(settings):
-            say(f"cancelling the streaming job {job_id}")
-            flink_rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+        for job_id in flink_jobs.jobs_named(settings, JOB_NAME):
+            stop_streaming_job(settings, job_id)
     except OSError:
-        pass  # the cluster is not running: nothing to cancel
+        pass  # the cluster is not running: nothing to stop
     return subprocess.run([sys.executable, str(HERE / "stack.py"), "stop"]).returncode
 
 
@@ -220,10 +257,13 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("action", nargs="?", choices=["up", "stop", "batch-demo"], default="up")
+    parser.add_argument("--fresh", action="store_true",
+                        help="up: start the streaming job empty, not from its saved state")  # fmt: skip
     args = parser.parse_args()
     settings = load_settings()
-    actions = {"up": up, "stop": down, "batch-demo": batch_demo}
-    return actions[args.action](settings)
+    if args.action == "up":
+        return up(settings, fresh=args.fresh)
+    return {"stop": down, "batch-demo": batch_demo}[args.action](settings)
 
 
 if __name__ == "__main__":

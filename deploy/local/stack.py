@@ -620,7 +620,6 @@ class Stack:
             if item.name != "config.yaml":
                 shutil.copy2(item, layout.flink_conf / item.name)
         java_opts = re.search(r"^\s+all:\s*(.+)$", (shipped / "config.yaml").read_text(), re.M)
-        checkpoints = s.checkpoint_dir or f"file://{layout.data / 'flink-checkpoints'}"
         (layout.logs / "flink").mkdir(parents=True, exist_ok=True)
         (layout.run / "flink").mkdir(parents=True, exist_ok=True)
         (layout.flink_conf / "config.yaml").write_text(
@@ -655,8 +654,8 @@ class Stack:
             # A cancelled task busy firing millions of window timers may take minutes to stop; by
             # default Flink then kills the whole TaskManager after 3 minutes.
             "task.cancellation.timeout: 900000\n"
-            f"state.checkpoints.dir: {checkpoints}\n"
-            f"state.savepoints.dir: {checkpoints.rstrip('/')}-savepoints\n"
+            f"state.checkpoints.dir: {self.settings.checkpoint_dir}\n"
+            f"state.savepoints.dir: {self.settings.savepoint_dir}\n"
             # Python workers and `flink run -py` use the project's interpreter.
             f"python.executable: {layout.venv_python}\n"
             f"python.client.executable: {layout.venv_python}\n"

@@ -10,6 +10,7 @@ every minute exactly, and the hourly counts exactly.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import io
 import json
@@ -28,6 +29,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
+from core import flink_jobs
 from core.articles import is_article
 from core.clients import flink_rest
 from core.config import REPO_ROOT, Settings, load_settings, private_names
@@ -37,7 +39,6 @@ from core.synthetic import MINUTE_MS, parse_time_ms
 from core.trending import growth_score, hour_window_ends, is_trending
 from core.windows import hour_start_of, topic_digit, window_starts_of
 
-FLINK = REPO_ROOT / "deploy" / "local" / "flink"
 STACK = REPO_ROOT / "deploy" / "local" / "stack.py"
 START = parse_time_ms("2026-03-02T08:00:00Z")
 END = START + 135 * MINUTE_MS  # events up to 10:15
@@ -86,22 +87,23 @@ def isolated(kafka_bootstrap: str, redis_client, s3_client, flink_overview) -> I
     admin.close()
 
 
-def produce_run(isolated: Isolated, tmp_path: Path) -> dict:
-    """The seeded synthetic run, then malformed events and one late event."""
+def produce_run(isolated: Isolated, tmp_path: Path, topic: str | None = None) -> dict:
+    """The seeded synthetic run, malformed events and clock ticks, into the job's input (or ``topic``)."""
+    env = {**isolated.env, "WIKITRENDS_KAFKA_PAGEVIEWS_TOPIC": topic} if topic else isolated.env
+    settings = load_settings(env)
     truth_path = tmp_path / "truth.json"
     done = subprocess.run(
         [sys.executable, "-m", "producer", "synthetic", "--catalogue-size", "20000", "--seed", "3",
          "--views-per-minute", "600", "--start", "2026-03-02T08:00:00Z", "--duration", "135m",
          "--speedup", "0", "--trend", "+40m,60m,150", "--ground-truth", str(truth_path)],
-        cwd=REPO_ROOT, env=isolated.env, capture_output=True, text=True, timeout=600,
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    producer = KafkaProducer(bootstrap_servers=isolated.settings.kafka.bootstrap, acks="all")
-    topic = isolated.settings.kafka.pageviews_topic
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
     for payload, _ in MALFORMED:
-        producer.send(topic, value=payload)
+        producer.send(settings.kafka.pageviews_topic, value=payload)
     producer.flush()
-    send_ticks(isolated.settings, FIRST_TICK)
+    send_ticks(settings, FIRST_TICK)
     return json.loads(truth_path.read_text())
 
 
@@ -116,13 +118,8 @@ def send_ticks(settings: Settings, ts: int) -> None:
     producer.close()
 
 
-def submit_job(isolated: Isolated) -> str:
-    done = subprocess.run(
-        [str(FLINK), "run", "-d", "-py", "streaming/job.py"],
-        cwd=REPO_ROOT, env=isolated.env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout.split("JobID")[-1].split()[0]
+def submit_job(isolated: Isolated, restore_from: str | None = None) -> str:
+    return flink_jobs.submit(isolated.env, "-py", "streaming/job.py", restore_from=restore_from)
 
 
 def descendants(pid: int) -> list[int]:
@@ -143,7 +140,7 @@ def descendants(pid: int) -> list[int]:
 
 
 def cancel_job(settings: Settings, job_id: str) -> None:
-    flink_rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+    flink_jobs.cancel(settings, job_id, discard_checkpoints=True)
 
 
 def wait_for(condition, what: str, timeout_s: float = 900, between=lambda: None) -> None:
@@ -367,3 +364,84 @@ def test_a_killed_taskmanager_recovers_to_the_same_outputs(
         check_outputs(isolated, s3_client, redis_client, truth)
     finally:
         cancel_job(isolated.settings, job_id)
+
+
+def event_time(payload: bytes) -> int:
+    """An input record's event time; malformed records count as the earliest."""
+    try:
+        return int(json.loads(payload)["ts"])
+    except (ValueError, KeyError, TypeError):
+        return 0
+
+
+def produce_in_parts(isolated: Isolated, tmp_path: Path, splits: list[int]) -> tuple[dict, list[list]]:
+    """The same run written to a staging topic and cut by event time at ``splits``, to be fed part by part."""
+    staging = f"{isolated.settings.kafka.pageviews_topic}-staging"
+    admin = KafkaAdminClient(bootstrap_servers=isolated.settings.kafka.bootstrap)
+    admin.create_topics([NewTopic(staging, num_partitions=4, replication_factor=1)])
+    try:
+        truth = produce_run(isolated, tmp_path, topic=staging)
+        parts: list[list] = [[] for _ in range(len(splits) + 1)]
+        for record in read_topic(isolated.settings.kafka.bootstrap, staging):
+            parts[bisect.bisect_right(splits, event_time(record.value))].append(record)
+    finally:
+        admin.delete_topics([staging])
+        admin.close()
+    return truth, parts
+
+
+def feed(settings: Settings, records: list) -> None:
+    """Copy staged records into the job's input, each to its partition, in order."""
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    for record in records:
+        producer.send(settings.kafka.pageviews_topic, key=record.key, value=record.value,
+                      partition=record.partition)  # fmt: skip
+    producer.close()
+
+
+def test_a_job_stopped_or_cancelled_and_resumed_gives_the_same_outputs(
+    isolated: Isolated, tmp_path: Path, s3_client, redis_client
+) -> None:
+    """What `make down` / `make run` do, mid-stream: stop with a savepoint and resume from it; then a
+    cancelled job resumed from the checkpoint it retained (as after a crash). The input arrives in
+    three parts, so each restart has open windows, minutes and hours to carry over; the outputs must
+    equal the oracle's: no window, minute or hour lost or doubled."""
+    settings = isolated.settings
+    keys = Keys(settings.redis)
+    truth, parts = produce_in_parts(isolated, tmp_path, [START + 40 * MINUTE_MS, START + 80 * MINUTE_MS])
+
+    def published_through(minute: int):
+        def check() -> bool:
+            raw = redis_client.get(keys.trending_latest)
+            return raw is not None and decode_trending(raw).minute >= minute
+
+        return check
+
+    feed(settings, parts[0])
+    job_id = submit_job(isolated)
+    restore_points: list[str] = []
+    try:
+        wait_for(published_through(START + 25 * MINUTE_MS), "the lists up to 08:25")
+        savepoint = flink_jobs.stop_with_savepoint(settings, job_id)
+        restore_points.append(savepoint)
+        assert flink_rest(settings, f"/jobs/{job_id}")["state"] == "FINISHED"
+        feed(settings, parts[1])
+        job_id = submit_job(isolated, restore_from=savepoint)
+
+        wait_for(published_through(START + 65 * MINUTE_MS), "the lists up to 09:05, after the first hour")
+        wait_for(lambda: flink_rest(settings, f"/jobs/{job_id}/checkpoints")["counts"]["completed"] >= 1,
+                 "a checkpoint of the resumed job")  # fmt: skip
+        flink_rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+        wait_for(lambda: flink_rest(settings, f"/jobs/{job_id}")["state"] == "CANCELED", "the cancellation")
+        retained = flink_jobs.newest_checkpoint(settings, job_id)
+        assert retained, "a cancelled job keeps its newest checkpoint"
+        restore_points.append(retained)
+        feed(settings, parts[2])
+        job_id = submit_job(isolated, restore_from=retained)
+
+        wait_until_done(isolated, s3_client, redis_client, job_id)
+        check_outputs(isolated, s3_client, redis_client, truth)
+    finally:
+        cancel_job(settings, job_id)
+        for location in restore_points:
+            flink_jobs.discard_restore_point(settings, location)
