@@ -33,7 +33,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core import flink_jobs  # noqa: E402
-from core.config import Settings, load_settings  # noqa: E402
+from core.config import LOCAL_CREDENTIALS_FILE, Settings, load_settings  # noqa: E402
 
 JOB_NAME = "wikitrends-streaming"
 # 2,000 page requests a second over the 6 M-article catalogue: a big wiki's traffic, which the job
@@ -162,7 +162,7 @@ def up(settings: Settings, fresh: bool = False) -> int:
         f"            JSON                       http://{settings.web.host}:{settings.web.port}/api/trending\n"
         f"  Flink web UI (the job, its metrics)  {settings.flink.rest_url}\n"
         f"  MinIO console (hourly counts)        http://{settings.s3.host}:{settings.s3.console_port}"
-        f"  (user {settings.s3.access_key})\n"
+        f"  (keys in {settings.stack.home_path / LOCAL_CREDENTIALS_FILE})\n"
         "Stop it all with: make down",
         flush=True,
     )

@@ -37,7 +37,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from core.config import ConfigError, Settings, load_settings  # noqa: E402
+from core.config import (  # noqa: E402
+    LOCAL_CREDENTIALS_FILE,
+    ConfigError,
+    Settings,
+    load_settings,
+    write_local_credentials,
+)
 
 # Pinned so that every machine builds the same server. The MinIO project no
 # longer tags Go module releases, so this is the pseudo-version of its
@@ -899,6 +905,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         layout = Layout(settings.stack.home_path)
+        if args.command not in ("stop", "status") and write_local_credentials(layout.home):
+            say(f"Generated the local S3 server's key pair in {layout.home / LOCAL_CREDENTIALS_FILE}")
+            settings = load_settings()
         if args.command != "stop" and not in_venv(layout):
             ensure_venv(layout)
             os.execv(str(layout.venv_python), [str(layout.venv_python), __file__, *sys.argv[1:]])
