@@ -22,7 +22,7 @@ import os
 import secrets
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -227,8 +227,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         for section, values in _read_toml(Path(override_file)).items():
             merged.setdefault(section, {}).update(values)
 
-    if not override_file:  # another deployment brings its own keys (or an IAM role)
-        _fill_from_local_credentials(merged, environ)
     sections: dict[str, Any] = {}
     for section_field in fields(Settings):
         section_cls = _SECTION_TYPES[section_field.name]
@@ -245,24 +243,28 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # TOML arrays become tuples: settings are frozen and hashable.
         values = {key: tuple(v) if isinstance(v, list) else v for key, v in values.items()}
         sections[section_field.name] = section_cls(**values)
-    return Settings(**sections)
+    settings = Settings(**sections)
+    # Another deployment's file brings its own keys (or empty ones: an IAM role), not the local pair.
+    return settings if override_file else _with_local_credentials(settings)
 
 
-def _stack_home(merged: dict[str, Any], environ: Mapping[str, str]) -> Path:
-    home = environ.get(f"{ENV_PREFIX}STACK_HOME") or merged.get("stack", {}).get("home", ".stack")
-    return StackSettings(home=home).home_path
-
-
-def _fill_from_local_credentials(merged: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """Give the S3 keys the configuration leaves empty the local stack's generated pair, if there is one."""
+def _with_local_credentials(settings: Settings) -> Settings:
+    """Fill the S3 keys that the files and the environment left empty with the local generated pair."""
+    s3 = settings.s3
+    if s3.access_key and s3.secret_key:
+        return settings
     try:
-        generated = tomllib.loads((_stack_home(merged, environ) / LOCAL_CREDENTIALS_FILE).read_text())
+        generated = tomllib.loads((settings.stack.home_path / LOCAL_CREDENTIALS_FILE).read_text()).get(
+            "s3", {}
+        )
     except (OSError, tomllib.TOMLDecodeError):
-        return
-    s3 = merged.setdefault("s3", {})
-    for key in ("access_key", "secret_key"):
-        if not s3.get(key) and generated.get("s3", {}).get(key):
-            s3[key] = generated["s3"][key]
+        return settings
+    s3 = replace(
+        s3,
+        access_key=s3.access_key or generated.get("access_key", ""),
+        secret_key=s3.secret_key or generated.get("secret_key", ""),
+    )
+    return replace(settings, s3=s3)
 
 
 def write_local_credentials(home: Path) -> bool:

@@ -96,9 +96,8 @@ def newest_checkpoint(settings: Settings, job_id: str) -> str | None:
     if folder is None:
         return None
     complete = [meta.parent for meta in (folder / job_id).glob("chk-*/_metadata")]
-    if not complete:
-        return None
-    return str(max(complete, key=lambda chk: int(chk.name.removeprefix("chk-"))))
+    newest = max(complete, key=lambda chk: int(chk.name.removeprefix("chk-")), default=None)
+    return str(newest) if newest else None
 
 
 @dataclass

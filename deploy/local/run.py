@@ -109,8 +109,8 @@ def start_streaming_job(settings: Settings, fresh: bool) -> bool | None:
     except flink_jobs.JobControlError as exc:
         say(f"the job could not be submitted: {exc}\nSee .stack/logs/flink/.")
         if restore:
-            say("If the saved state no longer fits this version of the job (README, 'Upgrading the "
-                "streaming job'), start it empty with: python3 deploy/local/run.py --fresh")  # fmt: skip
+            say("If the saved state no longer fits this version of the job (README, 'Stopping, resuming, "
+                "upgrading'), start it empty with: python3 deploy/local/run.py --fresh")  # fmt: skip
         return None
     flink_jobs.ResumeRecord(job_id, started_from=restore).save(settings)
     say(f"the streaming job is {job_id}")

@@ -431,7 +431,7 @@ def test_a_job_stopped_or_cancelled_and_resumed_gives_the_same_outputs(
         wait_for(published_through(START + 65 * MINUTE_MS), "the lists up to 09:05, after the first hour")
         wait_for(lambda: flink_rest(settings, f"/jobs/{job_id}/checkpoints")["counts"]["completed"] >= 1,
                  "a checkpoint of the resumed job")  # fmt: skip
-        flink_rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+        flink_jobs.cancel(settings, job_id)
         wait_for(lambda: flink_rest(settings, f"/jobs/{job_id}")["state"] == "CANCELED", "the cancellation")
         retained = flink_jobs.newest_checkpoint(settings, job_id)
         assert retained, "a cancelled job keeps its newest checkpoint"
