@@ -12,9 +12,14 @@ import urllib.request
 from core.config import Settings
 
 
-def s3_client(settings: Settings):
-    """A boto3 S3 client for the configured endpoint; empty keys mean the default credential chain."""
+def s3_client(settings: Settings, attempts: int | None = None):
+    """A boto3 S3 client for the configured endpoint; empty keys mean the default credential chain.
+
+    ``attempts`` caps botocore's own retries (its default is five, with pauses): a caller that
+    retries on its own terms, like the streaming job's publisher, asks for one.
+    """
     import boto3
+    from botocore.config import Config
 
     s3 = settings.s3
     return boto3.client(
@@ -23,14 +28,25 @@ def s3_client(settings: Settings):
         aws_access_key_id=s3.access_key or None,
         aws_secret_access_key=s3.secret_key or None,
         region_name=s3.region,
+        # A server that is down refuses at once; one that hangs should not hold the caller for minutes.
+        config=Config(connect_timeout=5, retries={"total_max_attempts": attempts} if attempts else None),
     )
 
 
-def redis_client(settings: Settings):
-    """A synchronous redis-py client for the configured server and database."""
-    import redis
+def redis_client(settings: Settings, attempts: int | None = None):
+    """A synchronous redis-py client for the configured server and database.
 
-    return redis.Redis(host=settings.redis.host, port=settings.redis.port, db=settings.redis.db)
+    ``attempts`` caps redis-py's own retries (its default is four tries with pauses of up to
+    seconds), as for ``s3_client``.
+    """
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    options = {"retry": Retry(NoBackoff(), attempts - 1)} if attempts else {}
+    # Timeouts, so that a server that stops answering raises instead of hanging the caller.
+    return redis.Redis(host=settings.redis.host, port=settings.redis.port, db=settings.redis.db,
+                       socket_connect_timeout=5, socket_timeout=30, **options)  # fmt: skip
 
 
 def flink_rest(settings: Settings, path: str, method: str = "GET", timeout_s: float = 10, body=None):

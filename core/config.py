@@ -93,6 +93,7 @@ class StreamingSettings:
     watermark_delay_seconds: int
     idle_timeout_seconds: int
     checkpoint_interval_seconds: int
+    checkpoint_timeout_seconds: int
     state_backend: str
     trending_min_volume: int
     trending_top: int

@@ -7,6 +7,8 @@ six consecutive ones in topic d make an hour.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 MINUTE_MS = 60_000
 WINDOW_MS = 10 * MINUTE_MS
 SLIDE_MS = MINUTE_MS
@@ -29,3 +31,8 @@ def window_starts_of(ts_ms: int) -> range:
 def hour_start_of(ts_ms: int) -> int:
     """The start of the hour ``ts_ms`` falls in."""
     return ts_ms - ts_ms % HOUR_MS
+
+
+def iso_time(epoch_ms: int) -> str:
+    """``epoch_ms`` as UTC ISO 8601 to the second, e.g. 2026-03-02T08:40:00Z (logs, pages, the API)."""
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -5,6 +5,14 @@ hour) in Flink state and publish them when event time passes it, so a
 restart from a checkpoint neither loses nor half-publishes a list. Both
 writes are idempotent: the same minute or hour always gives the same
 document, so at-least-once delivery after a restart is exactly-once in effect.
+
+A publication that fails because Redis or S3 is unreachable keeps its rows in
+state and is retried by a processing-time timer. The operator never sleeps
+waiting for a service: checkpoints keep completing through an outage of any
+length (a blocked operator holds every checkpoint until it expires and fails
+the job). Each subtask makes one attempt per pause, however many minutes are
+pending, with growing pauses; once an attempt succeeds, everything pending
+is published.
 """
 
 from __future__ import annotations
@@ -25,11 +33,23 @@ from core.contracts import hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import SnapshotWriter, TrendingArticle, TrendingSnapshot
 from core.trending import hour_window_ends
+from core.windows import iso_time
 
 log = logging.getLogger("streaming.publish")
 
 # State holds plain Python tuples (pickled): the rows' shape is defined here, not twice.
 PICKLED = Types.PICKLED_BYTE_ARRAY()
+# Pauses between attempts to publish while a service is unreachable: 1, 2, 4, 8, then every 15 s,
+# so a returning service is used within 15 s and a long outage costs four attempts a minute.
+RETRY_FIRST_SECONDS = 1
+RETRY_MAX_SECONDS = 15
+# While a publication keeps failing, its warning is repeated every this many attempts (~5 min).
+RETRY_LOG_EVERY = 20
+
+
+def retry_delay_seconds(failures: int) -> int:
+    """The pause before the next attempt after ``failures`` failed ones in a row (``failures`` >= 1)."""
+    return min(RETRY_FIRST_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS)
 
 
 class TrendingRow(NamedTuple):
@@ -74,14 +94,25 @@ class GatherThenPublish(KeyedProcessFunction):
     """Keyed by a minute or an hour: keeps its rows in Flink state, publishes them when event time passes.
 
     All rows of a key carry the same row time, and upstream emits them before
-    the watermark that passes it, so the timer fires once every row is in.
+    the watermark that passes it, so the event-time timer fires once every
+    row is in. If the service is unreachable, the rows stay and a
+    processing-time timer tries again (module docstring).
     """
+
+    # What a subclass's publish raises when its service cannot be reached (retried, not fatal).
+    unreachable: tuple[type[BaseException], ...] = ()
+    service = ""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.rows = runtime_context.get_list_state(ListStateDescriptor("rows", PICKLED))
+        self.retries = runtime_context.get_metrics_group().counter("publish_retries")
+        # The subtask's view of its service, shared by every pending key (not state: a restarted
+        # subtask simply tries again).
+        self.failures = 0
+        self.next_attempt_ms = 0
         self.connect(runtime_context)
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
@@ -90,7 +121,32 @@ class GatherThenPublish(KeyedProcessFunction):
         return iter(())
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        self.publish(ctx.get_current_key(), list(self.rows.get() or []))
+        timers = ctx.timer_service()
+        if timers.current_processing_time() < self.next_attempt_ms:
+            # The service failed moments ago: wait for the subtask's next attempt.
+            timers.register_processing_time_timer(self.next_attempt_ms)
+            return iter(())
+        key = ctx.get_current_key()
+        try:
+            self.publish(key, list(self.rows.get() or []))
+        except self.unreachable as error:
+            self.failures += 1
+            self.retries.inc()
+            self.next_attempt_ms = (
+                timers.current_processing_time() + retry_delay_seconds(self.failures) * 1000
+            )
+            if self.failures == 1 or self.failures % RETRY_LOG_EVERY == 0:
+                log.warning(
+                    "%s unreachable (%s): %s and what follows stay in state; attempt %d failed, "
+                    "retrying every %d s at most", self.service, error, self.describe(key), self.failures,
+                    RETRY_MAX_SECONDS,
+                )  # fmt: skip
+            timers.register_processing_time_timer(self.next_attempt_ms)
+            return iter(())
+        if self.failures:
+            log.info("%s is back after %d failed attempts: publishing what was held, from %s",
+                     self.service, self.failures, self.describe(key))  # fmt: skip
+            self.failures, self.next_attempt_ms = 0, 0
         self.rows.clear()
         return iter(())
 
@@ -101,14 +157,23 @@ class GatherThenPublish(KeyedProcessFunction):
         raise NotImplementedError
 
     def publish(self, key: int, rows: list) -> None:
+        """Write the key's document; raise one of ``unreachable`` if the service cannot be reached."""
+        raise NotImplementedError
+
+    def describe(self, key: int) -> str:
         raise NotImplementedError
 
 
 class PublishTrending(GatherThenPublish):
     """Keyed by minute: writes the minute's trending list to Redis atomically."""
 
+    service = "Redis"
+
     def connect(self, runtime_context: RuntimeContext) -> None:
-        self.writer = SnapshotWriter(redis_client(self.settings), self.settings.redis)
+        import redis
+
+        self.unreachable = (redis.ConnectionError, redis.TimeoutError)
+        self.writer = SnapshotWriter(redis_client(self.settings, attempts=1), self.settings.redis)
         group = runtime_context.get_metrics_group()
         self.lists_written = group.counter("trending_lists_written")
         self.articles_written = group.counter("trending_articles_written")
@@ -119,24 +184,12 @@ class PublishTrending(GatherThenPublish):
     def publish(self, key: int, rows: list) -> None:
         min_volume = self.settings.streaming.trending_min_volume
         snapshot = trending_snapshot(key, rows, min_volume, int(time.time() * 1000))
-        self._publish(snapshot)
+        self.writer.write_trending(snapshot, self.settings.streaming.trending_retention_minutes)
         self.lists_written.inc()
         self.articles_written.inc(len(snapshot.articles))
 
-    def _publish(self, snapshot: TrendingSnapshot) -> None:
-        import redis
-
-        delay = 1.0
-        while True:  # Redis down: wait for it rather than drop the minute (back-pressure, not loss)
-            try:
-                self.writer.write_trending(snapshot, self.settings.streaming.trending_retention_minutes)
-                return
-            except redis.ConnectionError as error:
-                log.warning(
-                    "Redis unreachable (%s); retrying minute %d in %.0f s", error, snapshot.minute, delay
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, 30)
+    def describe(self, minute_ms: int) -> str:
+        return f"the trending list of minute {iso_time(minute_ms)}"
 
 
 def hourly_rows(blocks: list[str]) -> list[HourlyRow]:
@@ -147,8 +200,14 @@ def hourly_rows(blocks: list[str]) -> list[HourlyRow]:
 class PublishHourlyCounts(GatherThenPublish):
     """Keyed by hour: writes every article's views of the hour as one Parquet object to S3."""
 
+    service = "S3"
+
     def connect(self, runtime_context: RuntimeContext) -> None:
-        self.client = s3_client(self.settings)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        # ClientError too: a starting server answers 503, and wrong keys should be fixable live.
+        self.unreachable = (BotoCoreError, ClientError)
+        self.client = s3_client(self.settings, attempts=1)
         self.hours_written = runtime_context.get_metrics_group().counter("hourly_files_written")
 
     def row_of(self, value: Row) -> str:
@@ -157,15 +216,9 @@ class PublishHourlyCounts(GatherThenPublish):
     def publish(self, hour_start_ms: int, blocks: list) -> None:
         key = hourly_counts_key(self.settings.s3, hour_start_ms)
         rows = hourly_rows(blocks)
-        payload = hourly_counts_parquet(rows)
-        delay = 1.0
-        while True:  # S3 down: wait for it rather than lose the hour
-            try:
-                self.client.put_object(Bucket=self.settings.s3.bucket, Key=key, Body=payload)
-                break
-            except Exception as error:  # botocore raises many types for an endpoint that is down
-                log.warning("S3 write of %s failed (%s); retrying in %.0f s", key, error, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 30)
+        self.client.put_object(Bucket=self.settings.s3.bucket, Key=key, Body=hourly_counts_parquet(rows))
         log.info("wrote %d articles' hourly counts to s3://%s/%s", len(rows), self.settings.s3.bucket, key)
         self.hours_written.inc()
+
+    def describe(self, hour_start_ms: int) -> str:
+        return f"the hourly counts of {iso_time(hour_start_ms)}"

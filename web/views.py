@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 from core.dumps import PROJECT_SUFFIXES
 from core.snapshots import AnomalousArticle, AnomalySnapshot, TrendingArticle, TrendingSnapshot
+from core.windows import iso_time
 
 DEFAULT_LIMIT = 5
 # A project is <language or site>.<family>, as core.dumps.project_of writes them.
@@ -55,10 +55,6 @@ def display_title(title: str) -> str:
 def article_url(project: str, title: str) -> str:
     """The article on its wiki, e.g. https://en.wikipedia.org/wiki/Caf%C3%A9 (title percent-encoded)."""
     return f"https://{project}.org/wiki/{quote(title, safe='')}"
-
-
-def iso_time(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def chart_points(values: list[float], width: float, height: float, top: float | None = None) -> str:

@@ -814,10 +814,16 @@ class Stack:
                     self.stop_service(service, timeout=20)
             raise
 
-    def stop(self) -> None:
+    def stop(self, names: list[str] | None = None) -> None:
+        """Stop every service, or only those ``names`` (a fault drill: `start` brings them back)."""
+        known = [service.name for service in self.services]
+        unknown = sorted(set(names or []) - set(known))
+        if unknown:
+            raise StackError(f"no service named {', '.join(unknown)}; the services are {', '.join(known)}")
         for service in reversed(self.services):
-            self.stop_service(service)
-        say("Stack stopped.")
+            if not names or service.name in names:
+                self.stop_service(service)
+        say("Stack stopped." if not names else f"Stopped {', '.join(names)}; `start` starts what is down.")
 
     def status(self) -> bool:
         """Print one line per service; True when all run."""
@@ -895,12 +901,15 @@ def main(argv: list[str] | None = None) -> int:
         ],
         help="install: fetch and build only; install-test-tools: Chromium, wrk and Airflow for the tests; "
         "start: install what is missing and start everything; "
-        "status: show what runs (exit 1 if anything is down); stop: stop every service by its pid; "
+        "status: show what runs (exit 1 if anything is down); stop [SERVICE ...]: stop every service (or the "
+        "ones named, such as redis or minio) by its pid; "
         "restart: stop then start; flink: run the `flink` CLI against the local cluster "
         "(for example: flink run -py streaming/job.py); spark-submit: the venv's spark-submit with the "
         "s3a jars, the configured master and driver memory (later options win)",
     )
-    parser.add_argument("flink_args", nargs=argparse.REMAINDER, help="arguments for the flink or spark CLI")
+    parser.add_argument(
+        "rest", nargs=argparse.REMAINDER, help="arguments for the flink or spark CLI; service names for stop"
+    )
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -928,17 +937,17 @@ def main(argv: list[str] | None = None) -> int:
             stack.start()
             stack.status()
         elif args.command == "stop":
-            stack.stop()
+            stack.stop(args.rest)
         elif args.command == "status":
             return 0 if stack.status() else 1
         elif args.command == "flink":
             flink = stack.flink_bin() / "flink"
-            os.execve(str(flink), [str(flink), *args.flink_args], dict(os.environ, **stack.flink_env()))
+            os.execve(str(flink), [str(flink), *args.rest], dict(os.environ, **stack.flink_env()))
         elif args.command == "spark-submit":
             submit, defaults = stack.spark_submit()
             env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYSPARK_PYTHON=str(layout.venv_python),
                        SPARK_LOCAL_IP="127.0.0.1")  # fmt: skip
-            os.execve(str(submit), [str(submit), *defaults, *args.flink_args], env)
+            os.execve(str(submit), [str(submit), *defaults, *args.rest], env)
     except (StackError, ConfigError) as error:
         say(f"ERROR: {error}")
         return 1

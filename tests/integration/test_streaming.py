@@ -118,6 +118,22 @@ def send_ticks(settings: Settings, ts: int) -> None:
     producer.close()
 
 
+def run_stack(*args: str) -> None:
+    """deploy/local/stack.py with ``args`` (start, stop <service>, restart), which must succeed."""
+    done = subprocess.run([sys.executable, str(STACK), *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"stack.py {' '.join(args)}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
+
+
+def completed_checkpoints(settings: Settings, job_id: str) -> int:
+    return flink_rest(settings, f"/jobs/{job_id}/checkpoints")["counts"]["completed"]
+
+
+def job_failures(settings: Settings, job_id: str) -> list[str]:
+    """The exceptions that made the job fail over (restart its tasks) since it was submitted."""
+    history = flink_rest(settings, f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]
+    return [entry["exceptionName"] for entry in history]
+
+
 def submit_job(isolated: Isolated, restore_from: str | None = None) -> str:
     return flink_jobs.submit(isolated.env, "-py", "streaming/job.py", restore_from=restore_from)
 
@@ -357,9 +373,7 @@ def test_a_killed_taskmanager_recovers_to_the_same_outputs(
         for worker in python_workers:  # a killed TaskManager leaves its Python workers behind
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker, signal.SIGTERM)
-        restarted = subprocess.run([sys.executable, str(STACK), "start"], capture_output=True, text=True,
-                                   timeout=600)  # fmt: skip
-        assert restarted.returncode == 0, restarted.stdout[-3000:]
+        run_stack("start")
         wait_until_done(isolated, s3_client, redis_client, job_id)
         check_outputs(isolated, s3_client, redis_client, truth)
     finally:
@@ -391,50 +405,60 @@ def produce_in_parts(isolated: Isolated, tmp_path: Path, splits: list[int]) -> t
 
 
 def feed(settings: Settings, records: list) -> None:
-    """Copy staged records into the job's input, each to its partition, in order."""
+    """Copy staged records into the job's input, each to its partition, in event-time order.
+
+    In time order, not partition after partition as they were read back: a running job would see
+    the other partitions idle (the idle timeout) and let event time run ahead with one of them.
+    """
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
-    for record in records:
+    for record in sorted(records, key=lambda record: event_time(record.value)):
         producer.send(settings.kafka.pageviews_topic, key=record.key, value=record.value,
                       partition=record.partition)  # fmt: skip
     producer.close()
 
 
-def test_a_job_stopped_or_cancelled_and_resumed_gives_the_same_outputs(
+def published_through(redis_client, settings: Settings, minute: int):
+    """A condition: the newest trending list in Redis is for ``minute`` or later."""
+    keys = Keys(settings.redis)
+
+    def check() -> bool:
+        raw = redis_client.get(keys.trending_latest)
+        return raw is not None and decode_trending(raw).minute >= minute
+
+    return check
+
+
+@pytest.mark.restarts_stack
+def test_the_stack_restarted_or_the_jobmanager_lost_mid_stream_gives_the_same_outputs(
     isolated: Isolated, tmp_path: Path, s3_client, redis_client
 ) -> None:
-    """What `make down` / `make run` do, mid-stream: stop with a savepoint and resume from it; then a
-    cancelled job resumed from the checkpoint it retained (as after a crash). The input arrives in
+    """What `make down` / `make run` do, mid-stream: stop the job with a savepoint, restart every
+    service, resume from the savepoint; then the JobManager stopped under a running job (the cluster
+    lost), started again and the job resumed from the checkpoint it retained. The input arrives in
     three parts, so each restart has open windows, minutes and hours to carry over; the outputs must
     equal the oracle's: no window, minute or hour lost or doubled."""
     settings = isolated.settings
-    keys = Keys(settings.redis)
     truth, parts = produce_in_parts(isolated, tmp_path, [START + 40 * MINUTE_MS, START + 80 * MINUTE_MS])
-
-    def published_through(minute: int):
-        def check() -> bool:
-            raw = redis_client.get(keys.trending_latest)
-            return raw is not None and decode_trending(raw).minute >= minute
-
-        return check
 
     feed(settings, parts[0])
     job_id = submit_job(isolated)
     restore_points: list[str] = []
     try:
-        wait_for(published_through(START + 25 * MINUTE_MS), "the lists up to 08:25")
+        wait_for(published_through(redis_client, settings, START + 25 * MINUTE_MS), "the lists up to 08:25")
         savepoint = flink_jobs.stop_with_savepoint(settings, job_id)
         restore_points.append(savepoint)
         assert flink_rest(settings, f"/jobs/{job_id}")["state"] == "FINISHED"
+        run_stack("restart")
         feed(settings, parts[1])
         job_id = submit_job(isolated, restore_from=savepoint)
 
-        wait_for(published_through(START + 65 * MINUTE_MS), "the lists up to 09:05, after the first hour")
-        wait_for(lambda: flink_rest(settings, f"/jobs/{job_id}/checkpoints")["counts"]["completed"] >= 1,
-                 "a checkpoint of the resumed job")  # fmt: skip
-        flink_jobs.cancel(settings, job_id)
-        wait_for(lambda: flink_rest(settings, f"/jobs/{job_id}")["state"] == "CANCELED", "the cancellation")
+        wait_for(published_through(redis_client, settings, START + 65 * MINUTE_MS),
+                 "the lists up to 09:05, after the first hour")  # fmt: skip
+        wait_for(lambda: completed_checkpoints(settings, job_id) >= 1, "a checkpoint of the resumed job")
+        run_stack("stop", "flink-jobmanager")
+        run_stack("start")
         retained = flink_jobs.newest_checkpoint(settings, job_id)
-        assert retained, "a cancelled job keeps its newest checkpoint"
+        assert retained, "a job whose cluster went away keeps its newest checkpoint"
         restore_points.append(retained)
         feed(settings, parts[2])
         job_id = submit_job(isolated, restore_from=retained)
@@ -445,3 +469,99 @@ def test_a_job_stopped_or_cancelled_and_resumed_gives_the_same_outputs(
         cancel_job(settings, job_id)
         for location in restore_points:
             flink_jobs.discard_restore_point(settings, location)
+
+
+@pytest.fixture
+def fault_drill(isolated: Isolated) -> Isolated:
+    """The job for tests that feed it while it runs, across outages.
+
+    Checkpoints every 10 s, abandoned after 60 s (the job fails on the first), so an outage can
+    outlast the timeout in a test. No partition is declared idle during the test's pauses: after a
+    silence longer than the idle timeout, a burst of minutes of backlog (which the test feeds, and
+    live traffic never is) would let the first partition read run event time ahead of the others.
+    """
+    env = {**isolated.env, "WIKITRENDS_STREAMING_CHECKPOINT_INTERVAL_SECONDS": "10",
+           "WIKITRENDS_STREAMING_CHECKPOINT_TIMEOUT_SECONDS": "60",
+           "WIKITRENDS_STREAMING_IDLE_TIMEOUT_SECONDS": "3600"}  # fmt: skip
+    return Isolated(env, load_settings(env))
+
+
+def outlast_checkpoint_timeout(settings: Settings, job_id: str, what: str) -> None:
+    """Keep a service down for longer than the checkpoint timeout, while checkpoints go on completing."""
+    began, completed = time.monotonic(), completed_checkpoints(settings, job_id)
+    timeout_s = settings.streaming.checkpoint_timeout_seconds
+    wait_for(lambda: time.monotonic() - began > timeout_s + 15, f"{what} down for longer than {timeout_s} s")
+    assert completed_checkpoints(settings, job_id) >= completed + 3, (
+        f"checkpoints stalled while {what} was down"
+    )
+    assert flink_rest(settings, f"/jobs/{job_id}")["state"] == "RUNNING"
+    assert job_failures(settings, job_id) == []
+
+
+def test_redis_and_s3_outages_delay_publications_but_lose_nothing(
+    fault_drill: Isolated, tmp_path: Path, s3_client, redis_client
+) -> None:
+    """Redis stopped across several minutes' lists, then the S3 server stopped across the end of an
+    hour, each for longer than the checkpoint timeout: the job keeps checkpointing and never fails (the
+    publishers keep what they cannot write in state and retry), the other output stays current, and
+    once each service is back everything is published: the outputs equal the oracle's."""
+    isolated = fault_drill
+    settings = isolated.settings
+    truth, parts = produce_in_parts(isolated, tmp_path, [START + 40 * MINUTE_MS, START + 80 * MINUTE_MS])
+    hour_key = hourly_counts_key(settings.s3, START)
+
+    feed(settings, parts[0])
+    job_id = submit_job(isolated)
+    try:
+        wait_for(published_through(redis_client, settings, START + 25 * MINUTE_MS), "the lists up to 08:25")
+        run_stack("stop", "redis")
+        feed(settings, parts[1])  # 08:40-09:20: twenty lists to hold, and the 08:00 hour to write
+        wait_for(
+            lambda: source_watermark(settings, job_id) >= START + 75 * MINUTE_MS, "the job to read 09:15"
+        )
+        outlast_checkpoint_timeout(settings, job_id, "Redis")
+        assert s3_client.head_object(Bucket=settings.s3.bucket, Key=hour_key)  # S3 went on being written
+        run_stack("start")
+        wait_for(published_through(redis_client, settings, START + 75 * MINUTE_MS), "the held lists")
+
+        run_stack("stop", "minio")
+        feed(settings, parts[2])  # 09:20-10:15 and the ticks: the 09:00 hour ends while S3 is down
+        wait_for(
+            lambda: source_watermark(settings, job_id) >= START + 125 * MINUTE_MS, "the job to read 10:05"
+        )
+        # Redis went on being written: the lists are current while the hour waits for S3.
+        wait_for(published_through(redis_client, settings, START + 125 * MINUTE_MS), "the lists up to 10:05")
+        outlast_checkpoint_timeout(settings, job_id, "the S3 server")
+        run_stack("start")
+
+        wait_until_done(isolated, s3_client, redis_client, job_id)
+        check_outputs(isolated, s3_client, redis_client, truth)
+        assert job_failures(settings, job_id) == []
+    finally:
+        run_stack("start")  # whatever happened, the next test finds every service up
+        cancel_job(settings, job_id)
+
+
+@pytest.mark.restarts_stack
+def test_the_kafka_broker_stopped_for_a_minute_mid_stream_loses_nothing(
+    fault_drill: Isolated, tmp_path: Path, s3_client, redis_client
+) -> None:
+    """The broker gone for 60 s under a running job: the job fails over and recovers from its last
+    checkpoint when the broker is back (the transactions it had open are aborted), and the outputs
+    equal the oracle's."""
+    isolated = fault_drill
+    settings = isolated.settings
+    truth, parts = produce_in_parts(isolated, tmp_path, [START + 40 * MINUTE_MS])
+
+    feed(settings, parts[0])
+    job_id = submit_job(isolated)
+    try:
+        wait_for(published_through(redis_client, settings, START + 25 * MINUTE_MS), "the lists up to 08:25")
+        run_stack("stop", "kafka")
+        time.sleep(60)
+        run_stack("start")
+        feed(settings, parts[1])
+        wait_until_done(isolated, s3_client, redis_client, job_id)
+        check_outputs(isolated, s3_client, redis_client, truth)
+    finally:
+        cancel_job(settings, job_id)

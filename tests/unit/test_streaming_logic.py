@@ -21,9 +21,15 @@ from core.snapshots import (
 )
 from core.synthetic import parse_time_ms
 from core.trending import growth_score, hour_window_ends, is_trending
-from core.windows import hour_start_of, topic_digit, window_starts_of
+from core.windows import hour_start_of, iso_time, topic_digit, window_starts_of
 from streaming import sql
-from streaming.publish import TrendingRow, hourly_rows, trending_snapshot
+from streaming.publish import (
+    RETRY_MAX_SECONDS,
+    TrendingRow,
+    hourly_rows,
+    retry_delay_seconds,
+    trending_snapshot,
+)
 
 T = parse_time_ms("2026-03-02T09:07:30Z")
 MINUTE = 60_000
@@ -137,3 +143,13 @@ def test_an_hours_blocks_give_back_every_title_whatever_it_holds() -> None:
         HourlyRow("de.wikipedia", "Ärger", 1),
         HourlyRow("en.wikipedia", "B", 2),
     ]
+
+
+def test_publication_retries_back_off_to_a_ceiling() -> None:
+    delays = [retry_delay_seconds(failures) for failures in range(1, 9)]
+    assert delays == [1, 2, 4, 8, 15, 15, 15, 15]
+    assert max(delays) == RETRY_MAX_SECONDS
+
+
+def test_times_in_logs_and_pages_are_utc_iso() -> None:
+    assert iso_time(parse_time_ms("2026-03-02T08:40:00Z")) == "2026-03-02T08:40:00Z"
