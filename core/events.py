@@ -8,12 +8,25 @@ fields are allowed and ignored.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 # Events older than this, or further in the future than MAX_FUTURE_MS, are
 # "absurd": a clock in seconds instead of milliseconds, or a corrupt field.
 MIN_PLAUSIBLE_TS_MS = 978_307_200_000  # 2001-01-01T00:00:00Z, before Wikipedia's first edit
-MAX_FUTURE_MS = 24 * 3600 * 1000
+# Clock skew, not more: one event accepted from hours ahead would move event time there and make
+# every true event late until the clock caught up.
+MAX_FUTURE_MS = 5 * 60 * 1000
+# MediaWiki titles are at most 255 bytes of UTF-8, so never more characters; project names
+# (en.wikipedia, zh-min-nan.wiktionary) are short. Longer values are junk, and would make window
+# rows too large for Kafka.
+MAX_TITLE_CHARS = 255
+MAX_PROJECT_CHARS = 64
+# Titles cannot hold control characters, nor U+FFFD, which is what bytes that are not UTF-8
+# decode to (MediaWiki refuses both). A regular expression class, for Python and Java alike.
+FORBIDDEN_IN_TITLES = r"[\x00-\x1f\x7f\uFFFD]"
+# A dead letter keeps at most this much of its payload (a 1 MB record would not fit in the topic).
+DEAD_LETTER_PAYLOAD_CHARS = 4096
 
 # The exact bytes encode_page_request gives for a title and project that need
 # no JSON escaping; the synthetic producer formats with it directly because it
@@ -56,9 +69,15 @@ def parse_page_request(raw: bytes, now_ms: int) -> PageRequest:
     if not isinstance(ts, int) or isinstance(ts, bool):
         raise MalformedEvent(f"ts must be epoch milliseconds as an integer, got {ts!r}")
     if ts < MIN_PLAUSIBLE_TS_MS or ts > now_ms + MAX_FUTURE_MS:
-        raise MalformedEvent(f"ts {ts} is outside 2001-01-01 .. now + 1 day")
+        raise MalformedEvent(f"ts {ts} is outside 2001-01-01 .. now + {MAX_FUTURE_MS // 60_000} min")
     if not isinstance(project, str) or not project:
         raise MalformedEvent(f"project must be a non-empty string, got {project!r}")
+    if len(project) > MAX_PROJECT_CHARS:
+        raise MalformedEvent(f"project longer than {MAX_PROJECT_CHARS} characters")
     if not isinstance(title, str) or not title.strip():
         raise MalformedEvent(f"title must be a non-empty string, got {title!r}")
+    if len(title) > MAX_TITLE_CHARS:
+        raise MalformedEvent(f"title longer than {MAX_TITLE_CHARS} characters")
+    if re.search(FORBIDDEN_IN_TITLES, title):
+        raise MalformedEvent("title contains control characters or bytes that are not UTF-8")
     return PageRequest(ts=ts, project=project, title=title)

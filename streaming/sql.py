@@ -32,7 +32,14 @@ from __future__ import annotations
 from core.articles import article_condition_sql
 from core.config import Settings
 from core.contracts import WINDOW_TOPIC_COUNT, windows_topics
-from core.events import MAX_FUTURE_MS, MIN_PLAUSIBLE_TS_MS
+from core.events import (
+    DEAD_LETTER_PAYLOAD_CHARS,
+    FORBIDDEN_IN_TITLES,
+    MAX_FUTURE_MS,
+    MAX_PROJECT_CHARS,
+    MAX_TITLE_CHARS,
+    MIN_PLAUSIBLE_TS_MS,
+)
 from core.trending import WINDOWS_PER_HOUR
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS
 
@@ -131,7 +138,11 @@ def problem_expression() -> str:
     WHEN NOT ({plausible_ts("ts")})
       THEN 'ts outside 2001-01-01 .. now + {MAX_FUTURE_MS // MINUTE_MS} min'
     WHEN project IS NULL OR CHAR_LENGTH(TRIM(project)) = 0 THEN 'project missing'
+    WHEN CHAR_LENGTH(project) > {MAX_PROJECT_CHARS} THEN 'project longer than {MAX_PROJECT_CHARS} characters'
     WHEN title IS NULL OR CHAR_LENGTH(TRIM(title)) = 0 THEN 'title missing'
+    WHEN CHAR_LENGTH(title) > {MAX_TITLE_CHARS} THEN 'title longer than {MAX_TITLE_CHARS} characters'
+    WHEN REGEXP(title, '{FORBIDDEN_IN_TITLES}')
+      THEN 'title contains control characters or bytes that are not UTF-8'
     ELSE CAST(NULL AS STRING)
   END"""
 
@@ -247,9 +258,17 @@ FROM {WINDOW_COUNTS}"""
 
 
 def insert_dead_letters() -> str:
+    """Dead letters with their payload cut to ``DEAD_LETTER_PAYLOAD_CHARS`` (the reason says so)."""
+    limit = DEAD_LETTER_PAYLOAD_CHARS
     return f"""
 INSERT INTO dead_letter_sink
-SELECT reason, payload, {NOW_MS} FROM {STAGE_ONE} WHERE kind = 'dead'"""
+SELECT
+  CASE WHEN CHAR_LENGTH(payload) > {limit}
+    THEN CONCAT(reason, ' (payload of ', CAST(CHAR_LENGTH(payload) AS STRING), ' characters cut to {limit})')
+    ELSE reason END,
+  CASE WHEN CHAR_LENGTH(payload) > {limit} THEN SUBSTRING(payload, 1, {limit}) ELSE payload END,
+  {NOW_MS}
+FROM {STAGE_ONE} WHERE kind = 'dead'"""
 
 
 def candidates_view(settings: Settings) -> str:

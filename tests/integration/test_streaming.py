@@ -34,6 +34,7 @@ from core.articles import is_article
 from core.clients import flink_rest
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import hourly_counts_key, pipeline_topics, windows_topic
+from core.events import DEAD_LETTER_PAYLOAD_CHARS
 from core.snapshots import Keys, decode_trending
 from core.synthetic import MINUTE_MS, parse_time_ms
 from core.trending import growth_score, hour_window_ends, is_trending
@@ -50,12 +51,21 @@ END = START + 135 * MINUTE_MS  # events up to 10:15
 TICK_TITLE = "Clock_tick"
 FIRST_TICK = END + 8 * MINUTE_MS
 LAST_MINUTE = END + MINUTE_MS
+HUGE_TITLE = b'{"ts":1772438400000,"project":"en.wikipedia","title":"' + b"A" * 900_000 + b'"}'
 MALFORMED = [
     (b"this is not json", "not a JSON object"),
     (b'{"project":"en.wikipedia","title":"No_ts"}', "ts missing or not a number"),
     (b'{"ts":1772438400,"project":"en.wikipedia","title":"Seconds_not_ms"}', "ts outside"),
     (b'{"ts":1772438400000,"project":"en.wikipedia"}', "title missing"),
-]
+    (b'{"ts":1772438400000,"project":"en.wikipedia","title":"Tab\\there"}', "control characters"),
+    (b'{"ts":1772438400000,"project":"en.wikipedia","title":"Caf\xe9_latin1"}', "not UTF-8"),
+    # A title of 900,000 characters: refused, and its dead letter cut so that it fits in Kafka.
+    (HUGE_TITLE, f"title longer than 255 characters (payload of {len(HUGE_TITLE)} characters cut to "
+                 f"{DEAD_LETTER_PAYLOAD_CHARS})"),
+    # An hour ahead of the clock: it would hold every true event late for an hour.
+    (json.dumps({"ts": int(time.time() * 1000) + 3_600_000, "project": "en.wikipedia",
+                 "title": "From_the_future"}).encode(), "ts outside"),
+]  # fmt: skip
 LATE_EVENT = json.dumps(
     {"ts": START + 5 * MINUTE_MS, "project": "en.wikipedia", "title": "Late_arrival"}
 ).encode()
@@ -297,7 +307,7 @@ def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> N
     dead = [json.loads(r.value) for r in read_topic(bootstrap, settings.kafka.dead_letter_topic)]
     reasons = {d["payload"]: d["reason"] for d in dead}
     for payload, reason in MALFORMED:
-        assert reason in reasons[payload.decode()]
+        assert reason in reasons[payload.decode(errors="replace")[:DEAD_LETTER_PAYLOAD_CHARS]]
     assert reasons[LATE_EVENT.decode()].startswith("late")
     assert len(dead) == len(MALFORMED) + 1
 

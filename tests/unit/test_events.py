@@ -53,6 +53,11 @@ def test_extra_fields_are_allowed() -> None:
         (b'{"ts":99999999999999,"project":"en.wikipedia","title":"X"}', "outside"),
         (b'{"ts":1767225600000,"project":"","title":"X"}', "project"),
         (b'{"ts":1767225600000,"project":"en.wikipedia","title":"  "}', "title"),
+        (b'{"ts":1767226000000,"project":"en.wikipedia","title":"X"}', "outside"),  # 6 min ahead
+        (b'{"ts":1767225600000,"project":"en.wikipedia","title":"' + b"x" * 256 + b'"}', "longer than 255"),
+        (b'{"ts":1767225600000,"project":"' + b"p" * 65 + b'","title":"X"}', "project longer"),
+        (b'{"ts":1767225600000,"project":"en.wikipedia","title":"Tab\\tin"}', "control characters"),
+        (b'{"ts":1767225600000,"project":"en.wikipedia","title":"Caf\\ufffd"}', "not UTF-8"),
     ],
 )
 def test_malformed_events_name_their_fault(raw: bytes, reason: str) -> None:
