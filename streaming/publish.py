@@ -209,15 +209,22 @@ class PublishHourlyCounts(GatherThenPublish):
         self.unreachable = (BotoCoreError, ClientError)
         self.client = s3_client(self.settings, attempts=1)
         self.hours_written = runtime_context.get_metrics_group().counter("hourly_files_written")
+        # The hour S3 refused, as (hour start, articles, Parquet bytes): its retries send the same
+        # bytes instead of building an hour of millions of rows again every few seconds.
+        self.unsent: tuple[int, int, bytes] | None = None
 
     def row_of(self, value: Row) -> str:
         return value.lines
 
     def publish(self, hour_start_ms: int, blocks: list) -> None:
+        if self.unsent is None or self.unsent[0] != hour_start_ms:
+            rows = hourly_rows(blocks)
+            self.unsent = (hour_start_ms, len(rows), hourly_counts_parquet(rows))
+        _, articles, payload = self.unsent
         key = hourly_counts_key(self.settings.s3, hour_start_ms)
-        rows = hourly_rows(blocks)
-        self.client.put_object(Bucket=self.settings.s3.bucket, Key=key, Body=hourly_counts_parquet(rows))
-        log.info("wrote %d articles' hourly counts to s3://%s/%s", len(rows), self.settings.s3.bucket, key)
+        self.client.put_object(Bucket=self.settings.s3.bucket, Key=key, Body=payload)
+        self.unsent = None
+        log.info("wrote %d articles' hourly counts to s3://%s/%s", articles, self.settings.s3.bucket, key)
         self.hours_written.inc()
 
     def describe(self, hour_start_ms: int) -> str:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 from kafka import KafkaConsumer, KafkaProducer
+
+from core.config import REPO_ROOT
+
+STACK = REPO_ROOT / "deploy" / "local" / "stack.py"
+
+
+def run_stack(*args: str) -> None:
+    """deploy/local/stack.py with ``args`` (start, status, stop <service>, restart), which must succeed."""
+    done = subprocess.run([sys.executable, str(STACK), *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"stack.py {' '.join(args)}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
 
 
 def consume_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60, idle_s: float = 0) -> list:

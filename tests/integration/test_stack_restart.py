@@ -6,17 +6,13 @@ it takes the shared services down for a while.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 
 import pytest
 from kafka import KafkaProducer
 
-from core.config import REPO_ROOT, Settings
-from tests.integration.helpers import consume_all
-
-STACK = REPO_ROOT / "deploy" / "local" / "stack.py"
+from core.config import Settings
+from tests.integration.helpers import consume_all, run_stack
 
 
 @pytest.mark.restarts_stack
@@ -35,14 +31,8 @@ def test_kafka_and_s3_data_survive_a_restart(
     redis_key = f"{settings.redis.key_prefix}:test:restart:{uuid.uuid4().hex[:8]}"
     redis_client.set(redis_key, "kept", ex=600)
 
-    restarted = subprocess.run(
-        [sys.executable, str(STACK), "restart"], capture_output=True, text=True, timeout=600
-    )
-    assert restarted.returncode == 0, restarted.stdout[-3000:] + restarted.stderr[-3000:]
-    status = subprocess.run(
-        [sys.executable, str(STACK), "status"], capture_output=True, text=True, timeout=60
-    )
-    assert status.returncode == 0, status.stdout
+    run_stack("restart")
+    run_stack("status")  # exit 1 if any service is down
 
     assert sorted(r.value for r in consume_all(kafka_bootstrap, topic, expected=len(sent))) == sorted(sent)
     assert s3_client.get_object(Bucket=settings.s3.bucket, Key=key)["Body"].read() == b"kept across restarts"

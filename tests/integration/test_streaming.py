@@ -39,8 +39,8 @@ from core.snapshots import Keys, decode_trending
 from core.synthetic import MINUTE_MS, parse_time_ms
 from core.trending import growth_score, hour_window_ends, is_trending
 from core.windows import hour_start_of, topic_digit, window_starts_of
+from tests.integration.helpers import run_stack
 
-STACK = REPO_ROOT / "deploy" / "local" / "stack.py"
 START = parse_time_ms("2026-03-02T08:00:00Z")
 END = START + 135 * MINUTE_MS  # events up to 10:15
 # A live stream never ends; this input does. Once the job has read it all, its partitions go
@@ -126,12 +126,6 @@ def send_ticks(settings: Settings, ts: int) -> None:
             settings.kafka.pageviews_topic, key=TICK_TITLE.encode(), value=tick, partition=partition
         )
     producer.close()
-
-
-def run_stack(*args: str) -> None:
-    """deploy/local/stack.py with ``args`` (start, stop <service>, restart), which must succeed."""
-    done = subprocess.run([sys.executable, str(STACK), *args], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"stack.py {' '.join(args)}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
 
 
 def completed_checkpoints(settings: Settings, job_id: str) -> int:
