@@ -23,8 +23,11 @@ MAX_FUTURE_MS = 5 * 60 * 1000
 MAX_TITLE_CHARS = 255
 MAX_PROJECT_CHARS = 64
 # Titles cannot hold control characters, nor U+FFFD, which is what bytes that are not UTF-8
-# decode to (MediaWiki refuses both). A regular expression class, for Python and Java alike.
-FORBIDDEN_IN_TITLES = r"[\x00-\x1f\x7f\uFFFD]"
+# decode to, nor a lone surrogate, which is what a JSON escape such as \ud800 decodes to and
+# which no UTF-8 can encode (MediaWiki refuses them all). A regular expression class, for Python
+# and Java alike; a valid pair of escapes (\ud83d\ude00) decodes to one character and passes.
+FORBIDDEN_IN_TITLES = r"[\x00-\x1f\x7f\uFFFD\uD800-\uDFFF]"
+FORBIDDEN_IN_TITLES_REASON = "title contains control characters, or bytes or escapes that are not UTF-8"
 # A dead letter keeps at most this much of its payload (a 1 MB record would not fit in the topic).
 DEAD_LETTER_PAYLOAD_CHARS = 4096
 
@@ -79,5 +82,5 @@ def parse_page_request(raw: bytes, now_ms: int) -> PageRequest:
     if len(title) > MAX_TITLE_CHARS:
         raise MalformedEvent(f"title longer than {MAX_TITLE_CHARS} characters")
     if re.search(FORBIDDEN_IN_TITLES, title):
-        raise MalformedEvent("title contains control characters or bytes that are not UTF-8")
+        raise MalformedEvent(FORBIDDEN_IN_TITLES_REASON)
     return PageRequest(ts=ts, project=project, title=title)

@@ -35,6 +35,7 @@ from core.contracts import WINDOW_TOPIC_COUNT, windows_topics
 from core.events import (
     DEAD_LETTER_PAYLOAD_CHARS,
     FORBIDDEN_IN_TITLES,
+    FORBIDDEN_IN_TITLES_REASON,
     MAX_FUTURE_MS,
     MAX_PROJECT_CHARS,
     MAX_TITLE_CHARS,
@@ -142,7 +143,7 @@ def problem_expression() -> str:
     WHEN title IS NULL OR CHAR_LENGTH(TRIM(title)) = 0 THEN 'title missing'
     WHEN CHAR_LENGTH(title) > {MAX_TITLE_CHARS} THEN 'title longer than {MAX_TITLE_CHARS} characters'
     WHEN REGEXP(title, '{FORBIDDEN_IN_TITLES}')
-      THEN 'title contains control characters or bytes that are not UTF-8'
+      THEN '{FORBIDDEN_IN_TITLES_REASON}'
     ELSE CAST(NULL AS STRING)
   END"""
 

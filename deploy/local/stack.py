@@ -30,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,11 @@ class Layout:
     @property
     def kafka_conf(self) -> Path:
         return self.home / "kafka-conf"
+
+    @property
+    def flink_lib(self) -> Path:
+        """The cluster's classpath: PyFlink's lib jars and flink-python with its servers on loopback."""
+        return self.home / "flink-lib"
 
     def pid_file(self, name: str) -> Path:
         return self.run / f"{name}.pid"
@@ -262,6 +268,7 @@ class Stack:
                 f"Java {java} found; Kafka and Flink need Java {MIN_JAVA} or newer (17 recommended)."
             )
         self.install_jars()
+        self.install_flink_lib()
         self.install_minio()
         self.install_redis()
 
@@ -295,6 +302,49 @@ class Stack:
                 "Check that Maven Central is reachable from this machine, then run the command again.",
             )
             write_stamp(self.layout, f"jars-{part}", digest)
+
+    def install_flink_lib(self) -> None:
+        """Assemble the Flink cluster's lib folder: PyFlink's jars and a loopback-only flink-python.
+
+        flink-python's Fn API servers (what a TaskManager opens for its Python workers) listen on every
+        interface; deploy/flink/ServerFactory.java binds them to loopback. It is compiled against the
+        shipped jar and replaces the shipped classes in a copy of it, which goes on the cluster's
+        classpath, so that it is loaded before the copy `flink run -py` ships with each job.
+        """
+        home, lib = self._flink_home(), self.layout.flink_lib
+        source = REPO_ROOT / "deploy" / "flink" / "ServerFactory.java"
+        (flink_python,) = (home / "opt").glob("flink-python-*.jar")
+        shipped = sorted((home / "lib").glob("*.jar"))
+        digest = file_digest(source) + flink_python.name + ",".join(jar.name for jar in shipped)
+        patched = lib / flink_python.name
+        if stamp_matches(self.layout, "flink-lib", digest) and patched.exists():
+            return
+        javac = require_tool(
+            "javac", "to build the loopback-only Fn API server of flink-python", "Install a JDK 17."
+        )
+        shutil.rmtree(lib, ignore_errors=True)
+        classes = self.layout.home / "build" / "flink-python-loopback"
+        shutil.rmtree(classes, ignore_errors=True)
+        run_logged(
+            [javac, "-nowarn", "-cp", str(flink_python), "-d", str(classes), str(source)],
+            self.layout.logs / "install-flink-lib.log",
+            "Building flink-python's loopback-only Fn API server",
+            "See the log for the compiler's message; the source is deploy/flink/ServerFactory.java.",
+        )
+        lib.mkdir(parents=True)
+        for jar in shipped:
+            (lib / jar.name).symlink_to(jar)
+        replaced = "org/apache/beam/sdk/fn/server/ServerFactory"
+        with (
+            zipfile.ZipFile(flink_python) as original,
+            zipfile.ZipFile(patched, "w", zipfile.ZIP_DEFLATED) as copy,
+        ):
+            for entry in original.infolist():
+                if not entry.filename.startswith(replaced):
+                    copy.writestr(entry, original.read(entry))
+            for compiled in sorted(classes.rglob("*.class")):
+                copy.write(compiled, compiled.relative_to(classes).as_posix())
+        write_stamp(self.layout, "flink-lib", digest)
 
     def install_minio(self) -> None:
         binary = self.layout.bin / "minio"
@@ -613,6 +663,7 @@ class Stack:
     def flink_env(self) -> dict[str, str]:
         return {
             "FLINK_CONF_DIR": str(self.layout.flink_conf),
+            "FLINK_LIB_DIR": str(self.layout.flink_lib),
             "FLINK_LOG_DIR": str(self.layout.logs / "flink"),
             "FLINK_PID_DIR": str(self.layout.run / "flink"),
             # The scripts find Java through JAVA_HOME or PATH; both are passed through.

@@ -39,7 +39,7 @@ from core.snapshots import Keys, decode_trending
 from core.synthetic import MINUTE_MS, parse_time_ms
 from core.trending import growth_score, hour_window_ends, is_trending
 from core.windows import hour_start_of, topic_digit, window_starts_of
-from tests.integration.helpers import run_stack
+from tests.integration.helpers import descendants, listeners_beyond_loopback, run_stack
 
 START = parse_time_ms("2026-03-02T08:00:00Z")
 END = START + 135 * MINUTE_MS  # events up to 10:15
@@ -59,6 +59,7 @@ MALFORMED = [
     (b'{"ts":1772438400000,"project":"en.wikipedia"}', "title missing"),
     (b'{"ts":1772438400000,"project":"en.wikipedia","title":"Tab\\there"}', "control characters"),
     (b'{"ts":1772438400000,"project":"en.wikipedia","title":"Caf\xe9_latin1"}', "not UTF-8"),
+    (b'{"ts":1772438400000,"project":"en.wikipedia","title":"Half_\\ud800"}', "not UTF-8"),
     # A title of 900,000 characters: refused, and its dead letter cut so that it fits in Kafka.
     (HUGE_TITLE, f"title longer than 255 characters (payload of {len(HUGE_TITLE)} characters cut to "
                  f"{DEAD_LETTER_PAYLOAD_CHARS})"),
@@ -140,23 +141,6 @@ def job_failures(settings: Settings, job_id: str) -> list[str]:
 
 def submit_job(isolated: Isolated, restore_from: str | None = None) -> str:
     return flink_jobs.submit(isolated.env, "-py", "streaming/job.py", restore_from=restore_from)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (by parent pid in /proc: a JVM starts children from any thread)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents[int(stat.parent.name)] = int(fields[1])
-    found: list[int] = []
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        children = [child for child, parent in parents.items() if parent == current]
-        found += children
-        pending += children
-    return found
 
 
 def cancel_job(settings: Settings, job_id: str) -> None:
@@ -358,6 +342,8 @@ def test_streaming_outputs_equal_the_oracle(
     try:
         wait_until_done(isolated, s3_client, redis_client, job_id)
         check_outputs(isolated, s3_client, redis_client, truth)
+        # While the job runs, the TaskManager also serves its Python workers (the Fn API's gRPC).
+        assert listeners_beyond_loopback(isolated.settings) == []
     finally:
         cancel_job(isolated.settings, job_id)
 

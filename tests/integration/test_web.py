@@ -34,6 +34,7 @@ from core.snapshots import (
     TrendingArticle,
     TrendingSnapshot,
 )
+from tests.integration.helpers import listeners_beyond_loopback
 
 MINUTE = 1_772_438_400_000  # 2026-03-02 08:00 UTC
 SCRIPT_TITLE = "<script>alert(1)</script>"
@@ -212,6 +213,11 @@ def test_every_response_carries_the_security_headers(site: Site, path: str) -> N
     assert headers["Referrer-Policy"] == "same-origin"
     policy = headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+
+
+def test_the_site_listens_on_loopback_only(site: Site) -> None:
+    # `python -m web` with no --host, as make run starts it.
+    assert listeners_beyond_loopback(site.settings, [site.process.pid]) == []
 
 
 @pytest.mark.parametrize("path", ["/", "/anomalies", "/api/trending", "/api/anomalies", "/healthz"])

@@ -58,11 +58,19 @@ def test_extra_fields_are_allowed() -> None:
         (b'{"ts":1767225600000,"project":"' + b"p" * 65 + b'","title":"X"}', "project longer"),
         (b'{"ts":1767225600000,"project":"en.wikipedia","title":"Tab\\tin"}', "control characters"),
         (b'{"ts":1767225600000,"project":"en.wikipedia","title":"Caf\\ufffd"}', "not UTF-8"),
+        # A lone surrogate escape decodes to a character no UTF-8 can encode.
+        (b'{"ts":1767225600000,"project":"en.wikipedia","title":"Half\\ud800"}', "not UTF-8"),
+        (b'{"ts":1767225600000,"project":"en.wikipedia","title":"\\udfffHalf"}', "not UTF-8"),
     ],
 )
 def test_malformed_events_name_their_fault(raw: bytes, reason: str) -> None:
     with pytest.raises(MalformedEvent, match=reason):
         parse_page_request(raw, NOW)
+
+
+def test_a_pair_of_surrogate_escapes_is_one_character_and_valid() -> None:
+    raw = b'{"ts":1767225600000,"project":"en.wikipedia","title":"Smile_\\ud83d\\ude00"}'
+    assert parse_page_request(raw, NOW).title == "Smile_\U0001f600"
 
 
 def test_normalize_title() -> None:
