@@ -19,28 +19,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer  # noqa: E402
-from kafka.admin import NewTopic  # noqa: E402
+from kafka import KafkaProducer  # noqa: E402
 
+from bench.pipeline import private_pipeline, read_back  # noqa: E402
 from bench.streaming_throughput import run_bounded  # noqa: E402
+from core import flink_jobs  # noqa: E402
 from core.clients import flink_rest  # noqa: E402
-from core.config import Settings, load_settings, private_names  # noqa: E402
-from core.contracts import pipeline_topics, windows_topic  # noqa: E402
+from core.config import Settings  # noqa: E402
+from core.contracts import windows_topic  # noqa: E402
 from core.events import MAX_TITLE_CHARS  # noqa: E402
-from core.flink_jobs import jobs_named  # noqa: E402
 from core.synthetic import MINUTE_MS, parse_time_ms  # noqa: E402
 from core.windows import window_starts_of  # noqa: E402
+from producer.sink import Progress  # noqa: E402
 
 START = parse_time_ms("2026-03-02T08:00:00Z")
 SPAN_MS = 60 * MINUTE_MS
@@ -113,6 +112,10 @@ KIND_SHARES = {
 }
 
 
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
 def kind_of_dead_letter(payload: str) -> str:
     """The kind a dead letter's payload was generated as (its marker), or "valid" for a page request."""
     if payload.startswith(RANDOM_BYTES_MARKER.decode()):
@@ -120,22 +123,6 @@ def kind_of_dead_letter(payload: str) -> str:
     if payload.startswith('{"hostile":"'):
         return payload[len('{"hostile":"') :].split('"', 1)[0]
     return "valid"
-
-
-class Progress:
-    """One line every few seconds: done, rate, ETA."""
-
-    def __init__(self, what: str, total: int) -> None:
-        self.what, self.total, self.began, self.last = what, total, time.monotonic(), 0.0
-
-    def update(self, done: int) -> None:
-        now = time.monotonic()
-        if now - self.last < 5 and done < self.total:
-            return
-        self.last = now
-        rate = done / max(now - self.began, 1e-9)
-        eta = (self.total - done) / rate if rate else 0
-        print(f"  {self.what}: {done:,}/{self.total:,}  {rate:,.0f}/s  ETA {eta:,.0f} s", flush=True)
 
 
 def fill_topic(settings: Settings, valid: int, hostile: int, mib_titles: int, seed: int):
@@ -150,7 +137,7 @@ def fill_topic(settings: Settings, valid: int, hostile: int, mib_titles: int, se
                              batch_size=1 << 20, max_request_size=1_100_000)  # fmt: skip
     per_minute: Counter = Counter()
     sent_kinds: Counter = Counter()
-    progress = Progress("sent", len(is_valid))
+    progress = Progress("  sent", len(is_valid), out=say)
     hostile_kinds = iter(kinds)
     for index, valid_here in enumerate(is_valid):
         ts = START + index * SPAN_MS // len(is_valid)
@@ -177,16 +164,11 @@ def fill_topic(settings: Settings, valid: int, hostile: int, mib_titles: int, se
 
 
 def read_all(settings: Settings, topic: str, what: str) -> list:
-    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka.bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=5000, max_poll_records=20_000,
-                             isolation_level="read_committed", fetch_max_bytes=64 << 20)  # fmt: skip
-    records, last = [], time.monotonic()
-    for record in consumer:
+    """Every committed record of ``topic``, with a progress line every few seconds."""
+    records, progress = [], Progress(f"  read {what}", out=say)
+    for record in read_back(settings, topic):
         records.append(record)
-        if time.monotonic() - last > 5:
-            print(f"  read {len(records):,} {what}", flush=True)
-            last = time.monotonic()
-    consumer.close()
+        progress.update(len(records))
     return records
 
 
@@ -200,12 +182,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    tag = f"hostile{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, **private_names(tag)}
-    settings = load_settings(env)
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
-    admin.create_topics([NewTopic(t, settings.kafka.partitions, 1) for t in pipeline_topics(settings.kafka)])
-    try:
+    with private_pipeline("hostile") as (tag, env, settings):
         print(
             f"filling {settings.kafka.pageviews_topic}: {args.valid:,} valid, {args.hostile:,} bad",
             flush=True,
@@ -217,9 +194,15 @@ def main() -> int:
         print(f"  sent in {time.monotonic() - began:.0f} s", flush=True)
 
         print("running the streaming job over the topic to its end (--bounded) ...", flush=True)
-        rate = run_bounded(settings, env, args.valid + args.hostile, "-py", "streaming/job.py", "--bounded",
-                           "--job-name", tag)  # fmt: skip
-        failures = job_failures(settings, tag)
+        try:
+            rate = run_bounded(settings, env, args.valid + args.hostile, "-py", "streaming/job.py",
+                               "--bounded", "--job-name", tag)  # fmt: skip
+        finally:  # interrupted or failed: leave no job reading a topic about to be deleted
+            for job_id in flink_jobs.jobs_named(settings, tag):
+                flink_jobs.cancel(settings, job_id)
+        jobs = flink_rest(settings, "/jobs/overview")["jobs"]
+        (job_id,) = [job["jid"] for job in jobs if job["name"] == tag]
+        failures = flink_jobs.failures(settings, job_id)
 
         dead = [
             json.loads(r.value) for r in read_all(settings, settings.kafka.dead_letter_topic, "dead letters")
@@ -234,11 +217,6 @@ def main() -> int:
             for record in read_all(settings, windows_topic(settings.kafka, digit), f"rows of topic {digit}"):
                 row = json.loads(record.value)
                 windows[(row["project"], row["title"], row["window_start"])] += row["count"]
-    finally:
-        for job in jobs_named(settings, tag):
-            flink_rest(settings, f"/jobs/{job}?mode=cancel", method="PATCH")
-        admin.delete_topics(pipeline_topics(settings.kafka))
-        admin.close()
 
     print(f"\n{'kind':<16}{'sent':>10}{'dead-lettered':>15}  reasons")
     for kind in [*KIND_SHARES, "mib-title"]:
@@ -252,7 +230,7 @@ def main() -> int:
           f"{len(missing):,} wrong or missing, {len(extra):,} unexpected")  # fmt: skip
     print(f"job: finished, {rate:,.0f} payloads/s, {len(failures)} failures (each would have been a restart)")
     for failure in failures[:5]:
-        print(f"  {failure[:300]}")
+        print(f"  {failure}")
     ok = (
         all(dead_kinds[k] == sent_kinds[k] for k in sent_kinds)
         and dead_kinds["valid"] == 0
@@ -264,15 +242,6 @@ def main() -> int:
     print("RESULT: every bad payload dead-lettered once, every valid event counted exactly, no restart"
           if ok else "RESULT: DIFFERENCES (above)")  # fmt: skip
     return 0 if ok else 1
-
-
-def job_failures(settings: Settings, name: str) -> list[str]:
-    """The exception history of the finished job called ``name``: every task failure, hence restart."""
-    (job,) = [j for j in flink_rest(settings, "/jobs/overview")["jobs"] if j["name"] == name]
-    entries = (
-        flink_rest(settings, f"/jobs/{job['jid']}/exceptions").get("exceptionHistory", {}).get("entries", [])
-    )
-    return [entry.get("exceptionName", "") + ": " + entry.get("stacktrace", "")[:300] for entry in entries]
 
 
 if __name__ == "__main__":

@@ -36,9 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kafka import KafkaAdminClient, KafkaConsumer  # noqa: E402
+from kafka import KafkaAdminClient  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
+from bench.pipeline import read_back  # noqa: E402
 from core.clients import flink_rest, redis_client, s3_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
 from core.contracts import hourly_counts_key, pipeline_topics, windows_topic  # noqa: E402
@@ -74,24 +75,6 @@ def checkpoint_report(settings: Settings, job_id: str) -> tuple[int, int, float,
 def restarts(settings: Settings, job_id: str) -> int:
     metrics = flink_rest(settings, f"/jobs/{job_id}/metrics?get=numRestarts")
     return int(float(metrics[0]["value"])) if metrics else 0
-
-
-def read_back(settings: Settings, topic: str):
-    """Every committed record of a topic, from the start (transactional writers: read_committed)."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=10_000,
-        max_poll_records=50_000,
-        fetch_max_bytes=64 * 1024 * 1024,
-        isolation_level="read_committed",
-    )
-    try:
-        yield from consumer
-    finally:
-        consumer.close()
 
 
 def views_in_input(

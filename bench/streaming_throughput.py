@@ -22,11 +22,9 @@ Also prints the JobManager's and TaskManager's resident memory.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 from kafka import KafkaAdminClient, KafkaConsumer  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
+from bench.pipeline import private_pipeline  # noqa: E402
 from core.clients import flink_rest, redis_client  # noqa: E402
-from core.config import Settings, load_settings, private_names  # noqa: E402
-from core.contracts import pipeline_topics  # noqa: E402
+from core.config import Settings, load_settings  # noqa: E402
 from core.flink_jobs import cancel, submit  # noqa: E402
 from core.snapshots import Keys, decode_trending  # noqa: E402
 
@@ -116,76 +114,66 @@ def main() -> int:
     parser.add_argument("--freshness-only", action="store_true", help="skip the throughput part")
     args = parser.parse_args()
 
-    tag = f"bench{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, **private_names(tag)}
-    settings = load_settings(env)
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
-    admin.create_topics([NewTopic(t, settings.kafka.partitions, 1) for t in pipeline_topics(settings.kafka)])
-    if args.freshness_only:
-        try:
+    with private_pipeline("bench") as (tag, env, settings):
+        if not args.freshness_only:
+            measure_throughput(args, tag, env, settings)
+        if args.freshness_only or args.latency_minutes:
             measure_latency(env, settings, tag, args.latency_minutes, args.live_rate)
-        finally:
-            admin.delete_topics(pipeline_topics(settings.kafka))
-            admin.close()
-        return 0
-    home = settings.stack.home_path
-    try:
-        views_per_minute, minutes = args.views_per_minute, args.minutes
-        print(
-            f"pre-loading {tag}-pageviews: ~{views_per_minute * minutes:,} events over {minutes} simulated "
-            f"minutes, 6,000,000-article catalogue ...",
-            flush=True,
-        )
-        began = time.monotonic()
-        subprocess.run([PYTHON, "-m", "producer", "synthetic", "--start", "2026-03-02T06:00:00Z",
-                        "--duration",
-                        f"{minutes}m", "--views-per-minute", str(views_per_minute), "--speedup", "0",
-                        "--processes", str(args.processes), "--trend", "+20m,60m,500"],
-                       cwd=ROOT, env=env, check=True, capture_output=True)  # fmt: skip
-        offsets = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
-        from kafka import TopicPartition
-
-        parts = [TopicPartition(settings.kafka.pageviews_topic, p) for p in range(settings.kafka.partitions)]
-        total = sum(offsets.end_offsets(parts).values())
-        offsets.close()
-        print(f"  {total:,} events in {time.monotonic() - began:.0f} s", flush=True)
-        print("the rates below run from the Kafka source's start to the bounded job's end", flush=True)
-
-        ceiling = run_bounded(settings, env, total, "-py", str(ROOT / "bench" / "read_only_job.py"))
-        print(f"ceiling   Flink source only (raw -> blackhole)      : {ceiling:>10,.0f} events/s", flush=True)
-        consumer_rate = bare_consumer(settings, min(total, args.consumer_events))
-        print(
-            f"ceiling   bare kafka-python consumer                : {consumer_rate:>10,.0f} events/s",
-            flush=True,
-        )
-
-        job_rate = run_bounded(
-            settings,
-            env,
-            total,
-            "-py",
-            "streaming/job.py",
-            "--bounded",
-            "--job-name",
-            tag,
-            while_running=lambda job_id: print_operators(settings, job_id),
-        )
-        print(
-            f"job       streaming job, everything on              : {job_rate:>10,.0f} events/s  "
-            f"ratio {job_rate / ceiling:.2f} of the Flink source, "
-            f"{job_rate / consumer_rate:.2f} of kafka-python"
-        )
-        print(
-            f"memory    JobManager {rss_mib(home / 'run' / 'flink-jobmanager.pid'):,.0f} MiB, "
-            f"TaskManager {rss_mib(home / 'run' / 'flink-taskmanager.pid'):,.0f} MiB (resident)"
-        )
-
-        if args.latency_minutes:
-            measure_latency(env, settings, tag, args.latency_minutes, args.live_rate)
-    finally:
-        admin.delete_topics(pipeline_topics(settings.kafka))
-        admin.close()
     return 0
+
+
+def measure_throughput(args: argparse.Namespace, tag: str, env: dict[str, str], settings: Settings) -> None:
+    """The pre-loaded batch read by the two ceilings, then by the streaming job with everything on."""
+    home = settings.stack.home_path
+    views_per_minute, minutes = args.views_per_minute, args.minutes
+    print(
+        f"pre-loading {tag}-pageviews: ~{views_per_minute * minutes:,} events over {minutes} simulated "
+        f"minutes, 6,000,000-article catalogue ...",
+        flush=True,
+    )
+    began = time.monotonic()
+    subprocess.run([PYTHON, "-m", "producer", "synthetic", "--start", "2026-03-02T06:00:00Z",
+                    "--duration",
+                    f"{minutes}m", "--views-per-minute", str(views_per_minute), "--speedup", "0",
+                    "--processes", str(args.processes), "--trend", "+20m,60m,500"],
+                   cwd=ROOT, env=env, check=True, capture_output=True)  # fmt: skip
+    offsets = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
+    from kafka import TopicPartition
+
+    parts = [TopicPartition(settings.kafka.pageviews_topic, p) for p in range(settings.kafka.partitions)]
+    total = sum(offsets.end_offsets(parts).values())
+    offsets.close()
+    print(f"  {total:,} events in {time.monotonic() - began:.0f} s", flush=True)
+    print("the rates below run from the Kafka source's start to the bounded job's end", flush=True)
+
+    ceiling = run_bounded(settings, env, total, "-py", str(ROOT / "bench" / "read_only_job.py"))
+    print(f"ceiling   Flink source only (raw -> blackhole)      : {ceiling:>10,.0f} events/s", flush=True)
+    consumer_rate = bare_consumer(settings, min(total, args.consumer_events))
+    print(
+        f"ceiling   bare kafka-python consumer                : {consumer_rate:>10,.0f} events/s",
+        flush=True,
+    )
+
+    job_rate = run_bounded(
+        settings,
+        env,
+        total,
+        "-py",
+        "streaming/job.py",
+        "--bounded",
+        "--job-name",
+        tag,
+        while_running=lambda job_id: print_operators(settings, job_id),
+    )
+    print(
+        f"job       streaming job, everything on              : {job_rate:>10,.0f} events/s  "
+        f"ratio {job_rate / ceiling:.2f} of the Flink source, "
+        f"{job_rate / consumer_rate:.2f} of kafka-python"
+    )
+    print(
+        f"memory    JobManager {rss_mib(home / 'run' / 'flink-jobmanager.pid'):,.0f} MiB, "
+        f"TaskManager {rss_mib(home / 'run' / 'flink-taskmanager.pid'):,.0f} MiB (resident)"
+    )
 
 
 def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int, rate: int) -> None:

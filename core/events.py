@@ -27,6 +27,7 @@ MAX_PROJECT_CHARS = 64
 # which no UTF-8 can encode (MediaWiki refuses them all). A regular expression class, for Python
 # and Java alike; a valid pair of escapes (\ud83d\ude00) decodes to one character and passes.
 FORBIDDEN_IN_TITLES = r"[\x00-\x1f\x7f\uFFFD\uD800-\uDFFF]"
+_FORBIDDEN_IN_TITLES = re.compile(FORBIDDEN_IN_TITLES)
 FORBIDDEN_IN_TITLES_REASON = "title contains control characters, or bytes or escapes that are not UTF-8"
 # A dead letter keeps at most this much of its payload (a 1 MB record would not fit in the topic).
 DEAD_LETTER_PAYLOAD_CHARS = 4096
@@ -81,6 +82,6 @@ def parse_page_request(raw: bytes, now_ms: int) -> PageRequest:
         raise MalformedEvent(f"title must be a non-empty string, got {title!r}")
     if len(title) > MAX_TITLE_CHARS:
         raise MalformedEvent(f"title longer than {MAX_TITLE_CHARS} characters")
-    if re.search(FORBIDDEN_IN_TITLES, title):
+    if _FORBIDDEN_IN_TITLES.search(title):
         raise MalformedEvent(FORBIDDEN_IN_TITLES_REASON)
     return PageRequest(ts=ts, project=project, title=title)

@@ -53,6 +53,12 @@ def jobs_named(settings: Settings, name: str) -> list[str]:
     ]
 
 
+def failures(settings: Settings, job_id: str) -> list[str]:
+    """The exceptions that made the job fail over (restart its tasks) since it was submitted."""
+    history = flink_rest(settings, f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]
+    return [entry["exceptionName"] for entry in history]
+
+
 def cancel(settings: Settings, job_id: str, discard_checkpoints: bool = False) -> None:
     """Cancel a job; ``discard_checkpoints`` also deletes the checkpoint it retains (tests, benchmarks)."""
     flink_rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH")

@@ -133,12 +133,6 @@ def completed_checkpoints(settings: Settings, job_id: str) -> int:
     return flink_rest(settings, f"/jobs/{job_id}/checkpoints")["counts"]["completed"]
 
 
-def job_failures(settings: Settings, job_id: str) -> list[str]:
-    """The exceptions that made the job fail over (restart its tasks) since it was submitted."""
-    history = flink_rest(settings, f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]
-    return [entry["exceptionName"] for entry in history]
-
-
 def submit_job(isolated: Isolated, restore_from: str | None = None) -> str:
     return flink_jobs.submit(isolated.env, "-py", "streaming/job.py", restore_from=restore_from)
 
@@ -485,7 +479,7 @@ def outlast_checkpoint_timeout(settings: Settings, job_id: str, what: str) -> No
         f"checkpoints stalled while {what} was down"
     )
     assert flink_rest(settings, f"/jobs/{job_id}")["state"] == "RUNNING"
-    assert job_failures(settings, job_id) == []
+    assert flink_jobs.failures(settings, job_id) == []
 
 
 def test_redis_and_s3_outages_delay_publications_but_lose_nothing(
@@ -526,7 +520,7 @@ def test_redis_and_s3_outages_delay_publications_but_lose_nothing(
 
         wait_until_done(isolated, s3_client, redis_client, job_id)
         check_outputs(isolated, s3_client, redis_client, truth)
-        assert job_failures(settings, job_id) == []
+        assert flink_jobs.failures(settings, job_id) == []
     finally:
         run_stack("start")  # whatever happened, the next test finds every service up
         cancel_job(settings, job_id)

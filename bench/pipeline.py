@@ -1,0 +1,52 @@
+"""What the streaming benchmarks share: a private copy of the pipeline, and reading its topics back."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.admin import NewTopic
+
+from core.config import Settings, load_settings, private_names
+from core.contracts import pipeline_topics
+
+
+@contextmanager
+def private_pipeline(prefix: str) -> Iterator[tuple[str, dict[str, str], Settings]]:
+    """A run tag, and the environment and settings that give it its own topics, Redis and S3 prefixes.
+
+    The topics are created on entry and deleted on exit, so that a benchmark never touches the
+    pipeline `make run` feeds, nor leaves its data behind.
+    """
+    tag = f"{prefix}{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, **private_names(tag)}
+    settings = load_settings(env)
+    topics = pipeline_topics(settings.kafka)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    admin.create_topics([NewTopic(topic, settings.kafka.partitions, 1) for topic in topics])
+    try:
+        yield tag, env, settings
+    finally:
+        admin.delete_topics(topics)
+        admin.close()
+
+
+def read_back(settings: Settings, topic: str):
+    """Every committed record of a topic, from the start (transactional writers: read_committed)."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=10_000,
+        max_poll_records=50_000,
+        fetch_max_bytes=64 * 1024 * 1024,
+        isolation_level="read_committed",
+    )
+    try:
+        yield from consumer
+    finally:
+        consumer.close()
