@@ -62,19 +62,24 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser.add_argument("--date", required=True, type=iso_date, help="the day, YYYY-MM-DD (UTC)")
     parser.add_argument("--hour", required=True, type=hour_of_day, help="the last hour to include, 0..23")
     parser.add_argument(
-        "--top", type=positive_int, default=settings.batch.anomaly_top,
+        "--top",
+        type=positive_int,
+        default=settings.batch.anomaly_top,
         help=f"how many articles to publish (default {settings.batch.anomaly_top})",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--min-hourly-views", type=float, default=settings.batch.anomaly_min_hourly_views,
+        "--min-hourly-views",
+        type=float,
+        default=settings.batch.anomaly_min_hourly_views,
         help="volume rule: today or history must average this many views an hour "
         f"(default {settings.batch.anomaly_min_hourly_views:g})",
-    )  # fmt: skip
+    )
     parser.add_argument("--no-publish", action="store_true", help="compute and store on S3, skip Redis")
     parser.add_argument(
-        "--no-pruning", action="store_true",
+        "--no-pruning",
+        action="store_true",
         help="join every article instead of the volume rule's candidates (same result; for benchmarks)",
-    )  # fmt: skip
+    )
     return parser
 
 
@@ -150,8 +155,9 @@ def publish(settings: Settings, snapshot: AnomalySnapshot) -> None:
     from core.snapshots import SnapshotWriter
 
     key = anomalies_key(settings.s3, snapshot.date, snapshot.hour, "top.json")
-    s3_client(settings).put_object(Bucket=settings.s3.bucket, Key=key, Body=encode(snapshot).encode(),
-                                   ContentType="application/json")  # fmt: skip
+    s3_client(settings).put_object(
+        Bucket=settings.s3.bucket, Key=key, Body=encode(snapshot).encode(), ContentType="application/json"
+    )
     SnapshotWriter(redis_client(settings), settings.redis).write_anomalies(snapshot)
 
 
@@ -160,8 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(settings).parse_args(argv)
     pointer = require_pointer(settings)
     paths = hourly_counts_paths(settings, args.date, args.hour)
-    log.info("comparing %s hours 00-%02d with averages %s (%d days); volume rule %g views/hour",
-             args.date, args.hour, pointer.version, pointer.days, args.min_hourly_views)  # fmt: skip
+    log.info(
+        "comparing %s hours 00-%02d with averages %s (%d days); volume rule %g views/hour",
+        args.date,
+        args.hour,
+        pointer.version,
+        pointer.days,
+        args.min_hourly_views,
+    )
     spark = spark_session("wikitrends-anomalies", settings)
     try:
         # Anomaly lists show articles: the rule the trending list uses (core/articles.py).
@@ -178,9 +190,12 @@ def main(argv: list[str] | None = None) -> int:
             articles = top_articles(distances, args.top)
             eligible = distances.count()
         snapshot = AnomalySnapshot(
-            date=args.date, hour=args.hour, hour_start=hour_start_ms(args.date, args.hour),
-            computed_at=int(time.time() * 1000), articles=articles,
-        )  # fmt: skip
+            date=args.date,
+            hour=args.hour,
+            hour_start=hour_start_ms(args.date, args.hour),
+            computed_at=int(time.time() * 1000),
+            articles=articles,
+        )
         for a in articles:
             log.info("#%d %s %s: distance %.3f", a.rank, a.project, a.title, a.distance)
         if args.no_publish:

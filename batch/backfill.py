@@ -56,15 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
         "raw hourly data, and make them the current averages.",
     )
     parser.add_argument(
-        "--input", action="append", required=True, metavar="GLOB",
+        "--input",
+        action="append",
+        required=True,
+        metavar="GLOB",
         help="dump files or hourly counts, local or s3a://; a folder is walked; repeat for several",
-    )  # fmt: skip
+    )
     parser.add_argument("--from", dest="first_day", type=iso_date, help="first day to include (YYYY-MM-DD)")
     parser.add_argument("--to", dest="last_day", type=iso_date, help="last day to include (YYYY-MM-DD)")
     parser.add_argument(
-        "--file-time", choices=["end", "start"], default="end",
+        "--file-time",
+        choices=["end", "start"],
+        default="end",
         help="the hour a dump file's name gives: its end (Wikimedia's rule, default) or start",
-    )  # fmt: skip
+    )
     return parser
 
 
@@ -80,8 +85,12 @@ def find_inputs(spark: SparkSession, patterns: list[str], file_time: str) -> lis
             p for p, d in zip(paths, described, strict=True) if d is None and not p.endswith("_SUCCESS")
         ]
         if ignored:
-            log.warning("%d file(s) under %s are neither dumps nor hourly counts, e.g. %s", len(ignored),
-                        pattern, ignored[0])  # fmt: skip
+            log.warning(
+                "%d file(s) under %s are neither dumps nor hourly counts, e.g. %s",
+                len(ignored),
+                pattern,
+                ignored[0],
+            )
         files += [d for d in described if d is not None]
     if not files:
         raise BatchError(f"no dump files or hourly counts match {', '.join(patterns)}")
@@ -137,7 +146,7 @@ def average_views(rows: DataFrame, days: int) -> DataFrame:
         *wide_sum(F.col("hour"), F.col("views"), ALL_HOURS, divide_by=float(days)),
         F.count(F.when(problem, 1)).alias("malformed"),
         F.first(F.when(problem, F.concat_ws(": ", "problem", "line")), ignorenulls=True).alias("sample"),
-    )  # fmt: skip
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,16 +164,23 @@ def main(argv: list[str] | None = None) -> int:
         pointer = AveragesPointer.for_dates(days)
         averages = average_views(hourly_rows(spark, files), len(days)).persist()
         with step(f"writing averages to {pointer.uri(settings)}"):
-            (averages.filter(F.col("project").isNotNull())
-             .select("project", "title", *HOUR_COLUMNS, F.lit(len(days)).alias("days"))
-             .write.mode("overwrite").parquet(pointer.uri(settings)))  # fmt: skip
+            (
+                averages.filter(F.col("project").isNotNull())
+                .select("project", "title", *HOUR_COLUMNS, F.lit(len(days)).alias("days"))
+                .write.mode("overwrite")
+                .parquet(pointer.uri(settings))
+            )
         bad = averages.filter(F.col("project").isNull()).select("malformed", "sample").collect()
         if bad and bad[0].malformed:
             log.warning("skipped %d malformed line(s); for example %s", bad[0].malformed, bad[0].sample)
         previous = read_pointer(settings)
         write_pointer(settings, pointer)
-        log.info("current averages are now %s (%d days)%s", pointer.version, pointer.days,
-                 f", replacing {previous.version}" if previous and previous != pointer else "")  # fmt: skip
+        log.info(
+            "current averages are now %s (%d days)%s",
+            pointer.version,
+            pointer.days,
+            f", replacing {previous.version}" if previous and previous != pointer else "",
+        )
     finally:
         spark.stop()
     return EXIT_OK

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import date
 
 from batch.storage import BatchError
+from core.config import ConfigError
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -50,12 +51,12 @@ def step(what: str) -> Iterator[None]:
 
 
 def run_job(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> None:
-    """Run a job's main with operator-readable logs; a BatchError is a clear message and exit code 2."""
+    """Run a job's main with operator-readable logs; a BatchError or ConfigError is a message, exit 2."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("py4j", "pyspark"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         sys.exit(main(argv))
-    except BatchError as error:
+    except (BatchError, ConfigError) as error:
         log.error("%s", error)
         sys.exit(EXIT_BAD_INPUT)

@@ -88,7 +88,7 @@ def row_total(columns: list[str]) -> Column:
 
 
 def canberra_distance(today: list[Column], history: list[Column]) -> Column:
-    """core.anomalies.canberra_distance as a column: 0/0 terms are 0, nulls (missing hours) are 0."""
+    """Sum over hours of |x - y| / (|x| + |y|) as a column: 0/0 terms are 0, nulls (missing hours) are 0."""
     total = F.lit(0.0)
     for x, y in zip(today, history, strict=True):
         x, y = F.coalesce(x, F.lit(0.0)), F.coalesce(y, F.lit(0.0))
@@ -98,6 +98,6 @@ def canberra_distance(today: list[Column], history: list[Column]) -> Column:
 
 
 def fold_day(average: Column, days: int, views: Column) -> Column:
-    """core.anomalies.fold_day as a column: the cumulative moving average after one more day."""
+    """The cumulative moving average after one more day: avg + (x - avg) / (n + 1); nulls are 0."""
     average = F.coalesce(average, F.lit(0.0))
     return average + (F.coalesce(views, F.lit(0.0)) - average) / F.lit(float(days + 1))

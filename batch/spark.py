@@ -51,20 +51,14 @@ def spark_session(app_name: str, settings: Settings | None = None) -> SparkSessi
     settings = settings or load_settings()
     builder = SparkSession.builder.appName(app_name)
     if not launched_by_spark_submit():
-        jars = settings.stack.jars("spark")
-        if not jars:
-            raise RuntimeError(
-                "the s3a jars (hadoop-aws, aws-java-sdk-bundle) are missing; "
-                "run `python3 deploy/local/stack.py install` first"
-            )
+        jars = settings.stack.required_jars("spark", "the s3a (hadoop-aws, aws-java-sdk-bundle)")
         builder = (
             builder.master(settings.spark.master)
             .config("spark.driver.memory", settings.spark.driver_memory)
             .config("spark.jars", ",".join(str(jar) for jar in jars))
-            # Loopback only on the local stack; a cluster's executors must reach the driver.
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.driver.host", "127.0.0.1")
         )
+        for key, value in settings.spark.loopback_conf.items():
+            builder = builder.config(key, value)
     builder = (
         builder.config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")

@@ -4,7 +4,7 @@
 
 Reads the day's 24 hourly counts files (all must be there), and for every
 article and hour of day computes avg + (views - avg) / (n + 1) over the
-current averages of n days (core.anomalies.fold_day); an article new today
+current averages of n days (batch.expressions.fold_day); an article new today
 had an average of 0, one absent today gets 0 views. The result is a new
 version whose pointer lists the day, so folding the same day again is
 refused as already done and changes nothing. Without any averages yet, the
@@ -51,8 +51,11 @@ def folded(averages: DataFrame | None, day_rows: DataFrame, days: int) -> DataFr
     day_wide = day_rows.groupBy(*KEY).agg(*wide_sum(F.col("hour"), F.col("views"), range(HOURS_PER_DAY)))
     day_wide = day_wide.select(*KEY, *[F.col(c).alias(DAY + c) for c in HOUR_COLUMNS])
     if averages is None:
-        joined = day_wide.select(*KEY, *[F.lit(None).cast("double").alias(c) for c in HOUR_COLUMNS],
-                                 *[DAY + c for c in HOUR_COLUMNS])  # fmt: skip
+        joined = day_wide.select(
+            *KEY,
+            *[F.lit(None).cast("double").alias(c) for c in HOUR_COLUMNS],
+            *[DAY + c for c in HOUR_COLUMNS],
+        )
     else:
         joined = averages.select(*KEY, *HOUR_COLUMNS).join(day_wide, KEY, "full_outer")
     return joined.select(

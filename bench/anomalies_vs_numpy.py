@@ -141,8 +141,10 @@ def spark_top(settings: Settings, hours: int, top: int) -> list[tuple[str, float
         "Body"
     ]
     table = pq.read_table(io.BytesIO(body.read()))
-    rows = sorted(zip(table.column("title").to_pylist(), table.column("distance").to_pylist(), strict=True),
-                  key=lambda r: (-r[1], r[0]))  # fmt: skip
+    rows = sorted(
+        zip(table.column("title").to_pylist(), table.column("distance").to_pylist(), strict=True),
+        key=lambda r: (-r[1], r[0]),
+    )
     return rows[:top]
 
 
@@ -153,8 +155,11 @@ def distances_object(settings: Settings, hours: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--articles", type=int, nargs="+", default=[1_000_000, 6_000_000])
     parser.add_argument("--hours", type=int, default=24, help="hours of today compared (default 24)")
     parser.add_argument("--top", type=int, default=5)
@@ -180,8 +185,17 @@ def main() -> int:
         eligible = baseline["eligible"]
         log(f"NumPy/pandas baseline: {base_s:.1f} s, peak {base_mib:,.0f} MiB, {eligible:,} eligible")
 
-        job = [str(SPARK_SUBMIT), "batch/anomalies.py", "--date", DAY, "--hour", str(args.hours - 1),
-               "--top", str(args.top), "--no-publish"]  # fmt: skip
+        job = [
+            str(SPARK_SUBMIT),
+            "batch/anomalies.py",
+            "--date",
+            DAY,
+            "--hour",
+            str(args.hours - 1),
+            "--top",
+            str(args.top),
+            "--no-publish",
+        ]
         variants = [("Spark job (pruned)", [])] + (
             [("Spark job (full join)", ["--no-pruning"])] if args.full_join else []
         )
@@ -193,8 +207,10 @@ def main() -> int:
                 abs(a[1] - b[1]) <= 1e-9 for a, b in zip(top, baseline["top"], strict=True)
             )
             verdict = "yes" if same else "NO"
-            log(f"{name}: {spark_s:.1f} s, peak {spark_mib:,.0f} MiB (driver JVM + Python), "
-                f"ratio to NumPy {spark_s / base_s:.2f}×, same top {args.top}: {verdict}")  # fmt: skip
+            log(
+                f"{name}: {spark_s:.1f} s, peak {spark_mib:,.0f} MiB (driver JVM + Python), "
+                f"ratio to NumPy {spark_s / base_s:.2f}×, same top {args.top}: {verdict}"
+            )
             for line in steps:
                 log(f"    {line}")
             results.append((articles, name, base_s, base_mib, spark_s, spark_mib, same))
@@ -205,8 +221,16 @@ def main() -> int:
     print("  ".join(f"{h:>12}" for h in header))
     for articles, name, base_s, base_mib, spark_s, spark_mib, same in results:
         variant = name.split("(")[-1].rstrip(")")
-        cells = [f"{articles:,}", variant, f"{base_s:.1f}", f"{base_mib:,.0f}", f"{spark_s:.1f}",
-                 f"{spark_mib:,.0f}", f"{spark_s / base_s:.2f}x", "yes" if same else "NO"]  # fmt: skip
+        cells = [
+            f"{articles:,}",
+            variant,
+            f"{base_s:.1f}",
+            f"{base_mib:,.0f}",
+            f"{spark_s:.1f}",
+            f"{spark_mib:,.0f}",
+            f"{spark_s / base_s:.2f}x",
+            "yes" if same else "NO",
+        ]
         print("  ".join(f"{c:>12}" for c in cells))
     return 0 if all(r[-1] for r in results) else 1
 

@@ -35,7 +35,7 @@ from bench.streaming_throughput import run_bounded  # noqa: E402
 from core import flink_jobs  # noqa: E402
 from core.clients import flink_rest  # noqa: E402
 from core.config import Settings  # noqa: E402
-from core.contracts import windows_topic  # noqa: E402
+from core.contracts import windows_topics  # noqa: E402
 from core.events import MAX_TITLE_CHARS  # noqa: E402
 from core.synthetic import MINUTE_MS, parse_time_ms  # noqa: E402
 from core.windows import window_starts_of  # noqa: E402
@@ -68,11 +68,28 @@ def hostile_payload(kind: str, ts: int, rng: random.Random) -> bytes:
         return f'{head}"ts":{ts},"project":"{other["project"]}","title":"{other["title"]}"}}'.encode()
     if kind == "wrong-type":
         ts_value, project, title_value = str(ts), '"en.wikipedia"', json.dumps(title)
-        wrong = rng.choice(["ts-array", "ts-bool", "ts-object", "ts-null", "ts-fraction", "title-object",
-                            "title-array", "title-null", "project-object", "project-array"])  # fmt: skip
+        wrong = rng.choice(
+            [
+                "ts-array",
+                "ts-bool",
+                "ts-object",
+                "ts-null",
+                "ts-fraction",
+                "title-object",
+                "title-array",
+                "title-null",
+                "project-object",
+                "project-array",
+            ]
+        )
         if wrong.startswith("ts-"):
-            ts_value = {"ts-array": f"[{ts}]", "ts-bool": "true", "ts-object": f'{{"ms":{ts}}}',
-                        "ts-null": "null", "ts-fraction": f"{ts}.5"}[wrong]  # fmt: skip
+            ts_value = {
+                "ts-array": f"[{ts}]",
+                "ts-bool": "true",
+                "ts-object": f'{{"ms":{ts}}}',
+                "ts-null": "null",
+                "ts-fraction": f"{ts}.5",
+            }[wrong]
         elif wrong.startswith("title-"):
             title_value = {"title-object": '{"name":"X"}', "title-array": '["X"]', "title-null": "null"}[
                 wrong
@@ -93,8 +110,18 @@ def hostile_payload(kind: str, ts: int, rng: random.Random) -> bytes:
         return f'{head}"ts":{ts},"project":"en.wikipedia","title":"{title}_'.encode() + bad + b'"}'
     if kind == "absurd-ts":
         now = int(time.time() * 1000)
-        value = rng.choice(["-1", "0", str(START // 1000), str(2**63 - 1), "99999999999999999999",
-                            str(32_503_680_000_000), str(now + 3_600_000), "1e30"])  # fmt: skip
+        value = rng.choice(
+            [
+                "-1",
+                "0",
+                str(START // 1000),
+                str(2**63 - 1),
+                "99999999999999999999",
+                str(32_503_680_000_000),
+                str(now + 3_600_000),
+                "1e30",
+            ]
+        )
         return f'{head}"ts":{value},"project":"en.wikipedia","title":"{title}"}}'.encode()
     raise ValueError(f"unknown kind {kind}")
 
@@ -133,8 +160,13 @@ def fill_topic(settings: Settings, valid: int, hostile: int, mib_titles: int, se
     rng.shuffle(kinds)
     is_valid = [True] * valid + [False] * hostile
     rng.shuffle(is_valid)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all", linger_ms=20,
-                             batch_size=1 << 20, max_request_size=1_100_000)  # fmt: skip
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap,
+        acks="all",
+        linger_ms=20,
+        batch_size=1 << 20,
+        max_request_size=1_100_000,
+    )
     per_minute: Counter = Counter()
     sent_kinds: Counter = Counter()
     progress = Progress("  sent", len(is_valid), out=say)
@@ -146,8 +178,11 @@ def fill_topic(settings: Settings, valid: int, hostile: int, mib_titles: int, se
             event = {"ts": ts, "project": project, "title": title}
             if index % 10 == 0:
                 event["agent"] = "user"  # extra fields are allowed
-            producer.send(settings.kafka.pageviews_topic, key=title.encode(),
-                          value=json.dumps(event, ensure_ascii=False).encode())  # fmt: skip
+            producer.send(
+                settings.kafka.pageviews_topic,
+                key=title.encode(),
+                value=json.dumps(event, ensure_ascii=False).encode(),
+            )
             per_minute[(project, title, ts - ts % MINUTE_MS)] += 1
         else:
             kind = next(hostile_kinds)
@@ -195,8 +230,16 @@ def main() -> int:
 
         print("running the streaming job over the topic to its end (--bounded) ...", flush=True)
         try:
-            rate = run_bounded(settings, env, args.valid + args.hostile, "-py", "streaming/job.py",
-                               "--bounded", "--job-name", tag)  # fmt: skip
+            rate = run_bounded(
+                settings,
+                env,
+                args.valid + args.hostile,
+                "-py",
+                "streaming/job.py",
+                "--bounded",
+                "--job-name",
+                tag,
+            )
         finally:  # interrupted or failed: leave no job reading a topic about to be deleted
             for job_id in flink_jobs.jobs_named(settings, tag):
                 flink_jobs.cancel(settings, job_id)
@@ -213,8 +256,8 @@ def main() -> int:
             short_reason = letter["reason"].split(" (payload of")[0].split(":")[0][:64]
             reasons.setdefault(kind_of_dead_letter(letter["payload"]), Counter())[short_reason] += 1
         windows: Counter = Counter()
-        for digit in range(10):
-            for record in read_all(settings, windows_topic(settings.kafka, digit), f"rows of topic {digit}"):
+        for topic in windows_topics(settings.kafka):
+            for record in read_all(settings, topic, f"rows of {topic}"):
                 row = json.loads(record.value)
                 windows[(row["project"], row["title"], row["window_start"])] += row["count"]
 
@@ -222,12 +265,16 @@ def main() -> int:
     for kind in [*KIND_SHARES, "mib-title"]:
         top = ", ".join(f"{reason} ({n:,})" for reason, n in reasons.get(kind, Counter()).most_common(3))
         print(f"{kind:<16}{sent_kinds[kind]:>10,}{dead_kinds[kind]:>15,}  {top}")
-    print(f"{'valid events':<16}{args.valid:>10,}{dead_kinds['valid']:>15,}  "
-          f"{', '.join(reasons.get('valid', {}))}")  # fmt: skip
+    print(
+        f"{'valid events':<16}{args.valid:>10,}{dead_kinds['valid']:>15,}  "
+        f"{', '.join(reasons.get('valid', {}))}"
+    )
     missing = {k: v for k, v in expected_windows.items() if windows.get(k) != v}
     extra = {k: v for k, v in windows.items() if k not in expected_windows}
-    print(f"window rows: {len(windows):,} written, {len(expected_windows):,} expected, "
-          f"{len(missing):,} wrong or missing, {len(extra):,} unexpected")  # fmt: skip
+    print(
+        f"window rows: {len(windows):,} written, {len(expected_windows):,} expected, "
+        f"{len(missing):,} wrong or missing, {len(extra):,} unexpected"
+    )
     print(f"job: finished, {rate:,.0f} payloads/s, {len(failures)} failures (each would have been a restart)")
     for failure in failures[:5]:
         print(f"  {failure}")
@@ -239,8 +286,11 @@ def main() -> int:
         and not extra
         and not failures
     )
-    print("RESULT: every bad payload dead-lettered once, every valid event counted exactly, no restart"
-          if ok else "RESULT: DIFFERENCES (above)")  # fmt: skip
+    print(
+        "RESULT: every bad payload dead-lettered once, every valid event counted exactly, no restart"
+        if ok
+        else "RESULT: DIFFERENCES (above)"
+    )
     return 0 if ok else 1
 
 

@@ -117,12 +117,32 @@ def prepare_batch_inputs(settings: Settings, env: dict[str, str], dumps_prefix: 
     world = ("--views-per-minute", str(HISTORY_VIEWS_PER_MINUTE), "--days", "1")
     say("backfilling averages from one synthetic day, and writing today's hours before the run ...")
     bucket = settings.s3.bucket
-    run(PYTHON, "-m", "producer", "history", *world, "--from", day_of(time.time() - 86_400),
-        "--out", f"s3://{bucket}/{dumps_prefix}")  # fmt: skip
+    run(
+        PYTHON,
+        "-m",
+        "producer",
+        "history",
+        *world,
+        "--from",
+        day_of(time.time() - 86_400),
+        "--out",
+        f"s3://{bucket}/{dumps_prefix}",
+    )
     run(str(SPARK_SUBMIT), "batch/backfill.py", "--input", f"s3a://{bucket}/{dumps_prefix}/*.gz")
     hourly_counts = f"s3://{bucket}/{settings.s3.hourly_counts_prefix}"
-    run(PYTHON, "-m", "producer", "history", *world, "--format", "counts", "--from", day_of(time.time()),
-        "--out", hourly_counts)  # fmt: skip
+    run(
+        PYTHON,
+        "-m",
+        "producer",
+        "history",
+        *world,
+        "--format",
+        "counts",
+        "--from",
+        day_of(time.time()),
+        "--out",
+        hourly_counts,
+    )
 
 
 def day_of(epoch_s: float) -> str:
@@ -230,8 +250,11 @@ def main() -> int:
 
     # Three windows 30 minutes apart (one digit, one topic), inside the run and long closed.
     first = int(began * 1000) - int(began * 1000) % MINUTE_MS + 10 * MINUTE_MS
-    window_starts = [w for w in (first, first + 30 * MINUTE_MS, first + 60 * MINUTE_MS)
-                     if w + WINDOW_MS < time.time() * 1000 - SETTLED_MS]  # fmt: skip
+    window_starts = [
+        w
+        for w in (first, first + 30 * MINUTE_MS, first + 60 * MINUTE_MS)
+        if w + WINDOW_MS < time.time() * 1000 - SETTLED_MS
+    ]
     truth, window_truth = views_in_input(settings, window_starts)
     written = windows_in_topic(settings, window_starts) if window_starts else {}
     admin.delete_topics(pipeline_topics(settings.kafka))

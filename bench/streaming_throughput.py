@@ -63,8 +63,11 @@ def print_operators(settings: Settings, job_id: str) -> None:
     print("operators (sampled once, a minute into the run; ratios averaged over subtasks):")
     print(f"  {'busy':>5} {'backp':>5} {'records in':>12} {'records out':>12}  operator")
     for vertex in job["vertices"]:
-        metrics = flink_rest(settings, f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
-                       "?get=busyTimeMsPerSecond,backPressuredTimeMsPerSecond")  # fmt: skip
+        metrics = flink_rest(
+            settings,
+            f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
+            "?get=busyTimeMsPerSecond,backPressuredTimeMsPerSecond",
+        )
         values = {m["id"]: m.get("avg", 0.0) for m in metrics}
         print(
             f"  {values.get('busyTimeMsPerSecond', 0) / 10:>4.0f}% "
@@ -84,9 +87,15 @@ def rss_mib(pid_file: Path) -> float:
 
 
 def bare_consumer(settings: Settings, total: int) -> float:
-    consumer = KafkaConsumer(settings.kafka.pageviews_topic, bootstrap_servers=settings.kafka.bootstrap,
-                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5000,
-                             max_poll_records=50_000, fetch_max_bytes=64 * 1024 * 1024)  # fmt: skip
+    consumer = KafkaConsumer(
+        settings.kafka.pageviews_topic,
+        bootstrap_servers=settings.kafka.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+        max_poll_records=50_000,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
     began, count = time.monotonic(), 0
     for _ in consumer:
         count += 1
@@ -105,8 +114,12 @@ def main() -> int:
         "--views-per-minute", type=int, default=100_000, help="pre-load rate per simulated minute"
     )
     parser.add_argument("--processes", type=int, default=2, help="producer processes for the pre-load")
-    parser.add_argument("--consumer-events", type=int, default=2_000_000,
-                        help="events the bare kafka-python consumer reads (its rate is steady)")  # fmt: skip
+    parser.add_argument(
+        "--consumer-events",
+        type=int,
+        default=2_000_000,
+        help="events the bare kafka-python consumer reads (its rate is steady)",
+    )
     parser.add_argument("--live-rate", type=int, default=5_000, help="events/s in the freshness part")
     parser.add_argument(
         "--latency-minutes", type=int, default=10, help="real-time minutes to sample, 0 to skip"
@@ -132,11 +145,30 @@ def measure_throughput(args: argparse.Namespace, tag: str, env: dict[str, str], 
         flush=True,
     )
     began = time.monotonic()
-    subprocess.run([PYTHON, "-m", "producer", "synthetic", "--start", "2026-03-02T06:00:00Z",
-                    "--duration",
-                    f"{minutes}m", "--views-per-minute", str(views_per_minute), "--speedup", "0",
-                    "--processes", str(args.processes), "--trend", "+20m,60m,500"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "producer",
+            "synthetic",
+            "--start",
+            "2026-03-02T06:00:00Z",
+            "--duration",
+            f"{minutes}m",
+            "--views-per-minute",
+            str(views_per_minute),
+            "--speedup",
+            "0",
+            "--processes",
+            str(args.processes),
+            "--trend",
+            "+20m,60m,500",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     offsets = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
     from kafka import TopicPartition
 
@@ -186,9 +218,26 @@ def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int,
     settings = load_settings(env)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
     admin.create_topics([NewTopic(settings.kafka.pageviews_topic, settings.kafka.partitions, 1)])
-    producer = subprocess.Popen([PYTHON, "-m", "producer", "synthetic", "--start", "now", "--duration", "2h",
-                                 "--speedup", "1", "--views-per-minute", str(rate * 60)], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    producer = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "producer",
+            "synthetic",
+            "--start",
+            "now",
+            "--duration",
+            "2h",
+            "--speedup",
+            "1",
+            "--views-per-minute",
+            str(rate * 60),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = redis_client(settings)
     keys = Keys(settings.redis)
     delays: dict[int, float] = {}

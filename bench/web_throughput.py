@@ -88,17 +88,27 @@ def fill_redis(settings) -> None:
     writer.write_trending(TrendingSnapshot(MINUTE, MINUTE + 3_000, 20, trending), retention_minutes=60)
     hours = list(range(24))
     anomalies = [
-        AnomalousArticle(rank, "en.wikipedia", f"Anomalous_article_{rank}", 10.0 - rank,
-                         [float(h * rank) for h in hours], [float(h + rank) for h in hours])
+        AnomalousArticle(
+            rank,
+            "en.wikipedia",
+            f"Anomalous_article_{rank}",
+            10.0 - rank,
+            [float(h * rank) for h in hours],
+            [float(h + rank) for h in hours],
+        )
         for rank in range(1, 6)
-    ]  # fmt: skip
+    ]
     writer.write_anomalies(AnomalySnapshot("2026-03-02", 23, MINUTE, MINUTE + 300_000, anomalies))
 
 
 def run_wrk(url: str, connections: int, seconds: int) -> tuple[float, float, float]:
     """Requests/s, p50 and p99 latency (ms) from wrk --latency."""
-    done = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)[1])
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
     if non2xx:
@@ -120,10 +130,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections (default 64)")
     parser.add_argument("--seconds", type=int, default=5, help="load per endpoint and round (default 5)")
     parser.add_argument(
-        "--rounds", type=int, default=3,
+        "--rounds",
+        type=int,
+        default=3,
         help="rounds over all endpoints, in rotating order so that machine noise hits all alike; medians are "
         "printed (default 3)",
-    )  # fmt: skip
+    )
     parser.add_argument("--ceiling-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ceiling_server:
@@ -135,8 +147,13 @@ def main() -> int:
     settings = load_settings(env)
     fill_redis(settings)
     site_port, ceiling_port = free_port(), free_port()
-    site = subprocess.Popen([sys.executable, "-m", "web", "--port", str(site_port)], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    site = subprocess.Popen(
+        [sys.executable, "-m", "web", "--port", str(site_port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ceiling = subprocess.Popen([sys.executable, __file__, "--ceiling-server", str(ceiling_port)])
     try:
         wait_for(f"http://127.0.0.1:{site_port}/healthz")
@@ -147,8 +164,10 @@ def main() -> int:
             ("/api/trending?limit=50", f"http://127.0.0.1:{site_port}/api/trending?limit=50"),
             ("/api/anomalies (5 × 24 h)", f"http://127.0.0.1:{site_port}/api/anomalies"),
         ]
-        print(f"wrk -t2 -c{args.connections} -d{args.seconds}s on loopback, one Tornado process each, "
-              f"median of {args.rounds} interleaved rounds")  # fmt: skip
+        print(
+            f"wrk -t2 -c{args.connections} -d{args.seconds}s on loopback, one Tornado process each, "
+            f"median of {args.rounds} interleaved rounds"
+        )
         runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in targets}
         for round_number in range(1, args.rounds + 1):
             rotated = targets[round_number % len(targets) :] + targets[: round_number % len(targets)]

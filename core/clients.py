@@ -45,8 +45,14 @@ def redis_client(settings: Settings, attempts: int | None = None):
 
     options = {"retry": Retry(NoBackoff(), attempts - 1)} if attempts else {}
     # Timeouts, so that a server that stops answering raises instead of hanging the caller.
-    return redis.Redis(host=settings.redis.host, port=settings.redis.port, db=settings.redis.db,
-                       socket_connect_timeout=5, socket_timeout=30, **options)  # fmt: skip
+    return redis.Redis(
+        host=settings.redis.host,
+        port=settings.redis.port,
+        db=settings.redis.db,
+        socket_connect_timeout=5,
+        socket_timeout=30,
+        **options,
+    )
 
 
 def flink_rest(settings: Settings, path: str, method: str = "GET", timeout_s: float = 10, body=None):
@@ -56,9 +62,11 @@ def flink_rest(settings: Settings, path: str, method: str = "GET", timeout_s: fl
     """
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
-        f"{settings.flink.rest_url}{path}", data=data, method=method,
+        f"{settings.flink.rest_url}{path}",
+        data=data,
+        method=method,
         headers={"Content-Type": "application/json"} if data else {},
-    )  # fmt: skip
+    )
     with urllib.request.urlopen(request, timeout=timeout_s) as response:
         body = response.read()
     return json.loads(body) if body else None

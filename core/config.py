@@ -30,6 +30,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_FILE = REPO_ROOT / "configs" / "local.toml"
 ENV_PREFIX = "WIKITRENDS_"
 LOCAL_CREDENTIALS_FILE = "credentials.toml"  # in the stack home; generated, never committed
+# What fetches every download the local stack needs (jars, MinIO, Redis): every "missing" message names it.
+INSTALL_COMMAND = "python3 deploy/local/stack.py install"
+# Every service of the local stack, Spark's driver included, listens on this address only.
+LOOPBACK = "127.0.0.1"
 
 
 class ConfigError(ValueError):
@@ -49,6 +53,15 @@ class StackSettings:
     def jars(self, part: str) -> list[Path]:
         """The jars deploy/local fetched for one part: "kafka", "flink" or "spark"."""
         return sorted((self.home_path / "jars" / part).glob("*.jar"))
+
+    def required_jars(self, part: str, what: str) -> list[Path]:
+        """``jars(part)``, or a ConfigError saying that ``what`` is missing and how to fetch it."""
+        jars = self.jars(part)
+        if not jars:
+            raise ConfigError(
+                f"{what} jars are missing from {self.home_path / 'jars' / part}; run: {INSTALL_COMMAND}"
+            )
+        return jars
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,11 @@ class S3Settings:
 class SparkSettings:
     master: str
     driver_memory: str
+
+    @property
+    def loopback_conf(self) -> dict[str, str]:
+        """Options that keep a local Spark driver on loopback (a cluster's executors must reach it)."""
+        return {"spark.driver.bindAddress": LOOPBACK, "spark.driver.host": LOOPBACK}
 
 
 @dataclass(frozen=True)

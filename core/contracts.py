@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from core.config import KafkaSettings, RedisSettings, S3Settings
-
-WINDOW_TOPIC_COUNT = 10
+from core.windows import WINDOW_TOPIC_COUNT
 
 
 def windows_topic(kafka: KafkaSettings, digit: int) -> str:

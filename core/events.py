@@ -8,15 +8,16 @@ fields are allowed and ignored.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
+
+from core.windows import MINUTE_MS
 
 # Events older than this, or further in the future than MAX_FUTURE_MS, are
 # "absurd": a clock in seconds instead of milliseconds, or a corrupt field.
 MIN_PLAUSIBLE_TS_MS = 978_307_200_000  # 2001-01-01T00:00:00Z, before Wikipedia's first edit
 # Clock skew, not more: one event accepted from hours ahead would move event time there and make
 # every true event late until the clock caught up.
-MAX_FUTURE_MS = 5 * 60 * 1000
+MAX_FUTURE_MS = 5 * MINUTE_MS
 # MediaWiki titles are at most 255 bytes of UTF-8, so never more characters; project names
 # (en.wikipedia, zh-min-nan.wiktionary) are short. Longer values are junk, and would make window
 # rows too large for Kafka.
@@ -27,7 +28,6 @@ MAX_PROJECT_CHARS = 64
 # which no UTF-8 can encode (MediaWiki refuses them all). A regular expression class, for Python
 # and Java alike; a valid pair of escapes (\ud83d\ude00) decodes to one character and passes.
 FORBIDDEN_IN_TITLES = r"[\x00-\x1f\x7f\uFFFD\uD800-\uDFFF]"
-_FORBIDDEN_IN_TITLES = re.compile(FORBIDDEN_IN_TITLES)
 FORBIDDEN_IN_TITLES_REASON = "title contains control characters, or bytes or escapes that are not UTF-8"
 # A dead letter keeps at most this much of its payload (a 1 MB record would not fit in the topic).
 DEAD_LETTER_PAYLOAD_CHARS = 4096
@@ -36,10 +36,6 @@ DEAD_LETTER_PAYLOAD_CHARS = 4096
 # no JSON escaping; the synthetic producer formats with it directly because it
 # is several times faster than json.dumps on its hot path.
 PAGE_REQUEST_TEMPLATE = b'{"ts":%d,"project":"%s","title":"%s"}'
-
-
-class MalformedEvent(ValueError):
-    """A message that is not a valid page request; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,29 +55,3 @@ def encode_page_request(ts: int, project: str, title: str) -> bytes:
     return json.dumps(
         {"ts": ts, "project": project, "title": title}, ensure_ascii=False, separators=(",", ":")
     ).encode("utf-8")
-
-
-def parse_page_request(raw: bytes, now_ms: int) -> PageRequest:
-    """Decode and validate one page request; raises MalformedEvent with the reason."""
-    try:
-        event = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MalformedEvent(f"not UTF-8 JSON: {error}") from None
-    if not isinstance(event, dict):
-        raise MalformedEvent(f"not a JSON object but {type(event).__name__}")
-    ts, project, title = event.get("ts"), event.get("project"), event.get("title")
-    if not isinstance(ts, int) or isinstance(ts, bool):
-        raise MalformedEvent(f"ts must be epoch milliseconds as an integer, got {ts!r}")
-    if ts < MIN_PLAUSIBLE_TS_MS or ts > now_ms + MAX_FUTURE_MS:
-        raise MalformedEvent(f"ts {ts} is outside 2001-01-01 .. now + {MAX_FUTURE_MS // 60_000} min")
-    if not isinstance(project, str) or not project:
-        raise MalformedEvent(f"project must be a non-empty string, got {project!r}")
-    if len(project) > MAX_PROJECT_CHARS:
-        raise MalformedEvent(f"project longer than {MAX_PROJECT_CHARS} characters")
-    if not isinstance(title, str) or not title.strip():
-        raise MalformedEvent(f"title must be a non-empty string, got {title!r}")
-    if len(title) > MAX_TITLE_CHARS:
-        raise MalformedEvent(f"title longer than {MAX_TITLE_CHARS} characters")
-    if _FORBIDDEN_IN_TITLES.search(title):
-        raise MalformedEvent(FORBIDDEN_IN_TITLES_REASON)
-    return PageRequest(ts=ts, project=project, title=title)

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 from core.config import RedisSettings
 from core.contracts import redis_key
+from core.windows import MINUTE_MS
 
 
 @dataclass(frozen=True)
@@ -71,17 +72,22 @@ def encode(snapshot: TrendingSnapshot | AnomalySnapshot) -> str:
 def decode_trending(raw: bytes | str) -> TrendingSnapshot:
     data = json.loads(raw)
     return TrendingSnapshot(
-        minute=data["minute"], computed_at=data["computed_at"], min_volume=data["min_volume"],
+        minute=data["minute"],
+        computed_at=data["computed_at"],
+        min_volume=data["min_volume"],
         articles=[TrendingArticle(**article) for article in data["articles"]],
-    )  # fmt: skip
+    )
 
 
 def decode_anomalies(raw: bytes | str) -> AnomalySnapshot:
     data = json.loads(raw)
     return AnomalySnapshot(
-        date=data["date"], hour=data["hour"], hour_start=data["hour_start"], computed_at=data["computed_at"],
+        date=data["date"],
+        hour=data["hour"],
+        hour_start=data["hour_start"],
+        computed_at=data["computed_at"],
         articles=[AnomalousArticle(**article) for article in data["articles"]],
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -149,14 +155,22 @@ class SnapshotWriter:
 
     def write_trending(self, snapshot: TrendingSnapshot, retention_minutes: int) -> bool:
         """Store one minute's list; True when it became the latest."""
-        oldest = snapshot.minute - retention_minutes * 60_000
+        oldest = snapshot.minute - retention_minutes * MINUTE_MS
         prefix = self.keys.trending_minute(0)[:-1]
-        keys = [self.keys.trending_minute(snapshot.minute), self.keys.trending_latest,
-                self.keys.trending_latest_minute, self.keys.trending_index]  # fmt: skip
+        keys = [
+            self.keys.trending_minute(snapshot.minute),
+            self.keys.trending_latest,
+            self.keys.trending_latest_minute,
+            self.keys.trending_index,
+        ]
         return bool(self._publish(keys=keys, args=[encode(snapshot), snapshot.minute, oldest, prefix]))
 
     def write_anomalies(self, snapshot: AnomalySnapshot) -> bool:
         """Store one hour's anomaly list; True when it became the latest."""
-        keys = [self.keys.anomalies_hour(snapshot.hour_start), self.keys.anomalies_latest,
-                self.keys.anomalies_latest_hour, ""]  # fmt: skip
+        keys = [
+            self.keys.anomalies_hour(snapshot.hour_start),
+            self.keys.anomalies_latest,
+            self.keys.anomalies_latest_hour,
+            "",
+        ]
         return bool(self._publish(keys=keys, args=[encode(snapshot), snapshot.hour_start, 0, ""]))

@@ -16,23 +16,54 @@ from typing import Literal
 
 import numpy as np
 
-MINUTE_MS = 60_000
-HOUR_MS = 60 * MINUTE_MS
+from core.windows import HOUR_MS, MINUTE_MS
 
 # Traffic by hour of day (UTC), relative to the day's mean: quiet at night in
 # Europe and the Americas, highest in the European evening. Mean is exactly 1.
 _DAILY_SHAPE = [
-    0.62, 0.55, 0.50, 0.48, 0.50, 0.58, 0.70, 0.84, 0.96, 1.04, 1.10, 1.14,
-    1.18, 1.20, 1.22, 1.24, 1.26, 1.28, 1.30, 1.32, 1.28, 1.16, 0.98, 0.80,
-]  # fmt: skip
+    0.62,
+    0.55,
+    0.50,
+    0.48,
+    0.50,
+    0.58,
+    0.70,
+    0.84,
+    0.96,
+    1.04,
+    1.10,
+    1.14,
+    1.18,
+    1.20,
+    1.22,
+    1.24,
+    1.26,
+    1.28,
+    1.30,
+    1.32,
+    1.28,
+    1.16,
+    0.98,
+    0.80,
+]
 DAILY_CURVE: tuple[float, ...] = tuple(v * 24 / sum(_DAILY_SHAPE) for v in _DAILY_SHAPE)
 
 # The most popular ranks carry real, always-popular titles: they are what a
 # trending rule must not be fooled by. Everything else is Article_<rank>.
 TOP_TITLES = (
-    "Main_Page", "Special:Search", "Wikipedia", "United_States", "Donald_Trump", "YouTube",
-    "Cristiano_Ronaldo", "Deaths_in_2026", "Albert_Einstein", "München", "東京", "Москва",
-)  # fmt: skip
+    "Main_Page",
+    "Special:Search",
+    "Wikipedia",
+    "United_States",
+    "Donald_Trump",
+    "YouTube",
+    "Cristiano_Ronaldo",
+    "Deaths_in_2026",
+    "Albert_Einstein",
+    "München",
+    "東京",
+    "Москва",
+)
 
 ScenarioKind = Literal["trend", "spike", "drop"]
 # Default ranks per scenario: a trend on a quiet page (it must stand out by

@@ -13,13 +13,21 @@ MINUTE_MS = 60_000
 WINDOW_MS = 10 * MINUTE_MS
 SLIDE_MS = MINUTE_MS
 HOUR_MS = 60 * MINUTE_MS
+WINDOWS_PER_HOUR = HOUR_MS // WINDOW_MS
+# One topic per last digit of a window's start minute.
+WINDOW_TOPIC_COUNT = 10
 
 
 def topic_digit(window_start_ms: int) -> int:
     """The topic a window goes to: the last digit of its start minute."""
     if window_start_ms % MINUTE_MS:
         raise ValueError(f"window start {window_start_ms} is not on a whole minute")
-    return (window_start_ms // MINUTE_MS) % 10
+    return (window_start_ms // MINUTE_MS) % WINDOW_TOPIC_COUNT
+
+
+def hour_window_ends(minute_ms: int) -> list[int]:
+    """The ends of the six windows of one topic that make the hour ending at ``minute_ms``, oldest first."""
+    return [minute_ms - WINDOW_MS * back for back in range(WINDOWS_PER_HOUR - 1, -1, -1)]
 
 
 def window_starts_of(ts_ms: int) -> range:

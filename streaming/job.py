@@ -30,7 +30,7 @@ from pyflink.common.typeinfo import Types
 from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
 from pyflink.table import Schema, StreamTableEnvironment, Table
 
-from core.config import Settings, load_settings
+from core.config import ConfigError, Settings, load_settings
 from streaming import sql
 from streaming.publish import PublishHourlyCounts, PublishTrending
 
@@ -42,10 +42,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "window to pageviews-windows-{d}, publish trending articles to Redis every minute and hourly "
         "counts to S3. Settings come from configs/ (WIKITRENDS_* environment variables override).",
     )
-    parser.add_argument("--startup", choices=["group-offsets", "earliest-offset", "latest-offset"],
-                        default="group-offsets",
-                        help="where to start reading pageviews when there is no checkpoint; group-offsets "
-                        "falls back to the earliest offset for a new group (default)")  # fmt: skip
+    parser.add_argument(
+        "--startup",
+        choices=["group-offsets", "earliest-offset", "latest-offset"],
+        default="group-offsets",
+        help="where to start reading pageviews when there is no checkpoint; group-offsets "
+        "falls back to the earliest offset for a new group (default)",
+    )
     parser.add_argument("--parallelism", type=int, help="default: [flink] parallelism")
     parser.add_argument(
         "--job-name", default="wikitrends-streaming", help="name shown in Flink (default %(default)s)"
@@ -175,11 +178,10 @@ def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = load_settings()
-    if not settings.stack.jars("flink"):
-        print(
-            "the Flink Kafka connector jars are missing: run python3 deploy/local/stack.py install",
-            file=sys.stderr,
-        )
+    try:
+        settings.stack.required_jars("flink", "the Flink Kafka connector")
+    except ConfigError as error:
+        print(error, file=sys.stderr)
         return 2
     env, t_env = build(settings, args)
     if args.explain:

@@ -32,8 +32,7 @@ from core.config import Settings
 from core.contracts import hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import SnapshotWriter, TrendingArticle, TrendingSnapshot
-from core.trending import hour_window_ends
-from core.windows import iso_time
+from core.windows import hour_window_ends, iso_time
 
 log = logging.getLogger("streaming.publish")
 
@@ -81,7 +80,7 @@ def trending_snapshot(
             counts=list(row.counts),
             window_ends=hour_window_ends(minute_ms),
             score=round(row.score, 6),
-        )  # fmt: skip
+        )
         for row in sorted(rows)
         if row.rank > 0
     ]
@@ -138,14 +137,22 @@ class GatherThenPublish(KeyedProcessFunction):
             if self.failures == 1 or self.failures % RETRY_LOG_EVERY == 0:
                 log.warning(
                     "%s unreachable (%s): %s and what follows stay in state; attempt %d failed, "
-                    "retrying every %d s at most", self.service, error, self.describe(key), self.failures,
+                    "retrying every %d s at most",
+                    self.service,
+                    error,
+                    self.describe(key),
+                    self.failures,
                     RETRY_MAX_SECONDS,
-                )  # fmt: skip
+                )
             timers.register_processing_time_timer(self.next_attempt_ms)
             return iter(())
         if self.failures:
-            log.info("%s is back after %d failed attempts: publishing what was held, from %s",
-                     self.service, self.failures, self.describe(key))  # fmt: skip
+            log.info(
+                "%s is back after %d failed attempts: publishing what was held, from %s",
+                self.service,
+                self.failures,
+                self.describe(key),
+            )
             self.failures, self.next_attempt_ms = 0, 0
         self.rows.clear()
         return iter(())

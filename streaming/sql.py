@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from core.articles import article_condition_sql
 from core.config import Settings
-from core.contracts import WINDOW_TOPIC_COUNT, windows_topics
+from core.contracts import windows_topics
 from core.events import (
     DEAD_LETTER_PAYLOAD_CHARS,
     FORBIDDEN_IN_TITLES,
@@ -41,8 +41,7 @@ from core.events import (
     MAX_TITLE_CHARS,
     MIN_PLAUSIBLE_TS_MS,
 )
-from core.trending import WINDOWS_PER_HOUR
-from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS
+from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, WINDOW_TOPIC_COUNT, WINDOWS_PER_HOUR
 
 EPOCH = "TIMESTAMP '1970-01-01 00:00:00'"
 WINDOW_MINUTES = WINDOW_MS // MINUTE_MS
@@ -312,8 +311,14 @@ def trending_query(settings: Settings) -> str:
     Reads ``candidate_history`` (see candidate_history_query) with ``w_time``
     as its event time. A window with no views counts 0. The marker row
     (rank 0, no title) exists for every minute any window ends, so that a
-    minute with nothing trending still publishes an empty list. Rule and
-    score: core/trending.py.
+    minute with nothing trending still publishes an empty list.
+
+    The rule: an article trends when its six counts never decrease, the last
+    is greater than the first, and the last reaches ``trending_min_volume``.
+    Its score, (last - first) / (first + min_volume), is the hour's growth
+    relative to where it started, damped by the minimum volume so that 0 to a
+    handful of views does not beat 0 to thousands, and always-popular pages
+    (Main_Page) score low. The tests hold this SQL to tests/oracle.py.
     """
     s = settings.streaming
     counts = ",\n        ".join(

@@ -44,8 +44,13 @@ async def serve(host: str, port: int, debug: bool) -> None:
     flusher.start()
     server = tornado.httpserver.HTTPServer(make_app(settings, reader, debug, access_log), xheaders=True)
     server.listen(port, address=host)
-    log.info("serving http://%s:%d/ (Redis %s, keys under %s:)", host, port, settings.redis.url,
-             settings.redis.key_prefix)  # fmt: skip
+    log.info(
+        "serving http://%s:%d/ (Redis %s, keys under %s:)",
+        host,
+        port,
+        settings.redis.url,
+        settings.redis.key_prefix,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -38,9 +38,13 @@ class _Cached:
 def redis_connection(settings: RedisSettings) -> aioredis.Redis:
     """An asyncio client that fails fast (the site answers 503 rather than hang) and reconnects."""
     return aioredis.Redis(
-        host=settings.host, port=settings.port, db=settings.db,
-        socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=30,
-    )  # fmt: skip
+        host=settings.host,
+        port=settings.port,
+        db=settings.db,
+        socket_connect_timeout=1.0,
+        socket_timeout=2.0,
+        health_check_interval=30,
+    )
 
 
 class SnapshotReader:

@@ -66,8 +66,9 @@ class Background:
 
     def start(self, command: list[str], env: dict[str, str] | None = None) -> int:
         with self.log.open("a") as output:
-            process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
-                                       start_new_session=True, env=env)  # fmt: skip
+            process = subprocess.Popen(
+                command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, env=env
+            )
         self.pid_file.write_text(str(process.pid))
         return process.pid
 
@@ -109,8 +110,10 @@ def start_streaming_job(settings: Settings, fresh: bool) -> bool | None:
     except flink_jobs.JobControlError as exc:
         say(f"the job could not be submitted: {exc}\nSee .stack/logs/flink/.")
         if restore:
-            say("If the saved state no longer fits this version of the job (README, 'Stopping, resuming, "
-                "upgrading'), start it empty with: python3 deploy/local/run.py --fresh")  # fmt: skip
+            say(
+                "If the saved state no longer fits this version of the job (README, 'Stopping, resuming, "
+                "upgrading'), start it empty with: python3 deploy/local/run.py --fresh"
+            )
         return None
     flink_jobs.ResumeRecord(job_id, started_from=restore).save(settings)
     say(f"the streaming job is {job_id}")
@@ -137,10 +140,27 @@ def up(settings: Settings, fresh: bool = False) -> int:
         # resumed job already has its hour, and the time it was down stays empty, as it was.
         start = "now" if resumed else "now-65m"
         pid = producer.start(
-            [python, "-m", "producer", "synthetic", "--start", start, "--duration", "30d",
-             "--speedup", "1", "--views-per-minute", str(LIVE_VIEWS_PER_MINUTE),
-             "--trend", "+70m,60m,400", "--spike", "+67m,3h,300", "--drop", "+67m,2h,0"]
-        )  # fmt: skip
+            [
+                python,
+                "-m",
+                "producer",
+                "synthetic",
+                "--start",
+                start,
+                "--duration",
+                "30d",
+                "--speedup",
+                "1",
+                "--views-per-minute",
+                str(LIVE_VIEWS_PER_MINUTE),
+                "--trend",
+                "+70m,60m,400",
+                "--spike",
+                "+67m,3h,300",
+                "--drop",
+                "+67m,2h,0",
+            ]
+        )
         say(f"synthetic producer started (pid {pid}, log {producer.log})")
     site = background["web"]
     if site.pid():
@@ -201,18 +221,57 @@ def batch_demo(settings: Settings) -> int:
     demo_counts = {**os.environ, "WIKITRENDS_S3_HOURLY_COUNTS_PREFIX": "demo/hourly-counts"}
     world = ["--views-per-minute", str(DEMO_VIEWS_PER_MINUTE)]
     steps = [
-        ("a week of synthetic history as dump files",
-         [python, "-m", "producer", "history", *world, "--from", week_ago, "--days", "7",
-          "--out", f"s3://{bucket}/demo/dumps"], None),
-        ("the backfill of the historical averages",
-         [submit, "batch/backfill.py", "--input", f"s3a://{bucket}/demo/dumps/*.gz"], None),
-        ("a synthetic today with a spike and a drop",
-         [python, "-m", "producer", "history", *world, "--from", today, "--days", "1", "--format", "counts",
-          "--spike", f"{today}T09:00:00Z,4h,40", "--drop", f"{today}T08:00:00Z,10h,0",
-          "--out", f"s3://{bucket}/demo/hourly-counts"], None),
-        ("the anomaly job on that day, hours 00-17",
-         [submit, "batch/anomalies.py", "--date", today, "--hour", "17"], demo_counts),
-    ]  # fmt: skip
+        (
+            "a week of synthetic history as dump files",
+            [
+                python,
+                "-m",
+                "producer",
+                "history",
+                *world,
+                "--from",
+                week_ago,
+                "--days",
+                "7",
+                "--out",
+                f"s3://{bucket}/demo/dumps",
+            ],
+            None,
+        ),
+        (
+            "the backfill of the historical averages",
+            [submit, "batch/backfill.py", "--input", f"s3a://{bucket}/demo/dumps/*.gz"],
+            None,
+        ),
+        (
+            "a synthetic today with a spike and a drop",
+            [
+                python,
+                "-m",
+                "producer",
+                "history",
+                *world,
+                "--from",
+                today,
+                "--days",
+                "1",
+                "--format",
+                "counts",
+                "--spike",
+                f"{today}T09:00:00Z,4h,40",
+                "--drop",
+                f"{today}T08:00:00Z,10h,0",
+                "--out",
+                f"s3://{bucket}/demo/hourly-counts",
+            ],
+            None,
+        ),
+        (
+            "the anomaly job on that day, hours 00-17",
+            [submit, "batch/anomalies.py", "--date", today, "--hour", "17"],
+            demo_counts,
+        ),
+    ]
     for what, command, env in steps:
         say(f"batch demo: {what} …")
         if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
@@ -257,8 +316,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("action", nargs="?", choices=["up", "stop", "batch-demo"], default="up")
-    parser.add_argument("--fresh", action="store_true",
-                        help="up: start the streaming job empty, not from its saved state")  # fmt: skip
+    parser.add_argument(
+        "--fresh", action="store_true", help="up: start the streaming job empty, not from its saved state"
+    )
     args = parser.parse_args()
     settings = load_settings()
     if args.action == "up":

@@ -648,8 +648,16 @@ class Stack:
             "--driver-java-options",
             f"-Dlog4j2.configurationFile={REPO_ROOT / 'configs' / 'spark-log4j2.properties'}",
         ]
-        options = ["--master", spark.master, "--driver-memory", spark.driver_memory,
-                   "--jars", ",".join(str(jar) for jar in jars), *loopback, *logging]  # fmt: skip
+        options = [
+            "--master",
+            spark.master,
+            "--driver-memory",
+            spark.driver_memory,
+            "--jars",
+            ",".join(str(jar) for jar in jars),
+            *loopback,
+            *logging,
+        ]
         return self.layout.venv_python.parent / "spark-submit", options
 
     def _flink_home(self) -> Path:
@@ -996,8 +1004,12 @@ def main(argv: list[str] | None = None) -> int:
             os.execve(str(flink), [str(flink), *args.rest], dict(os.environ, **stack.flink_env()))
         elif args.command == "spark-submit":
             submit, defaults = stack.spark_submit()
-            env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYSPARK_PYTHON=str(layout.venv_python),
-                       SPARK_LOCAL_IP="127.0.0.1")  # fmt: skip
+            env = dict(
+                os.environ,
+                PYTHONPATH=str(REPO_ROOT),
+                PYSPARK_PYTHON=str(layout.venv_python),
+                SPARK_LOCAL_IP="127.0.0.1",
+            )
             os.execve(str(submit), [str(submit), *defaults, *args.rest], env)
     except (StackError, ConfigError) as error:
         say(f"ERROR: {error}")

@@ -131,5 +131,8 @@ def listeners_beyond_loopback(settings: Settings, pids: list[int] | None = None)
     """
     sockets = listening_sockets(project_pids(settings) if pids is None else pids)
     assert sockets, "no listening socket found for the project's processes; is the stack up?"
-    return [f"pid {pid} ({Path(f'/proc/{pid}/comm').read_text().strip()}) on {address}:{port}"
-            for pid, address, port in sockets if not is_loopback(address)]  # fmt: skip
+    return [
+        f"pid {pid} ({Path(f'/proc/{pid}/comm').read_text().strip()}) on {address}:{port}"
+        for pid, address, port in sockets
+        if not is_loopback(address)
+    ]

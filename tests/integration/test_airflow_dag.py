@@ -61,10 +61,20 @@ def airflow_python(settings: Settings) -> str:
 
 
 def run_in_airflow(settings: Settings, script: str, env: dict[str, str] | None = None) -> str:
-    environment = {**(env or os.environ), "AIRFLOW_HOME": str(settings.stack.home_path / "airflow-home"),
-                   "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "PYTHONPATH": str(REPO_ROOT)}  # fmt: skip
-    done = subprocess.run([airflow_python(settings), "-c", script], cwd=REPO_ROOT, env=environment,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    environment = {
+        **(env or os.environ),
+        "AIRFLOW_HOME": str(settings.stack.home_path / "airflow-home"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    done = subprocess.run(
+        [airflow_python(settings), "-c", script],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     return done.stdout.strip().splitlines()[-1]
 

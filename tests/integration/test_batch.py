@@ -45,15 +45,27 @@ class Run:
 
     def job(self, script: str, *args: str, expect: int = 0) -> str:
         """Run a batch job with spark-submit; returns its log, after checking its exit code."""
-        done = subprocess.run([str(SPARK_SUBMIT), f"batch/{script}", *args], cwd=REPO_ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        done = subprocess.run(
+            [str(SPARK_SUBMIT), f"batch/{script}", *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         log = done.stdout + done.stderr
         assert done.returncode == expect, log[-5000:]
         return log
 
     def producer(self, *args: str) -> None:
-        done = subprocess.run(["python", "-m", "producer", *args], cwd=REPO_ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        done = subprocess.run(
+            ["python", "-m", "producer", *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
 
     def s3_uri(self, what: str) -> str:
@@ -97,8 +109,9 @@ def read_averages(s3_client, run: Run) -> tuple[AveragesPointer, dict[str, list[
 def world(s3_client, redis_client) -> Run:
     """Seven days of synthetic dumps on S3 (one with malformed lines), backfilled into averages."""
     run = private_run()
-    run.producer("history", *CATALOGUE, "--from", FIRST_DAY, "--days", str(HISTORY_DAYS),
-                 "--out", run.s3_uri("dumps"))  # fmt: skip
+    run.producer(
+        "history", *CATALOGUE, "--from", FIRST_DAY, "--days", str(HISTORY_DAYS), "--out", run.s3_uri("dumps")
+    )
     bucket, key = run.settings.s3.bucket, f"runs/{run.env['WIKITRENDS_REDIS_KEY_PREFIX']}/dumps/"
     key += "pageviews-20260302-130000.gz"
     text = gzip.decompress(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()).decode()
@@ -131,8 +144,22 @@ def today_published(world: Run, redis_client) -> AnomaliesRun:
     """The eighth day's hourly counts with a spike and a drop, and the anomaly job at 15:00."""
     counts = f"s3://{world.settings.s3.bucket}/{world.settings.s3.hourly_counts_prefix}"
     spike, drop = f"{TODAY}T10:00:00Z,3h,5,{SPIKE}", f"{TODAY}T08:00:00Z,8h,0,{DROP}"
-    world.producer("history", *CATALOGUE, "--from", TODAY, "--days", "1", "--format", "counts",
-                   "--out", counts, "--spike", spike, "--drop", drop)  # fmt: skip
+    world.producer(
+        "history",
+        *CATALOGUE,
+        "--from",
+        TODAY,
+        "--days",
+        "1",
+        "--format",
+        "counts",
+        "--out",
+        counts,
+        "--spike",
+        spike,
+        "--drop",
+        drop,
+    )
     log = world.job("anomalies.py", "--date", TODAY, "--hour", "15")
     raw = redis_client.get(Keys(world.settings.redis).anomalies_latest)
     assert raw is not None, log[-3000:]
@@ -176,8 +203,10 @@ def test_without_the_volume_rule_quiet_pages_would_top_the_list(
     run = today_published.run
     run.job("anomalies.py", "--date", TODAY, "--hour", "15", "--min-hourly-views", "0", "--no-publish")
     prefix = anomalies_key(run.settings.s3, TODAY, 15, "distances")
-    rows = sorted(read_parquet_prefix(s3_client, run.settings, prefix).to_pylist(),
-                  key=lambda r: (-r["distance"], r["title"]))  # fmt: skip
+    rows = sorted(
+        read_parquet_prefix(s3_client, run.settings, prefix).to_pylist(),
+        key=lambda r: (-r["distance"], r["title"]),
+    )
     top = rows[:5]
     assert SPIKE not in [r["title"] for r in top]
     # Noise: pages averaging a few views an hour, in their history and today (the rule asks 20).
@@ -238,8 +267,18 @@ def test_job_distances_equal_numpy_on_many_articles(s3_client) -> None:
         put_hour(s3_client, run.settings, day, hour, dict(zip(titles, today[:, hour].tolist(), strict=True)))
 
     min_views, top = 3.0, 10
-    run.job("anomalies.py", "--date", day, "--hour", str(last_hour), "--top", str(top),
-            "--min-hourly-views", str(min_views), "--no-publish")  # fmt: skip
+    run.job(
+        "anomalies.py",
+        "--date",
+        day,
+        "--hour",
+        str(last_hour),
+        "--top",
+        str(top),
+        "--min-hourly-views",
+        str(min_views),
+        "--no-publish",
+    )
 
     hours = last_hour + 1
     x, y = today[:, :hours].astype(float), history[:, :hours]

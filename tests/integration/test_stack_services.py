@@ -125,8 +125,10 @@ def test_a_taken_port_is_named_with_what_to_do() -> None:
         started = subprocess.run(
             [sys.executable, str(REPO_ROOT / "deploy" / "local" / "stack.py"), "start"],
             env={**os.environ, "WIKITRENDS_REDIS_PORT": str(port)},
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert started.returncode == 1
     assert f"port {port} on 127.0.0.1, which Redis needs, is taken" in started.stdout
     assert "WIKITRENDS_REDIS_PORT=<free port>" in started.stdout

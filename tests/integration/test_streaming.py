@@ -37,9 +37,9 @@ from core.contracts import hourly_counts_key, pipeline_topics, windows_topic
 from core.events import DEAD_LETTER_PAYLOAD_CHARS
 from core.snapshots import Keys, decode_trending
 from core.synthetic import MINUTE_MS, parse_time_ms
-from core.trending import growth_score, hour_window_ends, is_trending
-from core.windows import hour_start_of, topic_digit, window_starts_of
+from core.windows import hour_start_of, hour_window_ends, topic_digit, window_starts_of
 from tests.integration.helpers import descendants, listeners_beyond_loopback, run_stack
+from tests.oracle import growth_score, is_trending
 
 START = parse_time_ms("2026-03-02T08:00:00Z")
 END = START + 135 * MINUTE_MS  # events up to 10:15
@@ -61,12 +61,19 @@ MALFORMED = [
     (b'{"ts":1772438400000,"project":"en.wikipedia","title":"Caf\xe9_latin1"}', "not UTF-8"),
     (b'{"ts":1772438400000,"project":"en.wikipedia","title":"Half_\\ud800"}', "not UTF-8"),
     # A title of 900,000 characters: refused, and its dead letter cut so that it fits in Kafka.
-    (HUGE_TITLE, f"title longer than 255 characters (payload of {len(HUGE_TITLE)} characters cut to "
-                 f"{DEAD_LETTER_PAYLOAD_CHARS})"),
+    (
+        HUGE_TITLE,
+        f"title longer than 255 characters (payload of {len(HUGE_TITLE)} characters cut to "
+        f"{DEAD_LETTER_PAYLOAD_CHARS})",
+    ),
     # An hour ahead of the clock: it would hold every true event late for an hour.
-    (json.dumps({"ts": int(time.time() * 1000) + 3_600_000, "project": "en.wikipedia",
-                 "title": "From_the_future"}).encode(), "ts outside"),
-]  # fmt: skip
+    (
+        json.dumps(
+            {"ts": int(time.time() * 1000) + 3_600_000, "project": "en.wikipedia", "title": "From_the_future"}
+        ).encode(),
+        "ts outside",
+    ),
+]
 LATE_EVENT = json.dumps(
     {"ts": START + 5 * MINUTE_MS, "project": "en.wikipedia", "title": "Late_arrival"}
 ).encode()
@@ -104,11 +111,34 @@ def produce_run(isolated: Isolated, tmp_path: Path, topic: str | None = None) ->
     settings = load_settings(env)
     truth_path = tmp_path / "truth.json"
     done = subprocess.run(
-        [sys.executable, "-m", "producer", "synthetic", "--catalogue-size", "20000", "--seed", "3",
-         "--views-per-minute", "600", "--start", "2026-03-02T08:00:00Z", "--duration", "135m",
-         "--speedup", "0", "--trend", "+40m,60m,150", "--ground-truth", str(truth_path)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "producer",
+            "synthetic",
+            "--catalogue-size",
+            "20000",
+            "--seed",
+            "3",
+            "--views-per-minute",
+            "600",
+            "--start",
+            "2026-03-02T08:00:00Z",
+            "--duration",
+            "135m",
+            "--speedup",
+            "0",
+            "--trend",
+            "+40m,60m,150",
+            "--ground-truth",
+            str(truth_path),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
     for payload, _ in MALFORMED:
@@ -152,9 +182,15 @@ def wait_for(condition, what: str, timeout_s: float = 900, between=lambda: None)
 
 def read_topic(bootstrap: str, topic: str) -> list:
     """Everything committed in a topic (transactional writers: read_committed)."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=3000, max_poll_records=20000,
-                             isolation_level="read_committed")  # fmt: skip
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+        max_poll_records=20000,
+        isolation_level="read_committed",
+    )
     try:
         return list(consumer)
     finally:
@@ -314,8 +350,11 @@ def wait_until_done(isolated: Isolated, s3_client, redis_client, job_id: str) ->
         return published and source_watermark(settings, job_id) >= LAST_MINUTE
 
     ticks = iter(range(FIRST_TICK + MINUTE_MS, FIRST_TICK + 10_000 * MINUTE_MS, MINUTE_MS))
-    wait_for(last_minute_published, "the trending list of the last minute",
-             between=lambda: send_ticks(settings, next(ticks)))  # fmt: skip
+    wait_for(
+        last_minute_published,
+        "the trending list of the last minute",
+        between=lambda: send_ticks(settings, next(ticks)),
+    )
     # The late event goes in only once the job has passed its time; then wait for it to come out.
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
     producer.send(settings.kafka.pageviews_topic, key=b"Late_arrival", value=LATE_EVENT).get(timeout=30)
@@ -396,8 +435,9 @@ def feed(settings: Settings, records: list) -> None:
     """
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
     for record in sorted(records, key=lambda record: event_time(record.value)):
-        producer.send(settings.kafka.pageviews_topic, key=record.key, value=record.value,
-                      partition=record.partition)  # fmt: skip
+        producer.send(
+            settings.kafka.pageviews_topic, key=record.key, value=record.value, partition=record.partition
+        )
     producer.close()
 
 
@@ -436,8 +476,10 @@ def test_the_stack_restarted_or_the_jobmanager_lost_mid_stream_gives_the_same_ou
         feed(settings, parts[1])
         job_id = submit_job(isolated, restore_from=savepoint)
 
-        wait_for(published_through(redis_client, settings, START + 65 * MINUTE_MS),
-                 "the lists up to 09:05, after the first hour")  # fmt: skip
+        wait_for(
+            published_through(redis_client, settings, START + 65 * MINUTE_MS),
+            "the lists up to 09:05, after the first hour",
+        )
         wait_for(lambda: completed_checkpoints(settings, job_id) >= 1, "a checkpoint of the resumed job")
         run_stack("stop", "flink-jobmanager")
         run_stack("start")
@@ -464,9 +506,12 @@ def fault_drill(isolated: Isolated) -> Isolated:
     silence longer than the idle timeout, a burst of minutes of backlog (which the test feeds, and
     live traffic never is) would let the first partition read run event time ahead of the others.
     """
-    env = {**isolated.env, "WIKITRENDS_STREAMING_CHECKPOINT_INTERVAL_SECONDS": "10",
-           "WIKITRENDS_STREAMING_CHECKPOINT_TIMEOUT_SECONDS": "60",
-           "WIKITRENDS_STREAMING_IDLE_TIMEOUT_SECONDS": "3600"}  # fmt: skip
+    env = {
+        **isolated.env,
+        "WIKITRENDS_STREAMING_CHECKPOINT_INTERVAL_SECONDS": "10",
+        "WIKITRENDS_STREAMING_CHECKPOINT_TIMEOUT_SECONDS": "60",
+        "WIKITRENDS_STREAMING_IDLE_TIMEOUT_SECONDS": "3600",
+    }
     return Isolated(env, load_settings(env))
 
 

@@ -3,7 +3,7 @@
 Runs streaming/job.py's ``trending_table`` on a local Flink mini-cluster
 (the JVM from apache-flink, no stack services) over a small bounded input,
 and checks the list of the minute 10:00 by hand and every minute's list
-against the Python rule in core/trending.py.
+against the Python rule in tests/oracle.py.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 from core.articles import is_article
 from core.config import Settings, load_settings
 from core.synthetic import parse_time_ms
-from core.trending import growth_score, hour_window_ends, is_trending
-from core.windows import MINUTE_MS, WINDOW_MS
+from core.windows import MINUTE_MS, WINDOW_MS, hour_window_ends
+from tests.oracle import growth_score, is_trending
 
 HOUR_END = parse_time_ms("2026-03-02T10:00:00Z")
 
@@ -57,7 +57,7 @@ def minute_counts() -> Counter:
 
 
 def python_rule(counts: Counter, minute: int, settings: Settings) -> list:
-    """The oracle: core/articles.py and core/trending.py over the window counts the minute counts make."""
+    """The oracle: core/articles.py and tests/oracle.py over the window counts the minute counts make."""
     min_volume = settings.streaming.trending_min_volume
     found = []
     for title in {title for title, _ in counts if is_article(title, settings.articles)}:

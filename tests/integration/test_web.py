@@ -52,10 +52,16 @@ def free_port() -> int:
 def trending_snapshot(minute: int, titles: list[str]) -> TrendingSnapshot:
     ends = [minute - 10 * 60_000 * k for k in range(5, -1, -1)]
     articles = [
-        TrendingArticle(rank, "en.wikipedia" if rank != 3 else "ja.wikipedia", title,
-                        [5 * k + rank for k in range(1, 6)] + [100 - rank], ends, 10.0 - rank)
+        TrendingArticle(
+            rank,
+            "en.wikipedia" if rank != 3 else "ja.wikipedia",
+            title,
+            [5 * k + rank for k in range(1, 6)] + [100 - rank],
+            ends,
+            10.0 - rank,
+        )
         for rank, title in enumerate(titles, start=1)
-    ]  # fmt: skip
+    ]
     return TrendingSnapshot(minute=minute, computed_at=minute + 4_000, min_volume=20, articles=articles)
 
 
@@ -95,8 +101,14 @@ class Site:
 
 def start_site(env: dict[str, str]) -> tuple[str, subprocess.Popen]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "web", "--port", str(port)], cwd=REPO_ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -122,8 +134,13 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def site_env(tag: str, **extra: str) -> dict[str, str]:
-    return {**os.environ, **private_names(tag), "WIKITRENDS_WEB_REFRESH_SECONDS": "2",
-            "WIKITRENDS_WEB_SNAPSHOT_CACHE_SECONDS": "0", **extra}  # fmt: skip
+    return {
+        **os.environ,
+        **private_names(tag),
+        "WIKITRENDS_WEB_REFRESH_SECONDS": "2",
+        "WIKITRENDS_WEB_SNAPSHOT_CACHE_SECONDS": "0",
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -244,8 +261,10 @@ def test_with_no_data_yet_the_api_and_pages_say_so(redis_client) -> None:
 
 
 def start_private_redis(port: int) -> subprocess.Popen:
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
     client = redis_lib.Redis(port=port)
     deadline = time.monotonic() + 10
     while True:

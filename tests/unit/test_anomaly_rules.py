@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.anomalies import HOUR_COLUMNS, canberra_distance, fold_day, hour_column, is_eligible, rank_key
+from core.anomalies import HOUR_COLUMNS, hour_column
+from tests.oracle import canberra_distance, fold_day, is_eligible, rank_key
 
 
 def test_canberra_distance_by_hand() -> None:

@@ -38,8 +38,11 @@ def log_text(tmp_path: Path, job: str) -> str:
 
 
 def test_crontab_runs_anomalies_at_minute_5_and_the_fold_after_midnight() -> None:
-    entries = [line.split() for line in (CRON / "crontab").read_text().splitlines()
-               if line.strip() and not line.startswith("#") and "=" not in line.split()[0]]  # fmt: skip
+    entries = [
+        line.split()
+        for line in (CRON / "crontab").read_text().splitlines()
+        if line.strip() and not line.startswith("#") and "=" not in line.split()[0]
+    ]
     schedule = {entry[-1]: entry[:5] for entry in entries}
     assert schedule["anomalies"] == ["5", "*", "*", "*", "*"]
     minute, hour, *rest = schedule["update_averages"]

@@ -20,8 +20,7 @@ from core.snapshots import (
     encode,
 )
 from core.synthetic import parse_time_ms
-from core.trending import growth_score, hour_window_ends, is_trending
-from core.windows import hour_start_of, iso_time, topic_digit, window_starts_of
+from core.windows import hour_start_of, hour_window_ends, iso_time, topic_digit, window_starts_of
 from streaming import sql
 from streaming.publish import (
     RETRY_MAX_SECONDS,
@@ -30,6 +29,7 @@ from streaming.publish import (
     retry_delay_seconds,
     trending_snapshot,
 )
+from tests.oracle import growth_score, is_trending
 
 T = parse_time_ms("2026-03-02T09:07:30Z")
 MINUTE = 60_000
