@@ -30,6 +30,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_FILE = REPO_ROOT / "configs" / "local.toml"
 ENV_PREFIX = "WIKITRENDS_"
 LOCAL_CREDENTIALS_FILE = "credentials.toml"  # in the stack home; generated, never committed
+# The stack home's folder of pid files (deploy/local/stack_manager/layout.py names the others).
+RUN_FOLDER = "run"
 # What fetches every download the local stack needs (jars, MinIO, Redis): every "missing" message names it.
 INSTALL_COMMAND = "python3 deploy/local/stack.py install"
 # Every service of the local stack, Spark's driver included, listens on this address only.
@@ -49,6 +51,11 @@ class StackSettings:
         """Absolute folder of the local stack's downloads, data and logs."""
         path = Path(self.home)
         return path if path.is_absolute() else REPO_ROOT / path
+
+    @property
+    def run_path(self) -> Path:
+        """The folder of the pid files of every process the stack and run.py started, and their records."""
+        return self.home_path / RUN_FOLDER
 
     def jars(self, part: str) -> list[Path]:
         """The jars deploy/local fetched for one part: "kafka", "flink" or "spark"."""

@@ -118,7 +118,7 @@ class ResumeRecord:
 
     @staticmethod
     def path(settings: Settings) -> Path:
-        return settings.stack.home_path / "run" / RESUME_FILE
+        return settings.stack.run_path / RESUME_FILE
 
     @classmethod
     def load(cls, settings: Settings) -> ResumeRecord | None:

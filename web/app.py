@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -31,27 +30,22 @@ from typing import Any
 import tornado.web
 
 from core.config import Settings
-from core.snapshots import AnomalySnapshot, TrendingSnapshot
 from web.access_log import AccessLog
+from web.feeds import Feed, feeds
 from web.snapshots import STALE, RedisUnavailable, SnapshotReader
 from web.views import (
     DEFAULT_LIMIT,
     BadParameter,
-    anomalies_document,
     article_url,
     chart_points,
     display_title,
     iso_time,
     parse_limit,
     parse_project,
-    seconds_until_next_minute,
     select,
-    trending_document,
 )
 
 HERE = Path(__file__).parent
-PAGE_LIMITS = {"trending": 20, "anomalies": DEFAULT_LIMIT}
-ANOMALIES_MAX_AGE = 300  # an hourly value: five minutes of caching is harmless
 RETRY_AFTER_SECONDS = 5
 # The pages use only their own stylesheet and script (inline SVG charts, no inline script or style).
 CONTENT_SECURITY_POLICY = (
@@ -84,9 +78,10 @@ class NotFound(SecurityHeaders):
 
 
 class BaseHandler(SecurityHeaders):
-    def initialize(self, reader: SnapshotReader, settings: Settings) -> None:
+    def initialize(self, reader: SnapshotReader, settings: Settings, feed: Feed | None = None) -> None:
         self.reader = reader
         self.config = settings
+        self.feed = feed  # what the request shows (route table); the health check shows none
 
     def query(self, default_limit: int) -> tuple[int, str | None]:
         """The ``limit`` and ``project`` parameters, or BadParameter."""
@@ -129,33 +124,30 @@ def encode_json(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-class ApiHandler(BaseHandler):
-    """Answers from the cached snapshot without a coroutine when it is fresh (the common case)."""
-
-    def initialize(
-        self, reader: SnapshotReader, settings: Settings, bodies: RenderedBodies, snapshot_key: str = ""
-    ) -> None:
-        super().initialize(reader, settings)
-        self.bodies = bodies
-        self.snapshot_key = snapshot_key  # the Redis key this endpoint serves, named once per app
-        self.etag: str | None = None
-
-    def document(self, snapshot: Any, project: str | None, limit: int) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def max_age(self) -> int:
-        raise NotImplementedError
+class JsonHandler(BaseHandler):
+    """Answers in JSON, errors included."""
 
     def send_json(self, status: int, body: dict[str, Any] | bytes) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(body if isinstance(body, bytes) else encode_json(body))
 
-    def compute_etag(self) -> str | None:
-        return self.etag or super().compute_etag()
-
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.send_json(status_code, {"error": self._reason, "status": status_code})
+
+
+class FeedApi(JsonHandler):
+    """A feed as JSON, from the cached snapshot without a coroutine when it is fresh (the common case)."""
+
+    def initialize(
+        self, reader: SnapshotReader, settings: Settings, feed: Feed, bodies: RenderedBodies
+    ) -> None:
+        super().initialize(reader, settings, feed)
+        self.bodies = bodies
+        self.etag: str | None = None
+
+    def compute_etag(self) -> str | None:
+        return self.etag or super().compute_etag()
 
     def get(self) -> Awaitable[None] | None:
         try:
@@ -163,7 +155,7 @@ class ApiHandler(BaseHandler):
         except BadParameter as error:
             self.send_json(400, {"error": "bad parameter", "reason": str(error)})
             return None
-        snapshot = self.reader.cached(self.snapshot_key)
+        snapshot = self.reader.cached(self.feed)
         if snapshot is STALE:
             return self.load_and_answer(project, limit)
         self.answer(snapshot, project, limit)
@@ -174,7 +166,7 @@ class ApiHandler(BaseHandler):
 
     async def load_and_answer(self, project: str | None, limit: int) -> None:
         try:
-            snapshot = await self.reader.load(self.snapshot_key)
+            snapshot = await self.reader.load(self.feed)
         except RedisUnavailable as error:
             self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
             self.send_json(503, {"error": "data store unavailable", "reason": str(error)})
@@ -186,31 +178,16 @@ class ApiHandler(BaseHandler):
             self.cache_for(RETRY_AFTER_SECONDS)
             self.send_json(200, {"computed_at": None, "count": 0, "articles": [], "message": "no data yet"})
             return
-        key = (self.snapshot_key, snapshot.computed_at, len(snapshot.articles), project, limit)
-        rendered = self.bodies.get(key, snapshot.computed_at, lambda: self.document(snapshot, project, limit))
-        self.cache_for(self.max_age())
+        feed = self.feed
+        key = (feed.name, snapshot.computed_at, len(snapshot.articles), project, limit)
+        rendered = self.bodies.get(key, snapshot.computed_at, lambda: feed.document(snapshot, project, limit))
+        self.cache_for(feed.max_age())
         self.set_header("Last-Modified", rendered.last_modified)
         self.etag = rendered.etag
         self.send_json(200, rendered.body)
 
 
-class TrendingApi(ApiHandler):
-    def document(self, snapshot: TrendingSnapshot, project: str | None, limit: int) -> dict[str, Any]:
-        return trending_document(snapshot, project, limit)
-
-    def max_age(self) -> int:
-        return seconds_until_next_minute(int(time.time() * 1000))
-
-
-class AnomaliesApi(ApiHandler):
-    def document(self, snapshot: AnomalySnapshot, project: str | None, limit: int) -> dict[str, Any]:
-        return anomalies_document(snapshot, project, limit)
-
-    def max_age(self) -> int:
-        return ANOMALIES_MAX_AGE
-
-
-class HealthHandler(ApiHandler):
+class HealthHandler(JsonHandler):
     async def get(self) -> None:
         self.set_header("Cache-Control", "no-store")
         try:
@@ -220,29 +197,37 @@ class HealthHandler(ApiHandler):
             return
         self.send_json(200, {"status": "ok", "redis": "up"})
 
+    async def head(self) -> None:
+        await self.get()  # Tornado sends the headers only
+
 
 class PageHandler(BaseHandler):
-    """A page with a live list: ``?fragment=1`` returns just the list, for the page's own refresh."""
+    """A feed as a page with a live list; ``?fragment=1`` returns the list alone, for the page's refresh."""
 
-    page = ""
+    template = ""  # the whole page
+    list_template = ""  # the list alone (the fragment)
 
     def render_page(self, status: int = 200, **values: Any) -> None:
         self.set_status(status)
         fragment = self.get_query_argument("fragment", None) == "1"
-        template = f"{self.page}_list.html" if fragment else f"{self.page}.html"
-        self.render(template, page=self.page, refresh_seconds=self.config.web.refresh_seconds, **values)
+        self.render(
+            self.list_template if fragment else self.template,
+            page=self.feed.name,
+            refresh_seconds=self.config.web.refresh_seconds,
+            **values,
+        )
 
-    async def show(self, load) -> None:
+    async def get(self) -> None:
         values: dict[str, Any] = {"snapshot": None, "articles": [], "problem": None, "project": None}
         try:
-            limit, project = self.query(PAGE_LIMITS[self.page])
+            limit, project = self.query(self.feed.page_limit)
             values |= {"limit": limit, "project": project}
         except BadParameter as error:
-            values |= {"limit": PAGE_LIMITS[self.page], "problem": str(error)}
+            values |= {"limit": self.feed.page_limit, "problem": str(error)}
             self.render_page(400, **values)
             return
         try:
-            snapshot = await load()
+            snapshot = await self.reader.load(self.feed)
         except RedisUnavailable as error:
             self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
             self.render_page(503, **values | {"problem": f"The data store is not answering: {error}"})
@@ -264,17 +249,13 @@ class PageHandler(BaseHandler):
 
 
 class TrendingPage(PageHandler):
-    page = "trending"
-
-    async def get(self) -> None:
-        await self.show(self.reader.trending)
+    template = "trending.html"
+    list_template = "trending_list.html"
 
 
 class AnomaliesPage(PageHandler):
-    page = "anomalies"
-
-    async def get(self) -> None:
-        await self.show(self.reader.anomalies)
+    template = "anomalies.html"
+    list_template = "anomalies_list.html"
 
 
 def make_app(
@@ -282,14 +263,16 @@ def make_app(
 ) -> tornado.web.Application:
     """The application; ``reader`` is shared by every handler; requests are logged to ``access_log``."""
     shared = {"reader": reader, "settings": settings}
-    api = {**shared, "bodies": RenderedBodies()}
+    bodies = RenderedBodies()
+    site_feeds = feeds(reader.keys)
+    trending, anomalies = site_feeds.trending, site_feeds.anomalies
     return tornado.web.Application(
         [
-            (r"/", TrendingPage, shared),
-            (r"/anomalies", AnomaliesPage, shared),
-            (r"/api/trending", TrendingApi, {**api, "snapshot_key": reader.keys.trending_latest}),
-            (r"/api/anomalies", AnomaliesApi, {**api, "snapshot_key": reader.keys.anomalies_latest}),
-            (r"/healthz", HealthHandler, api),
+            (r"/", TrendingPage, {**shared, "feed": trending}),
+            (r"/anomalies", AnomaliesPage, {**shared, "feed": anomalies}),
+            (r"/api/trending", FeedApi, {**shared, "feed": trending, "bodies": bodies}),
+            (r"/api/anomalies", FeedApi, {**shared, "feed": anomalies, "bodies": bodies}),
+            (r"/healthz", HealthHandler, shared),
         ],
         template_path=str(HERE / "templates"),
         static_path=str(HERE / "static"),

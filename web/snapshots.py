@@ -20,7 +20,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core.config import RedisSettings
-from core.snapshots import AnomalySnapshot, Keys, TrendingSnapshot, decode_anomalies, decode_trending
+from core.snapshots import Keys
+from web.feeds import Feed
 
 STALE = object()  # what cached() returns when the key must be read from Redis again
 
@@ -55,48 +56,37 @@ class SnapshotReader:
         self.cache_seconds = cache_seconds
         self._cache: dict[str, _Cached] = {}
         self._fetching: dict[str, asyncio.Future] = {}
-        self._decoders = {
-            self.keys.trending_latest: decode_trending,
-            self.keys.anomalies_latest: decode_anomalies,
-        }
 
-    def cached(self, key: str) -> Any:
-        """The decoded snapshot under ``key`` if read recently enough (None: there is none), else STALE."""
-        cached = self._cache.get(key)
+    def cached(self, feed: Feed) -> Any:
+        """The feed's decoded snapshot if read recently enough (None: there is none), else STALE."""
+        cached = self._cache.get(feed.key)
         if cached is not None and time.monotonic() - cached.fetched_at < self.cache_seconds:
             return cached.value
         return STALE
 
-    async def load(self, key: str) -> Any:
-        """The decoded snapshot under ``key`` (None when there is none), from the cache or Redis."""
-        cached = self.cached(key)
+    async def load(self, feed: Feed) -> Any:
+        """The feed's decoded snapshot (None when there is none), from the cache or Redis."""
+        cached = self.cached(feed)
         if cached is not STALE:
             return cached
         # One Redis read per key at a time: when the cached value expires under load, the
         # requests that arrive meanwhile wait for that read instead of each making their own.
+        key = feed.key
         fetching = self._fetching.get(key)
         if fetching is None:
-            fetching = self._fetching[key] = asyncio.ensure_future(self._fetch(key))
+            fetching = self._fetching[key] = asyncio.ensure_future(self._fetch(feed))
             fetching.add_done_callback(lambda _: self._fetching.pop(key, None))
         return await asyncio.shield(fetching)
 
-    async def _fetch(self, key: str) -> Any:
+    async def _fetch(self, feed: Feed) -> Any:
         try:
-            raw = await self.client.get(key)
+            raw = await self.client.get(feed.key)
         except (RedisError, OSError) as error:
-            self._cache.pop(key, None)
+            self._cache.pop(feed.key, None)
             raise RedisUnavailable(f"Redis at {self.settings.url} is not answering ({error})") from error
-        value = self._decoders[key](raw) if raw is not None else None
-        self._cache[key] = _Cached(time.monotonic(), value)
+        value = feed.decode(raw) if raw is not None else None
+        self._cache[feed.key] = _Cached(time.monotonic(), value)
         return value
-
-    async def trending(self) -> TrendingSnapshot | None:
-        """The newest minute's trending list, or None before the first one."""
-        return await self.load(self.keys.trending_latest)
-
-    async def anomalies(self) -> AnomalySnapshot | None:
-        """The newest hour's anomaly list, or None before the first one."""
-        return await self.load(self.keys.anomalies_latest)
 
     async def ping(self) -> None:
         try:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -34,6 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from core import flink_jobs  # noqa: E402
 from core.config import LOCAL_CREDENTIALS_FILE, Settings, load_settings  # noqa: E402
+from core.windows import MINUTE_MS  # noqa: E402
+from stack_manager.layout import Layout  # noqa: E402
+from stack_manager.pids import ManagedProcess  # noqa: E402
 
 JOB_NAME = "wikitrends-streaming"
 # 2,000 page requests a second over the 6 M-article catalogue: a big wiki's traffic, which the job
@@ -47,49 +49,25 @@ def say(message: str) -> None:
     print(f"[run] {message}", flush=True)
 
 
-class Background:
-    """A process run.py starts and stops by the pid in its file (checked against its command line)."""
-
-    def __init__(self, settings: Settings, name: str, marker: bytes) -> None:
-        self.name = name
-        self.marker = marker
-        self.pid_file = settings.stack.home_path / "run" / f"{name}.pid"
-        self.log = settings.stack.home_path / "logs" / f"{name}.log"
-
-    def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
-            return None
-        return pid if self.marker in cmdline else None
-
-    def start(self, command: list[str], env: dict[str, str] | None = None) -> int:
-        with self.log.open("a") as output:
-            process = subprocess.Popen(
-                command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, env=env
-            )
-        self.pid_file.write_text(str(process.pid))
-        return process.pid
-
-    def stop(self, what: str) -> None:
-        pid = self.pid()
-        if pid:
-            say(f"stopping {what} (pid {pid})")
-            os.killpg(pid, signal.SIGTERM)  # its own session: what it started (spark-submit) stops too
-            for _ in range(300):
-                if not Path(f"/proc/{pid}").exists():
-                    break
-                time.sleep(0.1)
-        self.pid_file.unlink(missing_ok=True)
-
-
-def processes(settings: Settings) -> dict[str, Background]:
+def processes(settings: Settings) -> dict[str, ManagedProcess]:
+    """What run.py starts beside the stack, each known by its pid file and the name in its command line."""
+    layout = Layout(settings.stack.home_path)
     return {
-        "producer": Background(settings, "producer", b"producer"),
-        "web": Background(settings, "web", b"web"),
-        "batch-demo": Background(settings, "batch-demo", b"batch-demo"),
+        name: ManagedProcess(layout.pid_file(name), layout.log(name), marker=name)
+        for name in ("producer", "web", "batch-demo")
     }
+
+
+def batch_demo_done(settings: Settings) -> Path:
+    """The file that says the batch demo ran (it runs once per stack home)."""
+    return Layout(settings.stack.home_path).run / "batch-demo.done"
+
+
+def stop(process: ManagedProcess, what: str) -> None:
+    """Stop one of run.py's processes and what it started (a batch demo's spark-submit)."""
+    if pid := process.pid():
+        say(f"stopping {what} (pid {pid})")
+    process.stop(whole_session=True)
 
 
 def start_streaming_job(settings: Settings, fresh: bool) -> bool | None:
@@ -123,7 +101,7 @@ def start_streaming_job(settings: Settings, fresh: bool) -> bool | None:
 def up(settings: Settings, fresh: bool = False) -> int:
     if subprocess.run([sys.executable, str(HERE / "stack.py"), "start"]).returncode != 0:
         return 1
-    python = str(settings.stack.home_path / "venv" / "bin" / "python")
+    python = str(Layout(settings.stack.home_path).venv_python)
     resumed = False
     if flink_jobs.jobs_named(settings, JOB_NAME):
         say(f"the streaming job {JOB_NAME} is already running")
@@ -141,36 +119,22 @@ def up(settings: Settings, fresh: bool = False) -> int:
         start = "now" if resumed else "now-65m"
         pid = producer.start(
             [
-                python,
-                "-m",
-                "producer",
-                "synthetic",
-                "--start",
-                start,
-                "--duration",
-                "30d",
-                "--speedup",
-                "1",
-                "--views-per-minute",
-                str(LIVE_VIEWS_PER_MINUTE),
-                "--trend",
-                "+70m,60m,400",
-                "--spike",
-                "+67m,3h,300",
-                "--drop",
-                "+67m,2h,0",
-            ]
+                *(python, "-m", "producer", "synthetic", "--start", start, "--duration", "30d"),
+                *("--speedup", "1", "--views-per-minute", str(LIVE_VIEWS_PER_MINUTE)),
+                *("--trend", "+70m,60m,400", "--spike", "+67m,3h,300", "--drop", "+67m,2h,0"),
+            ],
+            cwd=ROOT,
         )
         say(f"synthetic producer started (pid {pid}, log {producer.log})")
     site = background["web"]
     if site.pid():
         say(f"the site is already running (pid {site.pid()})")
     else:
-        say(f"site started (pid {site.start([python, '-m', 'web'])}, log {site.log})")
+        say(f"site started (pid {site.start([python, '-m', 'web'], cwd=ROOT)}, log {site.log})")
     demo = background["batch-demo"]
-    done_file = settings.stack.home_path / "run" / "batch-demo.done"
+    done_file = batch_demo_done(settings)
     if not demo.pid() and not done_file.exists():
-        pid = demo.start([python, str(HERE / "run.py"), "batch-demo"])
+        pid = demo.start([python, str(HERE / "run.py"), "batch-demo"], cwd=ROOT)
         say(
             f"batch demo started in the background (pid {pid}, log {demo.log}): it waits until the "
             "stream has caught up, then anomalies in ~10 minutes"
@@ -198,7 +162,7 @@ def wait_until_the_stream_is_current(settings: Settings, timeout_s: float = 1800
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         raw = client.get(key)
-        if raw and time.time() * 1000 - decode_trending(raw).minute <= 2 * 60_000:
+        if raw and time.time() * 1000 - decode_trending(raw).minute <= 2 * MINUTE_MS:
             return
         time.sleep(10)
     say("batch demo: the stream is still catching up; starting anyway")
@@ -213,7 +177,7 @@ def batch_demo(settings: Settings) -> int:
     say("batch demo: waiting until the streaming job has caught up with the clock …")
     wait_until_the_stream_is_current(settings)
     os.nice(10)  # children (Spark, the history writer) inherit it
-    python = str(settings.stack.home_path / "venv" / "bin" / "python")
+    python = str(Layout(settings.stack.home_path).venv_python)
     submit = str(HERE / "spark-submit")
     bucket = settings.s3.bucket
     today = time.strftime("%Y-%m-%d", time.gmtime())
@@ -277,7 +241,7 @@ def batch_demo(settings: Settings) -> int:
         if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
             say(f"batch demo: {what} failed; see above")
             return 1
-    (settings.stack.home_path / "run" / "batch-demo.done").write_text(today)
+    (batch_demo_done(settings)).write_text(today)
     say("batch demo: done; the anomalies are on the site")
     return 0
 
@@ -300,9 +264,9 @@ def stop_streaming_job(settings: Settings, job_id: str) -> None:
 
 def down(settings: Settings) -> int:
     background = processes(settings)
-    background["batch-demo"].stop("the batch demo")
-    background["web"].stop("the site")
-    background["producer"].stop("the producer; it flushes what it accepted")
+    stop(background["batch-demo"], "the batch demo")
+    stop(background["web"], "the site")
+    stop(background["producer"], "the producer; it flushes what it accepted")
     try:
         for job_id in flink_jobs.jobs_named(settings, JOB_NAME):
             stop_streaming_job(settings, job_id)

@@ -19,6 +19,10 @@ from kafka.admin import NewTopic
 from core import clients
 from core.config import Settings
 
+# Fixtures that more than one test module uses, defined beside their helpers.
+from tests.integration.streaming_run import isolated  # noqa: F401
+from tests.integration.web_site import site  # noqa: F401
+
 START_HINT = "start the local stack first: python3 deploy/local/stack.py start (make test does it)"
 
 

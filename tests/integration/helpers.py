@@ -110,7 +110,7 @@ def listening_sockets(pids: list[int]) -> list[tuple[int, str, int]]:
 def project_pids(settings: Settings) -> list[int]:
     """The processes of the stack's services (their pid files) and everything they started."""
     pids = []
-    for pid_file in (settings.stack.home_path / "run").glob("*.pid"):
+    for pid_file in settings.stack.run_path.glob("*.pid"):
         with contextlib.suppress(OSError, ValueError):
             pid = int(pid_file.read_text().strip())
             if Path(f"/proc/{pid}").exists():

@@ -1,159 +1,40 @@
-"""The site on a real Redis: JSON API over HTTP, pages in headless Chromium, and a Redis outage.
+"""The site on a real Redis: the JSON API over HTTP, HEAD, headers, loopback, and a Redis outage.
 
 Redis is filled with core.snapshots.SnapshotWriter, the code the streaming and
 batch jobs publish with. The site runs as users run it (``python -m web``),
-with its own key prefix and a 2-second page refresh. Screenshots go to
-``test-artifacts/`` (WIKITRENDS_ARTIFACTS moves it).
+with its own key prefix and a 2-second page refresh (tests/integration/web_site.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 
 import pytest
 import redis as redis_lib
 
-from core.config import REPO_ROOT, Settings, load_settings, private_names
+from core.config import load_settings
 from core.snapshots import (
-    AnomalousArticle,
-    AnomalySnapshot,
     SnapshotWriter,
-    TrendingArticle,
-    TrendingSnapshot,
 )
 from tests.integration.helpers import listeners_beyond_loopback
-
-MINUTE = 1_772_438_400_000  # 2026-03-02 08:00 UTC
-SCRIPT_TITLE = "<script>alert(1)</script>"
-IMG_TITLE = '<img src=x onerror="window.xssRan=1">'
-TRENDING_TITLES = ["Albert_Einstein", SCRIPT_TITLE, "東京", "Москва", IMG_TITLE, "Deaths_in_2026", "Zürich"]
-ARTIFACTS = Path(os.environ.get("WIKITRENDS_ARTIFACTS", REPO_ROOT / "test-artifacts"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def trending_snapshot(minute: int, titles: list[str]) -> TrendingSnapshot:
-    ends = [minute - 10 * 60_000 * k for k in range(5, -1, -1)]
-    articles = [
-        TrendingArticle(
-            rank,
-            "en.wikipedia" if rank != 3 else "ja.wikipedia",
-            title,
-            [5 * k + rank for k in range(1, 6)] + [100 - rank],
-            ends,
-            10.0 - rank,
-        )
-        for rank, title in enumerate(titles, start=1)
-    ]
-    return TrendingSnapshot(minute=minute, computed_at=minute + 4_000, min_volume=20, articles=articles)
-
-
-def anomaly_snapshot() -> AnomalySnapshot:
-    spike = AnomalousArticle(
-        1, "en.wikipedia", "Sudden_spike", 5.25, [3.0, 2.0, 310.0, 295.0], [2.5, 3.0, 2.0, 2.5]
-    )
-    quiet = AnomalousArticle(
-        2, "en.wikipedia", "Gone_quiet", 3.75, [120.0, 0, 0, 0], [118.0, 121.5, 119.0, 117.0]
-    )
-    busier = AnomalousArticle(
-        3, "de.wikipedia", "Köln", 1.5, [40.0, 41.0, 90.0, 88.0], [40.0, 40.0, 40.0, 40.0]
-    )
-    articles = [spike, quiet, busier]
-    return AnomalySnapshot("2026-03-02", 3, MINUTE - 5 * 3_600_000, MINUTE - 3_600_000, articles)
-
-
-@dataclass
-class Site:
-    url: str
-    settings: Settings
-    writer: SnapshotWriter
-    process: subprocess.Popen
-
-    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read()
-
-    def json(self, path: str) -> tuple[int, dict]:
-        status, headers, body = self.get(path)
-        assert headers["Content-Type"].startswith("application/json"), headers
-        return status, json.loads(body)
-
-
-def start_site(env: dict[str, str]) -> tuple[str, subprocess.Popen]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "web", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/api/trending", timeout=2).close()
-            return url, process
-        except urllib.error.HTTPError:
-            return url, process
-        except OSError:
-            if process.poll() is not None:
-                pytest.fail(f"python -m web exited: {process.stdout.read()}")
-            time.sleep(0.2)
-    process.kill()
-    pytest.fail("python -m web did not answer within 30 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-def site_env(tag: str, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        **private_names(tag),
-        "WIKITRENDS_WEB_REFRESH_SECONDS": "2",
-        "WIKITRENDS_WEB_SNAPSHOT_CACHE_SECONDS": "0",
-        **extra,
-    }
-
-
-@pytest.fixture(scope="module")
-def site(redis_client) -> Iterator[Site]:
-    env = site_env(f"web{uuid.uuid4().hex[:6]}")
-    settings = load_settings(env)
-    writer = SnapshotWriter(redis_client, settings.redis)
-    writer.write_trending(trending_snapshot(MINUTE, TRENDING_TITLES), retention_minutes=60)
-    writer.write_anomalies(anomaly_snapshot())
-    url, process = start_site(env)
-    yield Site(url, settings, writer, process)
-    stop(process)
-
+from tests.integration.web_site import (
+    MINUTE,
+    SCRIPT_TITLE,
+    TRENDING_TITLES,
+    Site,
+    anomaly_snapshot,
+    free_port,
+    site_env,
+    start_site,
+    stop,
+)
 
 # --- JSON API ------------------------------------------------------------------------------------------
 
@@ -306,117 +187,3 @@ def test_redis_down_gives_503_and_the_site_recovers_when_it_returns() -> None:
         stop(site_process)
         redis_process.send_signal(signal.SIGTERM)
         redis_process.wait(timeout=10)
-
-
-# --- pages in a real browser ---------------------------------------------------------------------------
-
-
-def chromium(javascript: bool = True):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1600"):
-        options.add_argument(argument)
-    if not javascript:
-        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    driver = chromium()
-    yield driver
-    driver.quit()
-
-
-def screenshot(driver, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
-
-
-def no_alert(driver) -> bool:
-    from selenium.common.exceptions import NoAlertPresentException
-
-    try:
-        driver.switch_to.alert  # noqa: B018 - the property raises when there is no alert
-    except NoAlertPresentException:
-        return True
-    return False
-
-
-def shown_titles(driver) -> list[str]:
-    from selenium.webdriver.common.by import By
-
-    return [element.text for element in driver.find_elements(By.CSS_SELECTOR, "#live-list .article .title")]
-
-
-def test_trending_page_lists_the_articles_in_order_with_charts(site: Site, browser) -> None:
-    from selenium.webdriver.common.by import By
-
-    browser.get(site.url + "/?limit=10")
-    assert shown_titles(browser) == [t.replace("_", " ") for t in TRENDING_TITLES]
-    charts = browser.find_elements(By.CSS_SELECTOR, "#live-list .article svg.chart polyline")
-    assert len(charts) == len(TRENDING_TITLES)
-    for chart in charts:
-        assert len(chart.get_attribute("points").split()) == 6
-        box = browser.execute_script("const b = arguments[0].getBBox(); return [b.width, b.height];", chart)
-        assert box[0] > 100 and box[1] > 10  # drawn across the chart, rising
-    link = browser.find_elements(By.CSS_SELECTOR, "#live-list .article .title")[2]
-    assert link.get_attribute("href") == "https://ja.wikipedia.org/wiki/%E6%9D%B1%E4%BA%AC"
-    screenshot(browser, "trending")
-
-
-def test_titles_from_outside_are_text_and_run_nothing(site: Site, browser) -> None:
-    browser.get(site.url + "/?limit=10")
-    assert SCRIPT_TITLE in shown_titles(browser) and IMG_TITLE in shown_titles(browser)
-    assert no_alert(browser)
-    assert browser.execute_script("return window.xssRan === undefined")
-    time.sleep(3)  # a refresh replaces the list: still text, still inert
-    assert SCRIPT_TITLE in shown_titles(browser) and no_alert(browser)
-    assert browser.execute_script("return window.xssRan === undefined")
-
-
-def test_the_page_refreshes_itself_without_a_reload(site: Site, browser) -> None:
-    browser.get(site.url + "/?limit=10")
-    browser.execute_script("window.__same_page = 42")
-    site.writer.write_trending(trending_snapshot(MINUTE + 60_000, ["Breaking_news", *TRENDING_TITLES]), 60)
-    deadline = time.monotonic() + 20
-    while "Breaking news" not in shown_titles(browser):
-        assert time.monotonic() < deadline, "the list did not refresh within 20 s"
-        time.sleep(0.5)
-    assert browser.execute_script("return window.__same_page") == 42
-    assert shown_titles(browser)[0] == "Breaking news"
-    site.writer.write_trending(trending_snapshot(MINUTE + 120_000, TRENDING_TITLES), 60)
-
-
-def test_anomalies_page_shows_both_vectors_and_the_distance(site: Site, browser) -> None:
-    from selenium.webdriver.common.by import By
-
-    browser.get(site.url + "/anomalies")
-    assert shown_titles(browser) == ["Sudden spike", "Gone quiet", "Köln"]
-    first = browser.find_elements(By.CSS_SELECTOR, "#live-list .article")[0]
-    today = [td.text for td in first.find_elements(By.CSS_SELECTOR, "tr.today td")]
-    average = [td.text for td in first.find_elements(By.CSS_SELECTOR, "tr.history td")]
-    assert today == ["3", "2", "310", "295"] and average == ["2.5", "3.0", "2.0", "2.5"]
-    assert "distance 5.250" in first.text
-    assert len(first.find_elements(By.CSS_SELECTOR, "svg.chart polyline")) == 2
-    screenshot(browser, "anomalies")
-
-
-def test_filters_and_bad_parameters_on_the_page(site: Site, browser) -> None:
-    browser.get(site.url + "/?project=ja.wikipedia")
-    assert shown_titles(browser) == ["東京"]
-    browser.get(site.url + "/?limit=abc")
-    assert "limit must be a whole number" in browser.page_source
-
-
-def test_the_list_is_there_with_javascript_off(site: Site) -> None:
-    driver = chromium(javascript=False)
-    try:
-        driver.get(site.url + "/?limit=3")
-        assert shown_titles(driver) == ["Albert Einstein", SCRIPT_TITLE, "東京"]
-        assert no_alert(driver)
-    finally:
-        driver.quit()

@@ -1,0 +1,252 @@
+"""Installing what the stack runs: the virtual environment, Maven jars, flink-python on loopback, MinIO,
+Debian packages, and the tests' own tools. Every step is skipped when its stamp says it is current.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from stack_manager.layout import REPO_ROOT, Layout, StackError
+from stack_manager.steps import file_digest, require_tool, run_logged, stamp_matches, write_stamp
+
+# Pinned so that every machine builds the same server. The MinIO project no
+# longer tags Go module releases, so this is the pseudo-version of its
+# last published commit on the Go module proxy.
+MINIO_MODULE = "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
+MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
+MIN_JAVA = 11
+# The one Python the project runs on: its code uses 3.11, and apache-flink 1.20 supports up to 3.11
+# (pyproject.toml's requires-python says the same to pip).
+PYTHON_VERSION = (3, 11)
+
+
+def flink_home() -> Path:
+    """PyFlink's Flink distribution (bin/, conf/, lib/, opt/) inside the virtual environment."""
+    import pyflink
+
+    return Path(pyflink.__file__).resolve().parent
+
+
+def ensure_venv(layout: Layout) -> None:
+    """Create the project's virtual environment and install the project into it, once."""
+    if sys.version_info[:2] != PYTHON_VERSION:
+        raise StackError(
+            f"Python {sys.version_info[0]}.{sys.version_info[1]} runs this script; the project needs Python "
+            f"{PYTHON_VERSION[0]}.{PYTHON_VERSION[1]} (its code uses 3.11, apache-flink 1.20 supports up to "
+            "3.11). Run it with python3.11."
+        )
+    spec = file_digest(REPO_ROOT / "pyproject.toml")
+    if layout.venv_python.exists() and stamp_matches(layout, "venv", spec):
+        return
+    if not layout.venv_python.exists():
+        run_logged(
+            [sys.executable, "-m", "venv", str(layout.venv)],
+            layout.logs / "install-venv.log",
+            "Creating the virtual environment",
+            "Debian needs python3-venv for this.",
+        )
+    run_logged(
+        [str(layout.venv_python), "-m", "pip", "install", "--progress-bar", "off", "-e", f"{REPO_ROOT}[dev]"],
+        layout.logs / "install-python.log",
+        "Installing the Python packages (PyFlink, PySpark, clients; about 3 minutes the first time)",
+        "Check that PyPI is reachable from this machine, then run the command again.",
+    )
+    write_stamp(layout, "venv", spec)
+
+
+def in_venv(layout: Layout) -> bool:
+    return Path(sys.prefix).resolve() == layout.venv.resolve()
+
+
+def java_major_version() -> int:
+    java = require_tool(
+        "java",
+        "to run Kafka, Flink and Spark",
+        "Install a JDK 17 (Debian: apt-get install openjdk-17-jdk-headless).",
+    )
+    result = subprocess.run([java, "-version"], capture_output=True, text=True)
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr)
+    if not match:
+        raise StackError(f"could not read the Java version from `java -version`:\n{result.stderr}")
+    major = int(match.group(1))
+    return int(match.group(2)) if major == 1 else major
+
+
+def install(layout: Layout) -> None:
+    """Download and build everything the stack runs; skip what is already current."""
+    java = java_major_version()
+    if java < MIN_JAVA:
+        raise StackError(
+            f"Java {java} found; Kafka and Flink need Java {MIN_JAVA} or newer (17 recommended)."
+        )
+    install_jars(layout)
+    install_flink_lib(layout)
+    install_minio(layout)
+    install_debian_packages(layout, {"redis-server": "redis-server"}, "Redis")
+
+
+def install_jars(layout: Layout) -> None:
+    """The Kafka broker, the Flink connectors and Spark's s3a jars, from deploy/maven/*/pom.xml."""
+    mvn = None
+    for part in ("kafka", "flink", "spark"):
+        pom = REPO_ROOT / "deploy" / "maven" / part / "pom.xml"
+        target = layout.jars / part
+        digest = file_digest(pom)
+        if stamp_matches(layout, f"jars-{part}", digest) and any(target.glob("*.jar")):
+            continue
+        mvn = mvn or require_tool(
+            "mvn",
+            "to fetch the Kafka, Flink connector and S3 jars from Maven Central",
+            "Install Maven (Debian: apt-get install maven).",
+        )
+        shutil.rmtree(target, ignore_errors=True)
+        run_logged(
+            [
+                mvn,
+                "-B",
+                "-f",
+                str(pom),
+                f"-Dmaven.repo.local={layout.home / 'm2'}",
+                f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={target}",
+            ],
+            layout.logs / f"install-jars-{part}.log",
+            f"Fetching the {part} jars from Maven Central",
+            "Check that Maven Central is reachable from this machine, then run the command again.",
+        )
+        write_stamp(layout, f"jars-{part}", digest)
+
+
+def install_flink_lib(layout: Layout) -> None:
+    """Assemble the Flink cluster's lib folder: PyFlink's jars and a loopback-only flink-python.
+
+    flink-python's Fn API servers (what a TaskManager opens for its Python workers) listen on every
+    interface; deploy/flink/ServerFactory.java binds them to loopback. It is compiled against the
+    shipped jar and replaces the shipped classes in a copy of it, which goes on the cluster's
+    classpath, so that it is loaded before the copy `flink run -py` ships with each job.
+    """
+    home, lib = flink_home(), layout.flink_lib
+    source = REPO_ROOT / "deploy" / "flink" / "ServerFactory.java"
+    (flink_python,) = (home / "opt").glob("flink-python-*.jar")
+    shipped = sorted((home / "lib").glob("*.jar"))
+    digest = file_digest(source) + flink_python.name + ",".join(jar.name for jar in shipped)
+    patched = lib / flink_python.name
+    if stamp_matches(layout, "flink-lib", digest) and patched.exists():
+        return
+    javac = require_tool(
+        "javac", "to build the loopback-only Fn API server of flink-python", "Install a JDK 17."
+    )
+    shutil.rmtree(lib, ignore_errors=True)
+    classes = layout.home / "build" / "flink-python-loopback"
+    shutil.rmtree(classes, ignore_errors=True)
+    run_logged(
+        [javac, "-nowarn", "-cp", str(flink_python), "-d", str(classes), str(source)],
+        layout.logs / "install-flink-lib.log",
+        "Building flink-python's loopback-only Fn API server",
+        "See the log for the compiler's message; the source is deploy/flink/ServerFactory.java.",
+    )
+    lib.mkdir(parents=True)
+    for jar in shipped:
+        (lib / jar.name).symlink_to(jar)
+    replaced = "org/apache/beam/sdk/fn/server/ServerFactory"
+    with (
+        zipfile.ZipFile(flink_python) as original,
+        zipfile.ZipFile(patched, "w", zipfile.ZIP_DEFLATED) as copy,
+    ):
+        for entry in original.infolist():
+            if not entry.filename.startswith(replaced):
+                copy.writestr(entry, original.read(entry))
+        for compiled in sorted(classes.rglob("*.class")):
+            copy.write(compiled, compiled.relative_to(classes).as_posix())
+    write_stamp(layout, "flink-lib", digest)
+
+
+def install_minio(layout: Layout) -> None:
+    """MinIO, built from its Go module (it publishes no binaries we may fetch here)."""
+    binary = layout.bin / "minio"
+    if binary.exists() and stamp_matches(layout, "minio", MINIO_MODULE):
+        return
+    go = require_tool("go", "to build the MinIO S3 server", "Install Go 1.24 or newer.")
+    go_home = layout.home / "go"
+    env = dict(
+        os.environ,
+        GOPATH=str(go_home),
+        GOMODCACHE=str(go_home / "mod"),
+        GOCACHE=str(go_home / "build-cache"),
+        GOBIN=str(layout.bin),
+        GOFLAGS="-buildvcs=false",
+    )
+    run_logged(
+        [go, "install", MINIO_MODULE],
+        layout.logs / "install-minio.log",
+        "Building MinIO from the Go module proxy (about 5 minutes on 2 cores)",
+        "Check that the Go module proxy is reachable (go env GOPROXY), then run the command again.",
+        env=env,
+    )
+    write_stamp(layout, "minio", MINIO_MODULE)
+
+
+def install_debian_packages(layout: Layout, commands: dict[str, str], what: str) -> None:
+    """Install Debian packages (command or file path -> package) that are missing; needs root."""
+
+    def present(probe: str) -> bool:
+        return Path(probe).exists() if probe.startswith("/") else shutil.which(probe) is not None
+
+    missing = sorted({package for probe, package in commands.items() if not present(probe)})
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise StackError(
+            f"{what} needs Debian's {' '.join(missing)}. Install as root: "
+            f"apt-get update && apt-get install -y {' '.join(missing)}"
+        )
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run_logged(
+        ["apt-get", "update"],
+        layout.logs / "install-apt-update.log",
+        "Updating Debian's package lists",
+        "Check that Debian's mirrors are reachable.",
+        env=env,
+    )
+    run_logged(
+        ["apt-get", "install", "-y", "--no-install-recommends", *missing],
+        layout.logs / f"install-{missing[0]}.log",
+        f"Installing Debian's {' '.join(missing)}",
+        "Check that Debian's mirrors are reachable.",
+        env=env,
+    )
+
+
+def install_test_tools(layout: Layout) -> None:
+    """What only the tests and benchmarks need: Chromium and its driver, wrk, and Airflow (own venv)."""
+    install_debian_packages(
+        layout,
+        {
+            "chromium": "chromium",
+            "chromedriver": "chromium-driver",
+            "wrk": "wrk",
+            # A CJK font, so screenshots of non-Latin titles show glyphs, not boxes.
+            "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc": "fonts-wqy-zenhei",
+        },
+        "The browser tests",
+    )
+    constraints = REPO_ROOT / "deploy" / "airflow" / "constraints.txt"
+    venv = layout.home / "airflow-venv"
+    if stamp_matches(layout, "airflow", file_digest(constraints)) and (venv / "bin" / "airflow").exists():
+        return
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    run_logged(
+        [str(venv / "bin" / "pip"), "install", "-q", "-r", str(constraints)],
+        layout.logs / "install-airflow.log",
+        "Installing Airflow in its own virtual environment (for the DAG tests; about a minute)",
+        "Check that PyPI is reachable, then run the command again.",
+    )
+    write_stamp(layout, "airflow", file_digest(constraints))

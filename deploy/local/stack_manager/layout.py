@@ -1,0 +1,76 @@
+"""Where each thing lives under the stack home, and how the manager talks to its operator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import RUN_FOLDER
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+class StackError(RuntimeError):
+    """Something an operator must fix; the message says what and how."""
+
+
+def say(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each thing lives under the stack home (``[stack] home``, ``.stack/`` by default)."""
+
+    home: Path
+
+    @property
+    def venv(self) -> Path:
+        return self.home / "venv"
+
+    @property
+    def venv_python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.home / RUN_FOLDER
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def jars(self) -> Path:
+        return self.home / "jars"
+
+    @property
+    def bin(self) -> Path:
+        return self.home / "bin"
+
+    @property
+    def stamps(self) -> Path:
+        return self.home / "stamps"
+
+    @property
+    def flink_conf(self) -> Path:
+        return self.home / "flink-conf"
+
+    @property
+    def kafka_conf(self) -> Path:
+        return self.home / "kafka-conf"
+
+    @property
+    def flink_lib(self) -> Path:
+        """The cluster's classpath: PyFlink's lib jars and flink-python with its servers on loopback."""
+        return self.home / "flink-lib"
+
+    def pid_file(self, name: str) -> Path:
+        return self.run / f"{name}.pid"
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"

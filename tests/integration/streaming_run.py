@@ -1,0 +1,359 @@
+"""The streaming tests' shared run: an isolated pipeline, a seeded input, the oracle and its checks.
+
+Used by test_streaming.py (the undisturbed run and a killed TaskManager) and
+test_streaming_faults.py (restarts and outages), each test with its own topics and prefixes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+
+from core import flink_jobs
+from core.articles import is_article
+from core.clients import flink_rest
+from core.config import REPO_ROOT, Settings, load_settings, private_names
+from core.contracts import hourly_counts_key, pipeline_topics, windows_topic
+from core.events import DEAD_LETTER_PAYLOAD_CHARS
+from core.snapshots import Keys, decode_trending
+from core.synthetic import parse_time_ms
+from core.windows import MINUTE_MS, hour_start_of, hour_window_ends, topic_digit, window_starts_of
+from tests.oracle import growth_score, is_trending
+
+START = parse_time_ms("2026-03-02T08:00:00Z")
+END = START + 135 * MINUTE_MS  # events up to 10:15
+# A live stream never ends; this input does. Once the job has read it all, its partitions go
+# idle, and PyFlink's Python operators can drop a watermark they were holding when their
+# output turns idle (seen on CI: the source at 10:22, the trending publisher stuck at 10:05).
+# So, like live traffic, clock ticks keep arriving while the test waits: one per partition,
+# a minute later each time, under their own title (checked apart from the run's articles).
+TICK_TITLE = "Clock_tick"
+FIRST_TICK = END + 8 * MINUTE_MS
+LAST_MINUTE = END + MINUTE_MS
+HUGE_TITLE = b'{"ts":1772438400000,"project":"en.wikipedia","title":"' + b"A" * 900_000 + b'"}'
+MALFORMED = [
+    (b"this is not json", "not a JSON object"),
+    (b'{"project":"en.wikipedia","title":"No_ts"}', "ts missing or not a number"),
+    (b'{"ts":1772438400,"project":"en.wikipedia","title":"Seconds_not_ms"}', "ts outside"),
+    (b'{"ts":1772438400000,"project":"en.wikipedia"}', "title missing"),
+    (b'{"ts":1772438400000,"project":"en.wikipedia","title":"Tab\\there"}', "control characters"),
+    (b'{"ts":1772438400000,"project":"en.wikipedia","title":"Caf\xe9_latin1"}', "not UTF-8"),
+    (b'{"ts":1772438400000,"project":"en.wikipedia","title":"Half_\\ud800"}', "not UTF-8"),
+    # A title of 900,000 characters: refused, and its dead letter cut so that it fits in Kafka.
+    (
+        HUGE_TITLE,
+        f"title longer than 255 characters (payload of {len(HUGE_TITLE)} characters cut to "
+        f"{DEAD_LETTER_PAYLOAD_CHARS})",
+    ),
+    # An hour ahead of the clock: it would hold every true event late for an hour.
+    (
+        json.dumps(
+            {"ts": int(time.time() * 1000) + 3_600_000, "project": "en.wikipedia", "title": "From_the_future"}
+        ).encode(),
+        "ts outside",
+    ),
+]
+LATE_EVENT = json.dumps(
+    {"ts": START + 5 * MINUTE_MS, "project": "en.wikipedia", "title": "Late_arrival"}
+).encode()
+
+
+@dataclass
+class Isolated:
+    """One test's private names, passed to the producer and the job as WIKITRENDS_* variables."""
+
+    env: dict[str, str]
+    settings: Settings
+
+
+@pytest.fixture
+def isolated(kafka_bootstrap: str, redis_client, s3_client, flink_overview) -> Isolated:
+    tag = f"e2e{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        **private_names(tag),
+        # Keep every minute of the run readable, so each can be checked.
+        "WIKITRENDS_STREAMING_TRENDING_RETENTION_MINUTES": "1000",
+    }
+    settings = load_settings(env)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    topics = pipeline_topics(settings.kafka)
+    admin.create_topics([NewTopic(t, num_partitions=4, replication_factor=1) for t in topics])
+    yield Isolated(env, settings)
+    admin.delete_topics(topics)
+    admin.close()
+
+
+def produce_run(isolated: Isolated, tmp_path: Path, topic: str | None = None) -> dict:
+    """The seeded synthetic run, malformed events and clock ticks, into the job's input (or ``topic``)."""
+    env = {**isolated.env, "WIKITRENDS_KAFKA_PAGEVIEWS_TOPIC": topic} if topic else isolated.env
+    settings = load_settings(env)
+    truth_path = tmp_path / "truth.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "producer",
+            "synthetic",
+            "--catalogue-size",
+            "20000",
+            "--seed",
+            "3",
+            "--views-per-minute",
+            "600",
+            "--start",
+            "2026-03-02T08:00:00Z",
+            "--duration",
+            "135m",
+            "--speedup",
+            "0",
+            "--trend",
+            "+40m,60m,150",
+            "--ground-truth",
+            str(truth_path),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    for payload, _ in MALFORMED:
+        producer.send(settings.kafka.pageviews_topic, value=payload)
+    producer.flush()
+    send_ticks(settings, FIRST_TICK)
+    return json.loads(truth_path.read_text())
+
+
+def send_ticks(settings: Settings, ts: int) -> None:
+    """One event at ``ts`` into every partition of the input topic."""
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    tick = json.dumps({"ts": ts, "project": "en.wikipedia", "title": TICK_TITLE}).encode()
+    for partition in producer.partitions_for(settings.kafka.pageviews_topic):
+        producer.send(
+            settings.kafka.pageviews_topic, key=TICK_TITLE.encode(), value=tick, partition=partition
+        )
+    producer.close()
+
+
+def completed_checkpoints(settings: Settings, job_id: str) -> int:
+    return flink_rest(settings, f"/jobs/{job_id}/checkpoints")["counts"]["completed"]
+
+
+def submit_job(isolated: Isolated, restore_from: str | None = None) -> str:
+    return flink_jobs.submit(isolated.env, "-py", "streaming/job.py", restore_from=restore_from)
+
+
+def cancel_job(settings: Settings, job_id: str) -> None:
+    flink_jobs.cancel(settings, job_id, discard_checkpoints=True)
+
+
+def wait_for(condition, what: str, timeout_s: float = 900, between=lambda: None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(3)
+        between()
+
+
+def read_topic(bootstrap: str, topic: str) -> list:
+    """Everything committed in a topic (transactional writers: read_committed)."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+        max_poll_records=20000,
+        isolation_level="read_committed",
+    )
+    try:
+        return list(consumer)
+    finally:
+        consumer.close()
+
+
+@dataclass
+class Oracle:
+    """What the job must output, computed in Python from the events produced."""
+
+    window_counts: dict[tuple[str, int], int]  # (title, window_start) -> views
+    hourly: dict[int, Counter]  # hour start -> title -> views
+
+    @classmethod
+    def from_events(cls, records: list) -> Oracle:
+        per_minute: Counter = Counter()
+        hourly: dict[int, Counter] = defaultdict(Counter)
+        for record in records:
+            event = json.loads(record.value)
+            per_minute[(event["title"], event["ts"] - event["ts"] % MINUTE_MS)] += 1
+            hourly[hour_start_of(event["ts"])][event["title"]] += 1
+        windows: Counter = Counter()
+        for (title, minute), count in per_minute.items():
+            for start in window_starts_of(minute):
+                windows[(title, start)] += count
+        return cls(dict(windows), hourly)
+
+    def trending(self, minute: int, settings: Settings) -> list[tuple[str, list[int], float]]:
+        min_volume, top = settings.streaming.trending_min_volume, settings.streaming.trending_top
+        ends = hour_window_ends(minute)
+        titles = {
+            title
+            for (title, start) in self.window_counts
+            if start + 10 * MINUTE_MS == minute and is_article(title, settings.articles)
+        }
+        found = []
+        for title in titles:
+            counts = [self.window_counts.get((title, end - 10 * MINUTE_MS), 0) for end in ends]
+            if is_trending(counts, min_volume):
+                found.append((title, counts, growth_score(counts, min_volume)))
+        found.sort(key=lambda item: (-item[2], item[0]))
+        return found[:top]
+
+
+def trend_minutes_from_ground_truth(truth: dict, min_volume: int) -> list[int]:
+    """The minutes at which the injected trend article must trend, from the producer's own counts."""
+    (trend,) = [s for s in truth["scenarios"] if s["kind"] == "trend"]
+    per_minute = {int(m): n for m, n in truth["tracked"][trend["title"]]["views_per_minute"].items()}
+    minutes = []
+    for minute in range(START + MINUTE_MS, LAST_MINUTE + 1, MINUTE_MS):
+        counts = [
+            sum(per_minute.get(end - k * MINUTE_MS, 0) for k in range(1, 11))
+            for end in hour_window_ends(minute)
+        ]
+        if is_trending(counts, min_volume):
+            minutes.append(minute)
+    return minutes
+
+
+def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> None:
+    settings = isolated.settings
+    bootstrap = settings.kafka.bootstrap
+    # The synthetic run's events: not the malformed ones (no key), the late one (dead-lettered) nor
+    # the ticks (their windows never close).
+    events = [
+        r
+        for r in read_topic(bootstrap, settings.kafka.pageviews_topic)
+        if r.key not in (None, b"Late_arrival", TICK_TITLE.encode())
+    ]
+    oracle = Oracle.from_events(events)
+
+    # Every window count is exact, and in the topic of its start minute's last digit, once.
+    seen: dict[tuple[str, int], int] = {}
+    for digit in range(10):
+        for record in read_topic(bootstrap, windows_topic(settings.kafka, digit)):
+            window = json.loads(record.value)
+            assert set(window) == {"project", "title", "window_start", "window_end", "count"}
+            assert topic_digit(window["window_start"]) == digit
+            assert window["window_end"] - window["window_start"] == 10 * MINUTE_MS
+            assert record.key.decode() == window["title"]
+            key = (window["title"], window["window_start"])
+            assert key not in seen, f"window {key} written twice"
+            if window["title"] != TICK_TITLE:
+                seen[key] = window["count"]
+    # Windows past LAST_MINUTE may be out too (the ticks move time on); each must be right.
+    assert {key: seen[key] for key in seen if key[1] + 10 * MINUTE_MS <= LAST_MINUTE} == {
+        key: count for key, count in oracle.window_counts.items() if key[1] + 10 * MINUTE_MS <= LAST_MINUTE
+    }
+    assert all(seen[key] == oracle.window_counts.get(key) for key in seen)
+
+    # Every minute's trending list is the rule applied to those windows, ranked by the score.
+    keys = Keys(settings.redis)
+    s = settings.streaming
+    for minute in range(START + MINUTE_MS, LAST_MINUTE + 1, MINUTE_MS):
+        raw = redis_client.get(keys.trending_minute(minute))
+        assert raw is not None, f"no trending list for minute {minute}"
+        snapshot = decode_trending(raw)
+        got = [(a.title, a.counts, pytest.approx(a.score, abs=1e-6)) for a in snapshot.articles]
+        assert got == oracle.trending(minute, settings), minute
+        assert all(a.window_ends == hour_window_ends(minute) for a in snapshot.articles)
+        titles = [a.title for a in snapshot.articles]
+        assert "Main_Page" not in titles and "Special:Search" not in titles  # not articles
+    # The injected trend (08:40-09:40, rising to 150 a minute) is listed whenever its own counts say so.
+    trend_title = next(s["title"] for s in truth["scenarios"] if s["kind"] == "trend")
+    trend_minutes = trend_minutes_from_ground_truth(truth, s.trending_min_volume)
+    assert len(trend_minutes) >= 20
+    for minute in trend_minutes:
+        titles = [a.title for a in decode_trending(redis_client.get(keys.trending_minute(minute))).articles]
+        assert trend_title in titles, minute
+    assert decode_trending(redis_client.get(keys.trending_latest)).minute >= LAST_MINUTE
+
+    # Each finished hour's counts on S3 equal the events of that hour, per article.
+    for hour in (START, START + 60 * MINUTE_MS):
+        body = s3_client.get_object(Bucket=settings.s3.bucket, Key=hourly_counts_key(settings.s3, hour))[
+            "Body"
+        ]
+        table = pq.read_table(io.BytesIO(body.read())).to_pylist()
+        assert {row["title"]: row["views"] for row in table} == dict(oracle.hourly[hour])
+        assert {row["project"] for row in table} == {"en.wikipedia"}
+
+    # Malformed events and the late one are in the dead-letter topic with their reasons.
+    dead = [json.loads(r.value) for r in read_topic(bootstrap, settings.kafka.dead_letter_topic)]
+    reasons = {d["payload"]: d["reason"] for d in dead}
+    for payload, reason in MALFORMED:
+        assert reason in reasons[payload.decode(errors="replace")[:DEAD_LETTER_PAYLOAD_CHARS]]
+    assert reasons[LATE_EVENT.decode()].startswith("late")
+    assert len(dead) == len(MALFORMED) + 1
+
+
+def source_watermark(settings: Settings, job_id: str) -> int:
+    """The event time every source subtask of the running job has passed (0 while it restarts).
+
+    It is the input watermark of the operators that read from the source.
+    """
+
+    try:
+        nodes = flink_rest(settings, f"/jobs/{job_id}/plan")["plan"]["nodes"]
+        source = next(n["id"] for n in nodes if not n.get("inputs"))
+        reader = next(n["id"] for n in nodes if any(i["id"] == source for i in n.get("inputs", [])))
+        marks = [
+            int(m["value"]) for m in flink_rest(settings, f"/jobs/{job_id}/vertices/{reader}/watermarks")
+        ]
+    except (OSError, ValueError, KeyError, StopIteration):
+        return 0
+    return min(marks, default=0)
+
+
+def wait_until_done(isolated: Isolated, s3_client, redis_client, job_id: str) -> None:
+    settings = isolated.settings
+    keys = Keys(settings.redis)
+
+    def last_minute_published() -> bool:
+        # The running job's own progress too: after a restore it replays from its checkpoint, and
+        # lists published before the failure are already in Redis.
+        raw = redis_client.get(keys.trending_latest)
+        published = raw is not None and decode_trending(raw).minute >= LAST_MINUTE
+        return published and source_watermark(settings, job_id) >= LAST_MINUTE
+
+    ticks = iter(range(FIRST_TICK + MINUTE_MS, FIRST_TICK + 10_000 * MINUTE_MS, MINUTE_MS))
+    wait_for(
+        last_minute_published,
+        "the trending list of the last minute",
+        between=lambda: send_ticks(settings, next(ticks)),
+    )
+    # The late event goes in only once the job has passed its time; then wait for it to come out.
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    producer.send(settings.kafka.pageviews_topic, key=b"Late_arrival", value=LATE_EVENT).get(timeout=30)
+    producer.close()
+
+    def late_event_dead_lettered() -> bool:
+        dead = read_topic(settings.kafka.bootstrap, settings.kafka.dead_letter_topic)
+        return len(dead) >= len(MALFORMED) + 1
+
+    wait_for(late_event_dead_lettered, "the late event in the dead-letter topic", timeout_s=180)

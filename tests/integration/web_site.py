@@ -1,0 +1,149 @@
+"""The web tests' shared site: Redis filled by the jobs' own writer, the site run as users run it.
+
+Used by test_web.py (the JSON API and a Redis outage) and test_web_pages.py (the pages in Chromium).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.config import REPO_ROOT, Settings, load_settings, private_names
+from core.snapshots import (
+    AnomalousArticle,
+    AnomalySnapshot,
+    SnapshotWriter,
+    TrendingArticle,
+    TrendingSnapshot,
+)
+
+MINUTE = 1_772_438_400_000  # 2026-03-02 08:00 UTC
+SCRIPT_TITLE = "<script>alert(1)</script>"
+IMG_TITLE = '<img src=x onerror="window.xssRan=1">'
+TRENDING_TITLES = ["Albert_Einstein", SCRIPT_TITLE, "東京", "Москва", IMG_TITLE, "Deaths_in_2026", "Zürich"]
+ARTIFACTS = Path(os.environ.get("WIKITRENDS_ARTIFACTS", REPO_ROOT / "test-artifacts"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def trending_snapshot(minute: int, titles: list[str]) -> TrendingSnapshot:
+    ends = [minute - 10 * 60_000 * k for k in range(5, -1, -1)]
+    articles = [
+        TrendingArticle(
+            rank,
+            "en.wikipedia" if rank != 3 else "ja.wikipedia",
+            title,
+            [5 * k + rank for k in range(1, 6)] + [100 - rank],
+            ends,
+            10.0 - rank,
+        )
+        for rank, title in enumerate(titles, start=1)
+    ]
+    return TrendingSnapshot(minute=minute, computed_at=minute + 4_000, min_volume=20, articles=articles)
+
+
+def anomaly_snapshot() -> AnomalySnapshot:
+    spike = AnomalousArticle(
+        1, "en.wikipedia", "Sudden_spike", 5.25, [3.0, 2.0, 310.0, 295.0], [2.5, 3.0, 2.0, 2.5]
+    )
+    quiet = AnomalousArticle(
+        2, "en.wikipedia", "Gone_quiet", 3.75, [120.0, 0, 0, 0], [118.0, 121.5, 119.0, 117.0]
+    )
+    busier = AnomalousArticle(
+        3, "de.wikipedia", "Köln", 1.5, [40.0, 41.0, 90.0, 88.0], [40.0, 40.0, 40.0, 40.0]
+    )
+    articles = [spike, quiet, busier]
+    return AnomalySnapshot("2026-03-02", 3, MINUTE - 5 * 3_600_000, MINUTE - 3_600_000, articles)
+
+
+@dataclass
+class Site:
+    url: str
+    settings: Settings
+    writer: SnapshotWriter
+    process: subprocess.Popen
+
+    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    def json(self, path: str) -> tuple[int, dict]:
+        status, headers, body = self.get(path)
+        assert headers["Content-Type"].startswith("application/json"), headers
+        return status, json.loads(body)
+
+
+def start_site(env: dict[str, str]) -> tuple[str, subprocess.Popen]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/api/trending", timeout=2).close()
+            return url, process
+        except urllib.error.HTTPError:
+            return url, process
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(f"python -m web exited: {process.stdout.read()}")
+            time.sleep(0.2)
+    process.kill()
+    pytest.fail("python -m web did not answer within 30 s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def site_env(tag: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        **private_names(tag),
+        "WIKITRENDS_WEB_REFRESH_SECONDS": "2",
+        "WIKITRENDS_WEB_SNAPSHOT_CACHE_SECONDS": "0",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def site(redis_client) -> Iterator[Site]:
+    env = site_env(f"web{uuid.uuid4().hex[:6]}")
+    settings = load_settings(env)
+    writer = SnapshotWriter(redis_client, settings.redis)
+    writer.write_trending(trending_snapshot(MINUTE, TRENDING_TITLES), retention_minutes=60)
+    writer.write_anomalies(anomaly_snapshot())
+    url, process = start_site(env)
+    yield Site(url, settings, writer, process)
+    stop(process)
