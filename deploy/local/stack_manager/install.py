@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -21,9 +22,32 @@ from stack_manager.steps import file_digest, require_tool, run_logged, stamp_mat
 MINIO_MODULE = "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 MIN_JAVA = 11
-# The one Python the project runs on: its code uses 3.11, and apache-flink 1.20 supports up to 3.11
-# (pyproject.toml's requires-python says the same to pip).
-PYTHON_VERSION = (3, 11)
+
+
+def required_python() -> str:
+    """pyproject.toml's requires-python (``>=3.11,<3.12``): the one statement of the Python we need."""
+    return tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+
+
+def python_allowed(version: tuple[int, ...], requirement: str) -> bool:
+    """Whether ``version`` meets every clause of ``requirement`` (>=, >, <=, <, == on dotted numbers).
+
+    The standard library has no version specifiers, and this runs before the virtual environment exists.
+    """
+    for clause in requirement.split(","):
+        operator, number = re.fullmatch(r"\s*(>=|<=|==|>|<)\s*([\d.]+)\s*", clause).groups()
+        bound = tuple(int(part) for part in number.split("."))
+        mine = version[: len(bound)]
+        met = {
+            ">=": mine >= bound,
+            ">": mine > bound,
+            "<=": mine <= bound,
+            "<": mine < bound,
+            "==": mine == bound,
+        }[operator]
+        if not met:
+            return False
+    return True
 
 
 def flink_home() -> Path:
@@ -35,11 +59,11 @@ def flink_home() -> Path:
 
 def ensure_venv(layout: Layout) -> None:
     """Create the project's virtual environment and install the project into it, once."""
-    if sys.version_info[:2] != PYTHON_VERSION:
+    running, wanted = ".".join(str(part) for part in sys.version_info[:3]), required_python()
+    if not python_allowed(tuple(sys.version_info[:3]), wanted):
         raise StackError(
-            f"Python {sys.version_info[0]}.{sys.version_info[1]} runs this script; the project needs Python "
-            f"{PYTHON_VERSION[0]}.{PYTHON_VERSION[1]} (its code uses 3.11, apache-flink 1.20 supports up to "
-            "3.11). Run it with python3.11."
+            f"Python {running} runs this script; the project needs Python {wanted} (pyproject.toml: "
+            "the code uses 3.11, apache-flink 1.20 supports up to 3.11). Run it with python3.11."
         )
     spec = file_digest(REPO_ROOT / "pyproject.toml")
     if layout.venv_python.exists() and stamp_matches(layout, "venv", spec):
