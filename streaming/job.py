@@ -31,7 +31,7 @@ from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
 from pyflink.table import Schema, StreamTableEnvironment, Table
 
 from core.config import ConfigError, Settings, load_settings
-from streaming import sql
+from streaming import sql, tables
 from streaming.publish import PublishHourlyCounts, PublishTrending
 
 
@@ -91,7 +91,7 @@ def build(
     table_config.set("pipeline.name", args.job_name)
 
     # Stage 1: the topic is read once; minute counts and dead letters leave as one stream.
-    t_env.execute_sql(sql.source_table(settings, args.startup, args.bounded))
+    t_env.execute_sql(tables.source_table(settings, args.startup, args.bounded))
     t_env.execute_sql(sql.checked_events_view())
     t_env.execute_sql(sql.valid_events_view())
     stage_one = t_env.to_data_stream(t_env.sql_query(sql.stage_one_query()))
@@ -109,8 +109,8 @@ def build(
 
     # Stage 2: window topics and dead letters (exactly-once Kafka), trending, hourly counts.
     trending = trending_table(t_env, settings)
-    t_env.execute_sql(sql.window_sink_table(settings))
-    t_env.execute_sql(sql.dead_letter_sink_table(settings))
+    t_env.execute_sql(tables.window_sink_table(settings))
+    t_env.execute_sql(tables.dead_letter_sink_table(settings))
     sinks = t_env.create_statement_set()
     sinks.add_insert_sql(sql.insert_window_counts(settings))
     sinks.add_insert_sql(sql.insert_dead_letters())

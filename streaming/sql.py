@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from core.articles import article_condition_sql
 from core.config import Settings
-from core.contracts import windows_topics
 from core.events import (
     DEAD_LETTER_PAYLOAD_CHARS,
     FORBIDDEN_IN_TITLES,
@@ -75,59 +74,6 @@ NOW_MS = "CAST(UNIX_TIMESTAMP() AS BIGINT) * 1000"
 def plausible_ts(ts: str) -> str:
     """SQL that is true when ``ts`` lies in 2001-01-01 .. now + the allowed future (core.events)."""
     return f"{ts} BETWEEN {MIN_PLAUSIBLE_TS_MS} AND {NOW_MS} + {MAX_FUTURE_MS}"
-
-
-def _kafka_options(settings: Settings, **options: str) -> str:
-    merged = {"connector": "kafka", "properties.bootstrap.servers": settings.kafka.bootstrap, **options}
-    return ",\n  ".join(f"'{key}' = '{value}'" for key, value in merged.items())
-
-
-def _exactly_once(name: str) -> dict[str, str]:
-    return {
-        "sink.delivery-guarantee": "exactly-once",
-        "sink.transactional-id-prefix": f"wikitrends-{name}",
-        # Must stay under the broker's transaction.max.timeout.ms (1 h on the local stack).
-        "properties.transaction.timeout.ms": "900000",
-        # Window rows are many and small: fill large compressed batches instead of sending each.
-        "properties.linger.ms": "50",
-        "properties.batch.size": str(512 * 1024),
-        "properties.compression.type": "lz4",
-    }
-
-
-def source_table(settings: Settings, startup_mode: str, bounded: bool = False) -> str:
-    """``pageviews`` as raw strings, with the event time read from the JSON's ``ts``.
-
-    A missing, non-numeric or absurd ``ts`` gives event time 0 so that it
-    cannot move the watermark; such events are sent to the dead-letter topic.
-    """
-    ts = "TRY_CAST(JSON_VALUE(payload, '$.ts') AS BIGINT)"
-    plausible = plausible_ts(ts)
-    s = settings.streaming
-    options = _kafka_options(
-        settings,
-        **{
-            "topic": settings.kafka.pageviews_topic,
-            "properties.group.id": s.group_id,
-            "scan.startup.mode": startup_mode,
-            # A new consumer group (no committed offsets) starts from the beginning.
-            "properties.auto.offset.reset": "earliest",
-            "format": "raw",
-            # Bounded: read up to the offsets of the job's start, then finish (benchmarks, backfills).
-            **({"scan.bounded.mode": "latest-offset"} if bounded else {}),
-        },
-    )
-    return f"""
-CREATE TABLE pageviews_raw (
-  payload STRING,
-  ts AS {ts},
-  project AS JSON_VALUE(payload, '$.project'),
-  title AS JSON_VALUE(payload, '$.title'),
-  event_time AS TO_TIMESTAMP_LTZ(CASE WHEN {plausible} THEN {ts} ELSE 0 END, 3),
-  WATERMARK FOR event_time AS event_time - INTERVAL '{s.watermark_delay_seconds}' SECOND
-) WITH (
-  {options}
-)"""
 
 
 def problem_expression() -> str:
@@ -200,53 +146,6 @@ SELECT project, title, {epoch_ms("window_start")} AS window_start_ms, {epoch_ms(
 FROM TABLE(HOP(TABLE {MINUTE_COUNTS}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE,
   INTERVAL '{WINDOW_MINUTES}' MINUTE))
 GROUP BY project, title, window_start, window_end, window_time"""
-
-
-def window_sink_table(settings: Settings) -> str:
-    """The ten window topics; each row goes to the topic named in its ``topic`` column."""
-    return f"""
-CREATE TABLE window_counts_sink (
-  `topic` STRING METADATA,
-  `project` STRING,
-  `title` STRING,
-  `window_start` BIGINT,
-  `window_end` BIGINT,
-  `count` BIGINT
-) WITH (
-  {
-        _kafka_options(
-            settings,
-            **{
-                "topic": ";".join(windows_topics(settings.kafka)),
-                "key.format": "raw",
-                "key.fields": "title",
-                "value.format": "json",
-                "value.fields-include": "ALL",
-                **_exactly_once("windows"),
-            },
-        )
-    }
-)"""
-
-
-def dead_letter_sink_table(settings: Settings) -> str:
-    return f"""
-CREATE TABLE dead_letter_sink (
-  `reason` STRING,
-  `payload` STRING,
-  `seen_at` BIGINT
-) WITH (
-  {
-        _kafka_options(
-            settings,
-            **{
-                "topic": settings.kafka.dead_letter_topic,
-                "format": "json",
-                **_exactly_once("dead-letters"),
-            },
-        )
-    }
-)"""
 
 
 def insert_window_counts(settings: Settings) -> str:

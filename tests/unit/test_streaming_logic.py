@@ -21,7 +21,7 @@ from core.snapshots import (
 )
 from core.synthetic import parse_time_ms
 from core.windows import hour_start_of, hour_window_ends, iso_time, topic_digit, window_starts_of
-from streaming import sql
+from streaming import sql, tables
 from streaming.publish import (
     RETRY_MAX_SECONDS,
     TrendingRow,
@@ -124,8 +124,8 @@ def test_the_sql_uses_the_configured_names_and_rule() -> None:
     )
     assert "c6 >= 35" in sql.trending_query(settings)
     assert "/ (c1 + 35)" in sql.trending_query(settings)
-    assert "'topic' = 'pv'" in sql.source_table(settings, "earliest-offset")
-    sink = sql.window_sink_table(settings)
+    assert "'topic' = 'pv'" in tables.source_table(settings, "earliest-offset")
+    sink = tables.window_sink_table(settings)
     assert (
         "pageviews-windows-0;pageviews-windows-1" in sink
         and "'sink.delivery-guarantee' = 'exactly-once'" in sink

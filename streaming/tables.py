@@ -1,0 +1,105 @@
+"""The Kafka tables of the streaming job: the page requests it reads, the ten window topics and the
+dead letters it writes (exactly-once, in Kafka transactions committed with each checkpoint).
+"""
+
+from __future__ import annotations
+
+from core.config import Settings
+from core.contracts import windows_topics
+from streaming.sql import plausible_ts
+
+
+def kafka_options(settings: Settings, **options: str) -> str:
+    """The WITH clause of a Kafka table on the configured brokers."""
+    merged = {"connector": "kafka", "properties.bootstrap.servers": settings.kafka.bootstrap, **options}
+    return ",\n  ".join(f"'{key}' = '{value}'" for key, value in merged.items())
+
+
+def exactly_once(name: str) -> dict[str, str]:
+    """Sink options for exactly-once delivery under the transactional id prefix ``wikitrends-<name>``."""
+    return {
+        "sink.delivery-guarantee": "exactly-once",
+        "sink.transactional-id-prefix": f"wikitrends-{name}",
+        # Must stay under the broker's transaction.max.timeout.ms (1 h on the local stack).
+        "properties.transaction.timeout.ms": "900000",
+        # Window rows are many and small: fill large compressed batches instead of sending each.
+        "properties.linger.ms": "50",
+        "properties.batch.size": str(512 * 1024),
+        "properties.compression.type": "lz4",
+    }
+
+
+def source_table(settings: Settings, startup_mode: str, bounded: bool = False) -> str:
+    """``pageviews`` as raw strings, with the event time read from the JSON's ``ts``.
+
+    A missing, non-numeric or absurd ``ts`` gives event time 0 so that it
+    cannot move the watermark; such events are sent to the dead-letter topic.
+    """
+    ts = "TRY_CAST(JSON_VALUE(payload, '$.ts') AS BIGINT)"
+    s = settings.streaming
+    options = kafka_options(
+        settings,
+        **{
+            "topic": settings.kafka.pageviews_topic,
+            "properties.group.id": s.group_id,
+            "scan.startup.mode": startup_mode,
+            # A new consumer group (no committed offsets) starts from the beginning.
+            "properties.auto.offset.reset": "earliest",
+            "format": "raw",
+            # Bounded: read up to the offsets of the job's start, then finish (benchmarks, backfills).
+            **({"scan.bounded.mode": "latest-offset"} if bounded else {}),
+        },
+    )
+    return f"""
+CREATE TABLE pageviews_raw (
+  payload STRING,
+  ts AS {ts},
+  project AS JSON_VALUE(payload, '$.project'),
+  title AS JSON_VALUE(payload, '$.title'),
+  event_time AS TO_TIMESTAMP_LTZ(CASE WHEN {plausible_ts(ts)} THEN {ts} ELSE 0 END, 3),
+  WATERMARK FOR event_time AS event_time - INTERVAL '{s.watermark_delay_seconds}' SECOND
+) WITH (
+  {options}
+)"""
+
+
+def window_sink_table(settings: Settings) -> str:
+    """The ten window topics; each row goes to the topic named in its ``topic`` column."""
+    options = kafka_options(
+        settings,
+        **{
+            "topic": ";".join(windows_topics(settings.kafka)),
+            "key.format": "raw",
+            "key.fields": "title",
+            "value.format": "json",
+            "value.fields-include": "ALL",
+            **exactly_once("windows"),
+        },
+    )
+    return f"""
+CREATE TABLE window_counts_sink (
+  `topic` STRING METADATA,
+  `project` STRING,
+  `title` STRING,
+  `window_start` BIGINT,
+  `window_end` BIGINT,
+  `count` BIGINT
+) WITH (
+  {options}
+)"""
+
+
+def dead_letter_sink_table(settings: Settings) -> str:
+    """The dead-letter topic: each bad or late page request with its reason and when it was seen."""
+    options = kafka_options(
+        settings,
+        **{"topic": settings.kafka.dead_letter_topic, "format": "json", **exactly_once("dead-letters")},
+    )
+    return f"""
+CREATE TABLE dead_letter_sink (
+  `reason` STRING,
+  `payload` STRING,
+  `seen_at` BIGINT
+) WITH (
+  {options}
+)"""
