@@ -51,7 +51,7 @@ def spark_session(app_name: str, settings: Settings | None = None) -> SparkSessi
     settings = settings or load_settings()
     builder = SparkSession.builder.appName(app_name)
     if not launched_by_spark_submit():
-        jars = settings.stack.required_jars("spark", "the s3a (hadoop-aws, aws-java-sdk-bundle)")
+        jars = settings.stack.required_jars("spark")
         builder = (
             builder.master(settings.spark.master)
             .config("spark.driver.memory", settings.spark.driver_memory)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +12,7 @@ from contextlib import contextmanager
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 
-from core.config import Settings, load_settings, private_names
+from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import pipeline_topics
 
 
@@ -50,3 +52,15 @@ def read_back(settings: Settings, topic: str):
         yield from consumer
     finally:
         consumer.close()
+
+
+def start_live_producer(env: dict[str, str], events_per_second: int, duration: str) -> subprocess.Popen:
+    """The synthetic producer in real time (from now, for ``duration``), its output discarded."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "producer", "synthetic", "--start", "now", "--duration", duration]
+        + ["--speedup", "1", "--views-per-minute", str(events_per_second * 60)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from kafka import KafkaAdminClient  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
-from bench.pipeline import read_back  # noqa: E402
+from bench.pipeline import read_back, start_live_producer  # noqa: E402
 from core.clients import flink_rest, redis_client, s3_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
 from core.contracts import hourly_counts_key, pipeline_topics, windows_topic  # noqa: E402
@@ -185,26 +185,7 @@ def main() -> int:
     )
     if not args.no_batch:
         prepare_batch_inputs(settings, env, f"runs/{tag}/dumps")
-    producer = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "producer",
-            "synthetic",
-            "--start",
-            "now",
-            "--duration",
-            "1d",
-            "--speedup",
-            "1",
-            "--views-per-minute",
-            str(args.rate * 60),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    producer = start_live_producer(env, args.rate, "1d")
     job_id = submit(env, "-py", "streaming/job.py", "--job-name", tag)
     began = time.time()
     keys, client = Keys(settings.redis), redis_client(settings)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from kafka import KafkaAdminClient, KafkaConsumer  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
-from bench.pipeline import private_pipeline  # noqa: E402
+from bench.pipeline import private_pipeline, start_live_producer  # noqa: E402
 from core.clients import flink_rest, redis_client  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.flink_jobs import cancel, submit  # noqa: E402
@@ -218,26 +218,7 @@ def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int,
     settings = load_settings(env)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
     admin.create_topics([NewTopic(settings.kafka.pageviews_topic, settings.kafka.partitions, 1)])
-    producer = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "producer",
-            "synthetic",
-            "--start",
-            "now",
-            "--duration",
-            "2h",
-            "--speedup",
-            "1",
-            "--views-per-minute",
-            str(rate * 60),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    producer = start_live_producer(env, rate, "2h")
     client = redis_client(settings)
     keys = Keys(settings.redis)
     delays: dict[int, float] = {}

@@ -34,6 +34,12 @@ LOCAL_CREDENTIALS_FILE = "credentials.toml"  # in the stack home; generated, nev
 RUN_FOLDER = "run"
 # What fetches every download the local stack needs (jars, MinIO, Redis): every "missing" message names it.
 INSTALL_COMMAND = "python3 deploy/local/stack.py install"
+# The jars deploy/maven/<part>/pom.xml fetches, by part, as the "missing" messages name them.
+JAR_PARTS = {
+    "kafka": "the Kafka broker's",
+    "flink": "the Flink Kafka connector's",
+    "spark": "Spark's s3a (hadoop-aws, aws-java-sdk-bundle)",
+}
 # Every service of the local stack, Spark's driver included, listens on this address only.
 LOOPBACK = "127.0.0.1"
 
@@ -61,12 +67,13 @@ class StackSettings:
         """The jars deploy/local fetched for one part: "kafka", "flink" or "spark"."""
         return sorted((self.home_path / "jars" / part).glob("*.jar"))
 
-    def required_jars(self, part: str, what: str) -> list[Path]:
-        """``jars(part)``, or a ConfigError saying that ``what`` is missing and how to fetch it."""
+    def required_jars(self, part: str) -> list[Path]:
+        """``jars(part)``, or a ConfigError saying which jars are missing and how to fetch them."""
         jars = self.jars(part)
         if not jars:
             raise ConfigError(
-                f"{what} jars are missing from {self.home_path / 'jars' / part}; run: {INSTALL_COMMAND}"
+                f"{JAR_PARTS[part]} jars are missing from {self.home_path / 'jars' / part}; "
+                f"run: {INSTALL_COMMAND}"
             )
         return jars
 

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = load_settings()
     try:
-        settings.stack.required_jars("flink", "the Flink Kafka connector")
+        settings.stack.required_jars("flink")
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2

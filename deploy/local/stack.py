@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from core.config import LOCAL_CREDENTIALS_FILE, ConfigError, load_settings, write_local_credentials  # noqa: E402
 from stack_manager import configs, install  # noqa: E402
+from stack_manager.control import Stack  # noqa: E402
 from stack_manager.layout import Layout, StackError, say  # noqa: E402
 
 # `stop` runs on the machine's Python as it is (it must work even if the environment is broken);
@@ -95,8 +96,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, settings, layout: Layout) -> int:
     """Carry out one subcommand."""
-    from stack_manager.control import Stack  # needs the venv's packages only once it runs
-
     stack = Stack(settings)
     if args.command == "install":
         install.install(layout)

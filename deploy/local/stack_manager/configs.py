@@ -119,7 +119,7 @@ def flink_env(layout: Layout) -> dict[str, str]:
 
 def spark_submit(settings: Settings, layout: Layout) -> tuple[Path, list[str], dict[str, str]]:
     """The venv's spark-submit, the options that wire it to this stack, and its environment."""
-    jars = settings.stack.required_jars("spark", "the Spark s3a")
+    jars = settings.stack.required_jars("spark")
     spark = settings.spark
     options = ["--master", spark.master, "--driver-memory", spark.driver_memory]
     options += ["--jars", ",".join(str(jar) for jar in jars)]

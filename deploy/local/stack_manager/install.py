@@ -13,6 +13,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+from core.config import JAR_PARTS
 from stack_manager.layout import REPO_ROOT, Layout, StackError
 from stack_manager.steps import file_digest, require_tool, run_logged, stamp_matches, write_stamp
 
@@ -118,7 +119,7 @@ def install(layout: Layout) -> None:
 def install_jars(layout: Layout) -> None:
     """The Kafka broker, the Flink connectors and Spark's s3a jars, from deploy/maven/*/pom.xml."""
     mvn = None
-    for part in ("kafka", "flink", "spark"):
+    for part in JAR_PARTS:
         pom = REPO_ROOT / "deploy" / "maven" / part / "pom.xml"
         target = layout.jars / part
         digest = file_digest(pom)

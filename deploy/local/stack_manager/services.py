@@ -5,7 +5,6 @@ Order matters: services start in this order and stop in the reverse one.
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import urllib.error
@@ -13,6 +12,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.clients import flink_rest
 from core.config import Settings
 from stack_manager import configs
 from stack_manager.install import flink_home
@@ -41,15 +41,6 @@ def port_open(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
         return probe.connect_ex((host, port)) == 0
-
-
-def http_json(url: str) -> dict | None:
-    """The JSON document at ``url``, or None if it does not answer 2xx with JSON."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return json.load(response) if 200 <= response.status < 300 else None
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
 
 
 def http_ok(url: str) -> bool:
@@ -87,6 +78,14 @@ def kafka_ready(settings: Settings) -> bool:
         return False
     finally:
         admin.close()
+
+
+def taskmanager_registered(settings: Settings) -> bool:
+    """At least one TaskManager has registered with the JobManager (its slots can take jobs)."""
+    try:
+        return (flink_rest(settings, "/overview", timeout_s=2) or {}).get("taskmanagers", 0) >= 1
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
 
 
 def service_table(settings: Settings, layout: Layout) -> list[Service]:
@@ -172,7 +171,7 @@ def service_table(settings: Settings, layout: Layout) -> list[Service]:
             ports=[],
             command=lambda: [str(flink_bin() / "taskmanager.sh"), "start-foreground"],
             env=lambda: configs.flink_env(layout),
-            ready=lambda: (http_json(f"{s.flink.rest_url}/overview") or {}).get("taskmanagers", 0) >= 1,
+            ready=lambda: taskmanager_registered(s),
             ready_timeout=120,
             address=f"{s.flink.taskmanager_slots} task slots",
         ),
