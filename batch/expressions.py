@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from core.anomalies import hour_column
+from core.anomalies import NOISE_FLOOR, POISSON_SPREAD, hour_column
 from core.dumps import ACCESS_MARKERS, PROJECT_SUFFIXES, WIKIMEDIA_SITES
 
 # Columns of a parsed dump line; ``problem`` is null for a good line.
@@ -87,14 +87,40 @@ def row_total(columns: list[str]) -> Column:
     return total
 
 
+def canberra_term(x: Column, y: Column) -> Column:
+    """One hour's |x - y| / (|x| + |y|) as a column: 0/0 is 0, nulls (missing hours) are 0."""
+    x, y = F.coalesce(x, F.lit(0.0)), F.coalesce(y, F.lit(0.0))
+    denominator = F.abs(x) + F.abs(y)
+    return F.when(denominator == 0, F.lit(0.0)).otherwise(F.abs(x - y) / denominator)
+
+
+def running_sums(columns: list[Column]) -> list[Column]:
+    """Column i is the sum of columns 0..i: per-hour terms -> the distance over hours 0..i."""
+    sums, total = [], F.lit(0.0)
+    for column in columns:
+        total = total + column
+        sums.append(total)
+    return sums
+
+
 def canberra_distance(today: list[Column], history: list[Column]) -> Column:
-    """Sum over hours of |x - y| / (|x| + |y|) as a column: 0/0 terms are 0, nulls (missing hours) are 0."""
+    """Sum over hours of the Canberra terms: the contract's distance."""
     total = F.lit(0.0)
     for x, y in zip(today, history, strict=True):
-        x, y = F.coalesce(x, F.lit(0.0)), F.coalesce(y, F.lit(0.0))
-        denominator = F.abs(x) + F.abs(y)
-        total = total + F.when(denominator == 0, F.lit(0.0)).otherwise(F.abs(x - y) / denominator)
+        total = total + canberra_term(x, y)
     return total
+
+
+def hour_floor(today: Column, history: Column) -> Column:
+    """The smallest sd one hour's term is scored with: NOISE_FLOOR, or the larger count's Poisson spread."""
+    views = F.greatest(F.coalesce(today, F.lit(0.0)), F.coalesce(history, F.lit(0.0)), F.lit(1.0))
+    return F.greatest(F.lit(NOISE_FLOOR), F.lit(POISSON_SPREAD) / F.sqrt(views))
+
+
+def z_score(observed: Column, mean: Column, square_mean: Column, floor: Column) -> Column:
+    """(observed - mean) / sd, the sd from the moments but at least ``floor`` (core.anomalies)."""
+    sd = F.greatest(F.sqrt(F.greatest(square_mean - mean * mean, F.lit(0.0))), floor)
+    return (observed - mean) / sd
 
 
 def fold_day(average: Column, days: int, views: Column) -> Column:

@@ -119,10 +119,12 @@ def hour_start_ms(day: str, hour: int) -> int:
 
 @dataclass(frozen=True)
 class AveragesPointer:
-    """The current version of the historical averages and the days behind it."""
+    """The current version of the historical averages, the days behind it, and how many of those days the
+    noise beside the averages is measured on (core.anomalies)."""
 
     version: str
     dates: list[str] = field(default_factory=list)
+    scored_days: int = 0  # 0 in pointers written before the noise was kept
 
     @property
     def days(self) -> int:
@@ -132,11 +134,11 @@ class AveragesPointer:
         return averages_uri(settings.s3, self.version)
 
     @classmethod
-    def for_dates(cls, dates: list[str]) -> AveragesPointer:
+    def for_dates(cls, dates: list[str], scored_days: int) -> AveragesPointer:
         """A pointer to the version built from exactly ``dates``; its name is derived from them."""
         ordered = sorted(set(dates))
         digest = hashlib.sha1(",".join(ordered).encode()).hexdigest()[:10]
-        return cls(f"days={len(ordered)}-through={ordered[-1]}-{digest}", ordered)
+        return cls(f"days={len(ordered)}-through={ordered[-1]}-{digest}", ordered, scored_days)
 
 
 def read_pointer(settings: Settings) -> AveragesPointer | None:

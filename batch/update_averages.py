@@ -5,7 +5,9 @@
 Reads the day's 24 hourly counts files (all must be there), and for every
 article and hour of day computes avg + (views - avg) / (n + 1) over the
 current averages of n days (batch.expressions.fold_day); an article new today
-had an average of 0, one absent today gets 0 views. The result is a new
+had an average of 0, one absent today gets 0 views. The day's Canberra terms
+against the averages before it are folded into the noise kept beside them
+(core.anomalies), so the anomaly job knows each article's normal variability. The result is a new
 version whose pointer lists the day, so folding the same day again is
 refused as already done and changes nothing. Without any averages yet, the
 day becomes the first one.
@@ -21,15 +23,15 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script by spark-submit: make core and batch importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from batch.anomalies import KEY, hourly_counts_paths, read_hourly_counts
+from batch.anomalies import KEY, hourly_counts_paths, read_averages, read_hourly_counts
 from batch.cli import EXIT_OK, iso_date, run_job, step
-from batch.expressions import fold_day, wide_sum
+from batch.expressions import canberra_term, fold_day, running_sums, wide_sum
 from batch.spark import spark_session
 from batch.storage import AveragesPointer, read_pointer, write_pointer
-from core.anomalies import HOUR_COLUMNS, HOURS_PER_DAY
+from core.anomalies import HOUR_COLUMNS, HOURS_PER_DAY, NOISE_COLUMNS, noise_column
 from core.config import Settings, load_settings
 
 log = logging.getLogger("batch.update_averages")
@@ -46,21 +48,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def folded(averages: DataFrame | None, day_rows: DataFrame, days: int) -> DataFrame:
-    """The averages after one more day: (project, title, h00 … h23, days)."""
+def folded(averages: DataFrame | None, day_rows: DataFrame, days: int, scored_days: int) -> DataFrame:
+    """The averages and their noise after one more day: (project, title, h00 … h23, noise, days).
+
+    The day is scored against the averages before it (core.anomalies); that score is folded into
+    the noise's means over ``scored_days`` days. Without averages there is nothing to score against.
+    """
     day_wide = day_rows.groupBy(*KEY).agg(*wide_sum(F.col("hour"), F.col("views"), range(HOURS_PER_DAY)))
     day_wide = day_wide.select(*KEY, *[F.col(c).alias(DAY + c) for c in HOUR_COLUMNS])
     if averages is None:
-        joined = day_wide.select(
+        return day_wide.select(
             *KEY,
-            *[F.lit(None).cast("double").alias(c) for c in HOUR_COLUMNS],
-            *[DAY + c for c in HOUR_COLUMNS],
+            *[F.col(DAY + c).cast("double").alias(c) for c in HOUR_COLUMNS],
+            *[F.lit(0.0).alias(c) for c in NOISE_COLUMNS],
+            F.lit(days + 1).alias("days"),
         )
-    else:
-        joined = averages.select(*KEY, *HOUR_COLUMNS).join(day_wide, KEY, "full_outer")
+    joined = averages.select(*KEY, *HOUR_COLUMNS, *NOISE_COLUMNS).join(day_wide, KEY, "full_outer")
+    terms = [canberra_term(F.col(DAY + c), F.col(c)) for c in HOUR_COLUMNS]
+    scores = {"term": terms, "distance": running_sums(terms)}
+
+    def fold(statistic: str, h: int, value: Column) -> Column:
+        return fold_day(F.col(noise_column(statistic, h)), scored_days, value).alias(
+            noise_column(statistic, h)
+        )
+
+    noise = [
+        fold(f"{kind}_{moment}", h, value if moment == "mean" else value * value)
+        for kind, values in scores.items()
+        for moment in ("mean", "square")
+        for h, value in enumerate(values)
+    ]
     return joined.select(
         *KEY,
         *[fold_day(F.col(c), days, F.col(DAY + c)).alias(c) for c in HOUR_COLUMNS],
+        *noise,
         F.lit(days + 1).alias("days"),
     )
 
@@ -76,11 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     spark = spark_session("wikitrends-update-averages", settings)
     try:
         day_rows = read_hourly_counts(spark, settings, paths)
-        averages = spark.read.parquet(current.uri(settings)) if current else None
+        averages = read_averages(spark, settings, current) if current else None
         days = current.days if current else 0
-        pointer = AveragesPointer.for_dates([*(current.dates if current else []), args.date])
+        scored_days = current.scored_days if current else 0
+        pointer = AveragesPointer.for_dates(
+            [*(current.dates if current else []), args.date], scored_days=scored_days + 1 if current else 0
+        )
         with step(f"folding {args.date} into {days} day(s) of averages -> {pointer.uri(settings)}"):
-            folded(averages, day_rows, days).write.mode("overwrite").parquet(pointer.uri(settings))
+            folded(averages, day_rows, days, scored_days).write.mode("overwrite").parquet(
+                pointer.uri(settings)
+            )
         write_pointer(settings, pointer)
         log.info("current averages are now %s (%d days)", pointer.version, pointer.days)
     finally:

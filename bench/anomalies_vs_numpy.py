@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from batch.storage import AveragesPointer, write_pointer  # noqa: E402
-from core.anomalies import HOUR_COLUMNS  # noqa: E402
+from core.anomalies import HOUR_COLUMNS, NOISE_COLUMNS  # noqa: E402
 from core.clients import s3_client  # noqa: E402
 from core.config import REPO_ROOT, Settings, load_settings, private_names  # noqa: E402
 from core.contracts import anomalies_key, hourly_counts_key  # noqa: E402
@@ -66,10 +66,14 @@ def generate(settings: Settings, articles: int, hours: int, seed: int = 1) -> No
     projects = pa.array(["en.wikipedia"] * articles, pa.string())
     mean = 2.0 * articles / (np.arange(1, articles + 1) * np.log(articles))  # Zipf, ~2 views/article/hour
     curve = 0.6 + 0.8 * np.sin(np.linspace(0, np.pi, 24)) ** 2
-    pointer = AveragesPointer.for_dates([f"2026-04-{d:02d}" for d in range(1, HISTORY_DAYS + 1)])
+    pointer = AveragesPointer.for_dates(
+        [f"2026-04-{d:02d}" for d in range(1, HISTORY_DAYS + 1)], scored_days=HISTORY_DAYS
+    )
     columns: dict[str, pa.Array] = {"project": projects, "title": titles}
     for h, name in enumerate(HOUR_COLUMNS):  # averages of 30 days: multiples of 1/30
         columns[name] = pa.array(rng.poisson(mean * curve[h] * HISTORY_DAYS) / HISTORY_DAYS)
+    zeros = pa.array(np.zeros(articles))
+    columns |= {name: zeros for name in NOISE_COLUMNS}  # the job's cost does not depend on their values
     columns["days"] = pa.array(np.full(articles, HISTORY_DAYS, dtype=np.int64))
     put_table(
         client, settings, f"{settings.s3.averages_prefix}/{pointer.version}/part-0.parquet", pa.table(columns)

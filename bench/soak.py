@@ -40,6 +40,7 @@ from kafka import KafkaAdminClient  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
 from bench.pipeline import read_back, start_live_producer  # noqa: E402
+from core.anomalies import MIN_SCORED_DAYS  # noqa: E402
 from core.clients import flink_rest, redis_client, s3_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
 from core.contracts import hourly_counts_key, pipeline_topics, windows_topic  # noqa: E402
@@ -114,8 +115,9 @@ def prepare_batch_inputs(settings: Settings, env: dict[str, str], dumps_prefix: 
     def run(*command: str) -> None:
         subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
 
-    world = ("--views-per-minute", str(HISTORY_VIEWS_PER_MINUTE), "--days", "1")
-    say("backfilling averages from one synthetic day, and writing today's hours before the run ...")
+    world = ("--views-per-minute", str(HISTORY_VIEWS_PER_MINUTE))
+    # Two days: the anomaly job scores against the noise, measured by comparing the days with each other.
+    say("backfilling averages from two synthetic days, and writing today's hours before the run ...")
     bucket = settings.s3.bucket
     run(
         PYTHON,
@@ -123,8 +125,10 @@ def prepare_batch_inputs(settings: Settings, env: dict[str, str], dumps_prefix: 
         "producer",
         "history",
         *world,
+        "--days",
+        str(MIN_SCORED_DAYS),
         "--from",
-        day_of(time.time() - 86_400),
+        day_of(time.time() - MIN_SCORED_DAYS * 86_400),
         "--out",
         f"s3://{bucket}/{dumps_prefix}",
     )
@@ -136,6 +140,8 @@ def prepare_batch_inputs(settings: Settings, env: dict[str, str], dumps_prefix: 
         "producer",
         "history",
         *world,
+        "--days",
+        "1",
         "--format",
         "counts",
         "--from",

@@ -95,10 +95,14 @@ def fill_redis(settings) -> None:
             10.0 - rank,
             [float(h * rank) for h in hours],
             [float(h + rank) for h in hours],
+            expected_distance=1.0,
+            score=20.0 - rank,
+            day_score=20.0 - rank,
+            hour_score=10.0,
         )
         for rank in range(1, 6)
     ]
-    writer.write_anomalies(AnomalySnapshot("2026-03-02", 23, MINUTE, MINUTE + 300_000, anomalies))
+    writer.write_anomalies(AnomalySnapshot("2026-03-02", 23, MINUTE, MINUTE + 300_000, 6.0, 5_000, anomalies))
 
 
 def run_wrk(url: str, connections: int, seconds: int) -> tuple[float, float, float]:

@@ -162,6 +162,7 @@ class SparkSettings:
 class BatchSettings:
     anomaly_top: int
     anomaly_min_hourly_views: float
+    anomaly_min_score: float
 
 
 @dataclass(frozen=True)

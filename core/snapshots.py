@@ -51,9 +51,13 @@ class AnomalousArticle:
     rank: int
     project: str
     title: str
-    distance: float
+    distance: float  # Canberra distance between today and history
     today: list[float]  # views per hour, hours 0..H of the day
     history: list[float]  # historical average views for the same hours
+    expected_distance: float  # the distance the article's past days had on average (its noise)
+    score: float  # the larger of day_score and hour_score: what the list is ranked by
+    day_score: float  # standard deviations the distance is above expected_distance
+    hour_score: float  # the same for the latest hour's term alone
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class AnomalySnapshot:
     hour: int  # the last hour included (0..23)
     hour_start: int  # epoch ms of that hour
     computed_at: int
+    min_score: float  # the score an article needed to be published
+    compared: int  # how many articles passed the volume rule and were scored
     articles: list[AnomalousArticle] = field(default_factory=list)
 
 
@@ -86,6 +92,8 @@ def decode_anomalies(raw: bytes | str) -> AnomalySnapshot:
         hour=data["hour"],
         hour_start=data["hour_start"],
         computed_at=data["computed_at"],
+        min_score=data["min_score"],
+        compared=data["compared"],
         articles=[AnomalousArticle(**article) for article in data["articles"]],
     )
 

@@ -28,7 +28,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from core.anomalies import HOURS_PER_DAY, NOISE_FLOOR, POISSON_SPREAD
 from core.events import (
     FORBIDDEN_IN_TITLES,
     FORBIDDEN_IN_TITLES_REASON,
@@ -96,15 +98,19 @@ def _padded(values: Sequence[float], length: int) -> list[float]:
     return [float(v) for v in values] + [0.0] * (length - len(values))
 
 
-def canberra_distance(today: Sequence[float], history: Sequence[float]) -> float:
-    """Sum over hours of |x - y| / (|x| + |y|); a 0/0 term is 0; an hour missing on one side is 0."""
+def canberra_terms(today: Sequence[float], history: Sequence[float]) -> list[float]:
+    """Per hour, |x - y| / (|x| + |y|); a 0/0 term is 0; an hour missing on one side is 0."""
     length = max(len(today), len(history))
-    total = 0.0
+    terms = []
     for x, y in zip(_padded(today, length), _padded(history, length), strict=True):
         denominator = abs(x) + abs(y)
-        if denominator:
-            total += abs(x - y) / denominator
-    return total
+        terms.append(abs(x - y) / denominator if denominator else 0.0)
+    return terms
+
+
+def canberra_distance(today: Sequence[float], history: Sequence[float]) -> float:
+    """Sum over hours of |x - y| / (|x| + |y|): the contract's distance."""
+    return sum(canberra_terms(today, history))
 
 
 def is_eligible(today: Sequence[float], history: Sequence[float], min_hourly_views: float) -> bool:
@@ -120,6 +126,107 @@ def fold_day(average: float, days: int, views: float) -> float:
     return average + (views - average) / (days + 1)
 
 
-def rank_key(distance: float, project: str, title: str) -> tuple[float, str, str]:
-    """Order of the anomaly list: largest distance first, then by project and title so ties are stable."""
-    return (-distance, project, title)
+def rank_key(score: float, project: str, title: str) -> tuple[float, str, str]:
+    """Order of the anomaly list: largest score first, then by project and title so ties are stable."""
+    return (-score, project, title)
+
+
+# --------------------------------------------------------------------------- noise and score
+
+
+@dataclass(frozen=True)
+class Noise:
+    """One article's past days against its averages: per hour, the moments of the term and of the distance
+    over hours 0..h, and how many days they are over."""
+
+    term_mean: list[float]
+    term_square: list[float]
+    distance_mean: list[float]
+    distance_square: list[float]
+    scored_days: int
+
+
+def _running_sums(values: Sequence[float]) -> list[float]:
+    sums, total = [], 0.0
+    for value in values:
+        total += value
+        sums.append(total)
+    return sums
+
+
+def _mean(rows: list[list[float]]) -> list[float]:
+    return [sum(column) / len(rows) for column in zip(*rows, strict=True)]
+
+
+def noise_of_days(days: Sequence[Sequence[float]]) -> Noise:
+    """The backfill's noise: each day (24 hourly views) against the average of the other days."""
+    count = len(days)
+    if count < 2:
+        zeros = [0.0] * HOURS_PER_DAY
+        return Noise(zeros, zeros, zeros, zeros, 0)
+    totals = [sum(day[h] for day in days) for h in range(HOURS_PER_DAY)]
+    terms = [
+        canberra_terms(day, [(totals[h] - day[h]) / (count - 1) for h in range(HOURS_PER_DAY)])
+        for day in days
+    ]
+    distances = [_running_sums(t) for t in terms]
+    return Noise(
+        _mean(terms),
+        _mean([[v * v for v in t] for t in terms]),
+        _mean(distances),
+        _mean([[v * v for v in d] for d in distances]),
+        count,
+    )
+
+
+def fold_noise(noise: Noise, averages: Sequence[float], views: Sequence[float]) -> Noise:
+    """The daily fold's noise: the new day scored against the averages before it, folded into the means."""
+    terms = canberra_terms(views, averages)
+    distances = _running_sums(terms)
+    days = noise.scored_days
+
+    def folded(means: list[float], values: list[float]) -> list[float]:
+        return [fold_day(m, days, v) for m, v in zip(means, values, strict=True)]
+
+    return Noise(
+        folded(noise.term_mean, terms),
+        folded(noise.term_square, [t * t for t in terms]),
+        folded(noise.distance_mean, distances),
+        folded(noise.distance_square, [d * d for d in distances]),
+        days + 1,
+    )
+
+
+def hour_floor(today: float, history: float) -> float:
+    """The smallest sd one hour's term is scored with: NOISE_FLOOR, or the larger count's Poisson spread."""
+    return max(NOISE_FLOOR, POISSON_SPREAD / max(today, history, 1.0) ** 0.5)
+
+
+def z_score(observed: float, mean: float, square_mean: float, floor: float) -> float:
+    """(observed - mean) / sd, sd from the moments but at least ``floor``."""
+    sd = max(max(square_mean - mean * mean, 0.0) ** 0.5, floor)
+    return (observed - mean) / sd
+
+
+@dataclass(frozen=True)
+class Score:
+    expected_distance: float
+    day_score: float
+    hour_score: float
+
+    @property
+    def score(self) -> float:
+        return max(self.day_score, self.hour_score)
+
+
+def anomaly_score(today: Sequence[float], history: Sequence[float], noise: Noise) -> Score:
+    """The day so far (hours 0..H) and its latest hour H against the article's own noise."""
+    last = len(today) - 1
+    terms = canberra_terms(today, history)
+    floors = [hour_floor(x, y) for x, y in zip(today, history, strict=True)]
+    day_floor = sum(f * f for f in floors) ** 0.5
+    return Score(
+        expected_distance=noise.distance_mean[last],
+        day_score=z_score(sum(terms), noise.distance_mean[last], noise.distance_square[last], day_floor),
+        hour_score=z_score(terms[last], noise.term_mean[last], noise.term_square[last], floors[last]),
+    )

@@ -97,6 +97,14 @@ def trending_document(snapshot: TrendingSnapshot, project: str | None, limit: in
     }
 
 
+ANOMALY_EXPLANATION = (
+    "distance: Canberra distance between today's hourly views and the article's averages for the same hours; "
+    "expected_distance: the distance its own past days had; score: how many standard deviations today is "
+    "above that, for the day so far or the latest hour, whichever is larger. Articles scoring at least "
+    "min_score are listed; an empty list means no article's traffic is outside its normal variability."
+)
+
+
 def anomalies_document(snapshot: AnomalySnapshot, project: str | None, limit: int) -> dict:
     """The /api/anomalies body."""
     articles = select(snapshot.articles, project, limit)
@@ -107,8 +115,11 @@ def anomalies_document(snapshot: AnomalySnapshot, project: str | None, limit: in
         "hour_start_iso": iso_time(snapshot.hour_start),
         "computed_at": snapshot.computed_at,
         "computed_at_iso": iso_time(snapshot.computed_at),
+        "min_score": snapshot.min_score,
+        "compared": snapshot.compared,
         "project": project,
         "count": len(articles),
+        "explanation": ANOMALY_EXPLANATION,
         "articles": [anomaly_item(a) for a in articles],
     }
 

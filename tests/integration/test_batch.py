@@ -20,20 +20,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from batch.storage import AveragesPointer, read_pointer, write_pointer
-from core.anomalies import HOUR_COLUMNS
+from batch.storage import AveragesPointer, hour_start_ms, read_pointer, write_pointer
+from core.anomalies import HOUR_COLUMNS, NOISE_STATISTICS, noise_column
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import anomalies_key, hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import AnomalySnapshot, Keys, decode_anomalies
 from core.synthetic import HOUR_MS, Catalogue, hourly_views, parse_time_ms
+from tests.oracle import Noise, anomaly_score, canberra_distance, fold_noise, noise_of_days
 
 SPARK_SUBMIT = REPO_ROOT / "deploy" / "local" / "spark-submit"
 HISTORY_DAYS = 7
 FIRST_DAY = "2026-03-01"
 TODAY = "2026-03-08"
+HOUR = 12  # the hour the anomaly job is run for on TODAY
+CLEAN_DAY = "2026-03-10"  # nothing injected
 CATALOGUE = ["--catalogue-size", "3000", "--views-per-minute", "500", "--seed", "5"]
-SPIKE, DROP = "Article_2999", "Article_30"  # a quiet page that spikes; a popular one that goes silent
+# A page of about 25 views an hour that spikes to ~300 (a page of a view or two an hour has no shape for
+# Canberra terms to stand out from: its terms swing between 0 and 1 every day); a popular one goes silent.
+SPIKE, DROP = "Article_150", "Article_30"
 MALFORMED_LINES = ["en Broken_count abc 0\n", "en Too few\n", "xx.zz Unknown_project 4 0\n"]
 
 
@@ -92,14 +97,31 @@ def read_parquet_prefix(s3_client, settings: Settings, prefix: str) -> pa.Table:
 
 
 def read_averages(s3_client, run: Run) -> tuple[AveragesPointer, dict[str, list[float]], set[int]]:
+    pointer, rows = read_averages_rows(s3_client, run)
+    averages = {row["title"]: [row[c] for c in HOUR_COLUMNS] for row in rows}
+    return pointer, averages, {row["days"] for row in rows}
+
+
+def read_averages_rows(s3_client, run: Run) -> tuple[AveragesPointer, list[dict]]:
     pointer = read_pointer(run.settings)
     assert pointer is not None
     table = read_parquet_prefix(
         s3_client, run.settings, f"{run.settings.s3.averages_prefix}/{pointer.version}"
     )
-    rows = table.to_pylist()
-    averages = {row["title"]: [row[c] for c in HOUR_COLUMNS] for row in rows}
-    return pointer, averages, {row["days"] for row in rows}
+    return pointer, table.to_pylist()
+
+
+def stored_noise(row: dict, scored_days: int) -> Noise:
+    """The noise columns of one averages row, as the oracle's Noise."""
+    return Noise(
+        *[[row[noise_column(s, h)] for h in range(24)] for s in NOISE_STATISTICS], scored_days=scored_days
+    )
+
+
+def assert_same_noise(got: Noise, want: Noise) -> None:
+    assert got.scored_days == want.scored_days
+    for statistic in NOISE_STATISTICS:
+        assert getattr(got, statistic) == pytest.approx(getattr(want, statistic), abs=1e-9), statistic
 
 
 # --- end to end: history dumps -> backfill -> a day with a spike and a drop -> anomalies -------------
@@ -122,26 +144,35 @@ def world(s3_client, redis_client) -> Run:
     return run
 
 
-def test_backfill_averages_every_hour_over_the_days_covered(world: Run, s3_client) -> None:
+def test_backfill_averages_every_hour_over_the_days_covered_and_keeps_the_noise(
+    world: Run, s3_client
+) -> None:
     pointer, averages, days = read_averages(s3_client, world)
-    assert pointer.days == HISTORY_DAYS and days == {HISTORY_DAYS}
+    assert pointer.days == pointer.scored_days == HISTORY_DAYS and days == {HISTORY_DAYS}
     assert f"skipped {len(MALFORMED_LINES)} malformed line(s)" in world.log
     # The oracle: the synthetic world's own hourly views, averaged over all 7 days (absent = 0 views).
     catalogue = Catalogue(size=3000)
     first_ms = parse_time_ms(f"{FIRST_DAY}T00:00:00Z")
-    expected = np.zeros((catalogue.size, 24))
+    views = np.zeros((HISTORY_DAYS, catalogue.size, 24))
     for hour in range(HISTORY_DAYS * 24):
-        expected[:, hour % 24] += hourly_views(catalogue, first_ms + hour * HOUR_MS, 500, 5)
-    expected /= HISTORY_DAYS
+        views[hour // 24, :, hour % 24] = hourly_views(catalogue, first_ms + hour * HOUR_MS, 500, 5)
+    expected = views.mean(axis=0)
     seen = np.flatnonzero(expected.sum(axis=1))
     assert set(averages) == {catalogue.title(rank) for rank in seen}
     for rank in seen:
         assert averages[catalogue.title(rank)] == pytest.approx(list(expected[rank]), abs=1e-9)
+    # The noise: each day against the other six, for every article (days without views included).
+    _, rows = read_averages_rows(s3_client, world)
+    by_title = {row["title"]: row for row in rows}
+    for rank in seen:
+        want = noise_of_days([list(views[day, rank]) for day in range(HISTORY_DAYS)])
+        assert_same_noise(stored_noise(by_title[catalogue.title(rank)], HISTORY_DAYS), want)
 
 
 @pytest.fixture(scope="module")
 def today_published(world: Run, redis_client) -> AnomaliesRun:
-    """The eighth day's hourly counts with a spike and a drop, and the anomaly job at 15:00."""
+    """The eighth day's hourly counts with a spike and a drop, and the anomaly job at 12:00, the spike's last
+    hour (once it is over, its day so far scores 5 to 6: tests/oracle.py shows why with the same numbers)."""
     counts = f"s3://{world.settings.s3.bucket}/{world.settings.s3.hourly_counts_prefix}"
     spike, drop = f"{TODAY}T10:00:00Z,3h,5,{SPIKE}", f"{TODAY}T08:00:00Z,8h,0,{DROP}"
     world.producer(
@@ -160,7 +191,7 @@ def today_published(world: Run, redis_client) -> AnomaliesRun:
         "--drop",
         drop,
     )
-    log = world.job("anomalies.py", "--date", TODAY, "--hour", "15")
+    log = world.job("anomalies.py", "--date", TODAY, "--hour", str(HOUR))
     raw = redis_client.get(Keys(world.settings.redis).anomalies_latest)
     assert raw is not None, log[-3000:]
     return AnomaliesRun(world, decode_anomalies(raw), log)
@@ -173,49 +204,92 @@ class AnomaliesRun:
     log: str
 
 
-def test_the_injected_spike_and_drop_top_the_anomalies_in_redis(
+def test_the_injected_spike_and_drop_are_the_only_anomalies_published(
     today_published: AnomaliesRun, s3_client
 ) -> None:
     snapshot = today_published.snapshot
     run = today_published.run
-    titles = [a.title for a in snapshot.articles]
-    assert len(titles) == run.settings.batch.anomaly_top == 5
-    assert set(titles[:2]) == {SPIKE, DROP}, titles
-    assert (snapshot.date, snapshot.hour) == (TODAY, 15)
-    # The document carries both vectors, hours 0..15: today's from the hourly counts, history from averages.
-    _, averages, _ = read_averages(s3_client, run)
+    assert [a.title for a in snapshot.articles] in ([SPIKE, DROP], [DROP, SPIKE]), snapshot.articles
+    assert (snapshot.date, snapshot.hour, snapshot.min_score) == (
+        TODAY,
+        HOUR,
+        run.settings.batch.anomaly_min_score,
+    )
+    # The document carries both vectors, hours 0..HOUR: today's from the hourly counts, history from averages.
+    pointer, rows = read_averages_rows(s3_client, run)
+    noise = {row["title"]: stored_noise(row, pointer.scored_days) for row in rows}
+    averages = {row["title"]: [row[c] for c in HOUR_COLUMNS] for row in rows}
     for article in snapshot.articles:
-        assert len(article.today) == len(article.history) == 16
-        assert article.history == pytest.approx(averages.get(article.title, [0.0] * 24)[:16])
+        assert len(article.today) == len(article.history) == HOUR + 1
+        assert article.history == pytest.approx(averages[article.title][: HOUR + 1])
+        # Its numbers are the oracle's, from the same vectors and the noise kept beside the averages.
+        want = anomaly_score(article.today, article.history, noise[article.title])
+        assert article.distance == pytest.approx(canberra_distance(article.today, article.history), abs=1e-9)
+        assert article.expected_distance == pytest.approx(want.expected_distance, abs=1e-9)
+        assert (article.day_score, article.hour_score) == pytest.approx((want.day_score, want.hour_score))
+        assert article.score == pytest.approx(want.score) and article.score >= snapshot.min_score
     spike = next(a for a in snapshot.articles if a.title == SPIKE)
     assert all(spike.today[h] >= 300 for h in (10, 11, 12))
     drop = next(a for a in snapshot.articles if a.title == DROP)
-    assert all(drop.today[h] == 0 for h in range(8, 16)) and min(drop.history[8:16]) > 20
+    assert all(drop.today[h] == 0 for h in range(8, HOUR + 1)) and min(drop.history[8 : HOUR + 1]) > 20
+    # Every compared article's score is the oracle's, and none but those two reaches the bar.
+    prefix = anomalies_key(run.settings.s3, TODAY, HOUR, "distances")
+    compared = read_parquet_prefix(s3_client, run.settings, prefix).to_pylist()
+    assert len(compared) == snapshot.compared > 100
+    for row in compared:
+        empty = Noise(*[[0.0] * 24] * 4, scored_days=pointer.scored_days)  # new today: no past views
+        want = anomaly_score(row["today"], row["history"], noise.get(row["title"], empty))
+        assert row["score"] == pytest.approx(want.score, abs=1e-6), row["title"]
+    assert {r["title"] for r in compared if r["score"] >= snapshot.min_score} == {SPIKE, DROP}
     # What is in Redis is also kept on S3.
-    key = anomalies_key(run.settings.s3, TODAY, 15, "top.json")
+    key = anomalies_key(run.settings.s3, TODAY, HOUR, "top.json")
     kept = json.loads(s3_client.get_object(Bucket=run.settings.s3.bucket, Key=key)["Body"].read())
-    assert [a["title"] for a in kept["articles"]] == titles
+    assert [a["title"] for a in kept["articles"]] == [a.title for a in snapshot.articles]
 
 
-def test_without_the_volume_rule_quiet_pages_would_top_the_list(
+def test_a_clean_day_publishes_an_empty_list(world: Run, s3_client, redis_client) -> None:
+    counts = f"s3://{world.settings.s3.bucket}/{world.settings.s3.hourly_counts_prefix}"
+    world.producer(
+        "history", *CATALOGUE, "--from", CLEAN_DAY, "--days", "1", "--format", "counts", "--out", counts
+    )
+    log = world.job("anomalies.py", "--date", CLEAN_DAY, "--hour", "20")
+    snapshot = decode_anomalies(
+        redis_client.get(Keys(world.settings.redis).anomalies_hour(hour_start_ms(CLEAN_DAY, 20)))
+    )
+    assert snapshot.articles == [] and snapshot.compared > 100, log[-3000:]
+    assert f"0 of {snapshot.compared} compared articles score at least" in log
+
+
+def test_without_the_volume_rule_quiet_pages_top_the_distances_but_not_the_scores(
     today_published: AnomaliesRun, s3_client, redis_client
 ) -> None:
     run = today_published.run
-    run.job("anomalies.py", "--date", TODAY, "--hour", "15", "--min-hourly-views", "0", "--no-publish")
-    prefix = anomalies_key(run.settings.s3, TODAY, 15, "distances")
+    run.job("anomalies.py", "--date", TODAY, "--hour", str(HOUR), "--min-hourly-views", "0", "--no-publish")
+    prefix = anomalies_key(run.settings.s3, TODAY, HOUR, "distances")
     rows = sorted(
         read_parquet_prefix(s3_client, run.settings, prefix).to_pylist(),
         key=lambda r: (-r["distance"], r["title"]),
     )
     top = rows[:5]
     assert SPIKE not in [r["title"] for r in top]
-    # Noise: pages averaging a few views an hour, in their history and today (the rule asks 20).
-    assert all(sum(r["history"]) / 16 < 5 and sum(r["today"]) / 16 < 5 for r in top), top
+    # Noise: pages averaging a few views an hour, in their history and today (the rule asks 20) …
+    assert all(sum(r["history"]) / (HOUR + 1) < 5 and sum(r["today"]) / (HOUR + 1) < 5 for r in top), top
+    # … whose scores know it: the counting noise of a few views is large. (The volume rule is still
+    # needed: among ~3,000 pages of a few views an hour, a dip to 0-2 views now and then scores 6.)
+    bar = run.settings.batch.anomaly_min_score
+    assert all(r["score"] < bar for r in top), top
+    assert all(r["score"] >= bar for r in rows if r["title"] in (SPIKE, DROP))
     # Re-running the hour with the rule publishes the same list again.
-    run.job("anomalies.py", "--date", TODAY, "--hour", "15")
+    run.job("anomalies.py", "--date", TODAY, "--hour", str(HOUR))
     again = decode_anomalies(redis_client.get(Keys(run.settings.redis).anomalies_latest))
-    assert [a.title for a in again.articles] == [a.title for a in today_published.snapshot.articles]
-    assert [a.distance for a in again.articles] == [a.distance for a in today_published.snapshot.articles]
+    assert again.articles == today_published.snapshot.articles
+
+
+def test_averages_without_noise_are_refused_with_what_to_do(s3_client) -> None:
+    run = private_run()
+    put_averages(s3_client, run, {"Page": np.ones(24)}, days=1)
+    log = run.job("anomalies.py", "--date", "2026-03-10", "--hour", "0", expect=2)
+    assert "noise measured on 0 day(s)" in log and "backfill at least 2 days" in log
 
 
 def test_a_missing_hour_is_an_error_naming_it(world: Run, s3_client) -> None:
@@ -232,11 +306,20 @@ def put_hour(s3_client, settings: Settings, day: str, hour: int, views: dict[str
     s3_client.put_object(Bucket=settings.s3.bucket, Key=key, Body=hourly_counts_parquet(rows))
 
 
-def put_averages(s3_client, run: Run, averages: dict[str, np.ndarray], days: int) -> None:
-    pointer = AveragesPointer.for_dates([f"2026-02-{d + 1:02d}" for d in range(days)])
+def put_averages(
+    s3_client, run: Run, averages: dict[str, np.ndarray], days: int, noise: dict[str, Noise] | None = None
+) -> None:
+    """Averages written straight to S3 as the jobs write them; without ``noise``, none was measured."""
+    scored_days = next(iter(noise.values())).scored_days if noise else 0
+    pointer = AveragesPointer.for_dates([f"2026-02-{d + 1:02d}" for d in range(days)], scored_days)
     columns = {"project": ["en.wikipedia"] * len(averages), "title": list(averages)}
     matrix = np.array(list(averages.values()))
     columns |= {c: matrix[:, h] for h, c in enumerate(HOUR_COLUMNS)}
+    for statistic in NOISE_STATISTICS:
+        for h in range(24):
+            columns[noise_column(statistic, h)] = [
+                getattr(noise[t], statistic)[h] if noise else 0.0 for t in averages
+            ]
     buffer = io.BytesIO()
     pq.write_table(pa.table(columns | {"days": [days] * len(averages)}), buffer)
     key = f"{run.settings.s3.averages_prefix}/{pointer.version}/part-0.parquet"
@@ -262,7 +345,22 @@ def test_job_distances_equal_numpy_on_many_articles(s3_client) -> None:
     today = rng.poisson(scale[:, None] * rng.uniform(0.2, 3.0, size=(articles, 1)), size=(articles, 24))
     today[rng.random(articles) < 0.1] = 0  # pages absent today
     has_history = history.sum(axis=1) > 0
-    put_averages(s3_client, run, {t: history[i] for i, t in enumerate(titles) if has_history[i]}, days=30)
+    term_mean = rng.uniform(0.0, 0.3, size=(articles, 24))
+    distance_mean = np.cumsum(term_mean, axis=1)
+    noise = {
+        t: Noise(
+            list(term_mean[i]),
+            list(term_mean[i] ** 2 + rng.uniform(0.0, 0.02, 24)),
+            list(distance_mean[i]),
+            list(distance_mean[i] ** 2 + rng.uniform(0.0, 0.3, 24)),
+            scored_days=30,
+        )
+        for i, t in enumerate(titles)
+        if has_history[i]
+    }
+    put_averages(
+        s3_client, run, {t: history[i] for i, t in enumerate(titles) if has_history[i]}, days=30, noise=noise
+    )
     for hour in range(last_hour + 1):
         put_hour(s3_client, run.settings, day, hour, dict(zip(titles, today[:, hour].tolist(), strict=True)))
 
@@ -286,20 +384,27 @@ def test_job_distances_equal_numpy_on_many_articles(s3_client) -> None:
     eligible = np.maximum(x.sum(axis=1), y.sum(axis=1)) >= min_views * hours
     want = {titles[i]: expected[i] for i in np.flatnonzero(eligible)}
     prefix = anomalies_key(run.settings.s3, day, last_hour, "distances")
-    got = {
-        r["title"]: r["distance"] for r in read_parquet_prefix(s3_client, run.settings, prefix).to_pylist()
-    }
+    rows = read_parquet_prefix(s3_client, run.settings, prefix).to_pylist()
+    got = {r["title"]: r["distance"] for r in rows}
     assert 1000 < len(want) < articles  # the rule keeps some, not all
     assert set(got) == set(want)
     assert max(abs(got[t] - want[t]) for t in want) <= 1e-9
     ranked = sorted(want, key=lambda t: (-want[t], t))[:top]
     assert sorted(got, key=lambda t: (-got[t], t))[:top] == ranked
+    # The scores are the oracle's, from the same vectors and noise (none for pages new today).
+    empty = Noise(*[[0.0] * 24] * 4, scored_days=30)
+    for row in rows:
+        i = int(row["title"].removeprefix("Page_"))
+        score = anomaly_score(list(x[i]), list(y[i]), noise.get(row["title"], empty))
+        assert (row["expected_distance"], row["day_score"], row["hour_score"]) == pytest.approx(
+            (score.expected_distance, score.day_score, score.hour_score), rel=1e-9, abs=1e-9
+        ), row["title"]
 
 
 # --- the daily fold --------------------------------------------------------------------------------------
 
 
-def test_folding_days_one_by_one_gives_the_plain_mean_and_a_day_counts_once(s3_client) -> None:
+def test_folding_days_one_by_one_gives_the_plain_mean_the_noise_and_a_day_counts_once(s3_client) -> None:
     run = private_run()
     rng = np.random.default_rng(7)
     days = ["2026-04-01", "2026-04-02", "2026-04-03"]
@@ -338,3 +443,15 @@ def test_folding_days_one_by_one_gives_the_plain_mean_and_a_day_counts_once(s3_c
     assert set(averages) == {titles[i] for i in seen}
     for i in seen:
         assert averages[titles[i]] == pytest.approx(list(mean[i]), abs=1e-9)
+    # The noise: the first day has nothing to be scored against; each later one, the averages before it.
+    assert pointer.scored_days == 2
+    _, rows = read_averages_rows(s3_client, run)
+    by_title = {row["title"]: row for row in rows}
+    for i in seen:
+        first, second, third = (list(map(float, views[day][i])) for day in days)
+        noise = Noise(*[[0.0] * 24] * 4, scored_days=0)
+        noise = fold_noise(noise, averages=first, views=second)
+        noise = fold_noise(
+            noise, averages=[(a + b) / 2 for a, b in zip(first, second, strict=True)], views=third
+        )
+        assert_same_noise(stored_noise(by_title[titles[i]], pointer.scored_days), noise)

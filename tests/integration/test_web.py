@@ -69,8 +69,14 @@ def test_api_anomalies_carry_both_vectors_and_the_distance(site: Site) -> None:
     assert status == 200 and document["count"] == 3
     spike = document["articles"][0]
     assert spike["today"] == [3.0, 2.0, 310.0, 295.0] and spike["history"] == [2.5, 3.0, 2.0, 2.5]
-    assert spike["distance"] == 5.25
-    assert (document["date"], document["hour"]) == ("2026-03-02", 3)
+    assert (spike["distance"], spike["expected_distance"], spike["score"]) == (2.26, 0.5, 14.5)
+    assert (document["date"], document["hour"], document["min_score"], document["compared"]) == (
+        "2026-03-02",
+        3,
+        6.0,
+        1234,
+    )
+    assert "standard deviations" in document["explanation"]
 
 
 @pytest.mark.parametrize(

@@ -112,7 +112,7 @@ def test_anomalies_page_shows_both_vectors_and_the_distance(site: Site, browser)
     today = [td.text for td in first.find_elements(By.CSS_SELECTOR, "tr.today td")]
     average = [td.text for td in first.find_elements(By.CSS_SELECTOR, "tr.history td")]
     assert today == ["3", "2", "310", "295"] and average == ["2.5", "3.0", "2.0", "2.5"]
-    assert "distance 5.250" in first.text
+    assert "distance 2.26, usually 0.50: score 14.5" in first.text
     assert len(first.find_elements(By.CSS_SELECTOR, "svg.chart polyline")) == 2
     screenshot(browser, "anomalies")
 

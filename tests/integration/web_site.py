@@ -61,16 +61,43 @@ def trending_snapshot(minute: int, titles: list[str]) -> TrendingSnapshot:
 
 def anomaly_snapshot() -> AnomalySnapshot:
     spike = AnomalousArticle(
-        1, "en.wikipedia", "Sudden_spike", 5.25, [3.0, 2.0, 310.0, 295.0], [2.5, 3.0, 2.0, 2.5]
+        1,
+        "en.wikipedia",
+        "Sudden_spike",
+        2.26,
+        [3.0, 2.0, 310.0, 295.0],
+        [2.5, 3.0, 2.0, 2.5],
+        0.5,
+        14.5,
+        14.5,
+        11.0,
     )
     quiet = AnomalousArticle(
-        2, "en.wikipedia", "Gone_quiet", 3.75, [120.0, 0, 0, 0], [118.0, 121.5, 119.0, 117.0]
+        2,
+        "en.wikipedia",
+        "Gone_quiet",
+        3.01,
+        [120.0, 0, 0, 0],
+        [118.0, 121.5, 119.0, 117.0],
+        0.2,
+        14.1,
+        14.1,
+        8.0,
     )
     busier = AnomalousArticle(
-        3, "de.wikipedia", "Köln", 1.5, [40.0, 41.0, 90.0, 88.0], [40.0, 40.0, 40.0, 40.0]
+        3,
+        "de.wikipedia",
+        "Köln",
+        0.77,
+        [40.0, 41.0, 90.0, 88.0],
+        [40.0, 40.0, 40.0, 40.0],
+        0.3,
+        6.5,
+        4.9,
+        6.5,
     )
     articles = [spike, quiet, busier]
-    return AnomalySnapshot("2026-03-02", 3, MINUTE - 5 * 3_600_000, MINUTE - 3_600_000, articles)
+    return AnomalySnapshot("2026-03-02", 3, MINUTE - 5 * 3_600_000, MINUTE - 3_600_000, 6.0, 1234, articles)
 
 
 @dataclass

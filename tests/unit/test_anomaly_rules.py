@@ -1,11 +1,23 @@
-"""Canberra distance, the volume rule and the cumulative moving average, on hand-computed cases."""
+"""Canberra distance, the volume rule, the cumulative moving average, the noise and the score, on
+hand-computed cases and steady Poisson traffic."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from core.anomalies import HOUR_COLUMNS, hour_column
-from tests.oracle import canberra_distance, fold_day, is_eligible, rank_key
+from core.anomalies import HOUR_COLUMNS, HOURS_PER_DAY, NOISE_FLOOR, POISSON_SPREAD, hour_column, noise_column
+from tests.oracle import (
+    anomaly_score,
+    canberra_distance,
+    fold_day,
+    fold_noise,
+    hour_floor,
+    is_eligible,
+    noise_of_days,
+    rank_key,
+    z_score,
+)
 
 
 def test_canberra_distance_by_hand() -> None:
@@ -59,5 +71,99 @@ def test_hour_columns_and_ranking() -> None:
     assert HOUR_COLUMNS[0] == "h00" and HOUR_COLUMNS[-1] == "h23" and len(HOUR_COLUMNS) == 24
     with pytest.raises(ValueError):
         hour_column(24)
+    assert noise_column("distance_square", 5) == "distance_square_h05"
+    with pytest.raises(ValueError, match="unknown noise statistic"):
+        noise_column("variance", 5)
     ranked = sorted([(1.0, "en", "B"), (2.0, "en", "Z"), (1.0, "en", "A")], key=lambda r: rank_key(*r))
     assert ranked == [(2.0, "en", "Z"), (1.0, "en", "A"), (1.0, "en", "B")]
+
+
+# --- the noise beside the averages and the score ------------------------------------------------------
+
+
+def flat_day(views: float) -> list[float]:
+    return [views] * HOURS_PER_DAY
+
+
+def test_backfill_noise_scores_each_day_against_the_others_by_hand() -> None:
+    # Two days: each is compared with the other, so both give |60 - 40| / 100 = 0.2 in every hour.
+    noise = noise_of_days([flat_day(60), flat_day(40)])
+    assert noise.scored_days == 2
+    assert noise.term_mean == pytest.approx(flat_day(0.2)) and noise.term_square == pytest.approx(
+        flat_day(0.04)
+    )
+    assert noise.distance_mean[0] == pytest.approx(0.2) and noise.distance_mean[23] == pytest.approx(4.8)
+    assert noise.distance_square[23] == pytest.approx(4.8**2)
+    # Three days 30, 30, 0: the silent day scores 1 against 30; each 30-day against (30 + 0) / 2 = 15: 1/3.
+    noise = noise_of_days([flat_day(30), flat_day(30), flat_day(0)])
+    assert noise.term_mean[5] == pytest.approx((1 / 3 + 1 / 3 + 1) / 3)
+    assert noise.term_square[5] == pytest.approx((1 / 9 + 1 / 9 + 1) / 3)
+
+
+def test_without_a_second_day_there_is_no_noise_yet() -> None:
+    noise = noise_of_days([flat_day(50)])
+    assert noise.scored_days == 0 and noise.distance_mean == flat_day(0.0)
+
+
+def test_the_daily_fold_scores_the_new_day_against_the_averages_before_it() -> None:
+    noise = noise_of_days([flat_day(60), flat_day(40)])  # term 0.2 on both days
+    folded = fold_noise(noise, averages=flat_day(50), views=flat_day(100))  # |100 - 50| / 150 = 1/3
+    assert folded.scored_days == 3
+    assert folded.term_mean[0] == pytest.approx((0.2 + 0.2 + 1 / 3) / 3)
+    assert folded.distance_mean[1] == pytest.approx((0.4 + 0.4 + 2 / 3) / 3)
+    assert folded.term_square[0] == pytest.approx((0.04 + 0.04 + 1 / 9) / 3)
+
+
+def test_z_score_divides_by_the_measured_spread_but_never_less_than_the_floor() -> None:
+    # mean 1, square mean 1.25: variance 0.25, sd 0.5
+    assert z_score(3.0, 1.0, 1.25, floor=0.1) == pytest.approx(4.0)
+    assert z_score(1.0, 0.0, 0.0, floor=0.1) == pytest.approx(10.0)  # a perfectly steady past
+
+
+def test_the_floor_is_the_larger_counts_poisson_spread_or_the_fixed_floor() -> None:
+    assert hour_floor(20.0, 10.0) == pytest.approx(POISSON_SPREAD / 20**0.5)  # quiet: counting noise
+    assert hour_floor(0.0, 5000.0) == NOISE_FLOOR  # busy: the fixed floor
+    assert hour_floor(0.0, 0.0) == POISSON_SPREAD  # nothing: as if one view
+
+
+def poisson_days(rng: np.random.Generator, mean_per_hour: float, days: int) -> list[list[float]]:
+    return [list(map(float, rng.poisson(mean_per_hour, HOURS_PER_DAY))) for _ in range(days)]
+
+
+@pytest.mark.parametrize("mean_per_hour", [20, 200, 5000])
+def test_steady_poisson_days_score_low(mean_per_hour: float) -> None:
+    rng = np.random.default_rng(3)
+    past = poisson_days(rng, mean_per_hour, 28)
+    noise = noise_of_days(past)
+    history = [sum(day[h] for day in past) / len(past) for h in range(HOURS_PER_DAY)]
+    scores = [
+        anomaly_score(today[: last + 1], history[: last + 1], noise).score
+        for today in poisson_days(rng, mean_per_hour, 40)
+        for last in range(HOURS_PER_DAY)
+    ]
+    assert max(scores) < 6.0  # the default anomaly_min_score
+    assert abs(float(np.median(scores))) < 1.5
+
+
+@pytest.mark.parametrize(("mean_per_hour", "factor"), [(100, 3), (1000, 2)])
+def test_a_changed_hour_scores_high_at_once(mean_per_hour: float, factor: float) -> None:
+    rng = np.random.default_rng(4)
+    past = poisson_days(rng, mean_per_hour, 28)
+    noise = noise_of_days(past)
+    history = [sum(day[h] for day in past) / len(past) for h in range(HOURS_PER_DAY)]
+    today = poisson_days(rng, mean_per_hour, 1)[0]
+    today[10] *= factor
+    at_ten = anomaly_score(today[:11], history[:11], noise)
+    assert at_ten.hour_score >= 6.0 and at_ten.score == at_ten.hour_score
+    assert anomaly_score(today[:10], history[:10], noise).score < 6.0  # before it happened
+    assert at_ten.expected_distance == pytest.approx(noise.distance_mean[10])
+
+
+def test_an_article_without_history_scores_by_the_floor() -> None:
+    noise = noise_of_days([flat_day(0), flat_day(0), flat_day(0)])
+    assert noise.scored_days == 3 and noise.distance_square == flat_day(0.0)
+    new_page = anomaly_score([20.0] * 4, [0.0] * 4, noise)  # four hours at 1 each
+    floor = POISSON_SPREAD / 20**0.5
+    assert new_page.expected_distance == 0.0
+    assert new_page.day_score == pytest.approx(4.0 / (floor * 2))
+    assert new_page.hour_score == pytest.approx(1.0 / floor) and new_page.score > 6.0

@@ -42,9 +42,9 @@ def test_days_between_is_inclusive_and_refuses_a_backwards_range() -> None:
 
 
 def test_an_averages_version_is_named_by_the_days_behind_it() -> None:
-    one = AveragesPointer.for_dates(["2026-03-02", "2026-03-01"])
-    again = AveragesPointer.for_dates(["2026-03-01", "2026-03-02", "2026-03-01"])
-    other = AveragesPointer.for_dates(["2026-02-28", "2026-03-02"])
+    one = AveragesPointer.for_dates(["2026-03-02", "2026-03-01"], scored_days=2)
+    again = AveragesPointer.for_dates(["2026-03-01", "2026-03-02", "2026-03-01"], scored_days=2)
+    other = AveragesPointer.for_dates(["2026-02-28", "2026-03-02"], scored_days=2)
     assert one == again and one.days == 2 and one.dates == ["2026-03-01", "2026-03-02"]
     assert one.version.startswith("days=2-through=2026-03-02-") and one.version != other.version
 

@@ -84,7 +84,13 @@ def test_snapshots_round_trip_through_json() -> None:
     )
     assert decode_trending(encode(trending)) == trending
     anomalies = AnomalySnapshot(
-        "2026-03-02", 9, T, 2, [AnomalousArticle(1, "en.wikipedia", "X", 1.5, [1.0], [2.0])]
+        "2026-03-02",
+        9,
+        T,
+        2,
+        6.0,
+        40,
+        [AnomalousArticle(1, "en.wikipedia", "X", 0.33, [1.0], [2.0], 0.1, 7.0, 7.0, 7.0)],
     )
     assert decode_anomalies(encode(anomalies)) == anomalies
 

@@ -83,8 +83,8 @@ def test_trending_document_filters_by_project_keeps_rank_order_and_the_numbers()
 
 
 def test_anomalies_document_carries_both_vectors_and_the_distance() -> None:
-    article = AnomalousArticle(1, "en.wikipedia", "X", 2.5, [0, 0, 300], [40, 42, 41])
-    snapshot = AnomalySnapshot("2026-03-02", 2, 1_772_416_800_000, 1_772_420_700_000, [article])
+    article = AnomalousArticle(1, "en.wikipedia", "X", 2.5, [0, 0, 300], [40, 42, 41], 0.3, 9.5, 7.1, 9.5)
+    snapshot = AnomalySnapshot("2026-03-02", 2, 1_772_416_800_000, 1_772_420_700_000, 6.0, 812, [article])
     document = anomalies_document(snapshot, None, 5)
     assert document["articles"][0]["today"] == [0, 0, 300]
     assert document["articles"][0]["history"] == [40, 42, 41]
