@@ -39,7 +39,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from batch.cli import EXIT_OK, hour_of_day, iso_date, positive_int, run_job, step
-from batch.expressions import canberra_distance, canberra_term, hour_floor, row_total, wide_sum, z_score
+from batch.expressions import (
+    canberra_distance,
+    canberra_term,
+    hour_floor,
+    row_total,
+    running_sums,
+    wide_sum,
+    z_score,
+)
 from batch.spark import spark_session
 from batch.storage import (
     AveragesPointer,
@@ -137,7 +145,7 @@ def anomaly_distances(
     term_mean, term_square, distance_mean, distance_square = (F.col(c) for c in noise)
     latest_term = canberra_term(today_cols[-1], history_cols[-1])
     floors = [hour_floor(x, y) for x, y in zip(today_cols, history_cols, strict=True)]
-    day_floor = F.sqrt(sum((f * f for f in floors[1:]), floors[0] * floors[0]))
+    day_floor = F.sqrt(running_sums([f * f for f in floors])[-1])
     return (
         joined.withColumn("distance", canberra_distance(today_cols, history_cols))
         .withColumn("today_total", row_total([TODAY + c for c in columns]))

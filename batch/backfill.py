@@ -24,12 +24,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script by spark-submit: make core and batch importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from batch.anomalies import KEY
 from batch.cli import EXIT_OK, iso_date, run_job, step
-from batch.expressions import canberra_term, parse_dump_line, running_sums, wide_sum
+from batch.expressions import canberra_term, day_noise, parse_dump_line, wide_sum
 from batch.spark import spark_session
 from batch.storage import (
     ALL_HOURS,
@@ -43,7 +43,7 @@ from batch.storage import (
     require_hours,
     write_pointer,
 )
-from core.anomalies import HOUR_COLUMNS, MIN_SCORED_DAYS, NOISE_COLUMNS, noise_column
+from core.anomalies import HOUR_COLUMNS, MIN_SCORED_DAYS, NOISE_COLUMNS
 from core.config import Settings, load_settings
 
 log = logging.getLogger("batch.backfill")
@@ -141,65 +141,43 @@ def hourly_rows(spark: SparkSession, files: list[InputFile]) -> DataFrame:
     return combined
 
 
-def averages_and_noise(rows: DataFrame, days: int) -> DataFrame:
+def daily_views(rows: DataFrame) -> DataFrame:
+    """(project, title, day, h00 … h23, malformed, sample): views per article, day and hour of day.
+
+    Malformed lines (a null project) are grouped per day with their count and one sample.
+    """
+    problem = F.col("problem").isNotNull()
+    return rows.groupBy(*KEY, "day").agg(
+        *wide_sum(F.col("hour"), F.col("views"), ALL_HOURS),
+        F.count(F.when(problem, 1)).alias("malformed"),
+        F.first(F.when(problem, F.concat_ws(": ", "problem", "line")), ignorenulls=True).alias("sample"),
+    )
+
+
+def averages_and_noise(per_day: DataFrame, days: int) -> DataFrame:
     """Per article: views per hour of day averaged over ``days`` days, and the noise (core.anomalies).
 
-    Each day is scored against the average of the other days (leave one out). An article's days
-    without any view need no rows: all their hours are 0, so each hour's term is 1 where the
-    article has views on other days and 0 elsewhere; they are added by count.
+    ``per_day``: good rows of daily_views. Each day is scored against the average of the other days
+    (leave one out). An article's days without any view need no rows: all their hours are 0, so each
+    hour's term is 1 where the article has views on other days and 0 elsewhere; they are added by count.
     """
-    per_day = rows.groupBy(*KEY, "day").agg(*wide_sum(F.col("hour"), F.col("views"), ALL_HOURS))
     totals = per_day.groupBy(*KEY).agg(
         *[F.sum(c).alias(TOTAL + c) for c in HOUR_COLUMNS], F.count("*").alias("present_days")
     )
     averages = [(F.col(TOTAL + c) / days).alias(c) for c in HOUR_COLUMNS]
-    if days < 2:  # no other day to compare a day with
+    if days < MIN_SCORED_DAYS:  # no other day to compare a day with
         return totals.select(*KEY, *averages, *[F.lit(0.0).alias(c) for c in NOISE_COLUMNS])
     others = [(F.col(TOTAL + c) - F.col(c)) / (days - 1) for c in HOUR_COLUMNS]
     terms = [canberra_term(F.col(c), other) for c, other in zip(HOUR_COLUMNS, others, strict=True)]
-    scores = {"term": terms, "distance": running_sums(terms)}  # of one day, per hour
-    day_scores = per_day.join(totals, KEY).select(
-        *KEY,
-        *[
-            column.alias(f"{kind}_{h}")
-            for kind, columns in scores.items()
-            for h, column in enumerate(columns)
-        ],
+    scored = per_day.join(totals, KEY).select(
+        *KEY, *[value.alias(name) for name, value in day_noise(terms).items()]
     )
-    sums = day_scores.groupBy(*KEY).agg(
-        *[F.sum(f"{kind}_{h}").alias(noise_column(f"{kind}_mean", h)) for kind in scores for h in ALL_HOURS],
-        *[
-            F.sum(F.col(f"{kind}_{h}") ** 2).alias(noise_column(f"{kind}_square", h))
-            for kind in scores
-            for h in ALL_HOURS
-        ],
-    )
+    sums = scored.groupBy(*KEY).agg(*[F.sum(name).alias(name) for name in NOISE_COLUMNS])
     # A day without views scores 1 in each hour the article has views on other days.
-    seen = [F.when(F.col(TOTAL + c) > 0, 1.0).otherwise(0.0) for c in HOUR_COLUMNS]
-    silent_day = {"term": seen, "distance": running_sums(seen)}
+    silent_day = day_noise([F.when(F.col(TOTAL + c) > 0, 1.0).otherwise(0.0) for c in HOUR_COLUMNS])
     silent_days = F.lit(days) - F.col("present_days")
-
-    def over_all_days(statistic: str, h: int, silent_value: Column) -> Column:
-        name = noise_column(statistic, h)
-        return ((F.col(name) + silent_days * silent_value) / days).alias(name)
-
-    noise = [
-        over_all_days(f"{kind}_{moment}", h, value if moment == "mean" else value * value)
-        for kind, values in silent_day.items()
-        for moment in ("mean", "square")
-        for h, value in enumerate(values)
-    ]
+    noise = [((F.col(name) + silent_days * silent_day[name]) / days).alias(name) for name in NOISE_COLUMNS]
     return totals.join(sums, KEY).select(*KEY, *averages, *noise)
-
-
-def malformed_lines(rows: DataFrame) -> tuple[int, str | None]:
-    """How many input lines were malformed, and one of them with its problem."""
-    problem = F.col("problem").isNotNull()
-    found = rows.agg(
-        F.count(F.when(problem, 1)).alias("malformed"),
-        F.first(F.when(problem, F.concat_ws(": ", "problem", "line")), ignorenulls=True).alias("sample"),
-    ).first()
-    return found.malformed, found.sample
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         pointer = AveragesPointer.for_dates(
             days, scored_days=len(days) if len(days) >= MIN_SCORED_DAYS else 0
         )
-        rows = hourly_rows(spark, files).persist()
-        good = rows.filter(F.col("problem").isNull())
+        per_day = daily_views(hourly_rows(spark, files)).persist()  # read twice, the input scanned once
+        good = per_day.filter(F.col("project").isNotNull())
         with step(f"writing averages and their noise to {pointer.uri(settings)}"):
             (
                 averages_and_noise(good, len(days))
@@ -227,9 +205,13 @@ def main(argv: list[str] | None = None) -> int:
                 .write.mode("overwrite")
                 .parquet(pointer.uri(settings))
             )
-        malformed, sample = malformed_lines(rows)
-        if malformed:
-            log.warning("skipped %d malformed line(s); for example %s", malformed, sample)
+        bad = (
+            per_day.filter(F.col("project").isNull())
+            .agg(F.sum("malformed").alias("lines"), F.first("sample", ignorenulls=True).alias("sample"))
+            .first()
+        )
+        if bad and bad.lines:
+            log.warning("skipped %d malformed line(s); for example %s", bad.lines, bad.sample)
         previous = read_pointer(settings)
         write_pointer(settings, pointer)
         log.info(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from core.anomalies import NOISE_FLOOR, POISSON_SPREAD, hour_column
+from core.anomalies import NOISE_FLOOR, POISSON_SPREAD, hour_column, noise_column
 from core.dumps import ACCESS_MARKERS, PROJECT_SUFFIXES, WIKIMEDIA_SITES
 
 # Columns of a parsed dump line; ``problem`` is null for a good line.
@@ -109,6 +109,18 @@ def canberra_distance(today: list[Column], history: list[Column]) -> Column:
     for x, y in zip(today, history, strict=True):
         total = total + canberra_term(x, y)
     return total
+
+
+def day_noise(terms: list[Column]) -> dict[str, Column]:
+    """One day's value for each noise column (core.anomalies), from its 24 Canberra terms: per hour the
+    term, the distance over hours 0..h, and their squares. The noise columns are means of these."""
+    values = {}
+    for h, (term, distance) in enumerate(zip(terms, running_sums(terms), strict=True)):
+        values[noise_column("term_mean", h)] = term
+        values[noise_column("term_square", h)] = term * term
+        values[noise_column("distance_mean", h)] = distance
+        values[noise_column("distance_square", h)] = distance * distance
+    return values
 
 
 def hour_floor(today: Column, history: Column) -> Column:

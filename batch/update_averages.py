@@ -7,9 +7,9 @@ article and hour of day computes avg + (views - avg) / (n + 1) over the
 current averages of n days (batch.expressions.fold_day); an article new today
 had an average of 0, one absent today gets 0 views. The day's Canberra terms
 against the averages before it are folded into the noise kept beside them
-(core.anomalies), so the anomaly job knows each article's normal variability. The result is a new
-version whose pointer lists the day, so folding the same day again is
-refused as already done and changes nothing. Without any averages yet, the
+(core.anomalies), so the anomaly job knows each article's normal variability.
+The result is a new version whose pointer lists the day, so folding the same
+day again is refused as already done and changes nothing. Without any averages yet, the
 day becomes the first one.
 """
 
@@ -23,15 +23,15 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script by spark-submit: make core and batch importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from batch.anomalies import KEY, hourly_counts_paths, read_averages, read_hourly_counts
 from batch.cli import EXIT_OK, iso_date, run_job, step
-from batch.expressions import canberra_term, fold_day, running_sums, wide_sum
+from batch.expressions import canberra_term, day_noise, fold_day, wide_sum
 from batch.spark import spark_session
 from batch.storage import AveragesPointer, read_pointer, write_pointer
-from core.anomalies import HOUR_COLUMNS, HOURS_PER_DAY, NOISE_COLUMNS, noise_column
+from core.anomalies import HOUR_COLUMNS, HOURS_PER_DAY, NOISE_COLUMNS
 from core.config import Settings, load_settings
 
 log = logging.getLogger("batch.update_averages")
@@ -65,18 +65,8 @@ def folded(averages: DataFrame | None, day_rows: DataFrame, days: int, scored_da
         )
     joined = averages.select(*KEY, *HOUR_COLUMNS, *NOISE_COLUMNS).join(day_wide, KEY, "full_outer")
     terms = [canberra_term(F.col(DAY + c), F.col(c)) for c in HOUR_COLUMNS]
-    scores = {"term": terms, "distance": running_sums(terms)}
-
-    def fold(statistic: str, h: int, value: Column) -> Column:
-        return fold_day(F.col(noise_column(statistic, h)), scored_days, value).alias(
-            noise_column(statistic, h)
-        )
-
     noise = [
-        fold(f"{kind}_{moment}", h, value if moment == "mean" else value * value)
-        for kind, values in scores.items()
-        for moment in ("mean", "square")
-        for h, value in enumerate(values)
+        fold_day(F.col(name), scored_days, value).alias(name) for name, value in day_noise(terms).items()
     ]
     return joined.select(
         *KEY,

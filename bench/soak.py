@@ -115,40 +115,30 @@ def prepare_batch_inputs(settings: Settings, env: dict[str, str], dumps_prefix: 
     def run(*command: str) -> None:
         subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
 
-    world = ("--views-per-minute", str(HISTORY_VIEWS_PER_MINUTE))
+    def history(first_day: str, days: int, out: str, *options: str) -> None:
+        """Synthetic history of the soak's world, written by the producer."""
+        run(
+            PYTHON,
+            "-m",
+            "producer",
+            "history",
+            "--views-per-minute",
+            str(HISTORY_VIEWS_PER_MINUTE),
+            "--from",
+            first_day,
+            "--days",
+            str(days),
+            "--out",
+            out,
+            *options,
+        )
+
     # Two days: the anomaly job scores against the noise, measured by comparing the days with each other.
     say("backfilling averages from two synthetic days, and writing today's hours before the run ...")
     bucket = settings.s3.bucket
-    run(
-        PYTHON,
-        "-m",
-        "producer",
-        "history",
-        *world,
-        "--days",
-        str(MIN_SCORED_DAYS),
-        "--from",
-        day_of(time.time() - MIN_SCORED_DAYS * 86_400),
-        "--out",
-        f"s3://{bucket}/{dumps_prefix}",
-    )
+    history(day_of(time.time() - MIN_SCORED_DAYS * 86_400), MIN_SCORED_DAYS, f"s3://{bucket}/{dumps_prefix}")
     run(str(SPARK_SUBMIT), "batch/backfill.py", "--input", f"s3a://{bucket}/{dumps_prefix}/*.gz")
-    hourly_counts = f"s3://{bucket}/{settings.s3.hourly_counts_prefix}"
-    run(
-        PYTHON,
-        "-m",
-        "producer",
-        "history",
-        *world,
-        "--days",
-        "1",
-        "--format",
-        "counts",
-        "--from",
-        day_of(time.time()),
-        "--out",
-        hourly_counts,
-    )
+    history(day_of(time.time()), 1, f"s3://{bucket}/{settings.s3.hourly_counts_prefix}", "--format", "counts")
 
 
 def day_of(epoch_s: float) -> str:

@@ -145,6 +145,12 @@ class Noise:
     distance_square: list[float]
     scored_days: int
 
+    @classmethod
+    def silent(cls, scored_days: int) -> Noise:
+        """An article with no views on any of ``scored_days`` days: every statistic 0."""
+        zeros = [0.0] * HOURS_PER_DAY
+        return cls(zeros, zeros, zeros, zeros, scored_days)
+
 
 def _running_sums(values: Sequence[float]) -> list[float]:
     sums, total = [], 0.0
@@ -162,8 +168,7 @@ def noise_of_days(days: Sequence[Sequence[float]]) -> Noise:
     """The backfill's noise: each day (24 hourly views) against the average of the other days."""
     count = len(days)
     if count < 2:
-        zeros = [0.0] * HOURS_PER_DAY
-        return Noise(zeros, zeros, zeros, zeros, 0)
+        return Noise.silent(0)
     totals = [sum(day[h] for day in days) for h in range(HOURS_PER_DAY)]
     terms = [
         canberra_terms(day, [(totals[h] - day[h]) / (count - 1) for h in range(HOURS_PER_DAY)])

@@ -237,8 +237,8 @@ def test_the_injected_spike_and_drop_are_the_only_anomalies_published(
     compared = read_parquet_prefix(s3_client, run.settings, prefix).to_pylist()
     assert len(compared) == snapshot.compared > 100
     for row in compared:
-        empty = Noise(*[[0.0] * 24] * 4, scored_days=pointer.scored_days)  # new today: no past views
-        want = anomaly_score(row["today"], row["history"], noise.get(row["title"], empty))
+        new_today = Noise.silent(pointer.scored_days)  # not in the averages: no past views
+        want = anomaly_score(row["today"], row["history"], noise.get(row["title"], new_today))
         assert row["score"] == pytest.approx(want.score, abs=1e-6), row["title"]
     assert {r["title"] for r in compared if r["score"] >= snapshot.min_score} == {SPIKE, DROP}
     # What is in Redis is also kept on S3.
@@ -395,10 +395,10 @@ def test_job_distances_equal_numpy_on_many_articles(s3_client) -> None:
     ranked = sorted(want, key=lambda t: (-want[t], t))[:top]
     assert sorted(got, key=lambda t: (-got[t], t))[:top] == ranked
     # The scores are the oracle's, from the same vectors and noise (none for pages new today).
-    empty = Noise(*[[0.0] * 24] * 4, scored_days=30)
+    new_today = Noise.silent(30)
     for row in rows:
         i = int(row["title"].removeprefix("Page_"))
-        score = anomaly_score(list(x[i]), list(y[i]), noise.get(row["title"], empty))
+        score = anomaly_score(list(x[i]), list(y[i]), noise.get(row["title"], new_today))
         assert (row["expected_distance"], row["day_score"], row["hour_score"]) == pytest.approx(
             (score.expected_distance, score.day_score, score.hour_score), rel=1e-9, abs=1e-9
         ), row["title"]
@@ -452,8 +452,7 @@ def test_folding_days_one_by_one_gives_the_plain_mean_the_noise_and_a_day_counts
     by_title = {row["title"]: row for row in rows}
     for i in seen:
         first, second, third = (list(map(float, views[day][i])) for day in days)
-        noise = Noise(*[[0.0] * 24] * 4, scored_days=0)
-        noise = fold_noise(noise, averages=first, views=second)
+        noise = fold_noise(Noise.silent(0), averages=first, views=second)
         noise = fold_noise(
             noise, averages=[(a + b) / 2 for a, b in zip(first, second, strict=True)], views=third
         )
