@@ -34,6 +34,7 @@ bench:  ## benchmarks against the real stack (the stack must be up: make up)
 	.stack/venv/bin/python bench/producer_throughput.py
 	.stack/venv/bin/python bench/streaming_throughput.py
 	.stack/venv/bin/python bench/anomalies_vs_numpy.py --full-join
+	.stack/venv/bin/python bench/anomaly_quality.py
 	.stack/venv/bin/python bench/web_throughput.py
 
 soak:  ## the live system for two hours at 3,000 events/s with the batch jobs beside it (the stack must be up)

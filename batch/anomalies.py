@@ -30,20 +30,20 @@ import argparse
 import logging
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script by spark-submit: make core and batch importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from batch.cli import EXIT_OK, hour_of_day, iso_date, positive_int, run_job, step
 from batch.expressions import (
-    canberra_distance,
     canberra_term,
     hour_floor,
-    row_total,
     running_sums,
     wide_sum,
     z_score,
@@ -67,7 +67,7 @@ from core.anomalies import (
 )
 from core.articles import article_condition_sql
 from core.config import Settings, load_settings
-from core.contracts import anomalies_key, hourly_counts_uri
+from core.contracts import anomalies_key, anomaly_distances_uri, hourly_counts_uri
 from core.snapshots import AnomalousArticle, AnomalySnapshot, encode
 
 log = logging.getLogger("batch.anomalies")
@@ -81,8 +81,16 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         description="Rank articles by the Canberra distance between today's hourly views (hours 0..H) and "
         "their historical averages; publish the top ones to Redis and keep the result on S3.",
     )
-    parser.add_argument("--date", required=True, type=iso_date, help="the day, YYYY-MM-DD (UTC)")
+    parser.add_argument(
+        "--date", required=True, nargs="+", type=iso_date, help="the day, YYYY-MM-DD (UTC); several: each"
+    )
     parser.add_argument("--hour", required=True, type=hour_of_day, help="the last hour to include, 0..23")
+    parser.add_argument(
+        "--from-hour",
+        type=hour_of_day,
+        help="also publish the lists of this hour to --hour, each as its own hourly run would have "
+        "(catching up missed hours; benchmarks); default: --hour only",
+    )
     parser.add_argument(
         "--top",
         type=positive_int,
@@ -113,25 +121,30 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 
 def anomaly_distances(
-    today: DataFrame, history: DataFrame, last_hour: int, min_hourly_views: float, prune: bool = True
+    today: DataFrame,
+    history: DataFrame,
+    scored_hours: Sequence[int],
+    min_hourly_views: float,
+    prune: bool = True,
 ) -> DataFrame:
-    """Every eligible article with its two vectors, its distance and its score.
+    """Every eligible article at each scored hour H: its two vectors over hours 0..H, distance and score.
 
-    ``today``: (project, title, hour, views) rows for hours 0..last_hour;
+    ``today``: (project, title, hour, views) rows for hours 0..max(scored_hours);
     ``history``: the averages (project, title, h00 … h23 and the noise columns).
+    One row per article and scored hour it is eligible at (column ``hour``).
     Articles missing on one side count as zeros there (a full outer join, done
     on the candidates only unless ``prune`` is False, which joins everything:
     same result, slower).
     """
-    hours = range(last_hour + 1)
+    hours = range(max(scored_hours) + 1)
     columns = [hour_column(h) for h in hours]
-    noise = [noise_column(statistic, last_hour) for statistic in NOISE_STATISTICS]
-    threshold = min_hourly_views * len(hours)
-    # Candidates: an eligible article has an hour >= min_hourly_views today, or its history sum passes.
+    noise = [noise_column(statistic, h) for h in scored_hours for statistic in NOISE_STATISTICS]
     history = history.select(*KEY, *columns, *noise)
     if prune and min_hourly_views > 0:  # with no volume rule every article is a candidate
+        # An article eligible at hour H averages min_hourly_views over 0..H on one side, so it has an
+        # hour with that many views there: candidates are the articles with such an hour.
         busy_today = today.filter(F.col("views") >= min_hourly_views).select(*KEY).distinct()
-        busy_history = history.filter(row_total(columns) >= threshold).select(*KEY)
+        busy_history = history.filter(F.greatest(*columns, F.lit(0.0)) >= min_hourly_views).select(*KEY)
         candidates = F.broadcast(busy_today.unionByName(busy_history).distinct())
         today, history = today.join(candidates, KEY, "left_semi"), history.join(candidates, KEY, "left_semi")
     today_wide = (
@@ -139,51 +152,86 @@ def anomaly_distances(
         .agg(*wide_sum(F.col("hour"), F.col("views"), hours))
         .select(*KEY, *[F.col(c).alias(TODAY + c) for c in columns])
     )
-    joined = today_wide.join(history, KEY, "full_outer").fillna(0.0)
     today_cols = [F.col(TODAY + c) for c in columns]
     history_cols = [F.col(c) for c in columns]
-    term_mean, term_square, distance_mean, distance_square = (F.col(c) for c in noise)
-    latest_term = canberra_term(today_cols[-1], history_cols[-1])
-    floors = [hour_floor(x, y) for x, y in zip(today_cols, history_cols, strict=True)]
-    day_floor = F.sqrt(running_sums([f * f for f in floors])[-1])
-    return (
-        joined.withColumn("distance", canberra_distance(today_cols, history_cols))
-        .withColumn("today_total", row_total([TODAY + c for c in columns]))
-        .withColumn("history_total", row_total(columns))
-        .filter(F.greatest("today_total", "history_total") >= threshold)
-        .withColumn("day_score", z_score(F.col("distance"), distance_mean, distance_square, day_floor))
-        .withColumn("hour_score", z_score(latest_term, term_mean, term_square, floors[-1]))
+    # Each hour's term and floor once, as columns; the per-hour sums below only add them up.
+    joined = (
+        today_wide.join(history, KEY, "full_outer")
+        .fillna(0.0)
         .select(
-            *KEY,
-            "distance",
-            distance_mean.alias("expected_distance"),
-            F.greatest("day_score", "hour_score").alias("score"),
-            "day_score",
-            "hour_score",
-            F.array(*today_cols).alias("today"),
-            F.array(*history_cols).alias("history"),
+            "*",
+            *[canberra_term(today_cols[h], history_cols[h]).alias(f"term_{h}") for h in hours],
+            *[hour_floor(today_cols[h], history_cols[h]).alias(f"floor_{h}") for h in hours],
         )
     )
+    terms = [F.col(f"term_{h}") for h in hours]
+    floors = [F.col(f"floor_{h}") for h in hours]
+    distances = running_sums(terms)
+    day_floors = [F.sqrt(s) for s in running_sums([f * f for f in floors])]
+    today_totals, history_totals = running_sums(today_cols), running_sums(history_cols)
 
-
-def published_articles(distances: DataFrame, min_score: float, top: int) -> list[AnomalousArticle]:
-    """At most ``top`` articles scoring at least ``min_score``, highest first, ties by project then title."""
-    rows = distances.filter(F.col("score") >= min_score).orderBy(F.desc("score"), *KEY).limit(top).collect()
-    return [
-        AnomalousArticle(
-            rank=rank,
-            project=row.project,
-            title=row.title,
-            distance=float(row.distance),
-            today=list(row.today),
-            history=list(row.history),
-            expected_distance=float(row.expected_distance),
-            score=float(row.score),
-            day_score=float(row.day_score),
-            hour_score=float(row.hour_score),
+    def at_hour(h: int) -> Column:
+        term_mean, term_square, distance_mean, distance_square = (
+            F.col(noise_column(statistic, h)) for statistic in NOISE_STATISTICS
         )
-        for rank, row in enumerate(rows, start=1)
-    ]
+        day_score = z_score(distances[h], distance_mean, distance_square, day_floors[h])
+        hour_score = z_score(terms[h], term_mean, term_square, floors[h])
+        return F.struct(
+            F.lit(h).alias("hour"),
+            (F.greatest(today_totals[h], history_totals[h]) >= min_hourly_views * (h + 1)).alias("eligible"),
+            distances[h].alias("distance"),
+            distance_mean.alias("expected_distance"),
+            F.greatest(day_score, hour_score).alias("score"),
+            day_score.alias("day_score"),
+            hour_score.alias("hour_score"),
+            F.array(*today_cols[: h + 1]).alias("today"),
+            F.array(*history_cols[: h + 1]).alias("history"),
+        )
+
+    scored = joined.select(*KEY, F.explode(F.array(*[at_hour(h) for h in scored_hours])).alias("at"))
+    return scored.filter("at.eligible").select(*KEY, *[f"at.{name}" for name in DISTANCE_COLUMNS])
+
+
+DISTANCE_COLUMNS = [
+    "hour",
+    "distance",
+    "expected_distance",
+    "score",
+    "day_score",
+    "hour_score",
+    "today",
+    "history",
+]
+
+
+def published_articles(distances: DataFrame, min_score: float, top: int) -> dict[int, list[AnomalousArticle]]:
+    """Per scored hour, at most ``top`` articles scoring at least ``min_score``, highest first, ties by
+    project then title."""
+    ranking = Window.partitionBy("hour").orderBy(F.desc("score"), *KEY)
+    rows = (
+        distances.filter(F.col("score") >= min_score)
+        .withColumn("rank", F.row_number().over(ranking))
+        .filter(F.col("rank") <= top)
+        .orderBy("hour", "rank")
+        .collect()
+    )
+    published: dict[int, list[AnomalousArticle]] = defaultdict(list)
+    for row in rows:
+        published[row.hour].append(
+            AnomalousArticle(
+                rank=row["rank"],
+                project=row.project,
+                title=row.title,
+                distance=float(row.distance),
+                today=list(row.today),
+                history=list(row.history),
+                expected_distance=float(row.expected_distance),
+                score=float(row.score),
+                day_score=float(row.day_score),
+                hour_score=float(row.hour_score),
+            )
+        )
+    return published
 
 
 def read_averages(spark: SparkSession, settings: Settings, pointer: AveragesPointer) -> DataFrame:
@@ -224,62 +272,78 @@ def read_hourly_counts(spark: SparkSession, settings: Settings, paths: list[str]
     )
 
 
-def publish(settings: Settings, snapshot: AnomalySnapshot) -> None:
-    """The snapshot to S3 (top.json) and to Redis (what the site reads)."""
+def publish(settings: Settings, snapshots: list[AnomalySnapshot]) -> None:
+    """Each snapshot to S3 (its hour's top.json) and to Redis (what the site reads)."""
     from core.clients import redis_client, s3_client
     from core.snapshots import SnapshotWriter
 
-    key = anomalies_key(settings.s3, snapshot.date, snapshot.hour, "top.json")
-    s3_client(settings).put_object(
-        Bucket=settings.s3.bucket, Key=key, Body=encode(snapshot).encode(), ContentType="application/json"
-    )
-    SnapshotWriter(redis_client(settings), settings.redis).write_anomalies(snapshot)
+    s3, writer = s3_client(settings), SnapshotWriter(redis_client(settings), settings.redis)
+    for snapshot in snapshots:
+        key = anomalies_key(settings.s3, snapshot.date, snapshot.hour, "top.json")
+        body = encode(snapshot).encode()
+        s3.put_object(Bucket=settings.s3.bucket, Key=key, Body=body, ContentType="application/json")
+        writer.write_anomalies(snapshot)
 
 
-def main(argv: list[str] | None = None) -> int:
-    settings: Settings = load_settings()
-    args = build_parser(settings).parse_args(argv)
-    pointer = require_pointer(settings)
-    require_noise(pointer)
-    paths = hourly_counts_paths(settings, args.date, args.hour)
-    log.info(
-        "comparing %s hours 00-%02d with averages %s (%d days, noise over %d); volume rule %g views/hour; "
-        "publishing scores of at least %g",
-        args.date,
-        args.hour,
-        pointer.version,
-        pointer.days,
-        pointer.scored_days,
-        args.min_hourly_views,
-        args.min_score,
+def write_distances(settings: Settings, day: str, distances: DataFrame) -> None:
+    """Every compared article's row under its date and hour; other hours' results stay as they are."""
+    (
+        distances.withColumn("date", F.lit(day))
+        .withColumn("hour", F.format_string("%02d", "hour"))
+        .repartition("hour")
+        .write.partitionBy("date", "hour")
+        .mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .parquet(anomaly_distances_uri(settings.s3))
     )
-    spark = spark_session("wikitrends-anomalies", settings)
-    try:
-        # Anomaly lists show articles: the rule the trending list uses (core/articles.py).
-        articles_only = F.expr(article_condition_sql("title", settings.articles, dialect="spark"))
-        today = read_hourly_counts(spark, settings, paths).filter(articles_only)
-        history = read_averages(spark, settings, pointer).filter(articles_only)
-        distances = anomaly_distances(
-            today, history, args.hour, args.min_hourly_views, prune=not args.no_pruning
-        ).persist()
-        out = f"s3a://{settings.s3.bucket}/{anomalies_key(settings.s3, args.date, args.hour, 'distances')}"
-        with step(f"computing distances and scores, writing them to {out}"):
-            distances.coalesce(1).write.mode("overwrite").parquet(out)
-        with step(f"selecting the articles scoring at least {args.min_score:g}"):
-            articles = published_articles(distances, args.min_score, args.top)
-            compared = distances.count()
-        snapshot = AnomalySnapshot(
-            date=args.date,
-            hour=args.hour,
-            hour_start=hour_start_ms(args.date, args.hour),
-            computed_at=int(time.time() * 1000),
-            articles=articles,
-            min_score=args.min_score,
-            compared=compared,
+
+
+def score_day(
+    spark: SparkSession,
+    settings: Settings,
+    args: argparse.Namespace,
+    day: str,
+    history: DataFrame,
+) -> list[AnomalySnapshot]:
+    """Score hours --from-hour..--hour of one day; the distances go to S3, the snapshots are returned."""
+    scored_hours = list(range(args.from_hour, args.hour + 1))
+    articles_only = F.expr(article_condition_sql("title", settings.articles, dialect="spark"))
+    today = read_hourly_counts(spark, settings, hourly_counts_paths(settings, day, args.hour))
+    distances = anomaly_distances(
+        today.filter(articles_only), history, scored_hours, args.min_hourly_views, prune=not args.no_pruning
+    ).persist()
+    hours = (
+        f"{day} hour {args.hour:02d}"
+        if len(scored_hours) == 1
+        else f"{day} hours {args.from_hour:02d}-{args.hour:02d}"
+    )
+    with step(
+        f"{hours}: computing distances and scores, writing them to {anomaly_distances_uri(settings.s3)}"
+    ):
+        write_distances(settings, day, distances)
+    with step(f"{hours}: selecting the articles scoring at least {args.min_score:g}"):
+        published = published_articles(distances, args.min_score, args.top)
+        compared = dict(distances.groupBy("hour").count().collect())
+    distances.unpersist()
+    snapshots = []
+    for hour in scored_hours:
+        articles = published.get(hour, [])
+        snapshots.append(
+            AnomalySnapshot(
+                date=day,
+                hour=hour,
+                hour_start=hour_start_ms(day, hour),
+                computed_at=int(time.time() * 1000),
+                articles=articles,
+                min_score=args.min_score,
+                compared=compared.get(hour, 0),
+            )
         )
         for a in articles:
             log.info(
-                "#%d %s %s: distance %.3f (expected %.3f), score %.1f",
+                "%s %02d:00 #%d %s %s: distance %.3f (expected %.3f), score %.1f",
+                day,
+                hour,
                 a.rank,
                 a.project,
                 a.title,
@@ -287,12 +351,56 @@ def main(argv: list[str] | None = None) -> int:
                 a.expected_distance,
                 a.score,
             )
-        outcome = f"{len(articles)} of {compared} compared articles score at least {args.min_score:g}"
-        if args.no_publish:
-            log.info("%s; not published (--no-publish)", outcome)
-        else:
-            publish(settings, snapshot)
-            log.info("%s; published them to Redis and S3", outcome)
+        log.info(
+            "%s %02d:00: %d of %d compared articles score at least %g",
+            day,
+            hour,
+            len(articles),
+            compared.get(hour, 0),
+            args.min_score,
+        )
+    return snapshots
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings: Settings = load_settings()
+    parser = build_parser(settings)
+    args = parser.parse_args(argv)
+    if args.from_hour is None:
+        args.from_hour = args.hour
+    if args.from_hour > args.hour:
+        parser.error(f"--from-hour {args.from_hour} is after --hour {args.hour}")
+    pointer = require_pointer(settings)
+    require_noise(pointer)
+    for day in args.date:  # every input is checked before Spark starts
+        hourly_counts_paths(settings, day, args.hour)
+    log.info(
+        "comparing %s, hours 00-%02d, with averages %s (%d days, noise over %d); volume rule %g views/hour; "
+        "publishing scores of at least %g for hour(s) %02d-%02d",
+        ", ".join(args.date),
+        args.hour,
+        pointer.version,
+        pointer.days,
+        pointer.scored_days,
+        args.min_hourly_views,
+        args.min_score,
+        args.from_hour,
+        args.hour,
+    )
+    spark = spark_session("wikitrends-anomalies", settings)
+    try:
+        # Anomaly lists show articles: the rule the trending list uses (core/articles.py).
+        articles_only = F.expr(article_condition_sql("title", settings.articles, dialect="spark"))
+        history = read_averages(spark, settings, pointer).filter(articles_only)
+        if len(args.date) > 1:
+            history = history.persist()  # read once for all the days
+        for day in args.date:
+            snapshots = score_day(spark, settings, args, day, history)
+            if args.no_publish:
+                log.info("%s: not published (--no-publish)", day)
+            else:
+                publish(settings, snapshots)
+                log.info("%s: published %d hour(s) to Redis and S3", day, len(snapshots))
     finally:
         spark.stop()
     return EXIT_OK

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from core.anomalies import NOISE_FLOOR, POISSON_SPREAD, hour_column, noise_column
+from core.anomalies import HALF_NORMAL_SPREAD, NOISE_FLOOR, POISSON_SPREAD, hour_column, noise_column
 from core.dumps import ACCESS_MARKERS, PROJECT_SUFFIXES, WIKIMEDIA_SITES
 
 # Columns of a parsed dump line; ``problem`` is null for a good line.
@@ -79,14 +79,6 @@ def wide_sum(hour: Column, views: Column, hours: range, divide_by: float = 1.0) 
     ]
 
 
-def row_total(columns: list[str]) -> Column:
-    """The sum of several numeric columns, nulls as 0."""
-    total = F.lit(0.0)
-    for name in columns:
-        total = total + F.coalesce(F.col(name), F.lit(0.0))
-    return total
-
-
 def canberra_term(x: Column, y: Column) -> Column:
     """One hour's |x - y| / (|x| + |y|) as a column: 0/0 is 0, nulls (missing hours) are 0."""
     x, y = F.coalesce(x, F.lit(0.0)), F.coalesce(y, F.lit(0.0))
@@ -101,14 +93,6 @@ def running_sums(columns: list[Column]) -> list[Column]:
         total = total + column
         sums.append(total)
     return sums
-
-
-def canberra_distance(today: list[Column], history: list[Column]) -> Column:
-    """Sum over hours of the Canberra terms: the contract's distance."""
-    total = F.lit(0.0)
-    for x, y in zip(today, history, strict=True):
-        total = total + canberra_term(x, y)
-    return total
 
 
 def day_noise(terms: list[Column]) -> dict[str, Column]:
@@ -130,8 +114,10 @@ def hour_floor(today: Column, history: Column) -> Column:
 
 
 def z_score(observed: Column, mean: Column, square_mean: Column, floor: Column) -> Column:
-    """(observed - mean) / sd, the sd from the moments but at least ``floor`` (core.anomalies)."""
-    sd = F.greatest(F.sqrt(F.greatest(square_mean - mean * mean, F.lit(0.0))), floor)
+    """(observed - mean) / sd, the sd from the moments but at least ``floor`` and the half-normal share of
+    the mean (core.anomalies)."""
+    measured = F.sqrt(F.greatest(square_mean - mean * mean, F.lit(0.0)))
+    sd = F.greatest(measured, floor, F.lit(HALF_NORMAL_SPREAD) * mean)
     return (observed - mean) / sd
 
 

@@ -43,7 +43,7 @@ from batch.storage import AveragesPointer, write_pointer  # noqa: E402
 from core.anomalies import HOUR_COLUMNS, NOISE_COLUMNS  # noqa: E402
 from core.clients import s3_client  # noqa: E402
 from core.config import REPO_ROOT, Settings, load_settings, private_names  # noqa: E402
-from core.contracts import anomalies_key, hourly_counts_key  # noqa: E402
+from core.contracts import anomaly_distances_key, hourly_counts_key  # noqa: E402
 from core.synthetic import parse_time_ms  # noqa: E402
 
 DAY = "2026-05-05"
@@ -153,7 +153,7 @@ def spark_top(settings: Settings, hours: int, top: int) -> list[tuple[str, float
 
 
 def distances_object(settings: Settings, hours: int) -> str:
-    prefix = anomalies_key(settings.s3, DAY, hours - 1, "distances") + "/"
+    prefix = anomaly_distances_key(settings.s3, DAY, hours - 1) + "/"
     listed = s3_client(settings).list_objects_v2(Bucket=settings.s3.bucket, Prefix=prefix)["Contents"]
     return next(o["Key"] for o in listed if o["Key"].endswith(".parquet"))
 

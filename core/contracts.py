@@ -80,3 +80,13 @@ def averages_pointer_key(s3: S3Settings) -> str:
 def anomalies_key(s3: S3Settings, date: str, hour: int, name: str) -> str:
     """Where one anomaly run keeps its result: ``anomalies/date=…/hour=HH/<name>``."""
     return f"{s3.anomalies_prefix}/date={date}/hour={hour:02d}/{name}"
+
+
+def anomaly_distances_uri(s3: S3Settings, scheme: str = "s3a") -> str:
+    """Every compared article's distance and scores, one Parquet dataset partitioned by date and hour."""
+    return f"{scheme}://{s3.bucket}/{s3.anomalies_prefix}/distances"
+
+
+def anomaly_distances_key(s3: S3Settings, date: str, hour: int) -> str:
+    """Where one hour's compared articles are: ``anomalies/distances/date=…/hour=HH/`` (part files)."""
+    return f"{s3.anomalies_prefix}/distances/date={date}/hour={hour:02d}"

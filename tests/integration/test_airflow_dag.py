@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from batch.storage import hour_start_ms
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
+from core.snapshots import Keys, decode_anomalies
 from core.synthetic import parse_time_ms
+from tests.integration.test_batch import CATALOGUE, SPARK_SUBMIT, SPIKE
 
 INSPECT = """
 import json, sys
@@ -118,3 +125,94 @@ def test_the_sensor_sees_an_hour_only_once_its_file_is_on_s3(settings: Settings,
     body = hourly_counts_parquet([HourlyRow("en.wikipedia", "Albert_Einstein", 3)])
     s3_client.put_object(Bucket=private.s3.bucket, Key=key, Body=body)
     assert run_in_airflow(settings, SENSOR, env) == "True False"
+
+
+def airflow_cli(env: dict[str, str], *args: str) -> str:
+    """One ``airflow`` command in Airflow's own environment; its stdout."""
+    airflow = str(Path(airflow_python(load_settings(env))).with_name("airflow"))
+    done = subprocess.run(
+        [airflow, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done.stdout
+
+
+def test_the_scheduler_runs_the_hourly_dag_and_the_hour_is_published(
+    settings: Settings, tmp_path: Path, redis_client
+) -> None:
+    """A real scheduler, unpaused, runs the hour that just ended: the sensor finds its file on S3 and the
+    task's spark-submit publishes the hour's anomalies to Redis."""
+    tag = f"dag{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        **private_names(tag),
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),  # a fresh metadata database
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "deploy" / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    private = load_settings(env)
+    # The project's Python first (the producer, spark-submit), then Airflow's (the executor runs `airflow`).
+    airflow_bin = Path(airflow_python(private)).parent
+    env["PATH"] = f"{REPO_ROOT / '.stack' / 'venv' / 'bin'}:{airflow_bin}:{env['PATH']}"
+    bucket = private.s3.bucket
+    # The scheduler's first run covers the last complete hour, or the one before if it starts just as an
+    # hour's run falls due: write every hour of yesterday and today, with a spike through both, and two
+    # days before them as the history the averages come from.
+    now = datetime.now(UTC)
+    yesterday = now.date() - timedelta(days=1)
+    spike_from = (now - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+
+    def write_counts(first_day: date, out: str, *injected: str) -> None:
+        """Two days of the test world as hourly counts, written by the producer."""
+        command = ["python", "-m", "producer", "history", *CATALOGUE, "--days", "2", "--format", "counts"]
+        command += ["--from", first_day.isoformat(), "--out", f"s3://{bucket}/{out}", *injected]
+        subprocess.run(command, cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=300)
+
+    write_counts(yesterday - timedelta(days=2), f"runs/{tag}/history")
+    backfill = [str(SPARK_SUBMIT), "batch/backfill.py", "--input", f"s3a://{bucket}/runs/{tag}/history/"]
+    subprocess.run(backfill, cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=600)
+    spike = f"{spike_from:%Y-%m-%dT%H:%M:%SZ},4h,5,{SPIKE}"
+    write_counts(yesterday, private.s3.hourly_counts_prefix, "--spike", spike)
+
+    airflow_cli(env, "db", "migrate")
+    log = (tmp_path / "scheduler.log").open("w")
+    scheduler = subprocess.Popen(
+        [str(airflow_bin / "airflow"), "scheduler"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while "wikitrends_hourly_anomalies" not in airflow_cli(env, "dags", "list", "-o", "plain"):
+            assert time.monotonic() < deadline, "the scheduler never parsed the DAGs"
+            time.sleep(5)
+        airflow_cli(env, "dags", "unpause", "wikitrends_hourly_anomalies")
+        while True:
+            listed = airflow_cli(env, "dags", "list-runs", "-d", "wikitrends_hourly_anomalies", "-o", "json")
+            runs = json.loads(listed.strip().splitlines()[-1])  # the JSON comes after Airflow's log lines
+            if runs and runs[0]["state"] in ("success", "failed"):
+                break
+            assert time.monotonic() < deadline, f"no run finished in 10 minutes: {runs}"
+            time.sleep(10)
+    finally:
+        os.killpg(scheduler.pid, signal.SIGTERM)  # the scheduler and the task processes it started
+        scheduler.wait(timeout=60)
+        log.close()
+    # One run, made by the scheduler itself (not triggered), and it succeeded.
+    assert [r["run_id"].split("__")[0] for r in runs] == ["scheduled"] and runs[0]["state"] == "success", (
+        runs,
+        (tmp_path / "scheduler.log").read_text()[-4000:],
+    )
+    # A scheduled run's logical date is the start of its interval: the hour it computes.
+    hour = datetime.fromisoformat(runs[0]["execution_date"]).astimezone(UTC)
+    assert hour > now - timedelta(hours=2)  # the latest complete hour, not some older one
+    raw = redis_client.get(Keys(private.redis).anomalies_hour(hour_start_ms(f"{hour:%Y-%m-%d}", hour.hour)))
+    assert raw is not None, f"nothing published for {hour:%Y-%m-%d %H}:00"
+    snapshot = decode_anomalies(raw)
+    assert [a.title for a in snapshot.articles] == [SPIKE]

@@ -23,7 +23,7 @@ import pytest
 from batch.storage import AveragesPointer, hour_start_ms, read_pointer, write_pointer
 from core.anomalies import HOUR_COLUMNS, NOISE_STATISTICS, noise_column
 from core.config import REPO_ROOT, Settings, load_settings, private_names
-from core.contracts import anomalies_key, hourly_counts_key
+from core.contracts import anomalies_key, anomaly_distances_key, hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import AnomalySnapshot, Keys, decode_anomalies
 from core.synthetic import HOUR_MS, Catalogue, hourly_views, parse_time_ms
@@ -233,7 +233,7 @@ def test_the_injected_spike_and_drop_are_the_only_anomalies_published(
     drop = next(a for a in snapshot.articles if a.title == DROP)
     assert all(drop.today[h] == 0 for h in range(8, HOUR + 1)) and min(drop.history[8 : HOUR + 1]) > 20
     # Every compared article's score is the oracle's, and none but those two reaches the bar.
-    prefix = anomalies_key(run.settings.s3, TODAY, HOUR, "distances")
+    prefix = anomaly_distances_key(run.settings.s3, TODAY, HOUR)
     compared = read_parquet_prefix(s3_client, run.settings, prefix).to_pylist()
     assert len(compared) == snapshot.compared > 100
     for row in compared:
@@ -245,6 +245,36 @@ def test_the_injected_spike_and_drop_are_the_only_anomalies_published(
     key = anomalies_key(run.settings.s3, TODAY, HOUR, "top.json")
     kept = json.loads(s3_client.get_object(Bucket=run.settings.s3.bucket, Key=key)["Body"].read())
     assert [a["title"] for a in kept["articles"]] == [a.title for a in snapshot.articles]
+
+
+def test_one_run_publishes_every_hour_of_the_day_as_the_hourly_runs_would(
+    today_published: AnomaliesRun, s3_client, redis_client
+) -> None:
+    """Catching up (--from-hour): each hour's list is what that hour's own run publishes."""
+    run = today_published.run
+    log = run.job("anomalies.py", "--date", TODAY, "--from-hour", "0", "--hour", "23")
+    keys = Keys(run.settings.redis)
+    lists = {
+        h: decode_anomalies(redis_client.get(keys.anomalies_hour(hour_start_ms(TODAY, h)))) for h in range(24)
+    }
+    assert lists[HOUR].articles == today_published.snapshot.articles
+    assert all(lists[h].hour == h and lists[h].compared > 0 for h in range(24)), [
+        lists[h].compared for h in range(24)
+    ]
+    pointer, rows = read_averages_rows(s3_client, run)
+    noise = {row["title"]: stored_noise(row, pointer.scored_days) for row in rows}
+    published_at: dict[str, list[int]] = {}
+    for h, snapshot in lists.items():
+        for article in snapshot.articles:
+            assert len(article.today) == h + 1
+            want = anomaly_score(article.today, article.history, noise[article.title])
+            assert article.score == pytest.approx(want.score), (h, article.title)
+            published_at.setdefault(article.title, []).append(h)
+    # Each is seen from its first hour (the drop 08:00, the spike 10:00). The drop's eight silent hours keep
+    # its day so far anomalous to midnight; the spike's day scores 5 to 6 once it is over (the fixture's
+    # note), so it leaves the list after its last hour. No steady page shows at any hour.
+    assert published_at == {DROP: list(range(8, 24)), SPIKE: [10, 11, 12]}, log[-3000:]
+    assert "2026-03-08 12:00: 2 of" in log and "2026-03-08 23:00: 1 of" in log
 
 
 def test_a_clean_day_publishes_an_empty_list(world: Run, s3_client, redis_client) -> None:
@@ -265,7 +295,7 @@ def test_without_the_volume_rule_quiet_pages_top_the_distances_but_not_the_score
 ) -> None:
     run = today_published.run
     run.job("anomalies.py", "--date", TODAY, "--hour", str(HOUR), "--min-hourly-views", "0", "--no-publish")
-    prefix = anomalies_key(run.settings.s3, TODAY, HOUR, "distances")
+    prefix = anomaly_distances_key(run.settings.s3, TODAY, HOUR)
     rows = sorted(
         read_parquet_prefix(s3_client, run.settings, prefix).to_pylist(),
         key=lambda r: (-r["distance"], r["title"]),
@@ -386,7 +416,7 @@ def test_job_distances_equal_numpy_on_many_articles(s3_client) -> None:
     expected = numpy_canberra(x, y)
     eligible = np.maximum(x.sum(axis=1), y.sum(axis=1)) >= min_views * hours
     want = {titles[i]: expected[i] for i in np.flatnonzero(eligible)}
-    prefix = anomalies_key(run.settings.s3, day, last_hour, "distances")
+    prefix = anomaly_distances_key(run.settings.s3, day, last_hour)
     rows = read_parquet_prefix(s3_client, run.settings, prefix).to_pylist()
     got = {r["title"]: r["distance"] for r in rows}
     assert 1000 < len(want) < articles  # the rule keeps some, not all
