@@ -120,6 +120,19 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     return parser
 
 
+# What anomaly_distances gives per article and scored hour, besides the article (KEY).
+DISTANCE_COLUMNS = [
+    "hour",
+    "distance",
+    "expected_distance",
+    "score",
+    "day_score",
+    "hour_score",
+    "today",
+    "history",
+]
+
+
 def anomaly_distances(
     today: DataFrame,
     history: DataFrame,
@@ -192,18 +205,6 @@ def anomaly_distances(
     return scored.filter("at.eligible").select(*KEY, *[f"at.{name}" for name in DISTANCE_COLUMNS])
 
 
-DISTANCE_COLUMNS = [
-    "hour",
-    "distance",
-    "expected_distance",
-    "score",
-    "day_score",
-    "hour_score",
-    "today",
-    "history",
-]
-
-
 def published_articles(distances: DataFrame, min_score: float, top: int) -> dict[int, list[AnomalousArticle]]:
     """Per scored hour, at most ``top`` articles scoring at least ``min_score``, highest first, ties by
     project then title."""
@@ -216,21 +217,9 @@ def published_articles(distances: DataFrame, min_score: float, top: int) -> dict
         .collect()
     )
     published: dict[int, list[AnomalousArticle]] = defaultdict(list)
-    for row in rows:
-        published[row.hour].append(
-            AnomalousArticle(
-                rank=row["rank"],
-                project=row.project,
-                title=row.title,
-                distance=float(row.distance),
-                today=list(row.today),
-                history=list(row.history),
-                expected_distance=float(row.expected_distance),
-                score=float(row.score),
-                day_score=float(row.day_score),
-                hour_score=float(row.hour_score),
-            )
-        )
+    for row in rows:  # the row's columns are the item's fields, plus the hour it belongs to
+        fields = row.asDict()
+        published[fields.pop("hour")].append(AnomalousArticle(**fields))
     return published
 
 
@@ -299,18 +288,12 @@ def write_distances(settings: Settings, day: str, distances: DataFrame) -> None:
 
 
 def score_day(
-    spark: SparkSession,
-    settings: Settings,
-    args: argparse.Namespace,
-    day: str,
-    history: DataFrame,
+    settings: Settings, args: argparse.Namespace, day: str, today: DataFrame, history: DataFrame
 ) -> list[AnomalySnapshot]:
     """Score hours --from-hour..--hour of one day; the distances go to S3, the snapshots are returned."""
     scored_hours = list(range(args.from_hour, args.hour + 1))
-    articles_only = F.expr(article_condition_sql("title", settings.articles, dialect="spark"))
-    today = read_hourly_counts(spark, settings, hourly_counts_paths(settings, day, args.hour))
     distances = anomaly_distances(
-        today.filter(articles_only), history, scored_hours, args.min_hourly_views, prune=not args.no_pruning
+        today, history, scored_hours, args.min_hourly_views, prune=not args.no_pruning
     ).persist()
     hours = (
         f"{day} hour {args.hour:02d}"
@@ -372,8 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--from-hour {args.from_hour} is after --hour {args.hour}")
     pointer = require_pointer(settings)
     require_noise(pointer)
-    for day in args.date:  # every input is checked before Spark starts
-        hourly_counts_paths(settings, day, args.hour)
+    # Every input is checked before Spark starts.
+    paths = {day: hourly_counts_paths(settings, day, args.hour) for day in args.date}
     log.info(
         "comparing %s, hours 00-%02d, with averages %s (%d days, noise over %d); volume rule %g views/hour; "
         "publishing scores of at least %g for hour(s) %02d-%02d",
@@ -395,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(args.date) > 1:
             history = history.persist()  # read once for all the days
         for day in args.date:
-            snapshots = score_day(spark, settings, args, day, history)
+            today = read_hourly_counts(spark, settings, paths[day]).filter(articles_only)
+            snapshots = score_day(settings, args, day, today, history)
             if args.no_publish:
                 log.info("%s: not published (--no-publish)", day)
             else:
