@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from core.anomalies import HALF_NORMAL_SPREAD, NOISE_FLOOR, POISSON_SPREAD, hour_column, noise_column
+from core.anomalies import NOISE_FLOOR, POISSON_SPREAD, hour_column, noise_column
 from core.dumps import ACCESS_MARKERS, PROJECT_SUFFIXES, WIKIMEDIA_SITES
 
 # Columns of a parsed dump line; ``problem`` is null for a good line.
@@ -114,10 +114,8 @@ def hour_floor(today: Column, history: Column) -> Column:
 
 
 def z_score(observed: Column, mean: Column, square_mean: Column, floor: Column) -> Column:
-    """(observed - mean) / sd, the sd from the moments but at least ``floor`` and the half-normal share of
-    the mean (core.anomalies)."""
-    measured = F.sqrt(F.greatest(square_mean - mean * mean, F.lit(0.0)))
-    sd = F.greatest(measured, floor, F.lit(HALF_NORMAL_SPREAD) * mean)
+    """(observed - mean) / sd, the sd from the moments but at least ``floor`` (core.anomalies)."""
+    sd = F.greatest(F.sqrt(F.greatest(square_mean - mean * mean, F.lit(0.0))), floor)
     return (observed - mean) / sd
 
 

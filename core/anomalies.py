@@ -20,12 +20,7 @@ an hour is news) and ``POISSON_SPREAD / sqrt(views)`` for the larger of the
 hour's two counts (the spread counting noise alone gives the term, with a
 margin for its skew: a few calm days can look steadier than the article is,
 and a page of 20 views an hour swings by half now and then); over several
-hours, the square root of the sum of the hours' squared floors. And never
-below ``HALF_NORMAL_SPREAD`` times the mean: a term or a distance is an
-absolute value, so even Gaussian swings give it a half-normal spread, whose
-sd is 0.76 of its mean; a day-wide swing (a busier or quieter day: every hour
-moves together) gives the distance exactly that, and 28 past days measure it
-too low often enough that a quarter-busier day scored 6 (bench/anomaly_quality.py). The
+hours, the square root of the sum of the hours' squared floors. The
 article's score is the larger of the two; it is published when the score
 reaches ``[batch] anomaly_min_score``.
 
@@ -42,8 +37,6 @@ NOISE_FLOOR = 0.05
 # … and, for an hour of n views, POISSON_SPREAD / sqrt(n): Poisson counts give the term a spread of
 # about 0.3 / sqrt(n); 0.35 leaves room for its skew (measured: tests/unit/test_anomaly_rules.py).
 POISSON_SPREAD = 0.35
-# … and HALF_NORMAL_SPREAD times the mean it is compared with: sqrt(pi / 2 - 1), the sd of |Z| over its mean.
-HALF_NORMAL_SPREAD = 0.76
 # Days the noise must be measured on before the anomaly job scores anything.
 MIN_SCORED_DAYS = 2
 

@@ -30,7 +30,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.anomalies import HALF_NORMAL_SPREAD, HOURS_PER_DAY, NOISE_FLOOR, POISSON_SPREAD
+from core.anomalies import HOURS_PER_DAY, NOISE_FLOOR, POISSON_SPREAD
 from core.events import (
     FORBIDDEN_IN_TITLES,
     FORBIDDEN_IN_TITLES_REASON,
@@ -208,8 +208,8 @@ def hour_floor(today: float, history: float) -> float:
 
 
 def z_score(observed: float, mean: float, square_mean: float, floor: float) -> float:
-    """(observed - mean) / sd, sd from the moments but at least ``floor`` and HALF_NORMAL_SPREAD x mean."""
-    sd = max(max(square_mean - mean * mean, 0.0) ** 0.5, floor, HALF_NORMAL_SPREAD * mean)
+    """(observed - mean) / sd, sd from the moments but at least ``floor``."""
+    sd = max(max(square_mean - mean * mean, 0.0) ** 0.5, floor)
     return (observed - mean) / sd
 
 

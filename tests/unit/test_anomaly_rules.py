@@ -6,15 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.anomalies import (
-    HALF_NORMAL_SPREAD,
-    HOUR_COLUMNS,
-    HOURS_PER_DAY,
-    NOISE_FLOOR,
-    POISSON_SPREAD,
-    hour_column,
-    noise_column,
-)
+from core.anomalies import HOUR_COLUMNS, HOURS_PER_DAY, NOISE_FLOOR, POISSON_SPREAD, hour_column, noise_column
 from tests.oracle import (
     anomaly_score,
     canberra_distance,
@@ -123,15 +115,9 @@ def test_the_daily_fold_scores_the_new_day_against_the_averages_before_it() -> N
 
 
 def test_z_score_divides_by_the_measured_spread_but_never_less_than_the_floor() -> None:
-    # mean 0.5, square mean 0.5: variance 0.25, sd 0.5 (more than 0.76 x the mean)
-    assert z_score(2.5, 0.5, 0.5, floor=0.1) == pytest.approx(4.0)
+    # mean 1, square mean 1.25: variance 0.25, sd 0.5
+    assert z_score(3.0, 1.0, 1.25, floor=0.1) == pytest.approx(4.0)
     assert z_score(1.0, 0.0, 0.0, floor=0.1) == pytest.approx(10.0)  # a perfectly steady past
-
-
-def test_z_score_spread_is_at_least_a_half_normal_share_of_the_mean() -> None:
-    # A distance of 1 on average with a measured sd of 0.1: a day-wide swing makes the distance
-    # half-normal, sd 0.76 of its mean, which a few calm days can measure too low.
-    assert z_score(3.0, 1.0, 1.01, floor=0.05) == pytest.approx(2.0 / HALF_NORMAL_SPREAD)
 
 
 def test_the_floor_is_the_larger_counts_poisson_spread_or_the_fixed_floor() -> None:
