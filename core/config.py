@@ -187,6 +187,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class AirflowSettings:
+    """Where the local Airflow's web UI listens (deploy/local starts it; elsewhere, your own Airflow)."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class ArticleSettings:
     """Which pages the trending and anomaly lists leave out (core/articles.py applies it)."""
 
@@ -206,6 +214,7 @@ class Settings:
     batch: BatchSettings
     redis: RedisSettings
     web: WebSettings
+    airflow: AirflowSettings
     articles: ArticleSettings
 
     @property
@@ -327,6 +336,7 @@ _SECTION_TYPES: dict[str, type] = {
     "batch": BatchSettings,
     "redis": RedisSettings,
     "web": WebSettings,
+    "airflow": AirflowSettings,
     "articles": ArticleSettings,
 }
 

@@ -109,13 +109,25 @@ def build_parser(settings) -> argparse.ArgumentParser:
     )
     _catalogue_options(history)
     history.add_argument("--from", dest="first_day", required=True, help="first day, YYYY-MM-DD")
-    history.add_argument("--days", type=int, required=True, help="how many days")
+    span = history.add_mutually_exclusive_group(required=True)
+    span.add_argument("--days", type=int, help="how many days")
+    span.add_argument(
+        "--hours", type=int, help="how many hours from the first day's 00:00 (instead of --days)"
+    )
     history.add_argument("--out", required=True, help="a folder, or s3://bucket/prefix")
     history.add_argument(
         "--file-time",
         choices=["end", "start"],
         default="end",
         help="the hour a file name gives: its end (Wikimedia's rule, default) or start",
+    )
+    history.add_argument(
+        "--top-ranks",
+        type=int,
+        default=0,
+        metavar="N",
+        help="write only the N most popular articles (0, the default: all). The anomaly job compares "
+        "articles of at least 20 views an hour: far fewer rows, the same averages for those",
     )
     history.add_argument(
         "--format",
@@ -256,21 +268,27 @@ def run_history(args, settings, stop: StopFlag) -> int:
     catalogue = _catalogue(args)
     first_ms = parse_time_ms(f"{args.first_day}T00:00:00Z")
     scenarios = _scenarios(args, first_ms, catalogue)
+    hours = args.hours if args.hours is not None else args.days * 24
+    if hours < 1:
+        raise ValueError(f"--days or --hours must be at least 1, not {hours}")
+    if args.top_ranks < 0:
+        raise ValueError(f"--top-ranks must be 0 (all) or more, not {args.top_ranks}")
     written = write_history(
         catalogue,
         args.seed,
         args.views_per_minute,
         first_ms,
-        args.days * 24,
+        hours,
         scenarios,
         args.out,
         args.file_time,
         settings,
         stop,
         args.format,
+        args.top_ranks,
     )
     print(f"wrote {written} hourly files to {args.out}")
-    return 0 if written == args.days * 24 else EXIT_DELIVERY_FAILED
+    return 0 if written == hours else EXIT_DELIVERY_FAILED
 
 
 def run_replay(args, settings, stop: StopFlag) -> int:

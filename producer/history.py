@@ -49,11 +49,13 @@ def write_history(
     settings: Settings,
     stop: StopFlag,
     file_format: str = "dumps",
+    top_ranks: int = 0,
 ) -> int:
     """Write ``hours`` hourly files from ``first_hour_ms``; returns how many were written.
 
     ``dumps`` writes Wikimedia dump files; ``counts`` writes the hourly counts
-    the streaming job would have written for the same traffic.
+    the streaming job would have written for the same traffic. ``top_ranks``
+    keeps only the most popular articles (0: all).
     """
     progress = Progress("history hours written", total=hours)
     written = 0
@@ -63,6 +65,8 @@ def write_history(
             break
         hour_ms = first_hour_ms + index * HOUR_MS
         views = hourly_views(catalogue, hour_ms, views_per_minute, seed, scenarios)
+        if top_ranks:
+            views = views[:top_ranks]  # index = rank: the most popular first
         if file_format == "counts":
             name = hourly_counts_relative_path(hour_ms)
             payload = hourly_counts_parquet(counts_rows(catalogue, views))

@@ -3,19 +3,22 @@
 
     python3 deploy/local/run.py          # install what is missing, start everything, print where to look
     python3 deploy/local/run.py --fresh  # the same, but the streaming job starts empty
-    python3 deploy/local/run.py stop     # stop the producer, the job (with a savepoint), then the stack
+    python3 deploy/local/run.py stop     # stop Airflow, the site, the producer, the job (with a savepoint),
+                                         # then the stack
 
 Up means: the local stack (Redis, MinIO, Kafka, Flink), the streaming job
 submitted to the cluster (once; resumed from the savepoint `stop` took, or
 from the last checkpoint of a job that died), the synthetic producer in real
-time at 2,000 page requests a second (the first time starting 65 simulated
-minutes in the past so the first trending hour is complete at once), with a
-trend injected a few minutes from now; the site
-(python -m web); and, once, a batch demo in the background: a week of
-synthetic history backfilled into the averages with Spark, then the anomaly
-job on a synthetic day with a spike and a drop (its hourly counts under
-demo/, apart from the live stream's), so /anomalies has something to show.
-The live hours' anomalies come from cron or Airflow (deploy/cron, deploy/airflow).
+time at 2,000 page requests a second (the first time starting at the top of
+the previous hour, so that the first trending hour is complete at once and
+every hourly file is whole), with a spike and a drop injected half an hour
+into the stream and a trend a few minutes from now; the site (python -m web);
+Airflow (scheduler and web UI, deploy/airflow's DAGs); and, once, the batch
+set-up in the background: a week of the same synthetic world as hourly counts
+and today's hours before the stream, the averages backfilled from that week
+with Spark, then the batch DAGs unpaused, so that Airflow computes each live
+hour's anomalies at minute 5 of the next (the first one, the hour that just
+ended, at once).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -34,15 +38,22 @@ sys.path.insert(0, str(ROOT))
 from core import flink_jobs  # noqa: E402
 from core.config import LOCAL_CREDENTIALS_FILE, Settings, load_settings  # noqa: E402
 from core.windows import MINUTE_MS  # noqa: E402
-from stack_manager.layout import Layout  # noqa: E402
+from stack_manager import airflow  # noqa: E402
+from stack_manager.layout import Layout, StackError  # noqa: E402
 from stack_manager.pids import ManagedProcess  # noqa: E402
 
 JOB_NAME = "wikitrends-streaming"
 # 2,000 page requests a second over the 6 M-article catalogue: a big wiki's traffic, which the job
 # keeps up with on one 2-core machine with room to spare (README, "Throughput").
 LIVE_VIEWS_PER_MINUTE = 120_000
-# The batch demo's synthetic history: a smaller world, so a week of it is written in minutes.
-DEMO_VIEWS_PER_MINUTE = 6000
+# The live world's history keeps its 100,000 most popular articles: the anomaly job compares articles of
+# at least 20 views an hour (about the 22,000 most popular here), and an article past rank 100,000
+# (under 5 an hour) all but never reaches 20.
+HISTORY_TOP_RANKS = 100_000
+HISTORY_DAYS = 7
+# The injected spike and drop begin this long after the stream's first minute, inside the hour the
+# first scheduled anomaly run computes.
+INJECTED_AFTER = "30m"
 
 
 def say(message: str) -> None:
@@ -54,17 +65,22 @@ def processes(settings: Settings) -> dict[str, ManagedProcess]:
     layout = Layout(settings.stack.home_path)
     return {
         name: ManagedProcess(layout.pid_file(name), layout.log(name), marker=name)
-        for name in ("producer", "web", "batch-demo")
+        for name in ("producer", "web", "airflow", "batch-setup")
     }
 
 
-def batch_demo_done(settings: Settings) -> Path:
-    """The file that says the batch demo ran (it runs once per stack home)."""
-    return Layout(settings.stack.home_path).run / "batch-demo.done"
+def batch_setup_done(settings: Settings) -> Path:
+    """The file that says the batch set-up ran (it runs once per stack home)."""
+    return Layout(settings.stack.home_path).run / "batch-setup.done"
+
+
+def live_start_file(settings: Settings) -> Path:
+    """Where the first minute of the live stream is recorded (ISO), for the batch set-up."""
+    return Layout(settings.stack.home_path).run / "live-start"
 
 
 def stop(process: ManagedProcess, what: str) -> None:
-    """Stop one of run.py's processes and what it started (a batch demo's spark-submit)."""
+    """Stop one of run.py's processes and what it started (Airflow's children, a spark-submit)."""
     if pid := process.pid():
         say(f"stopping {what} (pid {pid})")
     process.stop(whole_session=True)
@@ -114,43 +130,67 @@ def up(settings: Settings, fresh: bool = False) -> int:
     if producer.pid():
         say(f"the synthetic producer is already running (pid {producer.pid()})")
     else:
-        # A first start writes the past hour at once so that the first trending hour is complete; a
-        # resumed job already has its hour, and the time it was down stays empty, as it was.
-        start = "now" if resumed else "now-65m"
-        pid = producer.start(
-            [
-                *(python, "-m", "producer", "synthetic", "--start", start, "--duration", "30d"),
-                *("--speedup", "1", "--views-per-minute", str(LIVE_VIEWS_PER_MINUTE)),
-                *("--trend", "+70m,60m,400", "--spike", "+67m,3h,300", "--drop", "+67m,2h,0"),
-            ],
-            cwd=ROOT,
-        )
-        say(f"synthetic producer started (pid {pid}, log {producer.log})")
+        start_producer(settings, producer, python, resumed)
     site = background["web"]
     if site.pid():
         say(f"the site is already running (pid {site.pid()})")
     else:
         say(f"site started (pid {site.start([python, '-m', 'web'], cwd=ROOT)}, log {site.log})")
-    demo = background["batch-demo"]
-    done_file = batch_demo_done(settings)
-    if not demo.pid() and not done_file.exists():
-        pid = demo.start([python, str(HERE / "run.py"), "batch-demo"], cwd=ROOT)
+    scheduler = background["airflow"]
+    if scheduler.pid():
+        say(f"Airflow is already running (pid {scheduler.pid()})")
+    else:
+        pid = scheduler.start([python, str(HERE / "run.py"), "airflow"], cwd=ROOT)
+        say(f"Airflow started (pid {pid}, log {scheduler.log})")
+    setup = background["batch-setup"]
+    if not setup.pid() and not batch_setup_done(settings).exists():
+        pid = setup.start([python, str(HERE / "run.py"), "batch-setup"], cwd=ROOT)
         say(
-            f"batch demo started in the background (pid {pid}, log {demo.log}): it waits until the "
-            "stream has caught up, then anomalies in ~10 minutes"
+            f"batch set-up started in the background (pid {pid}, log {setup.log}): once the stream has "
+            "caught up, a week of history and the averages (~5 minutes), then Airflow runs the hourly "
+            "anomalies, the first at once"
         )
+    layout = Layout(settings.stack.home_path)
+    web = f"http://{settings.web.host}:{settings.web.port}"
     print(
         "\nThe system is up. Look at:\n"
-        f"  the site: trending now               http://{settings.web.host}:{settings.web.port}/\n"
-        f"            anomalies (batch demo)     http://{settings.web.host}:{settings.web.port}/anomalies\n"
-        f"            JSON                       http://{settings.web.host}:{settings.web.port}/api/trending\n"
+        f"  the site: trending now               {web}/\n"
+        f"            anomalies of the hour      {web}/anomalies\n"
+        f"            JSON                       {web}/api/trending  {web}/api/anomalies\n"
         f"  Flink web UI (the job, its metrics)  {settings.flink.rest_url}\n"
+        f"  Airflow (the batch DAGs)             {airflow.ui_url(settings)}"
+        f"  (user {airflow.ADMIN_USER}, password in {airflow.admin_password_file(layout)})\n"
         f"  MinIO console (hourly counts)        http://{settings.s3.host}:{settings.s3.console_port}"
         f"  (keys in {settings.stack.home_path / LOCAL_CREDENTIALS_FILE})\n"
         "Stop it all with: make down",
         flush=True,
     )
     return 0
+
+
+def start_producer(settings: Settings, producer: ManagedProcess, python: str, resumed: bool) -> None:
+    """Start the synthetic producer in real time with its injected trend, spike and drop.
+
+    A first start begins at the top of the previous hour: its events up to now go out at once, so the
+    first trending hour is complete and every hourly file is a whole hour. A resumed job already has its
+    hour, and the time it was down stays empty, as it was.
+    """
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now if resumed else now.replace(minute=0) - timedelta(hours=1)
+    if not resumed:
+        live_start_file(settings).write_text(start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    trend_after = (now - start) // timedelta(minutes=1) + 5  # a few minutes from now, on the trending page
+    pid = producer.start(
+        [
+            *(python, "-m", "producer", "synthetic", "--duration", "30d"),
+            *("--start", start.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            *("--speedup", "1", "--views-per-minute", str(LIVE_VIEWS_PER_MINUTE)),
+            *("--trend", f"+{trend_after}m,60m,400"),
+            *("--spike", f"+{INJECTED_AFTER},3h,300", "--drop", f"+{INJECTED_AFTER},2h,0"),
+        ],
+        cwd=ROOT,
+    )
+    say(f"synthetic producer started at {start:%H:%M} UTC (pid {pid}, log {producer.log})")
 
 
 def wait_until_the_stream_is_current(settings: Settings, timeout_s: float = 1800) -> None:
@@ -165,85 +205,88 @@ def wait_until_the_stream_is_current(settings: Settings, timeout_s: float = 1800
         if raw and time.time() * 1000 - decode_trending(raw).minute <= 2 * MINUTE_MS:
             return
         time.sleep(10)
-    say("batch demo: the stream is still catching up; starting anyway")
+    say("batch set-up: the stream is still catching up; starting anyway")
 
 
-def batch_demo(settings: Settings) -> int:
-    """A week of synthetic history -> backfill -> anomalies of a synthetic day with a spike and a drop.
+def batch_setup(settings: Settings) -> int:
+    """The live world's history -> the averages -> the batch DAGs unpaused in Airflow.
 
+    Writes a week of the live producer's synthetic world (same seed, catalogue and rate) and today's
+    hours before the stream's first as hourly counts, as if the pipeline had seen that traffic; backfills
+    the averages from the week; then unpauses the hourly and daily DAGs, whose first runs come at once.
     It starts once the streaming job has caught up with the clock and runs at a lower CPU priority
     (nice 10): the live list comes first.
     """
-    say("batch demo: waiting until the streaming job has caught up with the clock …")
+    try:
+        stream_start = datetime.fromisoformat(live_start_file(settings).read_text().strip())
+    except (OSError, ValueError):
+        say(f"batch set-up: {live_start_file(settings)} is missing; start once with --fresh to set it up")
+        return 1
+    say("batch set-up: waiting until the streaming job has caught up with the clock …")
     wait_until_the_stream_is_current(settings)
     os.nice(10)  # children (Spark, the history writer) inherit it
     python = str(Layout(settings.stack.home_path).venv_python)
-    submit = str(HERE / "spark-submit")
-    bucket = settings.s3.bucket
-    today = time.strftime("%Y-%m-%d", time.gmtime())
-    week_ago = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 7 * 86_400))
-    demo_counts = {**os.environ, "WIKITRENDS_S3_HOURLY_COUNTS_PREFIX": "demo/hourly-counts"}
-    world = ["--views-per-minute", str(DEMO_VIEWS_PER_MINUTE)]
+    counts = f"{settings.s3.bucket}/{settings.s3.hourly_counts_prefix}"
+    first_day = stream_start.date() - timedelta(days=HISTORY_DAYS)
+    last_day = stream_start.date() - timedelta(days=1)
+    history = [
+        *(python, "-m", "producer", "history", "--format", "counts", "--out", f"s3://{counts}"),
+        *("--views-per-minute", str(LIVE_VIEWS_PER_MINUTE), "--top-ranks", str(HISTORY_TOP_RANKS)),
+    ]
     steps = [
         (
-            "a week of synthetic history as dump files",
+            f"{HISTORY_DAYS} days of the live world's history ({first_day} to {last_day}) as hourly counts",
+            [*history, "--from", first_day.isoformat(), "--days", str(HISTORY_DAYS)],
+        ),
+        (
+            "the averages backfilled from that week",
             [
-                python,
-                "-m",
-                "producer",
-                "history",
-                *world,
-                "--from",
-                week_ago,
-                "--days",
-                "7",
-                "--out",
-                f"s3://{bucket}/demo/dumps",
+                *(str(HERE / "spark-submit"), "batch/backfill.py", "--input", f"s3a://{counts}/"),
+                *("--from", first_day.isoformat(), "--to", last_day.isoformat()),
             ],
-            None,
-        ),
-        (
-            "the backfill of the historical averages",
-            [submit, "batch/backfill.py", "--input", f"s3a://{bucket}/demo/dumps/*.gz"],
-            None,
-        ),
-        (
-            "a synthetic today with a spike and a drop",
-            [
-                python,
-                "-m",
-                "producer",
-                "history",
-                *world,
-                "--from",
-                today,
-                "--days",
-                "1",
-                "--format",
-                "counts",
-                "--spike",
-                f"{today}T09:00:00Z,4h,40",
-                "--drop",
-                f"{today}T08:00:00Z,10h,0",
-                "--out",
-                f"s3://{bucket}/demo/hourly-counts",
-            ],
-            None,
-        ),
-        (
-            "the anomaly job on that day, hours 00-17",
-            [submit, "batch/anomalies.py", "--date", today, "--hour", "17"],
-            demo_counts,
         ),
     ]
-    for what, command, env in steps:
-        say(f"batch demo: {what} …")
-        if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
-            say(f"batch demo: {what} failed; see above")
+    if stream_start.hour:
+        steps.insert(
+            1,
+            (
+                f"{stream_start:%Y-%m-%d} hours 00-{stream_start.hour - 1:02d}, before the stream's first",
+                [*history, "--from", f"{stream_start:%Y-%m-%d}", "--hours", str(stream_start.hour)],
+            ),
+        )
+    for what, command in steps:
+        say(f"batch set-up: {what} …")
+        if subprocess.run(command, cwd=ROOT).returncode != 0:
+            say(f"batch set-up: {what} failed; see above")
             return 1
-    (batch_demo_done(settings)).write_text(today)
-    say("batch demo: done; the anomalies are on the site")
+    try:
+        unpause_batch_dags(settings)
+    except StackError as exc:
+        say(f"batch set-up: {exc}")
+        return 1
+    batch_setup_done(settings).write_text(f"{stream_start:%Y-%m-%d}\n")
+    say(
+        "batch set-up: done. Airflow now computes each hour's anomalies at minute 5 of the next, the hour "
+        f"that just ended first: {airflow.ui_url(settings)}"
+    )
     return 0
+
+
+def unpause_batch_dags(settings: Settings, timeout_s: float = 600) -> None:
+    """Unpause the hourly and daily DAGs once Airflow has read them (new DAGs start paused)."""
+    layout = Layout(settings.stack.home_path)
+    env = airflow.environment(settings, airflow.airflow_home(layout))
+    deadline = time.monotonic() + timeout_s
+    for dag in (airflow.HOURLY_DAG, airflow.DAILY_DAG):
+        while True:
+            try:
+                airflow.cli(settings, env, "dags", "unpause", dag)
+                say(f"batch set-up: unpaused the Airflow DAG {dag}")
+                break
+            except StackError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(15)  # the scheduler has not parsed the DAG folder yet
 
 
 def stop_streaming_job(settings: Settings, job_id: str) -> None:
@@ -264,7 +307,8 @@ def stop_streaming_job(settings: Settings, job_id: str) -> None:
 
 def down(settings: Settings) -> int:
     background = processes(settings)
-    stop(background["batch-demo"], "the batch demo")
+    stop(background["batch-setup"], "the batch set-up")
+    stop(background["airflow"], "Airflow (its scheduler, web UI and running tasks)")
     stop(background["web"], "the site")
     stop(background["producer"], "the producer; it flushes what it accepted")
     try:
@@ -279,7 +323,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("action", nargs="?", choices=["up", "stop", "batch-demo"], default="up")
+    parser.add_argument("action", nargs="?", choices=["up", "stop", "batch-setup", "airflow"], default="up")
     parser.add_argument(
         "--fresh", action="store_true", help="up: start the streaming job empty, not from its saved state"
     )
@@ -287,7 +331,7 @@ def main() -> int:
     settings = load_settings()
     if args.action == "up":
         return up(settings, fresh=args.fresh)
-    return {"stop": down, "batch-demo": batch_demo}[args.action](settings)
+    return {"stop": down, "batch-setup": batch_setup, "airflow": airflow.serve}[args.action](settings)
 
 
 if __name__ == "__main__":

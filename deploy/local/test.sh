@@ -10,7 +10,7 @@ stack() { python3 deploy/local/stack.py "$@"; }
 
 echo "== install (skips what is already current)"
 stack install
-stack install-test-tools  # Chromium and its driver, wrk, a CJK font, Airflow in its own venv
+stack install-test-tools  # Chromium and its driver, wrk, a CJK font (Airflow comes with the stack)
 home=$(python3 -c 'from core.config import load_settings; print(load_settings().stack.home_path)')
 py="$home/venv/bin/python"
 

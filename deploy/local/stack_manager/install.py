@@ -114,6 +114,7 @@ def install(layout: Layout) -> None:
     install_flink_lib(layout)
     install_minio(layout)
     install_debian_packages(layout, {"redis-server": "redis-server"}, "Redis")
+    install_airflow(layout)
 
 
 def install_jars(layout: Layout) -> None:
@@ -250,7 +251,7 @@ def install_debian_packages(layout: Layout, commands: dict[str, str], what: str)
 
 
 def install_test_tools(layout: Layout) -> None:
-    """What only the tests and benchmarks need: Chromium and its driver, wrk, and Airflow (own venv)."""
+    """What only the tests and benchmarks need: Chromium and its driver, and wrk."""
     install_debian_packages(
         layout,
         {
@@ -262,8 +263,12 @@ def install_test_tools(layout: Layout) -> None:
         },
         "The browser tests",
     )
+
+
+def install_airflow(layout: Layout) -> None:
+    """Airflow in its own virtual environment (its pins clash with PyFlink's): it schedules the batch jobs."""
     constraints = REPO_ROOT / "deploy" / "airflow" / "constraints.txt"
-    venv = layout.home / "airflow-venv"
+    venv = layout.airflow_venv
     if stamp_matches(layout, "airflow", file_digest(constraints)) and (venv / "bin" / "airflow").exists():
         return
     shutil.rmtree(venv, ignore_errors=True)
@@ -271,7 +276,7 @@ def install_test_tools(layout: Layout) -> None:
     run_logged(
         [str(venv / "bin" / "pip"), "install", "-q", "-r", str(constraints)],
         layout.logs / "install-airflow.log",
-        "Installing Airflow in its own virtual environment (for the DAG tests; about a minute)",
+        "Installing Airflow in its own virtual environment (about two minutes)",
         "Check that PyPI is reachable, then run the command again.",
     )
     write_stamp(layout, "airflow", file_digest(constraints))

@@ -33,6 +33,11 @@ class Layout:
         return self.venv / "bin" / "python"
 
     @property
+    def airflow_venv(self) -> Path:
+        """Airflow's own virtual environment (its pins clash with PyFlink's)."""
+        return self.home / "airflow-venv"
+
+    @property
     def logs(self) -> Path:
         return self.home / "logs"
 
