@@ -1,7 +1,7 @@
 """The Airflow DAGs load in Airflow itself, with the tasks, schedules and dependencies cron also has.
 
 Airflow lives in its own virtual environment (.stack/airflow-venv, from
-deploy/airflow/constraints.txt; `stack.py install-test-tools`), since its
+deploy/airflow/constraints.txt; `stack.py install`), since its
 pins clash with PyFlink's. The sensor's check runs there too, against the
 real S3 server.
 """
@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +27,10 @@ from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import Keys, decode_anomalies
 from core.synthetic import parse_time_ms
 from tests.integration.test_batch import CATALOGUE, SPARK_SUBMIT, SPIKE
+
+sys.path.insert(0, str(REPO_ROOT / "deploy" / "local"))
+from stack_manager import airflow as local_airflow  # noqa: E402
+from stack_manager.layout import Layout  # noqa: E402
 
 INSPECT = """
 import json, sys
@@ -59,21 +64,14 @@ print(hourly_counts_present("2026-03-02", "9"), hourly_counts_present("2026-03-0
 
 
 def airflow_python(settings: Settings) -> str:
-    python = settings.stack.home_path / "airflow-venv" / "bin" / "python"
+    python = local_airflow.airflow_bin(Layout(settings.stack.home_path)) / "python"
     if not python.exists():
-        pytest.fail(
-            f"Airflow is not installed at {python}; run: python3 deploy/local/stack.py install-test-tools"
-        )
+        pytest.fail(f"Airflow is not installed at {python}; run: python3 deploy/local/stack.py install")
     return str(python)
 
 
 def run_in_airflow(settings: Settings, script: str, env: dict[str, str] | None = None) -> str:
-    environment = {
-        **(env or os.environ),
-        "AIRFLOW_HOME": str(settings.stack.home_path / "airflow-home"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "PYTHONPATH": str(REPO_ROOT),
-    }
+    environment = local_airflow.environment(settings, settings.stack.home_path / "airflow-home", base=env)
     done = subprocess.run(
         [airflow_python(settings), "-c", script],
         cwd=REPO_ROOT,
@@ -89,7 +87,7 @@ def run_in_airflow(settings: Settings, script: str, env: dict[str, str] | None =
 def test_dags_load_with_their_tasks_schedules_and_dependencies(settings: Settings) -> None:
     found = json.loads(run_in_airflow(settings, INSPECT))
     assert found["errors"] == {}
-    hourly, daily = found["dags"]["wikitrends_hourly_anomalies"], found["dags"]["wikitrends_daily_averages"]
+    hourly, daily = found["dags"][local_airflow.HOURLY_DAG], found["dags"][local_airflow.DAILY_DAG]
 
     assert hourly["schedule"] == "5 * * * *" and hourly["max_active_runs"] == 1 and not hourly["catchup"]
     assert hourly["tasks"]["wait_for_hourly_counts"]["downstream"] == ["compute_anomalies"]
@@ -127,36 +125,25 @@ def test_the_sensor_sees_an_hour_only_once_its_file_is_on_s3(settings: Settings,
     assert run_in_airflow(settings, SENSOR, env) == "True False"
 
 
-def airflow_cli(env: dict[str, str], *args: str) -> str:
-    """One ``airflow`` command in Airflow's own environment; its stdout."""
-    airflow = str(Path(airflow_python(load_settings(env))).with_name("airflow"))
-    done = subprocess.run(
-        [airflow, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return done.stdout
-
-
 def test_the_scheduler_runs_the_hourly_dag_and_the_hour_is_published(
     settings: Settings, tmp_path: Path, redis_client
 ) -> None:
     """A real scheduler, unpaused, runs the hour that just ended: the sensor finds its file on S3 and the
     task's spark-submit publishes the hour's anomalies to Redis."""
     tag = f"dag{uuid.uuid4().hex[:6]}"
+    private = load_settings({**os.environ, **private_names(tag)})
+    airflow_python(private)  # fails with what to do if Airflow is missing
+    # A fresh metadata database; the DAG folder read every few seconds.
     env = {
-        **os.environ,
-        **private_names(tag),
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),  # a fresh metadata database
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "deploy" / "airflow"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        **local_airflow.environment(private, tmp_path / "airflow", base={**os.environ, **private_names(tag)}),
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
-        "PYTHONPATH": str(REPO_ROOT),
     }
-    private = load_settings(env)
-    # The project's Python first (the producer, spark-submit), then Airflow's (the executor runs `airflow`).
-    airflow_bin = Path(airflow_python(private)).parent
-    env["PATH"] = f"{REPO_ROOT / '.stack' / 'venv' / 'bin'}:{airflow_bin}:{env['PATH']}"
+    airflow_bin = local_airflow.airflow_bin(Layout(private.stack.home_path))
+
+    def airflow_cli(*args: str) -> str:
+        return local_airflow.cli(private, env, *args)
+
     bucket = private.s3.bucket
     # The scheduler's first run covers the last complete hour, or the one before if it starts just as an
     # hour's run falls due: write every hour of yesterday and today, with a spike through both, and two
@@ -177,7 +164,7 @@ def test_the_scheduler_runs_the_hourly_dag_and_the_hour_is_published(
     spike = f"{spike_from:%Y-%m-%dT%H:%M:%SZ},4h,5,{SPIKE}"
     write_counts(yesterday, private.s3.hourly_counts_prefix, "--spike", spike)
 
-    airflow_cli(env, "db", "migrate")
+    airflow_cli("db", "migrate")
     log = (tmp_path / "scheduler.log").open("w")
     scheduler = subprocess.Popen(
         [str(airflow_bin / "airflow"), "scheduler"],
@@ -189,12 +176,12 @@ def test_the_scheduler_runs_the_hourly_dag_and_the_hour_is_published(
     )
     try:
         deadline = time.monotonic() + 600
-        while "wikitrends_hourly_anomalies" not in airflow_cli(env, "dags", "list", "-o", "plain"):
+        while local_airflow.HOURLY_DAG not in airflow_cli("dags", "list", "-o", "plain"):
             assert time.monotonic() < deadline, "the scheduler never parsed the DAGs"
             time.sleep(5)
-        airflow_cli(env, "dags", "unpause", "wikitrends_hourly_anomalies")
+        airflow_cli("dags", "unpause", local_airflow.HOURLY_DAG)
         while True:
-            listed = airflow_cli(env, "dags", "list-runs", "-d", "wikitrends_hourly_anomalies", "-o", "json")
+            listed = airflow_cli("dags", "list-runs", "-d", local_airflow.HOURLY_DAG, "-o", "json")
             runs = json.loads(listed.strip().splitlines()[-1])  # the JSON comes after Airflow's log lines
             # (should the clock pass minute 5 meanwhile, the scheduler adds the next hour's run: wait for all)
             if runs and all(r["state"] in ("success", "failed") for r in runs):

@@ -112,3 +112,27 @@ def test_history_applies_scenarios() -> None:
     changed = hourly_views(CATALOGUE, START, 5_000, seed=1, scenarios=(spike, drop))
     assert changed[spike.rank] == plain[spike.rank] + 6_000
     assert changed[drop.rank] == round(plain[drop.rank] / 2)
+
+
+def test_history_writes_the_hours_asked_for_with_only_the_most_popular_articles(tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    from producer.__main__ import main
+
+    args = ["history", "--catalogue-size", "50000", "--views-per-minute", "5000", "--format", "counts"]
+    args += ["--from", "2026-01-01", "--hours", "3", "--top-ranks", "1000", "--out", str(tmp_path)]
+    assert main(args) == 0
+    files = sorted(tmp_path.glob("date=*/hour=*/counts.parquet"))
+    assert [f.parent.name for f in files] == ["hour=00", "hour=01", "hour=02"]
+    written = pq.read_table(files[2]).to_pydict()
+    views = hourly_views(CATALOGUE, parse_time_ms("2026-01-01T02:00:00Z"), 5_000, seed=1)[:1000]
+    assert dict(zip(written["title"], written["views"], strict=True)) == {
+        CATALOGUE.title(rank): int(views[rank]) for rank in np.flatnonzero(views)
+    }
+
+
+def test_history_takes_days_or_hours_not_both(tmp_path) -> None:
+    from producer.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["history", "--from", "2026-01-01", "--days", "1", "--hours", "3", "--out", str(tmp_path)])
