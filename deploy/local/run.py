@@ -250,7 +250,7 @@ def batch_setup(settings: Settings) -> int:
         steps.insert(
             1,
             (
-                f"{stream_start:%Y-%m-%d} hours 00-{stream_start.hour - 1:02d}, before the stream's first",
+                f"{stream_start:%Y-%m-%d} hour(s) 00 to {stream_start.hour - 1:02d}, before the stream",
                 [*history, "--from", f"{stream_start:%Y-%m-%d}", "--hours", str(stream_start.hour)],
             ),
         )
