@@ -1,6 +1,6 @@
 """Processes started in their own session and known by the pid in their file.
 
-The stack's servers and run.py's producer, site and batch demo all outlive the
+The stack's servers and run.py's producer, site, Airflow and batch set-up all outlive the
 command that started them, so each is found again by its pid file; the pid
 counts only while the process's command line still contains its marker, so a
 recycled pid is never taken for ours, and stopping never signals a stranger.
