@@ -233,27 +233,22 @@ def batch_setup(settings: Settings) -> int:
         *(python, "-m", "producer", "history", "--format", "counts", "--out", f"s3://{counts}"),
         *("--views-per-minute", str(LIVE_VIEWS_PER_MINUTE), "--top-ranks", str(HISTORY_TOP_RANKS)),
     ]
-    steps = [
-        (
-            f"{HISTORY_DAYS} days of the live world's history ({first_day} to {last_day}) as hourly counts",
-            [*history, "--from", first_day.isoformat(), "--days", str(HISTORY_DAYS)],
-        ),
-        (
-            "the averages backfilled from that week",
-            [
-                *(str(HERE / "spark-submit"), "batch/backfill.py", "--input", f"s3a://{counts}/"),
-                *("--from", first_day.isoformat(), "--to", last_day.isoformat()),
-            ],
-        ),
-    ]
-    if stream_start.hour:
-        steps.insert(
-            1,
-            (
-                f"{stream_start:%Y-%m-%d} hour(s) 00 to {stream_start.hour - 1:02d}, before the stream",
-                [*history, "--from", f"{stream_start:%Y-%m-%d}", "--hours", str(stream_start.hour)],
-            ),
-        )
+    week = (
+        f"{HISTORY_DAYS} days of the live world's history ({first_day} to {last_day}) as hourly counts",
+        [*history, "--from", first_day.isoformat(), "--days", str(HISTORY_DAYS)],
+    )
+    before_stream = (
+        f"{stream_start:%Y-%m-%d} hour(s) 00 to {stream_start.hour - 1:02d}, before the stream",
+        [*history, "--from", f"{stream_start:%Y-%m-%d}", "--hours", str(stream_start.hour)],
+    )
+    backfill = (
+        "the averages backfilled from that week",
+        [
+            *(str(HERE / "spark-submit"), "batch/backfill.py", "--input", f"s3a://{counts}/"),
+            *("--from", first_day.isoformat(), "--to", last_day.isoformat()),
+        ],
+    )
+    steps = [week, before_stream, backfill] if stream_start.hour else [week, backfill]
     for what, command in steps:
         say(f"batch set-up: {what} …")
         if subprocess.run(command, cwd=ROOT).returncode != 0:

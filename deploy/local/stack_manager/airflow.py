@@ -132,14 +132,14 @@ def serve(settings: Settings) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
-    exit_code = 0
-    while not stopping:
-        ended = {name: child.poll() for name, child in children.items() if child.poll() is not None}
-        if ended:
-            name, exit_code = next(iter(ended.items()))
-            print(f"[airflow] the {name} stopped (exit code {exit_code}); stopping the rest", flush=True)
-            break
-        time.sleep(1)
+    exit_code = None
+    while not stopping and exit_code is None:
+        for name, child in children.items():
+            if (exit_code := child.poll()) is not None:
+                print(f"[airflow] the {name} stopped (exit code {exit_code}); stopping the rest", flush=True)
+                break
+        else:
+            time.sleep(1)
     for child in children.values():
         if child.poll() is None:
             child.terminate()
@@ -149,4 +149,4 @@ def serve(settings: Settings) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
     print("[airflow] stopped", flush=True)
-    return exit_code
+    return exit_code or 0
