@@ -13,9 +13,11 @@ full join over millions of quiet articles never happens.
 
 Each compared article's distance is then scored against its own noise, kept
 beside the averages (core.anomalies): how many standard deviations the day so
-far, or its latest hour, is above what its past days produced. Only articles
-scoring at least ``[batch] anomaly_min_score`` are published, at most K, by
-score: an hour without a real anomaly publishes an empty list.
+far, or its latest hour, is above what its past days produced, counted only
+where its views are also unlikely as counting noise (``[batch]
+anomaly_min_poisson_z``). Only articles scoring at least ``[batch]
+anomaly_min_score`` are published, at most K, by score: an hour without a
+real anomaly publishes an empty list.
 
 Outputs: the published list to Redis as an anomaly snapshot (core.snapshots,
 the format the site reads) and to S3 as ``anomalies/date=…/hour=HH/top.json``;
@@ -43,7 +45,9 @@ from pyspark.sql import functions as F
 from batch.cli import EXIT_OK, hour_of_day, iso_date, positive_int, run_job, step
 from batch.expressions import (
     canberra_term,
+    counted,
     hour_floor,
+    poisson_z,
     running_sums,
     wide_sum,
     z_score,
@@ -111,6 +115,13 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         help="publish articles whose distance is at least this many standard deviations above their "
         f"normal variability (default {settings.batch.anomaly_min_score:g})",
     )
+    parser.add_argument(
+        "--min-poisson-z",
+        type=float,
+        default=settings.batch.anomaly_min_poisson_z,
+        help="... each part of the score counted only when the views are this many standard deviations of "
+        f"counting noise from the average (default {settings.batch.anomaly_min_poisson_z:g})",
+    )
     parser.add_argument("--no-publish", action="store_true", help="compute and store on S3, skip Redis")
     parser.add_argument(
         "--no-pruning",
@@ -128,6 +139,8 @@ DISTANCE_COLUMNS = [
     "score",
     "day_score",
     "hour_score",
+    "day_poisson_z",
+    "hour_poisson_z",
     "today",
     "history",
 ]
@@ -138,6 +151,7 @@ def anomaly_distances(
     history: DataFrame,
     scored_hours: Sequence[int],
     min_hourly_views: float,
+    min_poisson_z: float,
     prune: bool = True,
 ) -> DataFrame:
     """Every eligible article at each scored hour H: its two vectors over hours 0..H, distance and score.
@@ -175,10 +189,14 @@ def anomaly_distances(
             "*",
             *[canberra_term(today_cols[h], history_cols[h]).alias(f"term_{h}") for h in hours],
             *[hour_floor(today_cols[h], history_cols[h]).alias(f"floor_{h}") for h in hours],
+            *[poisson_z(today_cols[h], history_cols[h]).alias(f"poisson_z_{h}") for h in hours],
         )
     )
     terms = [F.col(f"term_{h}") for h in hours]
     floors = [F.col(f"floor_{h}") for h in hours]
+    hour_poisson_zs = [F.col(f"poisson_z_{h}") for h in hours]
+    # The day's: the largest |poisson z| of hours 0..h.
+    day_poisson_zs = [F.greatest(*[F.abs(z) for z in hour_poisson_zs[: h + 1]], F.lit(0.0)) for h in hours]
     distances = running_sums(terms)
     day_floors = [F.sqrt(s) for s in running_sums([f * f for f in floors])]
     today_totals, history_totals = running_sums(today_cols), running_sums(history_cols)
@@ -189,14 +207,21 @@ def anomaly_distances(
         )
         day_score = z_score(distances[h], distance_mean, distance_square, day_floors[h])
         hour_score = z_score(terms[h], term_mean, term_square, floors[h])
+        day_poisson_z, hour_poisson_z = day_poisson_zs[h], hour_poisson_zs[h]
+        score = F.greatest(
+            counted(day_score, day_poisson_z, min_poisson_z),
+            counted(hour_score, hour_poisson_z, min_poisson_z),
+        )
         return F.struct(
             F.lit(h).alias("hour"),
             (F.greatest(today_totals[h], history_totals[h]) >= min_hourly_views * (h + 1)).alias("eligible"),
             distances[h].alias("distance"),
             distance_mean.alias("expected_distance"),
-            F.greatest(day_score, hour_score).alias("score"),
+            score.alias("score"),
             day_score.alias("day_score"),
             hour_score.alias("hour_score"),
+            day_poisson_z.alias("day_poisson_z"),
+            hour_poisson_z.alias("hour_poisson_z"),
             F.array(*today_cols[: h + 1]).alias("today"),
             F.array(*history_cols[: h + 1]).alias("history"),
         )
@@ -293,7 +318,7 @@ def score_day(
     """Score hours --from-hour..--hour of one day; the distances go to S3, the snapshots are returned."""
     scored_hours = list(range(args.from_hour, args.hour + 1))
     distances = anomaly_distances(
-        today, history, scored_hours, args.min_hourly_views, prune=not args.no_pruning
+        today, history, scored_hours, args.min_hourly_views, args.min_poisson_z, prune=not args.no_pruning
     ).persist()
     hours = (
         f"{day} hour {args.hour:02d}"
@@ -320,11 +345,13 @@ def score_day(
                 articles=articles,
                 min_score=args.min_score,
                 compared=compared.get(hour, 0),
+                min_poisson_z=args.min_poisson_z,
             )
         )
         for a in articles:
             log.info(
-                "%s %02d:00 #%d %s %s: distance %.3f (expected %.3f), score %.1f",
+                "%s %02d:00 #%d %s %s: distance %.3f (expected %.3f), score %.1f; "
+                "counts %.1f sd of Poisson noise from the average this hour, up to %.1f today",
                 day,
                 hour,
                 a.rank,
@@ -333,6 +360,8 @@ def score_day(
                 a.distance,
                 a.expected_distance,
                 a.score,
+                a.hour_poisson_z,
+                a.day_poisson_z,
             )
         log.info(
             "%s %02d:00: %d of %d compared articles score at least %g",
@@ -359,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = {day: hourly_counts_paths(settings, day, args.hour) for day in args.date}
     log.info(
         "comparing %s, hours 00-%02d, with averages %s (%d days, noise over %d); volume rule %g views/hour; "
-        "publishing scores of at least %g for hour(s) %02d-%02d",
+        "publishing scores of at least %g (counts at least %g sd from the average) for hour(s) %02d-%02d",
         ", ".join(args.date),
         args.hour,
         pointer.version,
@@ -367,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         pointer.scored_days,
         args.min_hourly_views,
         args.min_score,
+        args.min_poisson_z,
         args.from_hour,
         args.hour,
     )

@@ -113,6 +113,21 @@ def hour_floor(today: Column, history: Column) -> Column:
     return F.greatest(F.lit(NOISE_FLOOR), F.lit(POISSON_SPREAD) / F.sqrt(views))
 
 
+def poisson_z(today: Column, history: Column) -> Column:
+    """Today's views against the average as counting noise: the signed Poisson deviance residual
+    (core.anomalies), the average at least one view."""
+    x = F.coalesce(today, F.lit(0.0))
+    mean = F.greatest(F.coalesce(history, F.lit(0.0)), F.lit(1.0))
+    x_log_ratio = F.when(x > 0, x * F.log(x / mean)).otherwise(F.lit(0.0))
+    deviance = F.greatest(F.lit(2.0) * (x_log_ratio - (x - mean)), F.lit(0.0))  # >= 0 but for rounding
+    return F.when(x < mean, -F.sqrt(deviance)).otherwise(F.sqrt(deviance))
+
+
+def counted(score: Column, poisson_z: Column, min_poisson_z: float) -> Column:
+    """A part's score, or at most 0 when its views are within counting noise (|poisson_z| under the bar)."""
+    return F.when(F.abs(poisson_z) >= min_poisson_z, score).otherwise(F.least(score, F.lit(0.0)))
+
+
 def z_score(observed: Column, mean: Column, square_mean: Column, floor: Column) -> Column:
     """(observed - mean) / sd, the sd from the moments but at least ``floor`` (core.anomalies)."""
     sd = F.greatest(F.sqrt(F.greatest(square_mean - mean * mean, F.lit(0.0))), floor)

@@ -20,9 +20,25 @@ an hour is news) and ``POISSON_SPREAD / sqrt(views)`` for the larger of the
 hour's two counts (the spread counting noise alone gives the term, with a
 margin for its skew: a few calm days can look steadier than the article is,
 and a page of 20 views an hour swings by half now and then); over several
-hours, the square root of the sum of the hours' squared floors. The
-article's score is the larger of the two; it is published when the score
-reaches ``[batch] anomaly_min_score``.
+hours, the square root of the sum of the hours' squared floors.
+
+A z-score that large still happens by chance among thousands of articles: a
+page of 20 views an hour gets 6 now and then (about one hour in 5,000), and
+the term's spread, linear in the term, misses how thin Poisson tails are. So
+each part also needs its views to be unlikely as counting noise: the signed
+Poisson deviance residual of today's views x against the average y (an
+average under one view counts as one),
+
+  poisson_z = sign(x - y) * sqrt(2 * (x * ln(x / y) - (x - y)))   (x ln(x/y) is 0 when x is 0),
+
+about a z-score with tails close to Poisson's. The hour score counts when
+the latest hour's |poisson_z| reaches ``[batch] anomaly_min_poisson_z``; the
+day score when some hour of the day so far does (its largest |poisson_z|, the
+day's, is kept as ``day_poisson_z``: a spike is still news once it is over,
+while a day a quarter busier all day at 50 views an hour has no such hour).
+A part that does not count scores at most 0.
+The article's score is the larger of the two parts; it is published when the
+score reaches ``[batch] anomaly_min_score``.
 
 The rules are Spark column expressions in batch/expressions.py; the tests
 hold them to tests/oracle.py.

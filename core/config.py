@@ -163,6 +163,7 @@ class BatchSettings:
     anomaly_top: int
     anomaly_min_hourly_views: float
     anomaly_min_score: float
+    anomaly_min_poisson_z: float
 
 
 @dataclass(frozen=True)

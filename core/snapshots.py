@@ -58,6 +58,10 @@ class AnomalousArticle:
     score: float  # the larger of day_score and hour_score: what the list is ranked by
     day_score: float  # standard deviations the distance is above expected_distance
     hour_score: float  # the same for the latest hour's term alone
+    # Standard deviations of counting (Poisson) noise today's views are from the average: the largest |z| of
+    # any hour so far, and the latest hour's z. None in lists published before the job computed them.
+    day_poisson_z: float | None = None
+    hour_poisson_z: float | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class AnomalySnapshot:
     min_score: float  # the score an article needed to be published
     compared: int  # how many articles passed the volume rule and were scored
     articles: list[AnomalousArticle] = field(default_factory=list)
+    # The |poisson z| a part of the score needed to count; None in lists published before that rule.
+    min_poisson_z: float | None = None
 
 
 def encode(snapshot: TrendingSnapshot | AnomalySnapshot) -> str:
@@ -95,6 +101,7 @@ def decode_anomalies(raw: bytes | str) -> AnomalySnapshot:
         min_score=data["min_score"],
         compared=data["compared"],
         articles=[AnomalousArticle(**article) for article in data["articles"]],
+        min_poisson_z=data.get("min_poisson_z"),
     )
 
 

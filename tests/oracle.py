@@ -26,6 +26,7 @@ its history averages at least ``min_hourly_views`` an hour.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -213,19 +214,40 @@ def z_score(observed: float, mean: float, square_mean: float, floor: float) -> f
     return (observed - mean) / sd
 
 
+def poisson_z(today: float, history: float) -> float:
+    """sign(x - y) * sqrt(2 (x ln(x / y) - (x - y))), the Poisson deviance residual; y at least 1."""
+    mean = max(history, 1.0)
+    x_log_ratio = today * math.log(today / mean) if today > 0 else 0.0
+    residual = max(2.0 * (x_log_ratio - (today - mean)), 0.0) ** 0.5
+    return -residual if today < mean else residual
+
+
+def counted(score: float, z: float, min_poisson_z: float) -> float:
+    """A part's score, or at most 0 when its views are within counting noise."""
+    return score if abs(z) >= min_poisson_z else min(score, 0.0)
+
+
 @dataclass(frozen=True)
 class Score:
     expected_distance: float
     day_score: float
     hour_score: float
+    day_poisson_z: float
+    hour_poisson_z: float
+    min_poisson_z: float
 
     @property
     def score(self) -> float:
-        return max(self.day_score, self.hour_score)
+        return max(
+            counted(self.day_score, self.day_poisson_z, self.min_poisson_z),
+            counted(self.hour_score, self.hour_poisson_z, self.min_poisson_z),
+        )
 
 
-def anomaly_score(today: Sequence[float], history: Sequence[float], noise: Noise) -> Score:
-    """The day so far (hours 0..H) and its latest hour H against the article's own noise."""
+def anomaly_score(
+    today: Sequence[float], history: Sequence[float], noise: Noise, min_poisson_z: float
+) -> Score:
+    """The day so far (hours 0..H) and its latest hour H against the article's own noise and as counts."""
     last = len(today) - 1
     terms = canberra_terms(today, history)
     floors = [hour_floor(x, y) for x, y in zip(today, history, strict=True)]
@@ -234,4 +256,7 @@ def anomaly_score(today: Sequence[float], history: Sequence[float], noise: Noise
         expected_distance=noise.distance_mean[last],
         day_score=z_score(sum(terms), noise.distance_mean[last], noise.distance_square[last], day_floor),
         hour_score=z_score(terms[last], noise.term_mean[last], noise.term_square[last], floors[last]),
+        day_poisson_z=max(abs(poisson_z(x, y)) for x, y in zip(today, history, strict=True)),
+        hour_poisson_z=poisson_z(today[last], history[last]),
+        min_poisson_z=min_poisson_z,
     )

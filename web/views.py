@@ -100,8 +100,10 @@ def trending_document(snapshot: TrendingSnapshot, project: str | None, limit: in
 ANOMALY_EXPLANATION = (
     "distance: Canberra distance between today's hourly views and the article's averages for the same hours; "
     "expected_distance: the distance its own past days had; score: how many standard deviations today is "
-    "above that, for the day so far or the latest hour, whichever is larger. Articles scoring at least "
-    "min_score are listed; an empty list means no article's traffic is outside its normal variability."
+    "above that, for the day so far or the latest hour, whichever is larger, each counted only when views "
+    "are also at least min_poisson_z standard deviations of counting noise from the average (hour_poisson_z "
+    "for the latest hour, day_poisson_z the largest of the day's hours). Articles scoring at least min_score "
+    "are listed; an empty list means no article's traffic is outside its normal variability."
 )
 
 
@@ -116,6 +118,7 @@ def anomalies_document(snapshot: AnomalySnapshot, project: str | None, limit: in
         "computed_at": snapshot.computed_at,
         "computed_at_iso": iso_time(snapshot.computed_at),
         "min_score": snapshot.min_score,
+        "min_poisson_z": snapshot.min_poisson_z,
         "compared": snapshot.compared,
         "project": project,
         "count": len(articles),

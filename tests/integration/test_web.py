@@ -70,12 +70,9 @@ def test_api_anomalies_carry_both_vectors_and_the_distance(site: Site) -> None:
     spike = document["articles"][0]
     assert spike["today"] == [3.0, 2.0, 310.0, 295.0] and spike["history"] == [2.5, 3.0, 2.0, 2.5]
     assert (spike["distance"], spike["expected_distance"], spike["score"]) == (2.26, 0.5, 14.5)
-    assert (document["date"], document["hour"], document["min_score"], document["compared"]) == (
-        "2026-03-02",
-        3,
-        6.0,
-        1234,
-    )
+    assert (spike["day_poisson_z"], spike["hour_poisson_z"]) == (61.8, 47.2)
+    assert (document["date"], document["hour"], document["compared"]) == ("2026-03-02", 3, 1234)
+    assert (document["min_score"], document["min_poisson_z"]) == (6.0, 5.5)
     assert "standard deviations" in document["explanation"]
 
 

@@ -71,6 +71,8 @@ def anomaly_snapshot() -> AnomalySnapshot:
         14.5,
         14.5,
         11.0,
+        61.8,
+        47.2,
     )
     quiet = AnomalousArticle(
         2,
@@ -83,6 +85,8 @@ def anomaly_snapshot() -> AnomalySnapshot:
         14.1,
         14.1,
         8.0,
+        -19.5,
+        -15.3,
     )
     busier = AnomalousArticle(
         3,
@@ -95,9 +99,13 @@ def anomaly_snapshot() -> AnomalySnapshot:
         6.5,
         4.9,
         6.5,
+        7.2,
+        6.5,
     )
     articles = [spike, quiet, busier]
-    return AnomalySnapshot("2026-03-02", 3, MINUTE - 5 * 3_600_000, MINUTE - 3_600_000, 6.0, 1234, articles)
+    return AnomalySnapshot(
+        "2026-03-02", 3, MINUTE - 5 * 3_600_000, MINUTE - 3_600_000, 6.0, 1234, articles, 5.5
+    )
 
 
 @dataclass

@@ -3,10 +3,13 @@ hand-computed cases and steady Poisson traffic."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from core.anomalies import HOUR_COLUMNS, HOURS_PER_DAY, NOISE_FLOOR, POISSON_SPREAD, hour_column, noise_column
+from core.config import load_settings
 from tests.oracle import (
     anomaly_score,
     canberra_distance,
@@ -15,9 +18,13 @@ from tests.oracle import (
     hour_floor,
     is_eligible,
     noise_of_days,
+    poisson_z,
     rank_key,
     z_score,
 )
+
+MIN_SCORE = load_settings({}).batch.anomaly_min_score
+MIN_POISSON_Z = load_settings({}).batch.anomaly_min_poisson_z
 
 
 def test_canberra_distance_by_hand() -> None:
@@ -137,11 +144,11 @@ def test_steady_poisson_days_score_low(mean_per_hour: float) -> None:
     noise = noise_of_days(past)
     history = [sum(day[h] for day in past) / len(past) for h in range(HOURS_PER_DAY)]
     scores = [
-        anomaly_score(today[: last + 1], history[: last + 1], noise).score
+        anomaly_score(today[: last + 1], history[: last + 1], noise, MIN_POISSON_Z).score
         for today in poisson_days(rng, mean_per_hour, 40)
         for last in range(HOURS_PER_DAY)
     ]
-    assert max(scores) < 6.0  # the default anomaly_min_score
+    assert max(scores) < MIN_SCORE
     assert abs(float(np.median(scores))) < 1.5
 
 
@@ -153,17 +160,65 @@ def test_a_changed_hour_scores_high_at_once(mean_per_hour: float, factor: float)
     history = [sum(day[h] for day in past) / len(past) for h in range(HOURS_PER_DAY)]
     today = poisson_days(rng, mean_per_hour, 1)[0]
     today[10] *= factor
-    at_ten = anomaly_score(today[:11], history[:11], noise)
-    assert at_ten.hour_score >= 6.0 and at_ten.score == at_ten.hour_score
-    assert anomaly_score(today[:10], history[:10], noise).score < 6.0  # before it happened
+    at_ten = anomaly_score(today[:11], history[:11], noise, MIN_POISSON_Z)
+    assert at_ten.hour_score >= MIN_SCORE and at_ten.score == at_ten.hour_score
+    assert (
+        anomaly_score(today[:10], history[:10], noise, MIN_POISSON_Z).score < MIN_SCORE
+    )  # before it happened
     assert at_ten.expected_distance == pytest.approx(noise.distance_mean[10])
 
 
 def test_an_article_without_history_scores_by_the_floor() -> None:
     noise = noise_of_days([flat_day(0), flat_day(0), flat_day(0)])
     assert noise.scored_days == 3 and noise.distance_square == flat_day(0.0)
-    new_page = anomaly_score([20.0] * 4, [0.0] * 4, noise)  # four hours at 1 each
+    new_page = anomaly_score([20.0] * 4, [0.0] * 4, noise, MIN_POISSON_Z)  # four hours at 1 each
     floor = POISSON_SPREAD / 20**0.5
     assert new_page.expected_distance == 0.0
     assert new_page.day_score == pytest.approx(4.0 / (floor * 2))
-    assert new_page.hour_score == pytest.approx(1.0 / floor) and new_page.score > 6.0
+    assert new_page.hour_score == pytest.approx(1.0 / floor) and new_page.score > MIN_SCORE
+
+
+def test_poisson_z_by_hand() -> None:
+    assert poisson_z(20.0, 20.0) == 0.0
+    assert poisson_z(0.0, 20.0) == pytest.approx(-(40**0.5))  # 2 * (0 - (0 - 20))
+    assert poisson_z(60.0, 20.0) == pytest.approx((2 * (60 * math.log(3) - 40)) ** 0.5)
+    assert poisson_z(5.0, 0.0) == pytest.approx((2 * (5 * math.log(5) - 4)) ** 0.5)  # an average under 1 is 1
+
+
+def test_poisson_z_tails_are_close_to_poissons_where_quiet_pages_live() -> None:
+    """Against the exact Poisson tail at 20 views an hour: the lowest counts the bar lets through are as
+    rare as a normal tail beyond the bar says (within a factor of a few), never far rarer."""
+    mean, bar = 20.0, MIN_POISSON_Z
+    pmf = [math.exp(-mean + k * math.log(mean) - math.lgamma(k + 1)) for k in range(200)]
+    low = max(k for k in range(200) if poisson_z(k, mean) <= -bar)
+    high = min(k for k in range(200) if poisson_z(k, mean) >= bar)
+    normal_tail = 0.5 * math.erfc(bar / 2**0.5)
+    assert normal_tail / 5 < sum(pmf[: low + 1]) < normal_tail * 5
+    assert sum(pmf[high:]) < normal_tail * 5
+
+
+def test_a_quiet_hour_that_counting_noise_explains_scores_nothing_however_steady_the_past() -> None:
+    # The live world's false alarm: 6 views where a page of exactly 20 an hour is usual.
+    noise = noise_of_days([flat_day(20)] * 7)  # a perfectly steady past: only the floor
+    quiet = anomaly_score([20.0] * 9 + [6.0], [20.0] * 10, noise, MIN_POISSON_Z)
+    assert quiet.hour_score > MIN_SCORE  # the term alone: 14/26 against a floor of 0.35/sqrt(20)
+    assert -MIN_POISSON_Z < quiet.hour_poisson_z < 0 and quiet.score <= 0
+    # An hour at 1 view is not counting noise any more.
+    assert anomaly_score([20.0] * 9 + [1.0], [20.0] * 10, noise, MIN_POISSON_Z).score > MIN_SCORE
+
+
+def test_the_day_score_counts_once_some_hour_was_beyond_counting_noise() -> None:
+    noise = noise_of_days([flat_day(50)] * 7)
+    # Tripled at 02:00-03:00, back to normal since: the hours now score nothing, the day still does.
+    spike_over = anomaly_score([50.0] * 2 + [150.0] * 2 + [50.0] * 6, [50.0] * 10, noise, MIN_POISSON_Z)
+    assert spike_over.day_poisson_z == pytest.approx(poisson_z(150.0, 50.0))
+    assert spike_over.hour_poisson_z == 0 and spike_over.score == spike_over.day_score > MIN_SCORE
+    # A day a quarter busier in every hour: as far from the average as a Canberra distance, not as counts.
+    busier = anomaly_score([62.0] * 10, [50.0] * 10, noise, MIN_POISSON_Z)
+    assert busier.day_score > MIN_SCORE and busier.day_poisson_z < MIN_POISSON_Z and busier.score <= 0
+
+
+def test_a_tripled_hour_at_fifty_views_passes_both_bars() -> None:
+    noise = noise_of_days([flat_day(50)] * 7)
+    tripled = anomaly_score([50.0] * 4 + [150.0], [50.0] * 5, noise, MIN_POISSON_Z)
+    assert tripled.hour_poisson_z > 2 * MIN_POISSON_Z and tripled.score >= MIN_SCORE

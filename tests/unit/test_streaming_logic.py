@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pyarrow.parquet as pq
 import pytest
@@ -90,9 +91,30 @@ def test_snapshots_round_trip_through_json() -> None:
         2,
         6.0,
         40,
-        [AnomalousArticle(1, "en.wikipedia", "X", 0.33, [1.0], [2.0], 0.1, 7.0, 7.0, 7.0)],
+        [AnomalousArticle(1, "en.wikipedia", "X", 0.33, [1.0], [2.0], 0.1, 7.0, 7.0, 7.0, 6.1, 6.1)],
+        5.5,
     )
     assert decode_anomalies(encode(anomalies)) == anomalies
+
+
+def test_an_anomaly_list_published_before_the_counting_noise_rule_still_reads() -> None:
+    """Redis keeps the lists across upgrades: one written without the Poisson z fields decodes with None."""
+    older = json.loads(encode(AnomalySnapshot("2026-03-02", 9, T, 2, 6.0, 40, [])))
+    del older["min_poisson_z"]
+    older["articles"] = [
+        {
+            "rank": 1,
+            "project": "en.wikipedia",
+            "title": "X",
+            "distance": 0.33,
+            "today": [1.0],
+            "history": [2.0],
+        }
+        | {"expected_distance": 0.1, "score": 7.0, "day_score": 7.0, "hour_score": 7.0}
+    ]
+    snapshot = decode_anomalies(json.dumps(older))
+    assert snapshot.min_poisson_z is None and snapshot.articles[0].hour_poisson_z is None
+    assert snapshot.articles[0].score == 7.0
 
 
 def test_a_minute_snapshot_lists_articles_by_rank_without_the_marker() -> None:
