@@ -11,6 +11,10 @@ from datetime import UTC, datetime
 from core.config import KafkaSettings, RedisSettings, S3Settings
 from core.windows import WINDOW_TOPIC_COUNT
 
+# The Airflow DAGs of the batch jobs (deploy/airflow), as the local set-up and the tests name them too.
+HOURLY_DAG_ID = "wikitrends_hourly_anomalies"
+DAILY_DAG_ID = "wikitrends_daily_averages"
+
 
 def windows_topic(kafka: KafkaSettings, digit: int) -> str:
     """The topic holding windows whose start minute ends in ``digit``."""

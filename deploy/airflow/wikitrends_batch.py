@@ -23,6 +23,11 @@ from airflow.operators.bash import BashOperator
 from airflow.sensors.python import PythonSensor
 
 WIKITRENDS_HOME = Path(os.environ.get("WIKITRENDS_HOME", Path(__file__).resolve().parents[2]))
+if str(WIKITRENDS_HOME) not in sys.path:
+    sys.path.insert(0, str(WIKITRENDS_HOME))
+
+from core.contracts import DAILY_DAG_ID, HOURLY_DAG_ID  # noqa: E402
+
 SPARK_SUBMIT = os.environ.get(
     "WIKITRENDS_SPARK_SUBMIT", str(WIKITRENDS_HOME / "deploy" / "local" / "spark-submit")
 )
@@ -37,8 +42,6 @@ DEFAULT_ARGS = {
 
 def hourly_counts_present(day: str, hour: int) -> bool:
     """Sensor check: is the streaming job's file for ``hour`` of ``day`` on S3 yet?"""
-    if str(WIKITRENDS_HOME) not in sys.path:
-        sys.path.insert(0, str(WIKITRENDS_HOME))
     from botocore.exceptions import ClientError
 
     from core.clients import s3_client
@@ -79,7 +82,7 @@ def batch_dag(dag_id: str, schedule: str, description: str) -> DAG:
 
 
 with batch_dag(
-    "wikitrends_hourly_anomalies",
+    HOURLY_DAG_ID,
     "5 * * * *",
     "Canberra anomalies of the hour that just ended, to Redis and S3",
 ) as hourly:
@@ -101,7 +104,7 @@ with batch_dag(
 
 # The run scheduled at 00:30 covers the previous day: it folds that day ({{ ds }}).
 with batch_dag(
-    "wikitrends_daily_averages", "30 0 * * *", "Fold the finished day into the averages (moving average)"
+    DAILY_DAG_ID, "30 0 * * *", "Fold the finished day into the averages (moving average)"
 ) as daily:
     wait_for_last_hour = PythonSensor(
         task_id="wait_for_last_hour_of_day",

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from core import flink_jobs  # noqa: E402
 from core.config import LOCAL_CREDENTIALS_FILE, Settings, load_settings  # noqa: E402
+from core.contracts import DAILY_DAG_ID, HOURLY_DAG_ID  # noqa: E402
 from core.windows import MINUTE_MS  # noqa: E402
 from stack_manager import airflow  # noqa: E402
 from stack_manager.layout import Layout, StackError  # noqa: E402
@@ -272,7 +273,7 @@ def unpause_batch_dags(settings: Settings, timeout_s: float = 600) -> None:
     layout = Layout(settings.stack.home_path)
     env = airflow.environment(settings, airflow.airflow_home(layout))
     deadline = time.monotonic() + timeout_s
-    for dag in (airflow.HOURLY_DAG, airflow.DAILY_DAG):
+    for dag in (HOURLY_DAG_ID, DAILY_DAG_ID):
         while True:
             try:
                 airflow.cli(settings, env, "dags", "unpause", dag)

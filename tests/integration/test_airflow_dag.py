@@ -22,7 +22,7 @@ import pytest
 
 from batch.storage import hour_start_ms
 from core.config import REPO_ROOT, Settings, load_settings, private_names
-from core.contracts import hourly_counts_key
+from core.contracts import DAILY_DAG_ID, HOURLY_DAG_ID, hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import Keys, decode_anomalies
 from core.synthetic import parse_time_ms
@@ -87,7 +87,7 @@ def run_in_airflow(settings: Settings, script: str, env: dict[str, str] | None =
 def test_dags_load_with_their_tasks_schedules_and_dependencies(settings: Settings) -> None:
     found = json.loads(run_in_airflow(settings, INSPECT))
     assert found["errors"] == {}
-    hourly, daily = found["dags"][local_airflow.HOURLY_DAG], found["dags"][local_airflow.DAILY_DAG]
+    hourly, daily = found["dags"][HOURLY_DAG_ID], found["dags"][DAILY_DAG_ID]
 
     assert hourly["schedule"] == "5 * * * *" and hourly["max_active_runs"] == 1 and not hourly["catchup"]
     assert hourly["tasks"]["wait_for_hourly_counts"]["downstream"] == ["compute_anomalies"]
@@ -176,12 +176,12 @@ def test_the_scheduler_runs_the_hourly_dag_and_the_hour_is_published(
     )
     try:
         deadline = time.monotonic() + 600
-        while local_airflow.HOURLY_DAG not in airflow_cli("dags", "list", "-o", "plain"):
+        while HOURLY_DAG_ID not in airflow_cli("dags", "list", "-o", "plain"):
             assert time.monotonic() < deadline, "the scheduler never parsed the DAGs"
             time.sleep(5)
-        airflow_cli("dags", "unpause", local_airflow.HOURLY_DAG)
+        airflow_cli("dags", "unpause", HOURLY_DAG_ID)
         while True:
-            listed = airflow_cli("dags", "list-runs", "-d", local_airflow.HOURLY_DAG, "-o", "json")
+            listed = airflow_cli("dags", "list-runs", "-d", HOURLY_DAG_ID, "-o", "json")
             runs = json.loads(listed.strip().splitlines()[-1])  # the JSON comes after Airflow's log lines
             # (should the clock pass minute 5 meanwhile, the scheduler adds the next hour's run: wait for all)
             if runs and all(r["state"] in ("success", "failed") for r in runs):

@@ -23,8 +23,8 @@ from tests.oracle import (
     z_score,
 )
 
-MIN_SCORE = load_settings({}).batch.anomaly_min_score
-MIN_POISSON_Z = load_settings({}).batch.anomaly_min_poisson_z
+BATCH = load_settings({}).batch
+MIN_SCORE, MIN_POISSON_Z = BATCH.anomaly_min_score, BATCH.anomaly_min_poisson_z
 
 
 def test_canberra_distance_by_hand() -> None:

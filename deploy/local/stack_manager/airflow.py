@@ -19,8 +19,6 @@ from pathlib import Path
 from core.config import Settings
 from stack_manager.layout import REPO_ROOT, Layout, StackError
 
-HOURLY_DAG = "wikitrends_hourly_anomalies"
-DAILY_DAG = "wikitrends_daily_averages"
 ADMIN_USER = "admin"
 
 
@@ -112,16 +110,7 @@ def serve(settings: Settings) -> int:
     # The scheduler's log server would listen on every interface; the UI reads the task logs from disk.
     commands = {
         "scheduler": [airflow, "scheduler", "--skip-serve-logs"],
-        "web server": [
-            airflow,
-            "webserver",
-            "--hostname",
-            settings.airflow.host,
-            "--port",
-            str(settings.airflow.port),
-            "--workers",
-            "1",
-        ],
+        "web server": [airflow, "webserver"],  # address and workers from ``environment``
     }
     children = {name: subprocess.Popen(command, cwd=REPO_ROOT, env=env) for name, command in commands.items()}
     print(f"[airflow] scheduler and web server started; the UI is at {ui_url(settings)}", flush=True)
