@@ -1,4 +1,4 @@
-"""Spark column expressions for the batch jobs: dump-line parsing and the anomaly arithmetic.
+"""Spark column expressions for the batch jobs: dump and clickstream parsing, the anomaly arithmetic.
 
 Each expression is the column form of a pure rule in ``core`` (core.dumps,
 core.anomalies), built from the same constants, so the jobs run in the JVM
@@ -11,6 +11,14 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from core.anomalies import NOISE_FLOOR, POISSON_SPREAD, hour_column, noise_column
+from core.clickstream import (
+    CURRENT_FIELDS,
+    HEADERS,
+    LEGACY_FIELDS,
+    LINE_TYPES,
+    SOURCE_OF_REFERRER,
+    SOURCE_PREFIX,
+)
 from core.dumps import ACCESS_MARKERS, PROJECT_SUFFIXES, WIKIMEDIA_SITES
 
 # Columns of a parsed dump line; ``problem`` is null for a good line.
@@ -138,3 +146,51 @@ def fold_day(average: Column, days: int, views: Column) -> Column:
     """The cumulative moving average after one more day: avg + (x - avg) / (n + 1); nulls are 0."""
     average = F.coalesce(average, F.lit(0.0))
     return average + (F.coalesce(views, F.lit(0.0)) - average) / F.lit(float(days + 1))
+
+
+# Columns of a parsed clickstream line; ``problem`` is null for a good line.
+CLICKSTREAM_COLUMNS = ["referrer", "article", "source", "clicks", "problem"]
+
+
+def parse_clickstream_line(line: Column) -> list[Column]:
+    """A clickstream line of either layout -> referrer, article, source, clicks, problem.
+
+    The same rules as core.clickstream.parse_clickstream_line and source_of: 4 or 6 tab-separated
+    fields, known types, whole-number counts (and page ids in the 2015 layout), non-empty titles.
+    """
+    fields = F.split(F.regexp_replace(line, "\r$", ""), "\t", -1)
+    size = F.size(fields)
+    legacy = size == LEGACY_FIELDS
+
+    def field(current: int, old: int) -> Column:
+        return F.when(legacy, fields.getItem(old)).otherwise(fields.getItem(current))
+
+    referrer, article, line_type, clicks = field(0, 3), field(1, 4), field(2, 5), field(3, 2)
+    ids_ok = fields.getItem(0).rlike("^[0-9]*$") & fields.getItem(1).rlike("^[0-9]*$")
+    say = F.format_string
+    problem = (
+        F.when(
+            (size != CURRENT_FIELDS) & ~legacy,
+            say(f"expected {CURRENT_FIELDS} or {LEGACY_FIELDS} tab-separated fields, got %d", size),
+        )
+        .when(legacy & ~ids_ok, F.lit("page ids are not whole numbers"))
+        .when((referrer == "") | (article == ""), F.lit("empty referrer or article title"))
+        .when(~_in(line_type, LINE_TYPES), say("unknown type '%s'", line_type))
+        .when(~clicks.rlike("^[0-9]+$"), say("count '%s' is not a whole number", clicks))
+    )
+    sources = F.create_map(*[F.lit(x) for pair in SOURCE_OF_REFERRER.items() for x in pair])
+    source = F.coalesce(
+        sources[referrer], F.when(referrer.startswith(SOURCE_PREFIX), F.lit("other")), F.lit("link")
+    )
+    good = problem.isNull()
+    return [
+        F.when(good, referrer).alias("referrer"),
+        F.when(good, article).alias("article"),
+        F.when(good, source).alias("source"),
+        F.when(good, clicks.cast("long")).alias("clicks"),
+        problem.alias("problem"),
+    ]
+
+
+def is_clickstream_header(line: Column) -> Column:
+    return _in(F.regexp_replace(line, "\r$", ""), HEADERS)

@@ -140,6 +140,7 @@ class S3Settings:
     hourly_counts_prefix: str
     averages_prefix: str
     anomalies_prefix: str
+    clickstream_prefix: str
 
     @property
     def endpoint_url(self) -> str:
@@ -164,6 +165,16 @@ class BatchSettings:
     anomaly_min_hourly_views: float
     anomaly_min_score: float
     anomaly_min_poisson_z: float
+
+
+@dataclass(frozen=True)
+class NavigationSettings:
+    """Where readers come from: the clickstream summaries kept per article and their serving step."""
+
+    top_referrers: int
+    top_outgoing: int
+    summary_buckets: int
+    poll_seconds: float
 
 
 @dataclass(frozen=True)
@@ -213,6 +224,7 @@ class Settings:
     s3: S3Settings
     spark: SparkSettings
     batch: BatchSettings
+    navigation: NavigationSettings
     redis: RedisSettings
     web: WebSettings
     airflow: AirflowSettings
@@ -335,6 +347,7 @@ _SECTION_TYPES: dict[str, type] = {
     "s3": S3Settings,
     "spark": SparkSettings,
     "batch": BatchSettings,
+    "navigation": NavigationSettings,
     "redis": RedisSettings,
     "web": WebSettings,
     "airflow": AirflowSettings,
@@ -356,4 +369,5 @@ def private_names(tag: str) -> dict[str, str]:
         "WIKITRENDS_S3_HOURLY_COUNTS_PREFIX": f"runs/{tag}/hourly-counts",
         "WIKITRENDS_S3_AVERAGES_PREFIX": f"runs/{tag}/averages",
         "WIKITRENDS_S3_ANOMALIES_PREFIX": f"runs/{tag}/anomalies",
+        "WIKITRENDS_S3_CLICKSTREAM_PREFIX": f"runs/{tag}/clickstream",
     }

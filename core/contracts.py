@@ -94,3 +94,18 @@ def anomaly_distances_uri(s3: S3Settings, scheme: str = "s3a") -> str:
 def anomaly_distances_key(s3: S3Settings, date: str, hour: int) -> str:
     """Where one hour's compared articles are: ``anomalies/distances/date=…/hour=HH/`` (part files)."""
     return f"{s3.anomalies_prefix}/distances/date={date}/hour={hour:02d}"
+
+
+def clickstream_pointer_key(s3: S3Settings) -> str:
+    """Object naming the current version of each wiki's clickstream months (JSON: wiki -> month -> v)."""
+    return f"{s3.clickstream_prefix}/current.json"
+
+
+def clickstream_month_key(s3: S3Settings, wiki: str, month: str, version: str) -> str:
+    """One version of one month: ``clickstream/wiki=enwiki/month=2024-01/version=…`` (edges/, summaries/)."""
+    return f"{s3.clickstream_prefix}/wiki={wiki}/month={month}/version={version}"
+
+
+def clickstream_summaries_key(s3: S3Settings, wiki: str, month: str, version: str, bucket: int) -> str:
+    """The per-article summaries of one bucket of titles (core.clickstream.summary_bucket)."""
+    return f"{clickstream_month_key(s3, wiki, month, version)}/summaries/bucket={bucket}"

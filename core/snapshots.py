@@ -8,6 +8,8 @@ sees half a list. Keys (under the configured prefix, ``wikitrends`` by default):
   trending:minutes          sorted set of the minutes kept, scored by minute
   anomalies:latest          the newest hour's anomaly list
   anomalies:hour:<ms>       the list for the hour starting at <ms>
+  navigation:<list>:latest  where the readers of each article of the newest trending or
+                            anomalies list come from (core.clickstream, batch/navigation.py)
 
 Trending minutes older than the retention (in event time, so accelerated runs
 behave like real ones) are deleted as newer ones arrive. Writing a minute
@@ -136,6 +138,11 @@ class Keys:
 
     def anomalies_hour(self, hour_start_ms: int) -> str:
         return redis_key(self.redis, "anomalies", "hour", str(hour_start_ms))
+
+    def navigation_latest(self, list_name: str) -> str:
+        """Where each article of the newest ``trending`` or ``anomalies`` list gets its readers from
+        (core.clickstream.ListNavigation, written by batch/navigation.py)."""
+        return redis_key(self.redis, "navigation", list_name, "latest")
 
 
 # Writes the snapshot under its own key, indexes it, prunes what fell out of

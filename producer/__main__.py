@@ -137,6 +137,19 @@ def build_parser(settings) -> argparse.ArgumentParser:
         "(OUT/date=YYYY-MM-DD/hour=HH/counts.parquet), as if the pipeline had seen that traffic",
     )
 
+    clicks = sources.add_parser(
+        "clickstream",
+        help="write a month of the synthetic world's clickstream as a Wikimedia dump",
+        description="A month of clickstream (prev curr type n) of the synthetic world's most popular "
+        "articles, as clickstream-<wiki>-YYYY-MM.tsv.gz, for batch/clickstream.py.",
+    )
+    _catalogue_options(clicks)
+    clicks.add_argument("--month", required=True, help="the month it stands for, YYYY-MM")
+    clicks.add_argument(
+        "--top-ranks", type=int, default=100_000, metavar="N", help="articles (default 100,000)"
+    )
+    clicks.add_argument("--out", required=True, help="a folder, or s3://bucket/prefix")
+
     replay = sources.add_parser(
         "replay",
         help="replay Wikimedia hourly pageview dumps",
@@ -291,6 +304,16 @@ def run_history(args, settings, stop: StopFlag) -> int:
     return 0 if written == hours else EXIT_DELIVERY_FAILED
 
 
+def run_clickstream(args, settings, stop: StopFlag) -> int:
+    from producer.history import write_clickstream
+
+    written = write_clickstream(
+        _catalogue(args), args.seed, args.views_per_minute, args.top_ranks, args.month, args.out, settings
+    )
+    print(f"wrote {written:,} clickstream lines to {args.out}")
+    return 0
+
+
 def run_replay(args, settings, stop: StopFlag) -> int:
     from producer.replay import replay
     from producer.storage import expand
@@ -342,7 +365,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("kafka").setLevel(logging.WARNING)
     stop = StopFlag().install()
-    runners = {"synthetic": run_synthetic, "history": run_history, "replay": run_replay, "live": run_live}
+    runners = {
+        "synthetic": run_synthetic,
+        "history": run_history,
+        "clickstream": run_clickstream,
+        "replay": run_replay,
+        "live": run_live,
+    }
     try:
         return runners[args.source](args, settings, stop)
     except BrokerUnreachable as error:

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from core import clickstream
 from core.config import Settings
 from core.contracts import hourly_counts_relative_path
 from core.dumps import FileTime, domain_code_of, dump_file_name, format_dump_line
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
-from core.synthetic import HOUR_MS, Catalogue, Scenario, hourly_views
+from core.synthetic import HOUR_MS, Catalogue, Scenario, hourly_views, synthetic_clickstream
 from producer.sink import Progress, StopFlag
 from producer.storage import write_bytes
 
@@ -78,3 +79,26 @@ def write_history(
         progress.update(written, detail=name)
     progress.update(written, force=True)
     return written
+
+
+def write_clickstream(
+    catalogue: Catalogue,
+    seed: int,
+    views_per_minute: float,
+    top_ranks: int,
+    month: str,
+    destination: str,
+    settings: Settings,
+) -> int:
+    """Write one month of the world's clickstream as a dump file in ``destination``; how many lines."""
+    wiki = clickstream.wiki_of_project(catalogue.project)
+    if wiki is None:
+        raise ValueError(f"{catalogue.project} is not a Wikipedia: Wikimedia publishes clickstream for those")
+    clickstream.check_month(month)
+    lines = [
+        "\t".join((prev, curr, line_type, str(n)))
+        for prev, curr, line_type, n in synthetic_clickstream(catalogue, views_per_minute, top_ranks, seed)
+    ]
+    payload = gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), compresslevel=1)
+    write_bytes(f"{destination.rstrip('/')}/{clickstream.dump_file_name(wiki, month)}", payload, settings)
+    return len(lines)

@@ -4,6 +4,10 @@
     GET /anomalies        anomalous articles of the latest hour (HTML; ?project=&limit=)
     GET /api/trending     the same as JSON (?limit=N default 5, ?project=P)
     GET /api/anomalies    the same as JSON (?limit=N default 5, ?project=P)
+    GET /api/articles/<project>/<title>/navigation
+                          where an article's readers come from and go next, in the newest clickstream
+                          month of its wiki (400 for a malformed project or title, 404 for an article
+                          that month does not have or a wiki without clickstream)
     GET /healthz          200 when Redis answers, 503 with the reason when it does not
 
 Every GET also answers HEAD (monitors and link checkers use it). Every
@@ -19,6 +23,7 @@ that match how often it changes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -28,25 +33,34 @@ from pathlib import Path
 from typing import Any
 
 import tornado.web
+from botocore.exceptions import BotoCoreError, ClientError
 
+from core.clickstream import wiki_of_project
 from core.config import Settings
+from core.navigation_store import NavigationStore, NoClickstream
 from web.access_log import AccessLog
 from web.feeds import Feed, feeds
 from web.snapshots import STALE, RedisUnavailable, SnapshotReader
 from web.views import (
     DEFAULT_LIMIT,
+    SOURCE_LABELS,
     BadParameter,
     article_url,
     chart_points,
     display_title,
     iso_time,
+    navigation_block,
     parse_limit,
     parse_project,
+    parse_title,
+    referrers_block,
     select,
+    source_bar,
 )
 
 HERE = Path(__file__).parent
 RETRY_AFTER_SECONDS = 5
+NAVIGATION_MAX_AGE = 3600  # a clickstream month changes once a month
 # The pages use only their own stylesheet and script (inline SVG charts, no inline script or style).
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -179,8 +193,14 @@ class FeedApi(JsonHandler):
             self.send_json(200, {"computed_at": None, "count": 0, "articles": [], "message": "no data yet"})
             return
         feed = self.feed
-        key = (feed.name, snapshot.computed_at, len(snapshot.articles), project, limit)
-        rendered = self.bodies.get(key, snapshot.computed_at, lambda: feed.document(snapshot, project, limit))
+        navigation = self.reader.navigation(feed)
+        navigation_version = (
+            (navigation.list_computed_at, tuple(sorted(navigation.months.items()))) if navigation else None
+        )
+        key = (feed.name, snapshot.computed_at, len(snapshot.articles), navigation_version, project, limit)
+        rendered = self.bodies.get(
+            key, snapshot.computed_at, lambda: feed.document(snapshot, navigation, project, limit)
+        )
         self.cache_for(feed.max_age())
         self.set_header("Last-Modified", rendered.last_modified)
         self.etag = rendered.etag
@@ -218,7 +238,13 @@ class PageHandler(BaseHandler):
         )
 
     async def get(self) -> None:
-        values: dict[str, Any] = {"snapshot": None, "articles": [], "problem": None, "project": None}
+        values: dict[str, Any] = {
+            "snapshot": None,
+            "articles": [],
+            "problem": None,
+            "project": None,
+            "navigation": None,
+        }
         try:
             limit, project = self.query(self.feed.page_limit)
             values |= {"limit": limit, "project": project}
@@ -233,7 +259,11 @@ class PageHandler(BaseHandler):
             self.render_page(503, **values | {"problem": f"The data store is not answering: {error}"})
             return
         if snapshot is not None:
-            values |= {"snapshot": snapshot, "articles": select(snapshot.articles, project, limit)}
+            values |= {
+                "snapshot": snapshot,
+                "articles": select(snapshot.articles, project, limit),
+                "navigation": self.reader.navigation(self.feed),
+            }
         self.set_header("Cache-Control", "no-cache")
         self.render_page(**values)
 
@@ -243,9 +273,53 @@ class PageHandler(BaseHandler):
     def get_template_namespace(self) -> dict[str, Any]:
         namespace = super().get_template_namespace()
         namespace.update(
-            display_title=display_title, article_url=article_url, chart_points=chart_points, iso_time=iso_time
+            display_title=display_title,
+            article_url=article_url,
+            chart_points=chart_points,
+            iso_time=iso_time,
+            referrers_block=referrers_block,
+            source_bar=source_bar,
+            SOURCE_LABELS=SOURCE_LABELS,
         )
         return namespace
+
+
+class ArticleNavigationApi(JsonHandler):
+    """One article's navigation, looked up on S3 (core.navigation_store) in a worker thread."""
+
+    def initialize(self, reader: SnapshotReader, settings: Settings, store: NavigationStore) -> None:
+        super().initialize(reader, settings)
+        self.store = store
+
+    async def get(self, raw_project: str, raw_title: str) -> None:
+        try:
+            project = parse_project(raw_project)
+            if project is None:
+                raise BadParameter("the project is empty")
+            title = parse_title(raw_title)
+        except BadParameter as error:
+            self.send_json(400, {"error": "bad parameter", "reason": str(error)})
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            navigation = await loop.run_in_executor(None, self.store.lookup, project, title)
+        except NoClickstream as error:
+            self.send_json(404, {"error": "not found", "reason": str(error)})
+            return
+        except (BotoCoreError, ClientError, OSError) as error:
+            self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+            self.send_json(503, {"error": "clickstream store unavailable", "reason": str(error)})
+            return
+        if navigation is None:
+            month = self.store.newest_month(wiki_of_project(project) or "")
+            reason = f"{title} is not in the clickstream of {project} for {month[0] if month else '?'}"
+            self.send_json(404, {"error": "not found", "reason": reason})
+            return
+        self.cache_for(NAVIGATION_MAX_AGE)
+        self.send_json(200, {"project": project, "title": title, **navigation_block(navigation)})
+
+    async def head(self, raw_project: str, raw_title: str) -> None:
+        await self.get(raw_project, raw_title)
 
 
 class TrendingPage(PageHandler):
@@ -259,19 +333,25 @@ class AnomaliesPage(PageHandler):
 
 
 def make_app(
-    settings: Settings, reader: SnapshotReader, debug: bool = False, access_log: AccessLog | None = None
+    settings: Settings,
+    reader: SnapshotReader,
+    debug: bool = False,
+    access_log: AccessLog | None = None,
+    navigation_store: NavigationStore | None = None,
 ) -> tornado.web.Application:
     """The application; ``reader`` is shared by every handler; requests are logged to ``access_log``."""
     shared = {"reader": reader, "settings": settings}
     bodies = RenderedBodies()
     site_feeds = feeds(reader.keys)
     trending, anomalies = site_feeds.trending, site_feeds.anomalies
+    store = navigation_store or NavigationStore(settings)
     return tornado.web.Application(
         [
             (r"/", TrendingPage, {**shared, "feed": trending}),
             (r"/anomalies", AnomaliesPage, {**shared, "feed": anomalies}),
             (r"/api/trending", FeedApi, {**shared, "feed": trending, "bodies": bodies}),
             (r"/api/anomalies", FeedApi, {**shared, "feed": anomalies, "bodies": bodies}),
+            (r"/api/articles/([^/]+)/(.+)/navigation", ArticleNavigationApi, {**shared, "store": store}),
             (r"/healthz", HealthHandler, shared),
         ],
         template_path=str(HERE / "templates"),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.clickstream import ListNavigation
 from core.snapshots import Keys, decode_anomalies, decode_trending
 from web.views import DEFAULT_LIMIT, anomalies_document, seconds_until_next_minute, trending_document
 
@@ -25,8 +26,10 @@ class Feed:
 
     name: str  # "trending" or "anomalies": the page highlighted in the navigation
     key: str  # the Redis key of the newest snapshot
+    navigation_key: str  # where its articles' readers come from (batch/navigation.py)
     decode: Callable[[bytes], Any]
-    document: Callable[[Any, str | None, int], dict[str, Any]]  # (snapshot, project, limit) -> JSON
+    # (snapshot, its navigation or None, project, limit) -> JSON
+    document: Callable[[Any, ListNavigation | None, str | None, int], dict[str, Any]]
     max_age: Callable[[], int]  # seconds a JSON answer may be cached
     page_limit: int
 
@@ -43,6 +46,7 @@ def feeds(keys: Keys) -> Feeds:
         trending=Feed(
             name="trending",
             key=keys.trending_latest,
+            navigation_key=keys.navigation_latest("trending"),
             decode=decode_trending,
             document=trending_document,
             max_age=lambda: seconds_until_next_minute(int(time.time() * 1000)),
@@ -51,6 +55,7 @@ def feeds(keys: Keys) -> Feeds:
         anomalies=Feed(
             name="anomalies",
             key=keys.anomalies_latest,
+            navigation_key=keys.navigation_latest("anomalies"),
             decode=decode_anomalies,
             document=anomalies_document,
             max_age=lambda: ANOMALIES_MAX_AGE,

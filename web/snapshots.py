@@ -19,6 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from core.clickstream import ListNavigation, decode_list_navigation
 from core.config import RedisSettings
 from core.snapshots import Keys
 from web.feeds import Feed
@@ -34,6 +35,7 @@ class RedisUnavailable(RuntimeError):
 class _Cached:
     fetched_at: float
     value: Any
+    navigation: ListNavigation | None = None
 
 
 def redis_connection(settings: RedisSettings) -> aioredis.Redis:
@@ -64,6 +66,11 @@ class SnapshotReader:
             return cached.value
         return STALE
 
+    def navigation(self, feed: Feed) -> ListNavigation | None:
+        """Where the readers of the feed's articles come from, read with its snapshot (None: not yet)."""
+        cached = self._cache.get(feed.key)
+        return cached.navigation if cached else None
+
     async def load(self, feed: Feed) -> Any:
         """The feed's decoded snapshot (None when there is none), from the cache or Redis."""
         cached = self.cached(feed)
@@ -80,12 +87,14 @@ class SnapshotReader:
 
     async def _fetch(self, feed: Feed) -> Any:
         try:
-            raw = await self.client.get(feed.key)
+            # The list and its navigation in one round trip: a page view costs one Redis read at most.
+            raw, raw_navigation = await self.client.mget([feed.key, feed.navigation_key])
         except (RedisError, OSError) as error:
             self._cache.pop(feed.key, None)
             raise RedisUnavailable(f"Redis at {self.settings.url} is not answering ({error})") from error
         value = feed.decode(raw) if raw is not None else None
-        self._cache[feed.key] = _Cached(time.monotonic(), value)
+        navigation = decode_list_navigation(raw_navigation) if raw_navigation is not None else None
+        self._cache[feed.key] = _Cached(time.monotonic(), value, navigation)
         return value
 
     async def ping(self) -> None:

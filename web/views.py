@@ -9,6 +9,7 @@ import re
 from dataclasses import asdict
 from urllib.parse import quote
 
+from core.clickstream import SOURCES, ListNavigation, Navigation, wiki_of_project
 from core.dumps import PROJECT_SUFFIXES
 from core.snapshots import AnomalousArticle, AnomalySnapshot, TrendingArticle, TrendingSnapshot
 from core.windows import iso_time
@@ -17,6 +18,11 @@ DEFAULT_LIMIT = 5
 # A project is <language or site>.<family>, as core.dumps.project_of writes them.
 _FAMILIES = sorted({*PROJECT_SUFFIXES.values(), "wikimedia"})
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{0,30}\.(" + "|".join(_FAMILIES) + r")$")
+
+
+# Characters MediaWiki never allows in a title (and control characters), and its length limit in bytes.
+_TITLE_FORBIDDEN = re.compile(r"[#<>\[\]{}|\x00-\x1f\x7f]")
+TITLE_MAX_BYTES = 255
 
 
 class BadParameter(ValueError):
@@ -47,6 +53,20 @@ def parse_project(raw: str | None) -> str | None:
     return project
 
 
+def parse_title(raw: str) -> str:
+    """A title from a URL path, spaces as underscores; BadParameter when MediaWiki would refuse it."""
+    title = raw.strip().replace(" ", "_")
+    if not title.strip("_"):
+        raise BadParameter("the title is empty")
+    if _TITLE_FORBIDDEN.search(title):
+        raise BadParameter(
+            f"title {raw!r} has characters no title may hold (#<>[]{{}}| or control characters)"
+        )
+    if len(title.encode()) > TITLE_MAX_BYTES:
+        raise BadParameter(f"title {raw[:40]!r}… is longer than {TITLE_MAX_BYTES} bytes")
+    return title
+
+
 def display_title(title: str) -> str:
     """How a reader writes a title: underscores as spaces."""
     return title.replace("_", " ")
@@ -73,16 +93,59 @@ def select(articles: list, project: str | None, limit: int) -> list:
     return [a for a in articles if project is None or a.project == project][:limit]
 
 
-def trending_item(article: TrendingArticle) -> dict:
-    """One trending article as the API gives it: the numbers behind its rank, and its link."""
-    return {**asdict(article), "url": article_url(article.project, article.title)}
+def navigation_block(navigation: Navigation) -> dict:
+    """Where an article's readers come from and go next, as the API gives it (shares of the totals)."""
+    shares = navigation.source_shares()
+    return {
+        "found": True,
+        "month": navigation.month,
+        "incoming": navigation.incoming,
+        "sources": {
+            s: {"clicks": navigation.sources.get(s, 0), "share": round(shares[s], 6)} for s in SOURCES
+        },
+        "top": [
+            {**asdict(r), "url": article_url(navigation.project, r.title) if r.source == "link" else None}
+            for r in navigation.top_referrers
+        ],
+        "outgoing": navigation.outgoing,
+        "top_outgoing": [
+            {**asdict(o), "url": article_url(navigation.project, o.title)} for o in navigation.top_outgoing
+        ],
+    }
 
 
-def anomaly_item(article: AnomalousArticle) -> dict:
-    return {**asdict(article), "url": article_url(article.project, article.title)}
+def referrers_block(navigation: ListNavigation | None, project: str, title: str) -> dict | None:
+    """An article's ``referrers`` in a list: its navigation block; ``found: false`` with the month when
+    the newest month of its wiki does not have it; None when its wiki has no clickstream or the list's
+    navigation is not computed yet."""
+    if navigation is None or not navigation.covers(project, title):
+        return None
+    found = navigation.of(project, title)
+    if found is None:
+        return {"found": False, "month": navigation.months.get(wiki_of_project(project) or "")}
+    return navigation_block(found)
 
 
-def trending_document(snapshot: TrendingSnapshot, project: str | None, limit: int) -> dict:
+def trending_item(article: TrendingArticle, navigation: ListNavigation | None = None) -> dict:
+    """One trending article as the API gives it: the numbers behind its rank, its link, its readers."""
+    return {
+        **asdict(article),
+        "url": article_url(article.project, article.title),
+        "referrers": referrers_block(navigation, article.project, article.title),
+    }
+
+
+def anomaly_item(article: AnomalousArticle, navigation: ListNavigation | None = None) -> dict:
+    return {
+        **asdict(article),
+        "url": article_url(article.project, article.title),
+        "referrers": referrers_block(navigation, article.project, article.title),
+    }
+
+
+def trending_document(
+    snapshot: TrendingSnapshot, navigation: ListNavigation | None, project: str | None, limit: int
+) -> dict:
     """The /api/trending body."""
     articles = select(snapshot.articles, project, limit)
     return {
@@ -93,7 +156,7 @@ def trending_document(snapshot: TrendingSnapshot, project: str | None, limit: in
         "min_volume": snapshot.min_volume,
         "project": project,
         "count": len(articles),
-        "articles": [trending_item(a) for a in articles],
+        "articles": [trending_item(a, navigation) for a in articles],
     }
 
 
@@ -107,7 +170,9 @@ ANOMALY_EXPLANATION = (
 )
 
 
-def anomalies_document(snapshot: AnomalySnapshot, project: str | None, limit: int) -> dict:
+def anomalies_document(
+    snapshot: AnomalySnapshot, navigation: ListNavigation | None, project: str | None, limit: int
+) -> dict:
     """The /api/anomalies body."""
     articles = select(snapshot.articles, project, limit)
     return {
@@ -123,10 +188,31 @@ def anomalies_document(snapshot: AnomalySnapshot, project: str | None, limit: in
         "project": project,
         "count": len(articles),
         "explanation": ANOMALY_EXPLANATION,
-        "articles": [anomaly_item(a) for a in articles],
+        "articles": [anomaly_item(a, navigation) for a in articles],
     }
 
 
 def seconds_until_next_minute(now_ms: int) -> int:
     """Cache lifetime of a value that changes each minute: what is left of the current minute (1..60)."""
     return max(1, 60 - (now_ms // 1000) % 60)
+
+
+SOURCE_LABELS = {
+    "search": "search engines",
+    "link": "links from articles",
+    "external": "other websites",
+    "internal": "other Wikimedia projects",
+    "empty": "no referrer (typed, bookmarks, apps)",
+    "other": "other",
+}
+
+
+def source_bar(navigation: Navigation, width: float) -> list[tuple[str, float, float, float]]:
+    """The type split as a bar: (source, share, x, width) of each source with clicks, in SOURCES order."""
+    shares = navigation.source_shares()
+    segments, x = [], 0.0
+    for source in SOURCES:
+        if shares[source] > 0:
+            segments.append((source, shares[source], round(x, 2), round(shares[source] * width, 2)))
+            x += shares[source] * width
+    return segments

@@ -3,6 +3,7 @@
 #
 #   deploy/cron/run-job.sh anomalies      # the hour that just ended (run at minute 5)
 #   deploy/cron/run-job.sh update_averages  # yesterday (run after midnight)
+#   deploy/cron/run-job.sh clickstream      # last month's clickstream dumps (run on the 8th)
 #
 # A run that finds the previous one still going exits at once (exit 75) and
 # says so in the log; it does not queue. Logs: $WIKITRENDS_LOG_DIR (default
@@ -10,7 +11,7 @@
 # to point at a cluster's spark-submit wrapper; the default is the local stack's.
 set -euo pipefail
 
-job="${1:?usage: run-job.sh anomalies|update_averages}"
+job="${1:?usage: run-job.sh anomalies|update_averages|clickstream}"
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 submit="${WIKITRENDS_SPARK_SUBMIT:-$repo/deploy/local/spark-submit}"
 log_dir="${WIKITRENDS_LOG_DIR:-$repo/.stack/logs/batch}"
@@ -24,8 +25,13 @@ case "$job" in
     args=(batch/anomalies.py --date "${ended% *}" --hour "$((10#${ended#* }))") ;;
   update_averages)
     args=(batch/update_averages.py --date "$(date -u -d 'yesterday' '+%Y-%m-%d')") ;;
+  clickstream)
+    # Wikimedia publishes a month's clickstream in the first days of the next: ingest last month's.
+    dumps="${WIKITRENDS_CLICKSTREAM_DUMPS:?set WIKITRENDS_CLICKSTREAM_DUMPS to where the monthly dumps land}"
+    month="$(date -u -d "$(date -u '+%Y-%m-01') -1 month" '+%Y-%m')"
+    args=(batch/clickstream.py --input "$dumps/clickstream-*-$month.tsv.gz") ;;
   *)
-    echo "unknown job $job: use anomalies or update_averages" >&2; exit 64 ;;
+    echo "unknown job $job: use anomalies, update_averages or clickstream" >&2; exit 64 ;;
 esac
 
 log="$log_dir/$job-$(date -u '+%Y-%m-%d').log"

@@ -18,7 +18,9 @@ set-up in the background: a week of the same synthetic world as hourly counts
 and today's hours before the stream, the averages backfilled from that week
 with Spark, then the batch DAGs unpaused, so that Airflow computes each live
 hour's anomalies at minute 5 of the next (the first one, the hour that just
-ended, at once).
+ended, at once), then last month's clickstream of the same world ingested;
+and the navigation step (python -m batch.navigation), which keeps where each
+listed article's readers come from in Redis for the site.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ HISTORY_DAYS = 7
 # The injected spike and drop begin this long after the stream's first minute, inside the hour the
 # first scheduled anomaly run computes.
 INJECTED_AFTER = "30m"
+# Where the batch set-up puts the live world's monthly clickstream dump, under the bucket.
+CLICKSTREAM_DUMPS = "clickstream-dumps"
 
 
 def say(message: str) -> None:
@@ -66,7 +70,7 @@ def processes(settings: Settings) -> dict[str, ManagedProcess]:
     layout = Layout(settings.stack.home_path)
     return {
         name: ManagedProcess(layout.pid_file(name), layout.log(name), marker=name)
-        for name in ("producer", "web", "airflow", "batch-setup")
+        for name in ("producer", "web", "navigation", "airflow", "batch-setup")
     }
 
 
@@ -137,6 +141,15 @@ def up(settings: Settings, fresh: bool = False) -> int:
         say(f"the site is already running (pid {site.pid()})")
     else:
         say(f"site started (pid {site.start([python, '-m', 'web'], cwd=ROOT)}, log {site.log})")
+    navigation = background["navigation"]
+    if navigation.pid():
+        say(f"the navigation step is already running (pid {navigation.pid()})")
+    else:
+        pid = navigation.start([python, "-m", "batch.navigation", "--follow"], cwd=ROOT)
+        say(
+            f"navigation step started (pid {pid}, log {navigation.log}): where the listed articles' readers "
+            "come from, once the batch set-up has ingested a month of clickstream"
+        )
     scheduler = background["airflow"]
     if scheduler.pid():
         say(f"Airflow is already running (pid {scheduler.pid()})")
@@ -250,15 +263,14 @@ def batch_setup(settings: Settings) -> int:
         ],
     )
     steps = [week, before_stream, backfill] if stream_start.hour else [week, backfill]
-    for what, command in steps:
-        say(f"batch set-up: {what} …")
-        if subprocess.run(command, cwd=ROOT).returncode != 0:
-            say(f"batch set-up: {what} failed; see above")
-            return 1
+    if not run_steps(steps):
+        return 1
     try:
         unpause_batch_dags(settings)
     except StackError as exc:
         say(f"batch set-up: {exc}")
+        return 1
+    if not run_steps(clickstream_steps(settings, python, stream_start)):
         return 1
     batch_setup_done(settings).write_text(f"{stream_start:%Y-%m-%d}\n")
     say(
@@ -266,6 +278,35 @@ def batch_setup(settings: Settings) -> int:
         f"that just ended first: {airflow.ui_url(settings)}"
     )
     return 0
+
+
+def run_steps(steps: list[tuple[str, list[str]]]) -> bool:
+    """Run the set-up's steps in order; False (having said which) at the first that fails."""
+    for what, command in steps:
+        say(f"batch set-up: {what} …")
+        if subprocess.run(command, cwd=ROOT).returncode != 0:
+            say(f"batch set-up: {what} failed; see above")
+            return False
+    return True
+
+
+def clickstream_steps(settings: Settings, python: str, stream_start: datetime) -> list[tuple[str, list[str]]]:
+    """Last month's clickstream of the live world, as a Wikimedia dump on S3, ingested with Spark."""
+    month = f"{stream_start.replace(day=1) - timedelta(days=1):%Y-%m}"
+    dumps = f"{settings.s3.bucket}/{CLICKSTREAM_DUMPS}"
+    return [
+        (
+            f"the live world's clickstream of {month} (its {HISTORY_TOP_RANKS:,} most popular articles)",
+            [
+                *(python, "-m", "producer", "clickstream", "--month", month, "--out", f"s3://{dumps}"),
+                *("--views-per-minute", str(LIVE_VIEWS_PER_MINUTE), "--top-ranks", str(HISTORY_TOP_RANKS)),
+            ],
+        ),
+        (
+            "that month ingested (where readers come from)",
+            [str(HERE / "spark-submit"), "batch/clickstream.py", "--input", f"s3a://{dumps}/"],
+        ),
+    ]
 
 
 def unpause_batch_dags(settings: Settings, timeout_s: float = 600) -> None:
@@ -305,6 +346,7 @@ def down(settings: Settings) -> int:
     background = processes(settings)
     stop(background["batch-setup"], "the batch set-up")
     stop(background["airflow"], "Airflow (its scheduler, web UI and running tasks)")
+    stop(background["navigation"], "the navigation step")
     stop(background["web"], "the site")
     stop(background["producer"], "the producer; it flushes what it accepted")
     try:

@@ -66,6 +66,19 @@ def test_the_fold_runs_for_yesterday(tmp_path: Path) -> None:
     )
 
 
+def test_last_months_clickstream_is_ingested_on_the_8th(tmp_path: Path, monkeypatch) -> None:
+    line = next(line for line in (CRON / "crontab").read_text().splitlines() if line.endswith("clickstream"))
+    assert line.split()[:5] == ["0", "4", "8", "*", "*"]
+    monkeypatch.setenv("WIKITRENDS_CLICKSTREAM_DUMPS", "s3a://b/dumps")
+    assert run_job(tmp_path, "clickstream").returncode == 0
+    first_of_month = datetime.now(UTC).replace(day=1)
+    last_month = first_of_month - timedelta(days=1)
+    assert (
+        f"submitted: batch/clickstream.py --input s3a://b/dumps/clickstream-*-{last_month:%Y-%m}.tsv.gz"
+        in log_text(tmp_path, "clickstream")
+    )
+
+
 def test_a_run_never_overlaps_the_previous_one(tmp_path: Path) -> None:
     (tmp_path / "locks").mkdir()
     with open(tmp_path / "locks" / "batch-anomalies.lock", "w") as held:

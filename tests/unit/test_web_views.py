@@ -73,19 +73,19 @@ def trending_snapshot() -> TrendingSnapshot:
 
 
 def test_trending_document_filters_by_project_keeps_rank_order_and_the_numbers() -> None:
-    document = trending_document(trending_snapshot(), project="en.wikipedia", limit=5)
+    document = trending_document(trending_snapshot(), None, project="en.wikipedia", limit=5)
     assert [a["title"] for a in document["articles"]] == ["A", "C"]
     assert document["count"] == 2 and document["minute_iso"] == "2026-03-02T08:00:00Z"
     first = document["articles"][0]
-    assert set(first) == {"rank", "project", "title", "counts", "window_ends", "score", "url"}
+    assert set(first) == {"rank", "project", "title", "counts", "window_ends", "score", "url", "referrers"}
     assert first["counts"] == [1, 2, 3, 4, 5, 30] and first["score"] == 3.5
-    assert trending_document(trending_snapshot(), None, 1)["count"] == 1
+    assert trending_document(trending_snapshot(), None, None, 1)["count"] == 1
 
 
 def test_anomalies_document_carries_both_vectors_and_the_distance() -> None:
     article = AnomalousArticle(1, "en.wikipedia", "X", 2.5, [0, 0, 300], [40, 42, 41], 0.3, 9.5, 7.1, 9.5)
     snapshot = AnomalySnapshot("2026-03-02", 2, 1_772_416_800_000, 1_772_420_700_000, 6.0, 812, [article])
-    document = anomalies_document(snapshot, None, 5)
+    document = anomalies_document(snapshot, None, None, 5)
     assert document["articles"][0]["today"] == [0, 0, 300]
     assert document["articles"][0]["history"] == [40, 42, 41]
     assert document["articles"][0]["distance"] == 2.5

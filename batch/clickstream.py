@@ -1,0 +1,275 @@
+"""Clickstream ingest: Wikimedia's monthly clickstream dumps -> Parquet on S3, per wiki and month.
+
+    deploy/local/spark-submit batch/clickstream.py --input 's3a://dumps/clickstream-enwiki-2026-10.tsv.gz'
+    deploy/local/spark-submit batch/clickstream.py --input sample.tsv --wiki enwiki --month 2015-02
+
+Each file's wiki and month come from its name (``clickstream-<wiki>-YYYY-MM.tsv[.gz]``) or, for a file
+named otherwise, from ``--wiki`` and ``--month``. Both layouts are read (core.clickstream); malformed
+lines are counted and sampled in the log, and skipped.
+
+Each month is written as one new version under
+``<clickstream prefix>/wiki=<wiki>/month=<month>/version=<v>/``:
+
+- ``edges/``: every (referrer, article) pair with its source and clicks;
+- ``summaries/bucket=<n>/``: one row per article (incoming clicks, clicks by source, its top
+  referrers, outgoing clicks and its top outgoing links), split by a hash of the title so that the
+  serving step reads one small file per article (core.clickstream.summary_bucket).
+
+Then ``current.json`` is switched to the new version in one PUT and the month's previous version is
+deleted: readers see a month whole or not at all, and re-running a month changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script by spark-submit: make core and batch importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from batch.cli import EXIT_OK, run_job, step
+from batch.expressions import is_clickstream_header, parse_clickstream_line
+from batch.spark import spark_session
+from batch.storage import BatchError, list_paths
+from core import clickstream
+from core.config import Settings, load_settings
+from core.contracts import clickstream_month_key, clickstream_pointer_key
+
+log = logging.getLogger("batch.clickstream")
+MALFORMED_SAMPLES = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clickstream.py",
+        description="Ingest monthly Wikimedia clickstream dumps (where readers come from) into Parquet "
+        "on S3, one version per wiki and month, and make them current.",
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        required=True,
+        metavar="GLOB",
+        help="clickstream dumps (.tsv or .tsv.gz), local or s3a://; a folder is walked; repeat for several",
+    )
+    parser.add_argument("--wiki", type=_wiki, help="the wiki (e.g. enwiki) of files whose names do not say")
+    parser.add_argument("--month", type=_month, help="the month (YYYY-MM) of files whose names do not say")
+    return parser
+
+
+def _wiki(text: str) -> str:
+    try:
+        return clickstream.check_wiki(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _month(text: str) -> str:
+    try:
+        return clickstream.check_month(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def group_inputs(paths: list[str], wiki: str | None, month: str | None) -> dict[tuple[str, str], list[str]]:
+    """The input files of each (wiki, month): from their names, else from --wiki and --month."""
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    unnamed = []
+    for path in paths:
+        parts = clickstream.dump_name_parts(path)
+        if parts is None and wiki and month:
+            parts = (wiki, month)
+        if parts is None:
+            unnamed.append(path)
+        else:
+            groups[parts].append(path)
+    if unnamed:
+        raise BatchError(
+            f"{len(unnamed)} file(s) are not named clickstream-<wiki>-YYYY-MM.tsv[.gz], e.g. {unnamed[0]}: "
+            "give their wiki and month with --wiki and --month"
+        )
+    return dict(groups)
+
+
+def parsed_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """Every line but headers, parsed: referrer, article, source, clicks, problem, line."""
+    lines = spark.read.text(paths)
+    return lines.filter(~is_clickstream_header(F.col("value"))).select(
+        *parse_clickstream_line(F.col("value")), F.col("value").alias("line")
+    )
+
+
+def edges(good: DataFrame) -> DataFrame:
+    """One row per (referrer, article): the clicks of every line for the pair summed."""
+    return good.groupBy("referrer", "article").agg(
+        F.first("source").alias("source"), F.sum("clicks").alias("clicks")
+    )
+
+
+def _top(rows: DataFrame, key: str, entry: dict[str, str], top: int) -> DataFrame:
+    """Per ``key``: its ``top`` rows with the most clicks, ties by title (core.clickstream.ranked), as an
+    array of structs named by ``entry`` (field -> column of ``rows``; it has title and clicks)."""
+    fields = [F.col(column).alias(name) for name, column in entry.items()]
+    ordered = F.sort_array(F.collect_list(F.struct((-F.col(entry["clicks"])).alias("order"), *fields)))
+    pick = [name for name in entry]
+    return rows.groupBy(key).agg(
+        F.transform(F.slice(ordered, 1, top), lambda e: F.struct(*[e[name].alias(name) for name in pick]))
+    )
+
+
+def summaries(pairs: DataFrame, settings: Settings) -> DataFrame:
+    """Per article: incoming clicks, clicks by source, top referrers, outgoing clicks, top outgoing links.
+
+    ``pairs``: edges(). Top lists keep [navigation] top_referrers / top_outgoing entries; shares are
+    computed by whoever reads them (core.clickstream), from the totals beside them.
+    """
+    navigation = settings.navigation
+    incoming = pairs.groupBy(F.col("article").alias("title")).agg(
+        F.sum("clicks").alias("incoming"),
+        *[
+            F.coalesce(F.sum(F.when(F.col("source") == s, F.col("clicks"))), F.lit(0)).alias(
+                clickstream.source_column(s)
+            )
+            for s in clickstream.SOURCES
+        ],
+    )
+    referrers = _top(
+        pairs,
+        "article",
+        {"title": "referrer", "clicks": "clicks", "source": "source"},
+        navigation.top_referrers,
+    ).toDF("title", "referrers")
+    links = pairs.filter(F.col("source") == "link").withColumnRenamed("referrer", "title")
+    outgoing = links.groupBy("title").agg(F.sum("clicks").alias("outgoing"))
+    outgoing_links = _top(
+        links, "title", {"title": "article", "clicks": "clicks"}, navigation.top_outgoing
+    ).toDF("title", "outgoing_links")
+    joined = (
+        incoming.join(referrers, "title")
+        .join(outgoing, "title", "full")
+        .join(outgoing_links, "title", "left")
+    )
+    return joined.select(
+        "title",
+        F.coalesce("incoming", F.lit(0)).alias("incoming"),
+        *[
+            F.coalesce(clickstream.source_column(s), F.lit(0)).alias(clickstream.source_column(s))
+            for s in clickstream.SOURCES
+        ],
+        "referrers",
+        F.coalesce("outgoing", F.lit(0)).alias("outgoing"),
+        "outgoing_links",
+        # core.clickstream.summary_bucket: crc32 of the title's UTF-8 bytes
+        F.pmod(F.crc32(F.col("title").cast("binary")), F.lit(navigation.summary_buckets))
+        .cast("int")
+        .alias("bucket"),
+    )
+
+
+def read_months(settings: Settings) -> dict[str, dict[str, str]]:
+    """The current version of each wiki's months ({} when none was ingested)."""
+    from core.clients import s3_client
+
+    client = s3_client(settings)
+    try:
+        body = client.get_object(Bucket=settings.s3.bucket, Key=clickstream_pointer_key(settings.s3))["Body"]
+    except client.exceptions.NoSuchKey:
+        return {}
+    return json.loads(body.read())
+
+
+def switch_month(settings: Settings, wiki: str, month: str, version: str) -> str | None:
+    """Make ``version`` the month's current one in one PUT and delete the one it replaces (returned)."""
+    from core.clients import s3_client
+
+    months = read_months(settings)
+    previous = months.get(wiki, {}).get(month)
+    months.setdefault(wiki, {})[month] = version
+    client = s3_client(settings)
+    client.put_object(
+        Bucket=settings.s3.bucket,
+        Key=clickstream_pointer_key(settings.s3),
+        Body=json.dumps(months, indent=1, sort_keys=True).encode(),
+        ContentType="application/json",
+    )
+    if previous and previous != version:
+        prefix = clickstream_month_key(settings.s3, wiki, month, previous) + "/"
+        for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=settings.s3.bucket, Prefix=prefix
+        ):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=settings.s3.bucket, Delete={"Objects": keys})
+    return previous
+
+
+def ingest_month(spark: SparkSession, settings: Settings, wiki: str, month: str, paths: list[str]) -> None:
+    """Parse, write edges and summaries as a new version, report malformed lines, then switch."""
+    version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    root = f"s3a://{settings.s3.bucket}/{clickstream_month_key(settings.s3, wiki, month, version)}"
+    lines = parsed_lines(spark, paths).persist(StorageLevel.MEMORY_AND_DISK)
+    good = lines.filter(F.col("problem").isNull()).drop("problem", "line")
+    pairs = edges(good).persist(StorageLevel.MEMORY_AND_DISK)
+    with step(f"{wiki} {month}: writing {len(paths)} file(s)' pairs to {root}/edges"):
+        pairs.write.mode("overwrite").parquet(f"{root}/edges")
+    with step(f"{wiki} {month}: writing per-article summaries to {root}/summaries"):
+        summaries(pairs, settings).write.partitionBy("bucket").mode("overwrite").parquet(f"{root}/summaries")
+    counts = lines.agg(F.count("*").alias("lines"), F.count("problem").alias("malformed")).first()
+    if counts.malformed:
+        samples = [
+            f"{row.problem}: {row.line[:200]!r}"
+            for row in lines.filter(F.col("problem").isNotNull()).limit(MALFORMED_SAMPLES).collect()
+        ]
+        log.warning(
+            "%s %s: skipped %d malformed line(s) of %d; for example %s",
+            wiki,
+            month,
+            counts.malformed,
+            counts.lines,
+            "; ".join(samples),
+        )
+    previous = switch_month(settings, wiki, month, version)
+    log.info(
+        "%s %s is now version %s (%d lines, %d pairs)%s",
+        wiki,
+        month,
+        version,
+        counts.lines,
+        pairs.count(),
+        f", replacing {previous}" if previous else "",
+    )
+    pairs.unpersist()
+    lines.unpersist()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    spark = spark_session("wikitrends-clickstream", settings)
+    try:
+        paths = []
+        for pattern in args.input:
+            found = [p for p in list_paths(spark, pattern) if not p.endswith("_SUCCESS")]
+            if not found:
+                raise BatchError(f"--input {pattern} matches no file")
+            paths += found
+        groups = group_inputs(sorted(set(paths)), args.wiki, args.month)
+        for number, ((wiki, month), files) in enumerate(sorted(groups.items()), 1):
+            log.info("month %d of %d: %s %s from %d file(s)", number, len(groups), wiki, month, len(files))
+            ingest_month(spark, settings, wiki, month, files)
+    finally:
+        spark.stop()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    run_job(main)
