@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from batch.anomalies import KEY
-from batch.cli import EXIT_OK, iso_date, run_job, step
+from batch.cli import EXIT_OK, input_globs, iso_date, run_job, step
 from batch.expressions import canberra_term, day_noise, parse_dump_line, wide_sum
 from batch.spark import spark_session
 from batch.storage import (
@@ -57,13 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build the historical averages (views per article per hour of day) from months of "
         "raw hourly data, and make them the current averages.",
     )
-    parser.add_argument(
-        "--input",
-        action="append",
-        required=True,
-        metavar="GLOB",
-        help="dump files or hourly counts, local or s3a://; a folder is walked; repeat for several",
-    )
+    input_globs(parser, "dump files or hourly counts")
     parser.add_argument("--from", dest="first_day", type=iso_date, help="first day to include (YYYY-MM-DD)")
     parser.add_argument("--to", dest="last_day", type=iso_date, help="last day to include (YYYY-MM-DD)")
     parser.add_argument(

@@ -41,6 +41,29 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def checked(check: Callable[[str], str]) -> Callable[[str], str]:
+    """argparse type from a check that returns the value or raises ValueError saying why."""
+
+    def argument_type(text: str) -> str:
+        try:
+            return check(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return argument_type
+
+
+def input_globs(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--input GLOB``, repeatable and required: ``what`` the files are (local or s3a://, folders walked)."""
+    parser.add_argument(
+        "--input",
+        action="append",
+        required=True,
+        metavar="GLOB",
+        help=f"{what}, local or s3a://; a folder is walked; repeat for several",
+    )
+
+
 @contextmanager
 def step(what: str) -> Iterator[None]:
     """Log a step's start and how long it took, so an operator sees where the time goes."""

@@ -22,7 +22,6 @@ deleted: readers see a month whole or not at all, and re-running a month changes
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections import defaultdict
@@ -33,19 +32,22 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make core and 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from batch.cli import EXIT_OK, run_job, step
+from batch.cli import EXIT_OK, checked, input_globs, run_job, step
 from batch.expressions import is_clickstream_header, parse_clickstream_line
 from batch.spark import spark_session
 from batch.storage import BatchError, list_paths
 from core import clickstream
+from core.clients import list_keys, s3_client, write_json_object
 from core.config import Settings, load_settings
 from core.contracts import clickstream_month_key, clickstream_pointer_key
+from core.navigation_store import clickstream_months
 
 log = logging.getLogger("batch.clickstream")
 MALFORMED_SAMPLES = 3
+DELETE_BATCH = 1000
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,30 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ingest monthly Wikimedia clickstream dumps (where readers come from) into Parquet "
         "on S3, one version per wiki and month, and make them current.",
     )
+    input_globs(parser, "clickstream dumps (.tsv or .tsv.gz)")
     parser.add_argument(
-        "--input",
-        action="append",
-        required=True,
-        metavar="GLOB",
-        help="clickstream dumps (.tsv or .tsv.gz), local or s3a://; a folder is walked; repeat for several",
+        "--wiki",
+        type=checked(clickstream.check_wiki),
+        help="the wiki (e.g. enwiki) of files whose names do not say",
     )
-    parser.add_argument("--wiki", type=_wiki, help="the wiki (e.g. enwiki) of files whose names do not say")
-    parser.add_argument("--month", type=_month, help="the month (YYYY-MM) of files whose names do not say")
+    parser.add_argument(
+        "--month",
+        type=checked(clickstream.check_month),
+        help="the month (YYYY-MM) of files whose names do not say",
+    )
     return parser
-
-
-def _wiki(text: str) -> str:
-    try:
-        return clickstream.check_wiki(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _month(text: str) -> str:
-    try:
-        return clickstream.check_month(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def group_inputs(paths: list[str], wiki: str | None, month: str | None) -> dict[tuple[str, str], list[str]]:
@@ -109,21 +99,17 @@ def parsed_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
 
 
 def edges(good: DataFrame) -> DataFrame:
-    """One row per (referrer, article): the clicks of every line for the pair summed."""
-    return good.groupBy("referrer", "article").agg(
-        F.first("source").alias("source"), F.sum("clicks").alias("clicks")
-    )
+    """One row per (referrer, article): the clicks of every line for the pair summed (a referrer's source
+    follows from the referrer)."""
+    return good.groupBy("referrer", "article", "source").agg(F.sum("clicks").alias("clicks"))
 
 
-def _top(rows: DataFrame, key: str, entry: dict[str, str], top: int) -> DataFrame:
-    """Per ``key``: its ``top`` rows with the most clicks, ties by title (core.clickstream.ranked), as an
-    array of structs named by ``entry`` (field -> column of ``rows``; it has title and clicks)."""
+def top_entries(entry: dict[str, str], top: int) -> Column:
+    """Aggregate: a group's ``top`` rows with the most clicks, ties by title (core.clickstream.ranked), as
+    an array of structs named by ``entry`` (field -> column; its first field is the title)."""
     fields = [F.col(column).alias(name) for name, column in entry.items()]
-    ordered = F.sort_array(F.collect_list(F.struct((-F.col(entry["clicks"])).alias("order"), *fields)))
-    pick = [name for name in entry]
-    return rows.groupBy(key).agg(
-        F.transform(F.slice(ordered, 1, top), lambda e: F.struct(*[e[name].alias(name) for name in pick]))
-    )
+    ordered = F.sort_array(F.collect_list(F.struct((-F.col("clicks")).alias("order"), *fields)))
+    return F.transform(F.slice(ordered, 1, top), lambda e: F.struct(*[e[name].alias(name) for name in entry]))
 
 
 def summaries(pairs: DataFrame, settings: Settings) -> DataFrame:
@@ -136,29 +122,26 @@ def summaries(pairs: DataFrame, settings: Settings) -> DataFrame:
     incoming = pairs.groupBy(F.col("article").alias("title")).agg(
         F.sum("clicks").alias("incoming"),
         *[
-            F.coalesce(F.sum(F.when(F.col("source") == s, F.col("clicks"))), F.lit(0)).alias(
+            F.sum(F.when(F.col("source") == s, F.col("clicks")).otherwise(0)).alias(
                 clickstream.source_column(s)
             )
             for s in clickstream.SOURCES
         ],
+        top_entries(
+            {"title": "referrer", "source": "source", "clicks": "clicks"}, navigation.top_referrers
+        ).alias("referrers"),
     )
-    referrers = _top(
-        pairs,
-        "article",
-        {"title": "referrer", "clicks": "clicks", "source": "source"},
-        navigation.top_referrers,
-    ).toDF("title", "referrers")
-    links = pairs.filter(F.col("source") == "link").withColumnRenamed("referrer", "title")
-    outgoing = links.groupBy("title").agg(F.sum("clicks").alias("outgoing"))
-    outgoing_links = _top(
-        links, "title", {"title": "article", "clicks": "clicks"}, navigation.top_outgoing
-    ).toDF("title", "outgoing_links")
-    joined = (
-        incoming.join(referrers, "title")
-        .join(outgoing, "title", "full")
-        .join(outgoing_links, "title", "left")
+    outgoing = (
+        pairs.filter(F.col("source") == "link")
+        .groupBy(F.col("referrer").alias("title"))
+        .agg(
+            F.sum("clicks").alias("outgoing"),
+            top_entries({"title": "article", "clicks": "clicks"}, navigation.top_outgoing).alias(
+                "outgoing_links"
+            ),
+        )
     )
-    return joined.select(
+    return incoming.join(outgoing, "title", "full").select(
         "title",
         F.coalesce("incoming", F.lit(0)).alias("incoming"),
         *[
@@ -175,40 +158,19 @@ def summaries(pairs: DataFrame, settings: Settings) -> DataFrame:
     )
 
 
-def read_months(settings: Settings) -> dict[str, dict[str, str]]:
-    """The current version of each wiki's months ({} when none was ingested)."""
-    from core.clients import s3_client
-
-    client = s3_client(settings)
-    try:
-        body = client.get_object(Bucket=settings.s3.bucket, Key=clickstream_pointer_key(settings.s3))["Body"]
-    except client.exceptions.NoSuchKey:
-        return {}
-    return json.loads(body.read())
-
-
 def switch_month(settings: Settings, wiki: str, month: str, version: str) -> str | None:
     """Make ``version`` the month's current one in one PUT and delete the one it replaces (returned)."""
-    from core.clients import s3_client
-
-    months = read_months(settings)
+    client = s3_client(settings)
+    bucket = settings.s3.bucket
+    months = clickstream_months(client, settings)
     previous = months.get(wiki, {}).get(month)
     months.setdefault(wiki, {})[month] = version
-    client = s3_client(settings)
-    client.put_object(
-        Bucket=settings.s3.bucket,
-        Key=clickstream_pointer_key(settings.s3),
-        Body=json.dumps(months, indent=1, sort_keys=True).encode(),
-        ContentType="application/json",
-    )
+    write_json_object(client, bucket, clickstream_pointer_key(settings.s3), months)
     if previous and previous != version:
-        prefix = clickstream_month_key(settings.s3, wiki, month, previous) + "/"
-        for page in client.get_paginator("list_objects_v2").paginate(
-            Bucket=settings.s3.bucket, Prefix=prefix
-        ):
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                client.delete_objects(Bucket=settings.s3.bucket, Delete={"Objects": keys})
+        keys = list_keys(client, bucket, clickstream_month_key(settings.s3, wiki, month, previous) + "/")
+        for start in range(0, len(keys), DELETE_BATCH):  # S3 deletes at most 1,000 keys a request
+            batch = keys[start : start + DELETE_BATCH]
+            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch]})
     return previous
 
 

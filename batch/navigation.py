@@ -48,11 +48,10 @@ def list_navigation(store: NavigationStore, snapshot: Snapshot) -> ListNavigatio
     articles, months = {}, {}
     for article in snapshot.articles:
         try:
-            navigation = store.lookup(article.project, article.title)
+            month, navigation = store.find(article.project, article.title)
         except NoClickstream:
             continue
-        wiki = wiki_of_project(article.project)
-        months[wiki] = store.newest_month(wiki)[0]
+        months[wiki_of_project(article.project)] = month
         articles[article_key(article.project, article.title)] = navigation
     return ListNavigation(list_computed_at=snapshot.computed_at, months=months, articles=articles)
 

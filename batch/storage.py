@@ -9,7 +9,6 @@ layout ``date=YYYY-MM-DD/hour=HH/counts.parquet`` (core.contracts).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -98,15 +97,11 @@ def hourly_counts_files(settings: Settings, day: str, hours: range) -> list[Inpu
 
 def existing_hourly_counts(settings: Settings, day: str) -> list[InputFile]:
     """The hourly counts files present on S3 for ``day`` (one listing call: cheaper than a Hadoop glob)."""
-    from core.clients import s3_client
+    from core.clients import list_keys, s3_client
 
-    prefix = f"{settings.s3.hourly_counts_prefix}/date={day}/"
-    pages = (
-        s3_client(settings)
-        .get_paginator("list_objects_v2")
-        .paginate(Bucket=settings.s3.bucket, Prefix=prefix)
+    keys = list_keys(
+        s3_client(settings), settings.s3.bucket, f"{settings.s3.hourly_counts_prefix}/date={day}/"
     )
-    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
     described = (describe_input(f"s3a://{settings.s3.bucket}/{key}") for key in keys)
     return [f for f in described if f is not None]
 
@@ -143,25 +138,18 @@ class AveragesPointer:
 
 def read_pointer(settings: Settings) -> AveragesPointer | None:
     """The current averages pointer, or None when no averages were ever written."""
-    from core.clients import s3_client
+    from core.clients import read_json_object, s3_client
 
-    client = s3_client(settings)
-    try:
-        body = client.get_object(Bucket=settings.s3.bucket, Key=averages_pointer_key(settings.s3))["Body"]
-    except client.exceptions.NoSuchKey:
-        return None
-    return AveragesPointer(**json.loads(body.read()))
+    document = read_json_object(s3_client(settings), settings.s3.bucket, averages_pointer_key(settings.s3))
+    return None if document is None else AveragesPointer(**document)
 
 
 def write_pointer(settings: Settings, pointer: AveragesPointer) -> None:
     """Switch readers to ``pointer``'s version in one PUT (the version's files are written first)."""
-    from core.clients import s3_client
+    from core.clients import s3_client, write_json_object
 
-    s3_client(settings).put_object(
-        Bucket=settings.s3.bucket,
-        Key=averages_pointer_key(settings.s3),
-        Body=json.dumps(asdict(pointer), indent=1).encode(),
-        ContentType="application/json",
+    write_json_object(
+        s3_client(settings), settings.s3.bucket, averages_pointer_key(settings.s3), asdict(pointer)
     )
 
 

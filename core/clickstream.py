@@ -231,10 +231,6 @@ def navigation_of(
     )
 
 
-def navigation_to_json(navigation: Navigation) -> dict:
-    return asdict(navigation)
-
-
 def navigation_from_json(data: dict) -> Navigation:
     return Navigation(
         project=data["project"],
@@ -267,6 +263,10 @@ class ListNavigation:
         """True when the article's wiki has clickstream (absent or not, the panel can say so)."""
         return article_key(project, title) in self.articles
 
+    def month_for(self, project: str) -> str | None:
+        """The month the project's articles were looked up in."""
+        return self.months.get(wiki_of_project(project) or "")
+
 
 def article_key(project: str, title: str) -> str:
     return f"{project}|{title}"
@@ -277,8 +277,7 @@ def encode_list_navigation(navigation: ListNavigation) -> str:
         "list_computed_at": navigation.list_computed_at,
         "months": navigation.months,
         "articles": {
-            key: None if value is None else navigation_to_json(value)
-            for key, value in navigation.articles.items()
+            key: None if value is None else asdict(value) for key, value in navigation.articles.items()
         },
     }
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))

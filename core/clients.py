@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from typing import Any
 
 from core.config import Settings
 
@@ -70,3 +71,28 @@ def flink_rest(settings: Settings, path: str, method: str = "GET", timeout_s: fl
     with urllib.request.urlopen(request, timeout=timeout_s) as response:
         body = response.read()
     return json.loads(body) if body else None
+
+
+def list_keys(client, bucket: str, prefix: str) -> list[str]:
+    """Every object key under ``prefix`` in ``bucket``, all pages of the listing."""
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+def read_json_object(client, bucket: str, key: str) -> Any | None:
+    """A JSON document kept on S3 (a pointer to a dataset's current version), or None when absent."""
+    try:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except client.exceptions.NoSuchKey:
+        return None
+    return json.loads(body)
+
+
+def write_json_object(client, bucket: str, key: str, document: Any) -> None:
+    """Store a JSON document in one PUT: readers see the previous document or this one, never half."""
+    client.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=json.dumps(document, indent=1, sort_keys=True).encode(),
+        ContentType="application/json",
+    )

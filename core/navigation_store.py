@@ -10,7 +10,6 @@ one small S3 read at most.
 from __future__ import annotations
 
 import io
-import json
 import threading
 import time
 from collections import OrderedDict
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 
 from core import clickstream
 from core.clickstream import Navigation, Outgoing, Referrer
+from core.clients import list_keys, read_json_object, s3_client
 from core.config import Settings
 from core.contracts import clickstream_pointer_key, clickstream_summaries_key
 
@@ -31,11 +31,9 @@ class NoClickstream(LookupError):
 
 
 class NavigationStore:
-    """Looks articles up in the newest month of their wiki's clickstream. Thread-safe."""
+    """Finds articles in the newest month of their wiki's clickstream. Thread-safe."""
 
     def __init__(self, settings: Settings, client=None) -> None:
-        from core.clients import s3_client
-
         self.settings = settings
         self.client = client or s3_client(settings, attempts=2)  # a page waits on it: fail fast
         self._lock = threading.Lock()
@@ -47,39 +45,31 @@ class NavigationStore:
         with self._lock:
             if self._pointer and time.monotonic() - self._pointer[0] < POINTER_SECONDS:
                 return self._pointer[1]
-        try:
-            body = self.client.get_object(
-                Bucket=self.settings.s3.bucket, Key=clickstream_pointer_key(self.settings.s3)
-            )["Body"].read()
-            months = json.loads(body)
-        except self.client.exceptions.NoSuchKey:
-            months = {}
+        months = clickstream_months(self.client, self.settings)
         with self._lock:
             self._pointer = (time.monotonic(), months)
         return months
 
-    def newest_month(self, wiki: str) -> tuple[str, str] | None:
-        """(month, version) of the newest month ingested for ``wiki``, or None."""
-        versions = self.months().get(wiki)
-        if not versions:
-            return None
-        month = max(versions)
-        return month, versions[month]
+    def month_version(self, wiki: str, month: str | None = None) -> tuple[str, str] | None:
+        """(month, version) of ``month`` of ``wiki`` (default: its newest), or None when not ingested."""
+        versions = self.months().get(wiki, {})
+        month = month or max(versions, default=None)
+        return (month, versions[month]) if month in versions else None
 
-    def lookup(self, project: str, title: str, month: str | None = None) -> Navigation | None:
-        """The article's summary in ``month`` (default: the newest month of its wiki); None when that month
-        does not have it. NoClickstream when its wiki has no such month (or is not a Wikipedia).
+    def find(self, project: str, title: str, month: str | None = None) -> tuple[str, Navigation | None]:
+        """The month looked in (``month``, default the newest of the article's wiki) and the article's
+        summary there, None when that month does not have it. NoClickstream when its wiki has no such
+        month (or is not a Wikipedia).
         """
         wiki = clickstream.wiki_of_project(project)
-        versions = self.months().get(wiki, {}) if wiki else {}
-        month = month or max(versions, default=None)
-        if wiki is None or month not in versions:
+        found = self.month_version(wiki, month) if wiki else None
+        if found is None:
             raise NoClickstream(
                 f"no clickstream has been ingested for {project}{f' in {month}' if month else ''}"
             )
-        version = versions[month]
+        month, version = found
         row = self._bucket(wiki, month, version, title).get(title)
-        return None if row is None else summary_navigation(row, project, month)
+        return month, None if row is None else summary_navigation(row, project, month)
 
     def _bucket(self, wiki: str, month: str, version: str, title: str) -> dict[str, dict]:
         bucket = clickstream.summary_bucket(title, self.settings.navigation.summary_buckets)
@@ -96,18 +86,18 @@ class NavigationStore:
         return rows
 
     def _read_bucket(self, prefix: str) -> dict[str, dict]:
+        bucket = self.settings.s3.bucket
         rows: dict[str, dict] = {}
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.settings.s3.bucket, Prefix=prefix + "/"
-        )
-        for page in pages:
-            for item in page.get("Contents", []):
-                if not item["Key"].endswith(".parquet"):
-                    continue
-                body = self.client.get_object(Bucket=self.settings.s3.bucket, Key=item["Key"])["Body"].read()
-                for row in pq.read_table(io.BytesIO(body)).to_pylist():
-                    rows[row["title"]] = row
+        for key in list_keys(self.client, bucket, prefix + "/"):
+            if key.endswith(".parquet"):
+                body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+                rows.update((row["title"], row) for row in pq.read_table(io.BytesIO(body)).to_pylist())
         return rows
+
+
+def clickstream_months(client, settings: Settings) -> dict[str, dict[str, str]]:
+    """The current version of each wiki's clickstream months, read now ({} when none was ingested)."""
+    return read_json_object(client, settings.s3.bucket, clickstream_pointer_key(settings.s3)) or {}
 
 
 def summary_navigation(row: dict, project: str, month: str) -> Navigation:

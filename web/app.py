@@ -35,7 +35,6 @@ from typing import Any
 import tornado.web
 from botocore.exceptions import BotoCoreError, ClientError
 
-from core.clickstream import wiki_of_project
 from core.config import Settings
 from core.navigation_store import NavigationStore, NoClickstream
 from web.access_log import AccessLog
@@ -53,7 +52,6 @@ from web.views import (
     parse_limit,
     parse_project,
     parse_title,
-    referrers_block,
     select,
     source_bar,
 )
@@ -277,7 +275,6 @@ class PageHandler(BaseHandler):
             article_url=article_url,
             chart_points=chart_points,
             iso_time=iso_time,
-            referrers_block=referrers_block,
             source_bar=source_bar,
             SOURCE_LABELS=SOURCE_LABELS,
         )
@@ -302,7 +299,7 @@ class ArticleNavigationApi(JsonHandler):
             return
         loop = asyncio.get_running_loop()
         try:
-            navigation = await loop.run_in_executor(None, self.store.lookup, project, title)
+            month, navigation = await loop.run_in_executor(None, self.store.find, project, title)
         except NoClickstream as error:
             self.send_json(404, {"error": "not found", "reason": str(error)})
             return
@@ -311,8 +308,7 @@ class ArticleNavigationApi(JsonHandler):
             self.send_json(503, {"error": "clickstream store unavailable", "reason": str(error)})
             return
         if navigation is None:
-            month = self.store.newest_month(wiki_of_project(project) or "")
-            reason = f"{title} is not in the clickstream of {project} for {month[0] if month else '?'}"
+            reason = f"{title} is not in the clickstream of {project} for {month}"
             self.send_json(404, {"error": "not found", "reason": reason})
             return
         self.cache_for(NAVIGATION_MAX_AGE)

@@ -9,7 +9,7 @@ import re
 from dataclasses import asdict
 from urllib.parse import quote
 
-from core.clickstream import SOURCES, ListNavigation, Navigation, wiki_of_project
+from core.clickstream import SOURCES, ListNavigation, Navigation
 from core.dumps import PROJECT_SUFFIXES
 from core.snapshots import AnomalousArticle, AnomalySnapshot, TrendingArticle, TrendingSnapshot
 from core.windows import iso_time
@@ -122,7 +122,7 @@ def referrers_block(navigation: ListNavigation | None, project: str, title: str)
         return None
     found = navigation.of(project, title)
     if found is None:
-        return {"found": False, "month": navigation.months.get(wiki_of_project(project) or "")}
+        return {"found": False, "month": navigation.month_for(project)}
     return navigation_block(found)
 
 

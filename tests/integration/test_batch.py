@@ -62,9 +62,10 @@ class Run:
         assert done.returncode == expect, log[-5000:]
         return log
 
-    def producer(self, *args: str) -> None:
+    def module(self, name: str, *args: str) -> str:
+        """Run ``python -m name``; returns its log, after checking that it succeeded."""
         done = subprocess.run(
-            ["python", "-m", "producer", *args],
+            ["python", "-m", name, *args],
             cwd=REPO_ROOT,
             env=self.env,
             capture_output=True,
@@ -72,6 +73,10 @@ class Run:
             timeout=600,
         )
         assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout + done.stderr
+
+    def producer(self, *args: str) -> None:
+        self.module("producer", *args)
 
     def s3_uri(self, what: str) -> str:
         return f"s3://{self.settings.s3.bucket}/runs/{self.env['WIKITRENDS_REDIS_KEY_PREFIX']}/{what}"

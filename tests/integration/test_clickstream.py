@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +16,6 @@ from urllib.parse import quote
 
 import pytest
 
-from batch.clickstream import read_months
 from core.clickstream import (
     Click,
     MalformedClickstreamLine,
@@ -26,8 +23,7 @@ from core.clickstream import (
     navigation_of,
     parse_clickstream_line,
 )
-from core.config import REPO_ROOT
-from core.navigation_store import NavigationStore
+from core.navigation_store import NavigationStore, clickstream_months
 from core.snapshots import SnapshotWriter
 from tests.data import SHARED_DATA
 from tests.integration.test_batch import Run, private_run
@@ -105,20 +101,20 @@ def test_every_article_of_the_real_2015_sample_equals_a_direct_computation(inges
     titles = titles_of(ingested.sample)
     assert '"Crocodile"_Dundee' in titles and len(titles) > 40
     for title in titles:
-        got = ingested.store.lookup("en.wikipedia", title, month=SAMPLE_MONTH)
+        _, got = ingested.store.find("en.wikipedia", title, month=SAMPLE_MONTH)
         assert got == expected(ingested.sample, title, SAMPLE_MONTH, ingested.run), title
-    assert ingested.store.lookup("en.wikipedia", "Not_in_the_sample", month=SAMPLE_MONTH) is None
+    assert ingested.store.find("en.wikipedia", "Not_in_the_sample", month=SAMPLE_MONTH)[1] is None
 
 
 def test_the_generated_month_equals_a_direct_computation_and_is_the_newest(ingested: Ingested) -> None:
     titles = sorted(titles_of(ingested.generated))
     checked = [*titles[:: max(1, len(titles) // 150)], SCRIPT_TITLE, IMG_TITLE, "Article_50"]
     for title in checked:
-        got = ingested.store.lookup("en.wikipedia", title)  # the newest month
+        _, got = ingested.store.find("en.wikipedia", title)  # the newest month
         assert got == expected(ingested.generated, title, GENERATED_MONTH, ingested.run), title
-    script = ingested.store.lookup("en.wikipedia", SCRIPT_TITLE)
+    _, script = ingested.store.find("en.wikipedia", SCRIPT_TITLE)
     assert script.incoming == 0 and script.top_outgoing[0].title == "Article_50"  # a referrer only
-    assert ingested.store.newest_month("enwiki")[0] == GENERATED_MONTH
+    assert ingested.store.month_version("enwiki")[0] == GENERATED_MONTH
 
 
 def test_malformed_lines_are_counted_and_sampled_not_fatal(ingested: Ingested) -> None:
@@ -129,9 +125,9 @@ def test_malformed_lines_are_counted_and_sampled_not_fatal(ingested: Ingested) -
 
 def test_re_running_a_month_changes_nothing(ingested: Ingested, s3_client) -> None:
     settings = ingested.run.settings
-    before = read_months(settings)["enwiki"][GENERATED_MONTH]
+    before = clickstream_months(s3_client, settings)["enwiki"][GENERATED_MONTH]
     ingested.run.job("clickstream.py", "--input", ingested.dumps_uri)
-    months = read_months(settings)
+    months = clickstream_months(s3_client, settings)
     after = months["enwiki"][GENERATED_MONTH]
     assert after != before and months["enwiki"][SAMPLE_MONTH]  # the other month is untouched
     month_prefix = f"{settings.s3.clickstream_prefix}/wiki=enwiki/month={GENERATED_MONTH}/"
@@ -139,7 +135,7 @@ def test_re_running_a_month_changes_nothing(ingested: Ingested, s3_client) -> No
     assert {item["Key"][len(month_prefix) :].split("/")[0] for item in listed} == {f"version={after}"}
     fresh = NavigationStore(settings, s3_client)
     for title in ["Article_50", "Article_1000", SCRIPT_TITLE]:
-        assert fresh.lookup("en.wikipedia", title) == expected(
+        assert fresh.find("en.wikipedia", title)[1] == expected(
             ingested.generated, title, GENERATED_MONTH, ingested.run
         )
 
@@ -156,16 +152,8 @@ def served(ingested: Ingested, redis_client) -> Iterator[str]:
     writer = SnapshotWriter(redis_client, run.settings.redis)
     snapshot = trending_snapshot(MINUTE, LISTED)
     writer.write_trending(snapshot, retention_minutes=60)
-    done = subprocess.run(
-        [sys.executable, "-m", "batch.navigation", "--once"],
-        cwd=REPO_ROOT,
-        env=run.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "navigation for 2, 1 not in their wiki's month, 1 without clickstream" in done.stderr, done.stderr
+    log = run.module("batch.navigation", "--once")
+    assert "navigation for 2, 1 not in their wiki's month, 1 without clickstream" in log, log
     url, process = start_site({**run.env, "WIKITRENDS_WEB_SNAPSHOT_CACHE_SECONDS": "0"})
     yield url
     stop(process)
