@@ -3,8 +3,8 @@
 The ingest job (batch/clickstream.py) keeps, per wiki and month, per-article summaries split into
 ``[navigation] summary_buckets`` files by a hash of the title; ``current.json`` names the current
 version of each month. A lookup reads the pointer (at most once a minute) and the one bucket that can
-hold the title (kept decoded for the newest month: a list's articles share few buckets), so it costs
-one small S3 read at most.
+hold the title, so it costs one small S3 read at most; the rows of titles already looked up are kept,
+so a list that changes each minute costs reads only for its new articles.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ from core.contracts import clickstream_pointer_key, clickstream_summaries_key
 
 POINTER_SECONDS = 60.0  # a new month appears once a month: re-reading the pointer each minute is plenty
 CACHED_BUCKETS = 16
+# Lists keep most of their articles from one minute to the next: their rows are kept, so that only the
+# articles new to a list cost a bucket read.
+CACHED_TITLES = 10_000
+_MISSING = object()
 
 
 class NoClickstream(LookupError):
@@ -38,7 +42,8 @@ class NavigationStore:
         self.client = client or s3_client(settings, attempts=2)  # a page waits on it: fail fast
         self._lock = threading.Lock()
         self._pointer: tuple[float, dict[str, dict[str, str]]] | None = None
-        self._buckets: OrderedDict[tuple[str, str, str, int], dict[str, dict]] = OrderedDict()
+        self._buckets = _Recent(CACHED_BUCKETS)  # (wiki, month, version, bucket) -> title -> row
+        self._rows = _Recent(CACHED_TITLES)  # (wiki, month, version, title) -> row, or None: not there
 
     def months(self) -> dict[str, dict[str, str]]:
         """wiki -> month -> current version (re-read at most every POINTER_SECONDS)."""
@@ -68,21 +73,20 @@ class NavigationStore:
                 f"no clickstream has been ingested for {project}{f' in {month}' if month else ''}"
             )
         month, version = found
-        row = self._bucket(wiki, month, version, title).get(title)
+        row = self._rows.get((wiki, month, version, title))
+        if row is _MISSING:
+            row = self._bucket(wiki, month, version, title).get(title)
+            self._rows.put((wiki, month, version, title), row)
         return month, None if row is None else summary_navigation(row, project, month)
 
     def _bucket(self, wiki: str, month: str, version: str, title: str) -> dict[str, dict]:
         bucket = clickstream.summary_bucket(title, self.settings.navigation.summary_buckets)
-        key = (wiki, month, version, bucket)
-        with self._lock:
-            if key in self._buckets:
-                self._buckets.move_to_end(key)
-                return self._buckets[key]
-        rows = self._read_bucket(clickstream_summaries_key(self.settings.s3, wiki, month, version, bucket))
-        with self._lock:
-            self._buckets[key] = rows
-            while len(self._buckets) > CACHED_BUCKETS:
-                self._buckets.popitem(last=False)
+        rows = self._buckets.get((wiki, month, version, bucket))
+        if rows is _MISSING:
+            rows = self._read_bucket(
+                clickstream_summaries_key(self.settings.s3, wiki, month, version, bucket)
+            )
+            self._buckets.put((wiki, month, version, bucket), rows)
         return rows
 
     def _read_bucket(self, prefix: str) -> dict[str, dict]:
@@ -93,6 +97,29 @@ class NavigationStore:
                 body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
                 rows.update((row["title"], row) for row in pq.read_table(io.BytesIO(body)).to_pylist())
         return rows
+
+
+class _Recent:
+    """The ``size`` most recently used entries of a mapping; thread-safe (the site looks up in threads)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        """The value, or _MISSING."""
+        with self._lock:
+            if key not in self._items:
+                return _MISSING
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def clickstream_months(client, settings: Settings) -> dict[str, dict[str, str]]:
