@@ -31,13 +31,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script by spark-submit: make core and batch importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from batch.cli import EXIT_OK, checked, input_globs, run_job, step
-from batch.expressions import is_clickstream_header, parse_clickstream_line
-from batch.spark import spark_session
+from batch.expressions import MALFORMED_EXAMPLES, is_clickstream_header, parse_clickstream_lines
+from batch.spark import spark_session, stage_progress
 from batch.storage import BatchError, list_paths
 from core import clickstream
 from core.clients import list_keys, s3_client, write_json_object
@@ -46,7 +45,6 @@ from core.contracts import clickstream_month_key, clickstream_pointer_key
 from core.navigation_store import clickstream_months
 
 log = logging.getLogger("batch.clickstream")
-MALFORMED_SAMPLES = 3
 DELETE_BATCH = 1000
 
 
@@ -90,18 +88,24 @@ def group_inputs(paths: list[str], wiki: str | None, month: str | None) -> dict[
     return dict(groups)
 
 
-def parsed_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """Every line but headers, parsed: referrer, article, source, clicks, problem, line."""
+def parsed_lines(spark: SparkSession, paths: list[str], tally: Observation) -> DataFrame:
+    """Every line but headers, parsed: referrer, article, source, clicks, problem, line (counted in
+    ``tally``: lines, malformed, examples)."""
     lines = spark.read.text(paths)
-    return lines.filter(~is_clickstream_header(F.col("value"))).select(
-        *parse_clickstream_line(F.col("value")), F.col("value").alias("line")
-    )
+    return parse_clickstream_lines(lines.filter(~is_clickstream_header(F.col("value"))), tally)
 
 
 def edges(good: DataFrame) -> DataFrame:
     """One row per (referrer, article): the clicks of every line for the pair summed (a referrer's source
-    follows from the referrer)."""
-    return good.groupBy("referrer", "article", "source").agg(F.sum("clicks").alias("clicks"))
+    follows from the referrer).
+
+    The lines are first spread over the shuffle partitions by pair: a gzipped dump is read by one task
+    (gzip cannot be split), which then only parses, and the summing runs on every core. Pairs are
+    nearly all distinct, so a partial sum in the reading task would save nothing.
+    """
+    keys = ["referrer", "article", "source"]
+    partitions = int(good.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    return good.repartition(partitions, *keys).groupBy(*keys).agg(F.sum("clicks").alias("clicks"))
 
 
 def top_entries(entry: dict[str, str], top: int) -> Column:
@@ -175,29 +179,31 @@ def switch_month(settings: Settings, wiki: str, month: str, version: str) -> str
 
 
 def ingest_month(spark: SparkSession, settings: Settings, wiki: str, month: str, paths: list[str]) -> None:
-    """Parse, write edges and summaries as a new version, report malformed lines, then switch."""
+    """Parse, write edges and summaries as a new version, report malformed lines, then switch.
+
+    The dump is read once: lines and malformed lines are counted on the way (an observation) while the
+    edges are written; the summaries are computed from the edges just written (Parquet, read in
+    parallel), so nothing of the month is held in memory between the steps.
+    """
     version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     root = f"s3a://{settings.s3.bucket}/{clickstream_month_key(settings.s3, wiki, month, version)}"
-    lines = parsed_lines(spark, paths).persist(StorageLevel.MEMORY_AND_DISK)
-    good = lines.filter(F.col("problem").isNull()).drop("problem", "line")
-    pairs = edges(good).persist(StorageLevel.MEMORY_AND_DISK)
-    with step(f"{wiki} {month}: writing {len(paths)} file(s)' pairs to {root}/edges"):
-        pairs.write.mode("overwrite").parquet(f"{root}/edges")
+    tally = Observation("lines")
+    good = parsed_lines(spark, paths, tally).filter(F.col("problem").isNull()).drop("problem", "line")
+    with step(f"{wiki} {month}: reading {len(paths)} file(s), writing their pairs to {root}/edges"):
+        edges(good).write.mode("overwrite").parquet(f"{root}/edges")
+    counts = tally.get
+    pairs = spark.read.parquet(f"{root}/edges")
     with step(f"{wiki} {month}: writing per-article summaries to {root}/summaries"):
-        summaries(pairs, settings).write.partitionBy("bucket").mode("overwrite").parquet(f"{root}/summaries")
-    counts = lines.agg(F.count("*").alias("lines"), F.count("problem").alias("malformed")).first()
-    if counts.malformed:
-        samples = [
-            f"{row.problem}: {row.line[:200]!r}"
-            for row in lines.filter(F.col("problem").isNotNull()).limit(MALFORMED_SAMPLES).collect()
-        ]
+        per_article = summaries(pairs, settings).repartition("bucket")  # one file per bucket
+        per_article.write.partitionBy("bucket").mode("overwrite").parquet(f"{root}/summaries")
+    if counts["malformed"]:
         log.warning(
             "%s %s: skipped %d malformed line(s) of %d; for example %s",
             wiki,
             month,
-            counts.malformed,
-            counts.lines,
-            "; ".join(samples),
+            counts["malformed"],
+            counts["lines"],
+            "; ".join(repr(e) for e in dict.fromkeys(counts[k] for k in MALFORMED_EXAMPLES) if e is not None),
         )
     previous = switch_month(settings, wiki, month, version)
     log.info(
@@ -205,12 +211,10 @@ def ingest_month(spark: SparkSession, settings: Settings, wiki: str, month: str,
         wiki,
         month,
         version,
-        counts.lines,
+        counts["lines"],
         pairs.count(),
         f", replacing {previous}" if previous else "",
     )
-    pairs.unpersist()
-    lines.unpersist()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,9 +229,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise BatchError(f"--input {pattern} matches no file")
             paths += found
         groups = group_inputs(sorted(set(paths)), args.wiki, args.month)
-        for number, ((wiki, month), files) in enumerate(sorted(groups.items()), 1):
-            log.info("month %d of %d: %s %s from %d file(s)", number, len(groups), wiki, month, len(files))
-            ingest_month(spark, settings, wiki, month, files)
+        with stage_progress(spark):
+            for number, ((wiki, month), files) in enumerate(sorted(groups.items()), 1):
+                log.info("month %d of %d: %s %s, %d file(s)", number, len(groups), wiki, month, len(files))
+                ingest_month(spark, settings, wiki, month, files)
     finally:
         spark.stop()
     return EXIT_OK

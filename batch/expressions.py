@@ -7,7 +7,7 @@ without Python UDFs. The integration tests hold each one to its rule.
 
 from __future__ import annotations
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
 from core.anomalies import NOISE_FLOOR, POISSON_SPREAD, hour_column, noise_column
@@ -21,6 +21,8 @@ from core.clickstream import (
 )
 from core.dumps import ACCESS_MARKERS, PROJECT_SUFFIXES, WIKIMEDIA_SITES
 
+# The examples of malformed lines parse_clickstream_lines keeps in its tally.
+MALFORMED_EXAMPLES = ("first_example", "least_example", "greatest_example")
 # Columns of a parsed dump line; ``problem`` is null for a good line.
 PARSED_COLUMNS = ["project", "title", "views", "problem"]
 
@@ -152,44 +154,81 @@ def fold_day(average: Column, days: int, views: Column) -> Column:
 CLICKSTREAM_COLUMNS = ["referrer", "article", "source", "clicks", "problem"]
 
 
-def parse_clickstream_line(line: Column) -> list[Column]:
-    """A clickstream line of either layout -> referrer, article, source, clicks, problem.
+def parse_clickstream_lines(lines: DataFrame, tally: Observation) -> DataFrame:
+    """Lines (``value``) of either layout -> referrer, article, source, clicks, problem, line.
 
     The same rules as core.clickstream.parse_clickstream_line and source_of: 4 or 6 tab-separated
     fields, known types, whole-number counts (and page ids in the 2015 layout), non-empty titles.
+    ``problem`` is null for a good line; the other columns of a malformed line mean nothing.
+    ``tally`` counts, once the lines have been read by an action, ``lines``, ``malformed`` and up to
+    three examples of malformed lines (MALFORMED_EXAMPLES; constant memory, however many there are).
+
+    Built in steps, each a projection of the one before, so that the split of the line and each field
+    are computed once per line: as one expression, every branch of the rules split the line again
+    (Spark does not share work between the branches of a CASE), three times slower. The tally also
+    keeps a later filter on ``problem`` from being pushed into the steps (Spark pushes filters through
+    projections, not through an observation), which would undo that.
     """
-    fields = F.split(F.regexp_replace(line, "\r$", ""), "\t", -1)
-    size = F.size(fields)
-    legacy = size == LEGACY_FIELDS
+    fields = lines.select(
+        F.col("value").alias("line"), F.split(F.regexp_replace("value", "\r$", ""), "\t", -1).alias("fields")
+    ).select("line", "fields", F.size("fields").alias("size"))
+    legacy = F.col("size") == LEGACY_FIELDS
 
     def field(current: int, old: int) -> Column:
-        return F.when(legacy, fields.getItem(old)).otherwise(fields.getItem(current))
+        return F.when(legacy, F.col("fields").getItem(old)).otherwise(F.col("fields").getItem(current))
 
-    referrer, article, line_type, clicks = field(0, 3), field(1, 4), field(2, 5), field(3, 2)
-    ids_ok = fields.getItem(0).rlike("^[0-9]*$") & fields.getItem(1).rlike("^[0-9]*$")
+    named = fields.select(
+        "line",
+        "size",
+        field(0, 3).alias("referrer"),
+        field(1, 4).alias("article"),
+        field(2, 5).alias("type"),
+        field(3, 2).alias("count"),
+        (F.col("fields").getItem(0).rlike("^[0-9]*$") & F.col("fields").getItem(1).rlike("^[0-9]*$")).alias(
+            "ids_ok"
+        ),
+    )
     say = F.format_string
+    referrer, article, line_type, count, size = map(F.col, ["referrer", "article", "type", "count", "size"])
     problem = (
         F.when(
             (size != CURRENT_FIELDS) & ~legacy,
             say(f"expected {CURRENT_FIELDS} or {LEGACY_FIELDS} tab-separated fields, got %d", size),
         )
-        .when(legacy & ~ids_ok, F.lit("page ids are not whole numbers"))
+        .when(legacy & ~F.col("ids_ok"), F.lit("page ids are not whole numbers"))
         .when((referrer == "") | (article == ""), F.lit("empty referrer or article title"))
         .when(~_in(line_type, LINE_TYPES), say("unknown type '%s'", line_type))
-        .when(~clicks.rlike("^[0-9]+$"), say("count '%s' is not a whole number", clicks))
+        .when(~count.rlike("^[0-9]+$"), say("count '%s' is not a whole number", count))
     )
     sources = F.create_map(*[F.lit(x) for pair in SOURCE_OF_REFERRER.items() for x in pair])
     source = F.coalesce(
         sources[referrer], F.when(referrer.startswith(SOURCE_PREFIX), F.lit("other")), F.lit("link")
     )
-    good = problem.isNull()
-    return [
-        F.when(good, referrer).alias("referrer"),
-        F.when(good, article).alias("article"),
-        F.when(good, source).alias("source"),
-        F.when(good, clicks.cast("long")).alias("clicks"),
+    parsed = named.select(
+        "referrer",
+        "article",
+        source.alias("source"),
+        count.cast("long").alias("clicks"),
         problem.alias("problem"),
-    ]
+        "line",
+    )
+    example = F.when(
+        F.col("problem").isNotNull(), F.concat("problem", F.lit(": "), F.substring("line", 1, 200))
+    )
+    return parsed.observe(
+        tally,
+        F.count(F.lit(1)).alias("lines"),
+        F.count("problem").alias("malformed"),
+        # The first malformed line and the first and last by reason, so that different reasons show.
+        *[
+            found.alias(name)
+            for found, name in zip(
+                [F.first(example, ignorenulls=True), F.min(example), F.max(example)],
+                MALFORMED_EXAMPLES,
+                strict=True,
+            )
+        ],
+    )
 
 
 def is_clickstream_header(line: Column) -> Column:

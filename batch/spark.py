@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
 
 from core.config import Settings, load_settings
+
+log = logging.getLogger("batch.spark")
 
 
 def s3a_options(settings: Settings) -> dict[str, str]:
@@ -76,3 +82,31 @@ def spark_session(app_name: str, settings: Settings | None = None) -> SparkSessi
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")  # the jobs log what they do; Spark's INFO drowns it
     return session
+
+
+@contextmanager
+def stage_progress(spark: SparkSession, every_seconds: float = 30.0) -> Iterator[None]:
+    """While the block runs, log every ``every_seconds`` how far each running Spark stage is: a long
+    job shows progress in its log, not only on a terminal's progress bar."""
+    tracker = spark.sparkContext.statusTracker()
+    done = threading.Event()
+
+    def report() -> None:
+        while not done.wait(every_seconds):
+            stages = [tracker.getStageInfo(stage) for stage in sorted(tracker.getActiveStageIds())]
+            running = [
+                f"stage {s.stageId}: {s.numCompletedTasks} of {s.numTasks} tasks done, {s.numActiveTasks} "
+                "running"
+                for s in stages
+                if s is not None
+            ]
+            if running:
+                log.info("still working (%s)", "; ".join(running))
+
+    reporter = threading.Thread(target=report, name="stage-progress", daemon=True)
+    reporter.start()
+    try:
+        yield
+    finally:
+        done.set()
+        reporter.join()

@@ -26,9 +26,7 @@ import io
 import json
 import os
 import re
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -40,6 +38,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from batch.storage import AveragesPointer, write_pointer  # noqa: E402
+from bench.measure import delete_prefix, log, timed  # noqa: E402
 from core.anomalies import HOUR_COLUMNS, NOISE_COLUMNS  # noqa: E402
 from core.clients import s3_client  # noqa: E402
 from core.config import REPO_ROOT, Settings, load_settings, private_names  # noqa: E402
@@ -49,10 +48,6 @@ from core.synthetic import parse_time_ms  # noqa: E402
 DAY = "2026-05-05"
 SPARK_SUBMIT = REPO_ROOT / "deploy" / "local" / "spark-submit"
 HISTORY_DAYS = 30
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -103,41 +98,6 @@ BASELINE = Path(__file__).with_name("anomalies_numpy_baseline.py")
 
 
 # --- timing and memory -----------------------------------------------------------------------------
-
-
-def tree_rss_mib(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MiB."""
-    total = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        pending += [int(child) for child in children]
-    return total / 2**20
-
-
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; returns wall seconds, peak RSS of its process tree (MiB) and its output."""
-    began = time.monotonic()
-    process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    peak = 0.0
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)
-    reader.start()
-    while process.poll() is None:
-        peak = max(peak, tree_rss_mib(process.pid))
-        time.sleep(0.2)
-    reader.join()
-    text = "".join(output)
-    if process.returncode != 0:
-        raise SystemExit(f"{command[0]} failed:\n{text[-4000:]}")
-    return time.monotonic() - began, peak, text
 
 
 def spark_top(settings: Settings, hours: int, top: int) -> list[tuple[str, float]]:
@@ -218,7 +178,7 @@ def main() -> int:
             for line in steps:
                 log(f"    {line}")
             results.append((articles, name, base_s, base_mib, spark_s, spark_mib, same))
-        cleanup(settings, tag)
+        delete_prefix(settings, s3_client(settings), f"runs/{tag}/")
 
     print()
     header = ["articles", "variant", "NumPy s", "NumPy MiB", "Spark s", "Spark MiB", "ratio", "same top"]
@@ -237,16 +197,6 @@ def main() -> int:
         ]
         print("  ".join(f"{c:>12}" for c in cells))
     return 0 if all(r[-1] for r in results) else 1
-
-
-def cleanup(settings: Settings, tag: str) -> None:
-    """Delete the run's objects so repeated benchmarks do not fill the disk."""
-    client = s3_client(settings)
-    paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=settings.s3.bucket, Prefix=f"runs/{tag}/"):
-        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if keys:
-            client.delete_objects(Bucket=settings.s3.bucket, Delete={"Objects": keys})
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -76,12 +77,24 @@ def wait_for(url: str) -> None:
     raise SystemExit(f"{url} did not answer within 30 s")
 
 
-def fill_redis(settings) -> None:
+def start_site(env: dict[str, str], port: int) -> subprocess.Popen:
+    """The site (``python -m web``, one process) on loopback ``port``, quiet; the caller stops it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "web", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def fill_redis(settings, trending_title: Callable[[int], str] = "Trending_article_{}".format) -> None:
+    """A trending list of 50 articles (titled by ``trending_title(rank)``) and an anomaly list of 5."""
     writer = SnapshotWriter(redis_client(settings), settings.redis)
     ends = [MINUTE - 600_000 * k for k in range(5, -1, -1)]
     trending = [
         TrendingArticle(
-            rank, "en.wikipedia", f"Trending_article_{rank}", [10, 12, 15, 19, 24, 30 + rank], ends, 5.0
+            rank, "en.wikipedia", trending_title(rank), [10, 12, 15, 19, 24, 30 + rank], ends, 5.0
         )
         for rank in range(1, 51)
     ]
@@ -105,8 +118,8 @@ def fill_redis(settings) -> None:
     writer.write_anomalies(AnomalySnapshot("2026-03-02", 23, MINUTE, MINUTE + 300_000, 6.0, 5_000, anomalies))
 
 
-def run_wrk(url: str, connections: int, seconds: int) -> tuple[float, float, float]:
-    """Requests/s, p50 and p99 latency (ms) from wrk --latency."""
+def run_wrk(url: str, connections: int, seconds: int) -> tuple[float, float, float, int]:
+    """Requests/s, p50 and p99 latency (ms) and the requests made, from wrk --latency."""
     done = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
         capture_output=True,
@@ -122,7 +135,7 @@ def run_wrk(url: str, connections: int, seconds: int) -> tuple[float, float, flo
         value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", done.stdout, re.MULTILINE).groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    return rps, percentile("50"), percentile("99")
+    return rps, percentile("50"), percentile("99"), int(re.search(r"(\d+) requests in", done.stdout)[1])
 
 
 def main() -> int:
@@ -151,13 +164,7 @@ def main() -> int:
     settings = load_settings(env)
     fill_redis(settings)
     site_port, ceiling_port = free_port(), free_port()
-    site = subprocess.Popen(
-        [sys.executable, "-m", "web", "--port", str(site_port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    site = start_site(env, site_port)
     ceiling = subprocess.Popen([sys.executable, __file__, "--ceiling-server", str(ceiling_port)])
     try:
         wait_for(f"http://127.0.0.1:{site_port}/healthz")

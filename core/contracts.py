@@ -14,6 +14,10 @@ from core.windows import WINDOW_TOPIC_COUNT
 # The Airflow DAGs of the batch jobs (deploy/airflow), as the local set-up and the tests name them too.
 HOURLY_DAG_ID = "wikitrends_hourly_anomalies"
 DAILY_DAG_ID = "wikitrends_daily_averages"
+CLICKSTREAM_DAG_ID = "wikitrends_monthly_clickstream"
+# Where Wikimedia's monthly clickstream dumps are copied to, under the bucket, unless
+# WIKITRENDS_CLICKSTREAM_DUMPS says otherwise (deploy/cron, deploy/airflow, make run's month).
+CLICKSTREAM_DUMPS_PREFIX = "clickstream-dumps"
 
 
 def windows_topic(kafka: KafkaSettings, digit: int) -> str:

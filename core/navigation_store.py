@@ -14,6 +14,8 @@ import threading
 import time
 from collections import OrderedDict
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from core import clickstream
@@ -42,7 +44,7 @@ class NavigationStore:
         self.client = client or s3_client(settings, attempts=2)  # a page waits on it: fail fast
         self._lock = threading.Lock()
         self._pointer: tuple[float, dict[str, dict[str, str]]] | None = None
-        self._buckets = _Recent(CACHED_BUCKETS)  # (wiki, month, version, bucket) -> title -> row
+        self._buckets = _Recent(CACHED_BUCKETS)  # (wiki, month, version, bucket) -> its Arrow table
         self._rows = _Recent(CACHED_TITLES)  # (wiki, month, version, title) -> row, or None: not there
 
     def months(self) -> dict[str, dict[str, str]]:
@@ -75,28 +77,30 @@ class NavigationStore:
         month, version = found
         row = self._rows.get((wiki, month, version, title))
         if row is _MISSING:
-            row = self._bucket(wiki, month, version, title).get(title)
+            row = row_of(self._bucket(wiki, month, version, title), title)
             self._rows.put((wiki, month, version, title), row)
         return month, None if row is None else summary_navigation(row, project, month)
 
-    def _bucket(self, wiki: str, month: str, version: str, title: str) -> dict[str, dict]:
+    def _bucket(self, wiki: str, month: str, version: str, title: str) -> pa.Table:
         bucket = clickstream.summary_bucket(title, self.settings.navigation.summary_buckets)
-        rows = self._buckets.get((wiki, month, version, bucket))
-        if rows is _MISSING:
-            rows = self._read_bucket(
+        table = self._buckets.get((wiki, month, version, bucket))
+        if table is _MISSING:
+            table = self._read_bucket(
                 clickstream_summaries_key(self.settings.s3, wiki, month, version, bucket)
             )
-            self._buckets.put((wiki, month, version, bucket), rows)
-        return rows
+            self._buckets.put((wiki, month, version, bucket), table)
+        return table
 
-    def _read_bucket(self, prefix: str) -> dict[str, dict]:
+    def _read_bucket(self, prefix: str) -> pa.Table | None:
+        """The bucket's summaries as one Arrow table (kept columnar: an enwiki bucket holds some 20,000
+        articles, whose rows as Python objects would take a hundred times the memory); None when empty."""
         bucket = self.settings.s3.bucket
-        rows: dict[str, dict] = {}
-        for key in list_keys(self.client, bucket, prefix + "/"):
-            if key.endswith(".parquet"):
-                body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
-                rows.update((row["title"], row) for row in pq.read_table(io.BytesIO(body)).to_pylist())
-        return rows
+        tables = [
+            pq.read_table(io.BytesIO(self.client.get_object(Bucket=bucket, Key=key)["Body"].read()))
+            for key in list_keys(self.client, bucket, prefix + "/")
+            if key.endswith(".parquet")
+        ]
+        return pa.concat_tables(tables) if tables else None
 
 
 class _Recent:
@@ -120,6 +124,14 @@ class _Recent:
             self._items[key] = value
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+
+def row_of(summaries: pa.Table | None, title: str) -> dict | None:
+    """The summary row of ``title`` in a bucket's table, None when the bucket does not have it."""
+    if summaries is None:
+        return None
+    rows = summaries.filter(pc.equal(summaries["title"], title)).to_pylist()
+    return rows[0] if rows else None
 
 
 def clickstream_months(client, settings: Settings) -> dict[str, dict[str, str]]:

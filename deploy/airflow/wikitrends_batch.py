@@ -1,7 +1,8 @@
-"""Airflow DAGs for the wikitrends batch jobs: hourly anomalies and the daily averages fold.
+"""Airflow DAGs for the wikitrends batch jobs: hourly anomalies, the daily averages fold and the monthly
+clickstream ingest.
 
-Each DAG waits for its input on S3 (a sensor on the streaming job's hourly
-counts), then runs the job with spark-submit. Runs of one DAG never overlap
+Each DAG waits for its input (a sensor on the streaming job's hourly counts on
+S3, or on the month's clickstream dumps), then runs the job with spark-submit. Runs of one DAG never overlap
 (max_active_runs=1) and failed tasks retry.
 
 Setup: put this folder in Airflow's dags_folder (or symlink the file), make
@@ -9,6 +10,9 @@ the repository importable by the workers (WIKITRENDS_HOME, default: two levels
 up from this file), and point WIKITRENDS_SPARK_SUBMIT at a spark-submit for
 your cluster (default: the local stack's deploy/local/spark-submit). The S3
 endpoint and keys come from the project's configuration (configs/, WIKITRENDS_*).
+The monthly DAG reads the dumps from WIKITRENDS_CLICKSTREAM_DUMPS (an s3a://
+URL or a local folder; default s3a://<bucket>/clickstream-dumps), where
+whatever copies Wikimedia's dumps puts them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ WIKITRENDS_HOME = Path(os.environ.get("WIKITRENDS_HOME", Path(__file__).resolve(
 if str(WIKITRENDS_HOME) not in sys.path:
     sys.path.insert(0, str(WIKITRENDS_HOME))
 
-from core.contracts import DAILY_DAG_ID, HOURLY_DAG_ID  # noqa: E402
+from core.contracts import CLICKSTREAM_DAG_ID, CLICKSTREAM_DUMPS_PREFIX, DAILY_DAG_ID, HOURLY_DAG_ID  # noqa: E402
 
 SPARK_SUBMIT = os.environ.get(
     "WIKITRENDS_SPARK_SUBMIT", str(WIKITRENDS_HOME / "deploy" / "local" / "spark-submit")
@@ -55,6 +59,29 @@ def hourly_counts_present(day: str, hour: int) -> bool:
     except ClientError:
         return False
     return True
+
+
+def clickstream_dumps() -> str:
+    """Where the monthly clickstream dumps land: WIKITRENDS_CLICKSTREAM_DUMPS, else under the bucket."""
+    from core.config import load_settings
+
+    default = f"s3a://{load_settings().s3.bucket}/{CLICKSTREAM_DUMPS_PREFIX}"
+    return os.environ.get("WIKITRENDS_CLICKSTREAM_DUMPS", default).rstrip("/")
+
+
+def clickstream_dumps_present(dumps: str, month: str) -> bool:
+    """Sensor check: is at least one wiki's clickstream dump of ``month`` (YYYY-MM) in ``dumps`` yet?"""
+    from core.clickstream import dump_name_parts
+
+    if dumps.startswith(("s3a://", "s3://")):
+        from core.clients import list_keys, s3_client
+        from core.config import load_settings
+
+        bucket, _, prefix = dumps.split("://", 1)[1].partition("/")
+        names = list_keys(s3_client(load_settings()), bucket, f"{prefix}/clickstream-" if prefix else "")
+    else:
+        names = [str(path) for path in Path(dumps).glob("clickstream-*")]
+    return any((dump_name_parts(name) or ("", ""))[1] == month for name in names)
 
 
 def spark_job(script: str, arguments: str) -> str:
@@ -120,3 +147,27 @@ with batch_dag(
         execution_timeout=timedelta(hours=2),
     )
     wait_for_last_hour >> fold_day
+
+
+# The run scheduled at 04:00 on the 1st covers the month before: it waits (up to two weeks; Wikimedia
+# publishes in the first days) for that month's dumps, then ingests every wiki's.
+DUMP_MONTH = "{{ data_interval_start.strftime('%Y-%m') }}"
+with batch_dag(
+    CLICKSTREAM_DAG_ID, "0 4 1 * *", "Ingest last month's clickstream dumps (where readers come from)"
+) as monthly:
+    wait_for_dumps = PythonSensor(
+        task_id="wait_for_clickstream_dumps",
+        python_callable=clickstream_dumps_present,
+        op_kwargs={"dumps": clickstream_dumps(), "month": DUMP_MONTH},
+        mode="reschedule",
+        poke_interval=60 * 60,
+        timeout=14 * 24 * 60 * 60,
+    )
+    ingest_month = BashOperator(
+        task_id="ingest_clickstream_month",
+        bash_command=spark_job(
+            "clickstream.py", f"--input '{clickstream_dumps()}/clickstream-*-{DUMP_MONTH}.tsv.gz'"
+        ),
+        execution_timeout=timedelta(hours=3),
+    )
+    wait_for_dumps >> ingest_month

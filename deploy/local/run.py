@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from core import flink_jobs  # noqa: E402
 from core.config import LOCAL_CREDENTIALS_FILE, Settings, load_settings  # noqa: E402
-from core.contracts import DAILY_DAG_ID, HOURLY_DAG_ID  # noqa: E402
+from core.contracts import CLICKSTREAM_DUMPS_PREFIX, DAILY_DAG_ID, HOURLY_DAG_ID  # noqa: E402
 from core.windows import MINUTE_MS  # noqa: E402
 from stack_manager import airflow  # noqa: E402
 from stack_manager.layout import Layout, StackError  # noqa: E402
@@ -57,8 +57,6 @@ HISTORY_DAYS = 7
 # The injected spike and drop begin this long after the stream's first minute, inside the hour the
 # first scheduled anomaly run computes.
 INJECTED_AFTER = "30m"
-# Where the batch set-up puts the live world's monthly clickstream dump, under the bucket.
-CLICKSTREAM_DUMPS = "clickstream-dumps"
 
 
 def say(message: str) -> None:
@@ -293,7 +291,7 @@ def run_steps(steps: list[tuple[str, list[str]]]) -> bool:
 def clickstream_steps(settings: Settings, python: str, stream_start: datetime) -> list[tuple[str, list[str]]]:
     """Last month's clickstream of the live world, as a Wikimedia dump on S3, ingested with Spark."""
     month = f"{stream_start.replace(day=1) - timedelta(days=1):%Y-%m}"
-    dumps = f"{settings.s3.bucket}/{CLICKSTREAM_DUMPS}"
+    dumps = f"{settings.s3.bucket}/{CLICKSTREAM_DUMPS_PREFIX}"
     return [
         (
             f"the live world's clickstream of {month} (its {HISTORY_TOP_RANKS:,} most popular articles)",

@@ -21,8 +21,15 @@ from pathlib import Path
 import pytest
 
 from batch.storage import hour_start_ms
+from core.clickstream import dump_file_name
 from core.config import REPO_ROOT, Settings, load_settings, private_names
-from core.contracts import DAILY_DAG_ID, HOURLY_DAG_ID, hourly_counts_key
+from core.contracts import (
+    CLICKSTREAM_DAG_ID,
+    CLICKSTREAM_DUMPS_PREFIX,
+    DAILY_DAG_ID,
+    HOURLY_DAG_ID,
+    hourly_counts_key,
+)
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import Keys, decode_anomalies
 from core.synthetic import parse_time_ms
@@ -60,6 +67,14 @@ import sys
 sys.path.insert(0, "deploy/airflow")
 from wikitrends_batch import hourly_counts_present
 print(hourly_counts_present("2026-03-02", "9"), hourly_counts_present("2026-03-02", "10"))
+"""
+
+DUMPS_SENSOR = """
+import sys
+sys.path.insert(0, "deploy/airflow")
+from wikitrends_batch import clickstream_dumps, clickstream_dumps_present
+dumps = clickstream_dumps()
+print(clickstream_dumps_present(dumps, "2026-02"), clickstream_dumps_present(dumps, "2026-03"))
 """
 
 
@@ -112,7 +127,21 @@ def test_dags_load_with_their_tasks_schedules_and_dependencies(settings: Setting
     assert daily["tasks"]["fold_day_into_averages"]["rendered"]["bash_command"].endswith(
         "batch/update_averages.py --date 2026-03-01"
     )
-    for dag in (hourly, daily):
+
+    # The run of 1 March covers February: it waits for February's dumps, then ingests every wiki's.
+    monthly = found["dags"][CLICKSTREAM_DAG_ID]
+    assert monthly["schedule"] == "0 4 1 * *" and monthly["max_active_runs"] == 1
+    assert monthly["tasks"]["wait_for_clickstream_dumps"]["downstream"] == ["ingest_clickstream_month"]
+    assert monthly["tasks"]["wait_for_clickstream_dumps"]["mode"] == "reschedule"
+    dumps = f"s3a://{settings.s3.bucket}/{CLICKSTREAM_DUMPS_PREFIX}"
+    assert monthly["tasks"]["wait_for_clickstream_dumps"]["rendered"]["op_kwargs"] == {
+        "dumps": dumps,
+        "month": "2026-03",
+    }
+    assert monthly["tasks"]["ingest_clickstream_month"]["rendered"]["bash_command"].endswith(
+        f"batch/clickstream.py --input '{dumps}/clickstream-*-2026-03.tsv.gz'"
+    )
+    for dag in (hourly, daily, monthly):
         assert all(task["retries"] == 3 for task in dag["tasks"].values())
 
 
@@ -123,6 +152,16 @@ def test_the_sensor_sees_an_hour_only_once_its_file_is_on_s3(settings: Settings,
     body = hourly_counts_parquet([HourlyRow("en.wikipedia", "Albert_Einstein", 3)])
     s3_client.put_object(Bucket=private.s3.bucket, Key=key, Body=body)
     assert run_in_airflow(settings, SENSOR, env) == "True False"
+
+
+def test_the_monthly_sensor_sees_a_month_once_a_wikis_dump_is_there(settings: Settings, s3_client) -> None:
+    tag = f"dag{uuid.uuid4().hex[:6]}"
+    dumps = f"runs/{tag}/dumps"
+    env = {**os.environ, "WIKITRENDS_CLICKSTREAM_DUMPS": f"s3a://{settings.s3.bucket}/{dumps}"}
+    for name in (dump_file_name("dewiki", "2026-02"), "clickstream-enwiki-2026-03.tsv.gz.partial"):
+        s3_client.put_object(Bucket=settings.s3.bucket, Key=f"{dumps}/{name}", Body=b"")
+    # February has dewiki's dump; March only a copy still under way, which does not count.
+    assert run_in_airflow(settings, DUMPS_SENSOR, env) == "True False"
 
 
 def test_the_scheduler_runs_the_hourly_dag_and_the_hour_is_published(

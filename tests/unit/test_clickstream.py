@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 
+import pyarrow as pa
 import pytest
 
 from core.clickstream import (
@@ -22,6 +23,7 @@ from core.clickstream import (
     summary_bucket,
     wiki_of_project,
 )
+from core.navigation_store import row_of
 from core.synthetic import CLICKSTREAM_MIN_CLICKS, Catalogue, synthetic_clickstream
 from tests.data import SHARED_DATA
 from web.views import BadParameter, parse_title, referrers_block, source_bar
@@ -182,3 +184,10 @@ def test_titles_mediawiki_refuses_are_bad_parameters(raw: str) -> None:
 
 def test_titles_from_a_path_take_underscores() -> None:
     assert parse_title("Academy Awards") == "Academy_Awards" and parse_title('"A"_Device') == '"A"_Device'
+
+
+def test_a_bucket_table_gives_the_row_of_its_title_only() -> None:
+    bucket = pa.table({"title": ["Zebra", "Ant", "Zebra_(band)"], "incoming": [30, 10, 20]})
+    assert row_of(bucket, "Zebra") == {"title": "Zebra", "incoming": 30}
+    assert row_of(bucket, "zebra") is None and row_of(bucket, "Zeb") is None  # exact titles only
+    assert row_of(None, "Zebra") is None  # a bucket with no file
