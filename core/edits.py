@@ -1,0 +1,202 @@
+"""Edit activity: Wikimedia ``recentchange`` events, watch-list entities and the alert rules.
+
+Pure logic for the edit side of the product (issue 10): the edit job and its tests build on it.
+
+- ``parse_recentchange``: one EventStreams ``recentchange`` event (JSON) -> an ``Edit`` (for
+  ``edit`` and ``new`` events), None for other types (``categorize``, ``log``), or
+  MalformedEditEvent with the reason.
+- ``normalise_title`` and ``WatchList``: an entity is a set of title variants; a title matches an
+  entity only when its normalised form equals one of the variants' (never by substring: "Oscar"
+  does not match "Oscar_Wilde").
+- Alert rules, all by event time: ``is_large_edit`` (|new length − old length| > threshold),
+  ``RapidEdits`` (≥ N edits of one entity within a span of S seconds, once per burst, in any arrival
+  order) and ``EditWars`` (≥ N reverts of one article within a window, by ≥ 2 users, once per window).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+EDIT_TYPES = frozenset({"edit", "new"})
+# Comments MediaWiki and the common tools write when they revert (undo, rollback, Twinkle, ClueBot …).
+_REVERT_COMMENT = re.compile(
+    r"^\s*(undid revision|reverted \d* ?edits? by|reverting possible vandalism|revert(ed|ing)? to revision"
+    r"|rv\b|rvv\b|restored revision)",
+    re.IGNORECASE,
+)
+# Change tags MediaWiki puts on reverts, when an event carries them.
+REVERT_TAGS = frozenset({"mw-undo", "mw-rollback", "mw-manual-revert"})
+
+
+class MalformedEditEvent(ValueError):
+    """An event that is not a usable recentchange edit; the message says why."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One edit of one page, as the edit job sees it."""
+
+    wiki: str
+    title: str  # normalised (core.edits.normalise_title)
+    namespace: int
+    user: str
+    is_bot: bool  # the account's bot flag, as the event says
+    timestamp_ms: int  # event time
+    comment: str
+    size_change: int  # new length − old length (the whole length for a new page)
+    revision_id: int | None
+    is_revert: bool
+
+
+def normalise_title(title: str) -> str:
+    """A title as MediaWiki stores it: underscores for spaces, no outer or repeated ones, first letter
+    upper case (the rule of every big Wikipedia)."""
+    collapsed = re.sub(r"_+", "_", title.replace(" ", "_")).strip("_")
+    return collapsed[:1].upper() + collapsed[1:]
+
+
+def is_revert(comment: str, tags: list[str] | None = None) -> bool:
+    """True when the edit reverts others: by its change tags, else by its comment."""
+    return bool(REVERT_TAGS.intersection(tags or ())) or bool(_REVERT_COMMENT.match(comment or ""))
+
+
+def _event_time_ms(event: dict) -> int:
+    """The event's time: ``meta.dt`` (ISO 8601), else the Unix ``timestamp``."""
+    dt = (event.get("meta") or {}).get("dt")
+    if isinstance(dt, str):
+        try:
+            return int(datetime.fromisoformat(dt.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError as error:
+            raise MalformedEditEvent(f"meta.dt {dt!r} is not a time") from error
+    timestamp = event.get("timestamp")
+    if isinstance(timestamp, int | float) and not isinstance(timestamp, bool):
+        return int(timestamp * 1000)
+    raise MalformedEditEvent("the event has neither meta.dt nor a numeric timestamp")
+
+
+def parse_recentchange(raw: str | bytes | dict) -> Edit | None:
+    """An Edit for an ``edit`` or ``new`` event, None for another type; MalformedEditEvent otherwise."""
+    if isinstance(raw, dict):
+        event = raw
+    else:
+        try:
+            event = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise MalformedEditEvent(f"not JSON: {error}") from error
+    if not isinstance(event, dict):
+        raise MalformedEditEvent("not a JSON object")
+    if event.get("type") not in EDIT_TYPES:
+        if isinstance(event.get("type"), str):
+            return None
+        raise MalformedEditEvent("the event has no type")
+    missing = [f for f in ("wiki", "title", "user", "namespace") if not isinstance(event.get(f), str | int)]
+    if missing or not event.get("title") or not isinstance(event["namespace"], int):
+        raise MalformedEditEvent(f"missing or bad field(s): {', '.join(missing) or 'title/namespace'}")
+    length = event.get("length") or {}
+    if not isinstance(length, dict) or not isinstance(length.get("new", 0), int):
+        raise MalformedEditEvent("length is not {old, new} numbers")
+    old = length.get("old") or 0
+    revision = event.get("revision") or {}
+    comment = event.get("comment") or ""
+    return Edit(
+        wiki=str(event["wiki"]),
+        title=normalise_title(str(event["title"])),
+        namespace=event["namespace"],
+        user=str(event["user"]),
+        is_bot=event.get("bot") is True,
+        timestamp_ms=_event_time_ms(event),
+        comment=comment,
+        size_change=int(length.get("new") or 0) - int(old),
+        revision_id=revision.get("new") if isinstance(revision, dict) else None,
+        is_revert=is_revert(comment, event.get("tags")),
+    )
+
+
+def is_large_edit(edit: Edit, threshold_bytes: int) -> bool:
+    """LARGE_EDIT: the page grew or shrank by more than ``threshold_bytes``."""
+    return abs(edit.size_change) > threshold_bytes
+
+
+class WatchList:
+    """Entities, each a set of title variants, matched on normalised titles only."""
+
+    def __init__(self, entities: dict[str, list[str]]) -> None:
+        self._entity_of: dict[str, str] = {}
+        for entity, variants in entities.items():
+            for variant in [entity, *variants]:
+                self._entity_of[normalise_title(variant)] = entity
+
+    def entity_of(self, title: str) -> str | None:
+        """The entity ``title`` is a variant of, or None."""
+        return self._entity_of.get(normalise_title(title))
+
+
+class RapidEdits:
+    """RAPID_EDIT: at least ``count`` edits of one key (an entity) within ``span_ms`` of event time.
+
+    Edits may arrive out of order; each key keeps its edit times sorted. One alert per burst: a new
+    qualifying run whose span overlaps or lies within ``span_ms`` of an alerted one is the same burst.
+    Times older than ``retention_ms`` behind the newest seen are forgotten.
+    """
+
+    def __init__(self, count: int = 3, span_ms: int = 60_000, retention_ms: int = 3_600_000) -> None:
+        self.count, self.span_ms, self.retention_ms = count, span_ms, retention_ms
+        self._times: dict[str, list[int]] = defaultdict(list)
+        self._alerted: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self._newest = 0
+
+    def add(self, key: str, timestamp_ms: int) -> tuple[int, int] | None:
+        """Record an edit; the (first, last) times of a newly qualifying burst, or None."""
+        self._newest = max(self._newest, timestamp_ms)
+        times = self._times[key]
+        bisect.insort(times, timestamp_ms)
+        horizon = self._newest - self.retention_ms
+        del times[: bisect.bisect_left(times, horizon)]
+        self._alerted[key] = [(a, b) for a, b in self._alerted[key] if b >= horizon]
+        at = bisect.bisect_left(times, timestamp_ms)
+        # Every run of `count` consecutive edit times that contains the new one.
+        for first in range(max(0, at - self.count + 1), min(at, len(times) - self.count) + 1):
+            span = (times[first], times[first + self.count - 1])
+            if span[1] - span[0] <= self.span_ms:
+                if any(
+                    span[0] <= b + self.span_ms and a <= span[1] + self.span_ms for a, b in self._alerted[key]
+                ):
+                    return None
+                self._alerted[key].append(span)
+                return span
+        return None
+
+
+class EditWars:
+    """EDIT_WAR: at least ``reverts`` reverts of one article within ``window_ms`` of event time, made by at
+    least ``users`` different accounts (people undoing each other), alerted once per window."""
+
+    def __init__(self, reverts: int = 3, users: int = 2, window_ms: int = 3_600_000) -> None:
+        self.reverts, self.users, self.window_ms = reverts, users, window_ms
+        self._reverts: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        self._alerted_at: dict[str, int] = {}
+
+    def add(self, edit: Edit) -> bool:
+        """Record an edit; True when it makes its article an edit war not alerted in this window."""
+        if not edit.is_revert:
+            return False
+        key = f"{edit.wiki}|{edit.title}"
+        reverts = self._reverts[key]
+        bisect.insort(reverts, (edit.timestamp_ms, edit.user))
+        recent = [(t, u) for t, u in reverts if abs(t - edit.timestamp_ms) <= self.window_ms]
+        self._reverts[key] = [(t, u) for t, u in reverts if t >= reverts[-1][0] - self.window_ms]
+        # The window of the latest reverts around this one: at least `reverts` of them, by `users` accounts.
+        for start in range(len(recent)):
+            window = [(t, u) for t, u in recent if recent[start][0] <= t <= recent[start][0] + self.window_ms]
+            if len(window) >= self.reverts and len({u for _, u in window}) >= self.users:
+                alerted = self._alerted_at.get(key)
+                if alerted is not None and abs(window[0][0] - alerted) <= self.window_ms:
+                    return False
+                self._alerted_at[key] = window[0][0]
+                return True
+        return False

@@ -1,0 +1,120 @@
+"""Edit activity: recentchange parsing, entity matching and the alert rules at their edges."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from core.edits import (
+    Edit,
+    EditWars,
+    MalformedEditEvent,
+    RapidEdits,
+    WatchList,
+    is_large_edit,
+    is_revert,
+    normalise_title,
+    parse_recentchange,
+)
+from tests.data import SHARED_DATA
+
+ENWIKI_SAMPLE = SHARED_DATA / "recentchange-enwiki-2023-07-29.ndjson"
+ALL_WIKIS_SAMPLE = SHARED_DATA / "recentchange-all-wikis-2026-09-17-500.ndjson"
+EDIT = Edit("enwiki", "Academy_Awards", 0, "Alice", False, 1_000_000, "", 10, 1, False)
+
+
+def test_every_real_edit_is_parsed_with_its_size_change_and_event_time() -> None:
+    lines = ENWIKI_SAMPLE.read_text(encoding="utf-8").splitlines()
+    edits = [parse_recentchange(line) for line in lines]
+    assert len(edits) == 100 and all(edits)
+    first = edits[0]
+    assert (first.wiki, first.title, first.user) == ("enwiki", "EFL_Championship", "87.12.215.232")
+    assert first.size_change == 91166 - 91108 and first.revision_id == 1167689309
+    assert first.timestamp_ms == 1690617099 * 1000 and not first.is_bot
+    assert sum(e.is_bot for e in edits) == 2
+    assert sum(e.is_revert for e in edits) == 1  # ClueBot NG's "Reverting possible vandalism"
+
+
+def test_other_event_types_are_not_edits_and_broken_ones_say_why() -> None:
+    events = [json.loads(line) for line in ALL_WIKIS_SAMPLE.read_text(encoding="utf-8").splitlines()]
+    parsed = [parse_recentchange(event) for event in events]
+    assert sum(p is not None for p in parsed) == sum(e["type"] in ("edit", "new") for e in events) == 225
+    for bad, reason in [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"title": "A"}', "no type"),
+        ('{"type": "edit", "wiki": "enwiki", "user": "A", "namespace": 0}', "title"),
+        (
+            '{"type": "edit", "wiki": "w", "title": "A", "user": "B", "namespace": 0, "meta": {"dt": "x"}}',
+            "not a time",
+        ),
+    ]:
+        with pytest.raises(MalformedEditEvent, match=reason):
+            parse_recentchange(bad)
+
+
+def test_titles_are_normalised_as_mediawiki_stores_them() -> None:
+    assert normalise_title("academy  Awards ") == "Academy_Awards"
+    assert normalise_title("_Oscars_") == "Oscars"
+    assert normalise_title("éclair") == "Éclair"
+
+
+def test_entities_match_their_variants_and_never_a_substring() -> None:
+    watch = WatchList({"Academy Awards": ["Academy_Award", "Oscars"], "Oscar Wilde": []})
+    assert watch.entity_of("Academy Award") == "Academy Awards"
+    assert watch.entity_of("oscars") == "Academy Awards"  # first letter case as MediaWiki folds it
+    assert watch.entity_of("Academy_Awards") == "Academy Awards"
+    assert watch.entity_of("Oscar_Wilde") == "Oscar Wilde"
+    assert watch.entity_of("Oscar") is None and watch.entity_of("Academy_Awards_ceremony") is None
+    assert watch.entity_of("OSCARS") is None  # only the first letter's case is folded
+
+
+@pytest.mark.parametrize(("change", "alerted"), [(500, False), (501, True), (-500, False), (-501, True)])
+def test_large_edit_is_more_than_500_bytes_either_way(change: int, alerted: bool) -> None:
+    assert is_large_edit(replace(EDIT, size_change=change), 500) is alerted
+
+
+@pytest.mark.parametrize(("third_after_ms", "alerted"), [(59_900, True), (60_000, True), (60_100, False)])
+def test_three_edits_within_60_seconds_of_event_time(third_after_ms: int, alerted: bool) -> None:
+    rapid = RapidEdits(count=3, span_ms=60_000)
+    assert rapid.add("Academy Awards", 0) is None
+    assert rapid.add("Academy Awards", 30_000) is None
+    assert (rapid.add("Academy Awards", third_after_ms) is not None) is alerted
+
+
+def test_rapid_edits_arriving_out_of_order_alert_once_per_burst() -> None:
+    rapid = RapidEdits(count=3, span_ms=60_000)
+    assert rapid.add("A", 50_000) is None
+    assert rapid.add("A", 65_000) is None
+    assert rapid.add("A", 10_000) == (10_000, 65_000)  # the late one completes the burst
+    assert rapid.add("A", 105_000) is None  # the same burst goes on
+    assert rapid.add("B", 20_000) is None  # other entities count apart
+    for t in (900_000, 910_000, 920_000):  # a burst much later is a new one
+        result = rapid.add("A", t)
+    assert result == (900_000, 920_000)
+
+
+def test_reverts_are_told_by_tags_or_comments() -> None:
+    assert is_revert("Undid revision 123 by [[Special:Contributions/X|X]]")
+    assert is_revert("Reverted edits by X (talk) to last version by Y")
+    assert is_revert("", ["mw-rollback"])
+    assert not is_revert("Fixed a revert-related typo") and not is_revert("")
+
+
+def test_an_edit_war_is_three_reverts_by_two_users_within_the_hour_alerted_once() -> None:
+    wars = EditWars(reverts=3, users=2, window_ms=3_600_000)
+    revert = replace(EDIT, is_revert=True)
+    assert not wars.add(replace(revert, user="Alice", timestamp_ms=0))
+    assert not wars.add(replace(revert, user="Alice", timestamp_ms=60_000))
+    assert not wars.add(replace(EDIT, user="Bob", timestamp_ms=90_000))  # not a revert
+    assert wars.add(replace(revert, user="Bob", timestamp_ms=120_000))
+    assert not wars.add(replace(revert, user="Alice", timestamp_ms=180_000))  # the same war
+
+    lone = EditWars()
+    for minute in range(5):  # one user reverting vandals is not a war
+        assert not lone.add(replace(revert, user="Patroller", timestamp_ms=minute * 60_000))
+    spread = EditWars()
+    for hour, user in enumerate(["Alice", "Bob", "Alice"]):  # more than an hour apart
+        assert not spread.add(replace(revert, user=user, timestamp_ms=hour * 3_700_000))
