@@ -104,8 +104,7 @@ def edges(good: DataFrame) -> DataFrame:
     nearly all distinct, so a partial sum in the reading task would save nothing.
     """
     keys = ["referrer", "article", "source"]
-    partitions = int(good.sparkSession.conf.get("spark.sql.shuffle.partitions"))
-    return good.repartition(partitions, *keys).groupBy(*keys).agg(F.sum("clicks").alias("clicks"))
+    return good.repartition(*keys).groupBy(*keys).agg(F.sum("clicks").alias("clicks"))
 
 
 def top_entries(entry: dict[str, str], top: int) -> Column:

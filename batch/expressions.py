@@ -151,9 +151,6 @@ def fold_day(average: Column, days: int, views: Column) -> Column:
 
 
 # Columns of a parsed clickstream line; ``problem`` is null for a good line.
-CLICKSTREAM_COLUMNS = ["referrer", "article", "source", "clicks", "problem"]
-
-
 def parse_clickstream_lines(lines: DataFrame, tally: Observation) -> DataFrame:
     """Lines (``value``) of either layout -> referrer, article, source, clicks, problem, line.
 
@@ -215,19 +212,15 @@ def parse_clickstream_lines(lines: DataFrame, tally: Observation) -> DataFrame:
     example = F.when(
         F.col("problem").isNotNull(), F.concat("problem", F.lit(": "), F.substring("line", 1, 200))
     )
+    first, least, greatest = MALFORMED_EXAMPLES
     return parsed.observe(
         tally,
         F.count(F.lit(1)).alias("lines"),
         F.count("problem").alias("malformed"),
         # The first malformed line and the first and last by reason, so that different reasons show.
-        *[
-            found.alias(name)
-            for found, name in zip(
-                [F.first(example, ignorenulls=True), F.min(example), F.max(example)],
-                MALFORMED_EXAMPLES,
-                strict=True,
-            )
-        ],
+        F.first(example, ignorenulls=True).alias(first),
+        F.min(example).alias(least),
+        F.max(example).alias(greatest),
     )
 
 

@@ -76,7 +76,6 @@ def month_lines(chunk: int, articles: int, seed: int) -> str:
     source = rng.choice(len(sources), CHUNK_LINES, p=list(SOURCE_REFERRERS.values()))
     stale_link = rng.random(CHUNK_LINES) < 0.03  # "other": the referrer no longer links to the article
     clicks = np.minimum(10 + 5 * rng.pareto(1.2, CHUNK_LINES), 5_000_000).astype(np.int64)
-    words = TITLE_WORDS
     lines = []
     for to, frm, is_source, src, stale, n in zip(
         articles_to.tolist(),
@@ -87,11 +86,10 @@ def month_lines(chunk: int, articles: int, seed: int) -> str:
         clicks.tolist(),
         strict=True,
     ):
-        title = f"{words[to % 7]}_{to}"
         if is_source:
-            lines.append(f"{sources[src]}\t{title}\texternal\t{n}\n")
+            lines.append(f"{sources[src]}\t{title_of(to)}\texternal\t{n}\n")
         else:
-            lines.append(f"{words[frm % 7]}_{frm}\t{title}\t{'other' if stale else 'link'}\t{n}\n")
+            lines.append(f"{title_of(frm)}\t{title_of(to)}\t{'other' if stale else 'link'}\t{n}\n")
     return "".join(lines)
 
 

@@ -94,24 +94,24 @@ def parse_recentchange(raw: str | bytes | dict) -> Edit | None:
         if isinstance(event.get("type"), str):
             return None
         raise MalformedEditEvent("the event has no type")
-    missing = [f for f in ("wiki", "title", "user", "namespace") if not isinstance(event.get(f), str | int)]
-    if missing or not event.get("title") or not isinstance(event["namespace"], int):
-        raise MalformedEditEvent(f"missing or bad field(s): {', '.join(missing) or 'title/namespace'}")
+    bad = [f for f in ("wiki", "title", "user") if not isinstance(event.get(f), str) or not event[f]]
+    bad += [] if isinstance(event.get("namespace"), int) else ["namespace"]
+    if bad:
+        raise MalformedEditEvent(f"missing or bad field(s): {', '.join(bad)}")
     length = event.get("length") or {}
-    if not isinstance(length, dict) or not isinstance(length.get("new", 0), int):
+    if not isinstance(length, dict) or not all(isinstance(length.get(e) or 0, int) for e in ("old", "new")):
         raise MalformedEditEvent("length is not {old, new} numbers")
-    old = length.get("old") or 0
     revision = event.get("revision") or {}
     comment = event.get("comment") or ""
     return Edit(
-        wiki=str(event["wiki"]),
-        title=normalise_title(str(event["title"])),
+        wiki=event["wiki"],
+        title=normalise_title(event["title"]),
         namespace=event["namespace"],
-        user=str(event["user"]),
+        user=event["user"],
         is_bot=event.get("bot") is True,
         timestamp_ms=_event_time_ms(event),
         comment=comment,
-        size_change=int(length.get("new") or 0) - int(old),
+        size_change=(length.get("new") or 0) - (length.get("old") or 0),
         revision_id=revision.get("new") if isinstance(revision, dict) else None,
         is_revert=is_revert(comment, event.get("tags")),
     )

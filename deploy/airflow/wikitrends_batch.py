@@ -30,6 +30,7 @@ WIKITRENDS_HOME = Path(os.environ.get("WIKITRENDS_HOME", Path(__file__).resolve(
 if str(WIKITRENDS_HOME) not in sys.path:
     sys.path.insert(0, str(WIKITRENDS_HOME))
 
+from core.clickstream import dump_file_name  # noqa: E402
 from core.contracts import CLICKSTREAM_DAG_ID, CLICKSTREAM_DUMPS_PREFIX, DAILY_DAG_ID, HOURLY_DAG_ID  # noqa: E402
 
 SPARK_SUBMIT = os.environ.get(
@@ -63,25 +64,27 @@ def hourly_counts_present(day: str, hour: int) -> bool:
 
 def clickstream_dumps() -> str:
     """Where the monthly clickstream dumps land: WIKITRENDS_CLICKSTREAM_DUMPS, else under the bucket."""
+    if "WIKITRENDS_CLICKSTREAM_DUMPS" in os.environ:
+        return os.environ["WIKITRENDS_CLICKSTREAM_DUMPS"].rstrip("/")
     from core.config import load_settings
 
-    default = f"s3a://{load_settings().s3.bucket}/{CLICKSTREAM_DUMPS_PREFIX}"
-    return os.environ.get("WIKITRENDS_CLICKSTREAM_DUMPS", default).rstrip("/")
+    return f"s3a://{load_settings().s3.bucket}/{CLICKSTREAM_DUMPS_PREFIX}"
+
+
+def month_dumps(dumps: str, month: str) -> str:
+    """The glob naming every wiki's dump of ``month`` in ``dumps``."""
+    return f"{dumps}/{dump_file_name('*', month)}"
 
 
 def clickstream_dumps_present(dumps: str, month: str) -> bool:
     """Sensor check: is at least one wiki's clickstream dump of ``month`` (YYYY-MM) in ``dumps`` yet?"""
-    from core.clickstream import dump_name_parts
+    from core.config import load_settings
+    from producer.storage import expand
 
-    if dumps.startswith(("s3a://", "s3://")):
-        from core.clients import list_keys, s3_client
-        from core.config import load_settings
-
-        bucket, _, prefix = dumps.split("://", 1)[1].partition("/")
-        names = list_keys(s3_client(load_settings()), bucket, f"{prefix}/clickstream-" if prefix else "")
-    else:
-        names = [str(path) for path in Path(dumps).glob("clickstream-*")]
-    return any((dump_name_parts(name) or ("", ""))[1] == month for name in names)
+    try:
+        return bool(expand([month_dumps(dumps, month)], load_settings()))
+    except FileNotFoundError:  # a local folder without the month's files
+        return False
 
 
 def spark_job(script: str, arguments: str) -> str:
@@ -152,22 +155,21 @@ with batch_dag(
 # The run scheduled at 04:00 on the 1st covers the month before: it waits (up to two weeks; Wikimedia
 # publishes in the first days) for that month's dumps, then ingests every wiki's.
 DUMP_MONTH = "{{ data_interval_start.strftime('%Y-%m') }}"
+DUMPS = clickstream_dumps()  # read once per parse of this file
 with batch_dag(
     CLICKSTREAM_DAG_ID, "0 4 1 * *", "Ingest last month's clickstream dumps (where readers come from)"
 ) as monthly:
     wait_for_dumps = PythonSensor(
         task_id="wait_for_clickstream_dumps",
         python_callable=clickstream_dumps_present,
-        op_kwargs={"dumps": clickstream_dumps(), "month": DUMP_MONTH},
+        op_kwargs={"dumps": DUMPS, "month": DUMP_MONTH},
         mode="reschedule",
         poke_interval=60 * 60,
         timeout=14 * 24 * 60 * 60,
     )
     ingest_month = BashOperator(
         task_id="ingest_clickstream_month",
-        bash_command=spark_job(
-            "clickstream.py", f"--input '{clickstream_dumps()}/clickstream-*-{DUMP_MONTH}.tsv.gz'"
-        ),
+        bash_command=spark_job("clickstream.py", f"--input '{month_dumps(DUMPS, DUMP_MONTH)}'"),
         execution_timeout=timedelta(hours=3),
     )
     wait_for_dumps >> ingest_month
