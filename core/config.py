@@ -22,7 +22,7 @@ import os
 import secrets
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,9 @@ class KafkaSettings:
     pageviews_topic: str
     windows_topic_prefix: str
     dead_letter_topic: str
+    edits_topic: str
+    edit_alerts_topic: str
+    edits_dead_letter_topic: str
     retention_hours: int
 
     @property
@@ -125,6 +128,27 @@ class StreamingSettings:
     trending_min_volume: int
     trending_top: int
     trending_retention_minutes: int
+
+
+@dataclass(frozen=True)
+class EditsSettings:
+    """The edit job's rules and the watch list it starts from (core/edits.py applies them)."""
+
+    group_id: str
+    watermark_delay_seconds: int
+    large_edit_bytes: int
+    rapid_edit_count: int
+    rapid_edit_seconds: int
+    edit_war_reverts: int
+    edit_war_users: int
+    edit_war_minutes: int
+    activity_minutes: int
+    entity_history_hours: int
+    alerts_kept: int
+    watchlist_poll_seconds: float
+    watchlist_token: str
+    # entity -> its title variants ([edits.watchlist]; a dict, so not hashable, hence compare=False)
+    watchlist: dict[str, tuple[str, ...]] = field(compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -221,6 +245,7 @@ class Settings:
     kafka: KafkaSettings
     flink: FlinkSettings
     streaming: StreamingSettings
+    edits: EditsSettings
     s3: S3Settings
     spark: SparkSettings
     batch: BatchSettings
@@ -251,8 +276,19 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from exc
 
 
+def _frozen(value: Any) -> Any:
+    """TOML arrays as tuples, also inside tables (the watch list's variants)."""
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return {key: _frozen(item) for key, item in value.items()}
+    return value
+
+
 def _coerce(raw: str, like: Any, name: str) -> Any:
     """Read an environment string as the type of the default it replaces (lists: comma-separated)."""
+    if isinstance(like, dict):
+        raise ConfigError(f"{name} is a table: set it in a configuration file (WIKITRENDS_CONFIG)")
     if isinstance(like, list | tuple):
         return tuple(item.strip() for item in raw.split(",") if item.strip())
     if isinstance(like, bool):
@@ -297,7 +333,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if unknown:
             raise ConfigError(f"unknown key(s) in [{section_field.name}]: {', '.join(sorted(unknown))}")
         # TOML arrays become tuples: settings are frozen and hashable.
-        values = {key: tuple(v) if isinstance(v, list) else v for key, v in values.items()}
+        values = {key: _frozen(v) for key, v in values.items()}
         sections[section_field.name] = section_cls(**values)
     settings = Settings(**sections)
     # Another deployment's file brings its own keys (or empty ones: an IAM role), not the local pair.
@@ -344,6 +380,7 @@ _SECTION_TYPES: dict[str, type] = {
     "kafka": KafkaSettings,
     "flink": FlinkSettings,
     "streaming": StreamingSettings,
+    "edits": EditsSettings,
     "s3": S3Settings,
     "spark": SparkSettings,
     "batch": BatchSettings,
@@ -364,7 +401,11 @@ def private_names(tag: str) -> dict[str, str]:
         "WIKITRENDS_KAFKA_PAGEVIEWS_TOPIC": f"{tag}-pageviews",
         "WIKITRENDS_KAFKA_WINDOWS_TOPIC_PREFIX": f"{tag}-windows-",
         "WIKITRENDS_KAFKA_DEAD_LETTER_TOPIC": f"{tag}-dead-letters",
+        "WIKITRENDS_KAFKA_EDITS_TOPIC": f"{tag}-edits",
+        "WIKITRENDS_KAFKA_EDIT_ALERTS_TOPIC": f"{tag}-edit-alerts",
+        "WIKITRENDS_KAFKA_EDITS_DEAD_LETTER_TOPIC": f"{tag}-edits-dead-letters",
         "WIKITRENDS_STREAMING_GROUP_ID": tag,
+        "WIKITRENDS_EDITS_GROUP_ID": f"{tag}-edits",
         "WIKITRENDS_REDIS_KEY_PREFIX": tag,
         "WIKITRENDS_S3_HOURLY_COUNTS_PREFIX": f"runs/{tag}/hourly-counts",
         "WIKITRENDS_S3_AVERAGES_PREFIX": f"runs/{tag}/averages",

@@ -32,9 +32,14 @@ def windows_topics(kafka: KafkaSettings) -> list[str]:
     return [windows_topic(kafka, digit) for digit in range(WINDOW_TOPIC_COUNT)]
 
 
+def edit_topics(kafka: KafkaSettings) -> list[str]:
+    """The edit side's topics: raw edit events, the alerts and the edits' dead letters."""
+    return [kafka.edits_topic, kafka.edit_alerts_topic, kafka.edits_dead_letter_topic]
+
+
 def pipeline_topics(kafka: KafkaSettings) -> list[str]:
-    """Every topic the pipeline needs: input, dead letters and the ten window topics."""
-    return [kafka.pageviews_topic, kafka.dead_letter_topic, *windows_topics(kafka)]
+    """Every topic the pipeline needs: input, dead letters, the ten window topics and the edit side's."""
+    return [kafka.pageviews_topic, kafka.dead_letter_topic, *windows_topics(kafka), *edit_topics(kafka)]
 
 
 def redis_key(redis: RedisSettings, *parts: str) -> str:

@@ -19,8 +19,11 @@ import bisect
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from datetime import datetime
+
+from core.events import project_of_server
 
 EDIT_TYPES = frozenset({"edit", "new"})
 # Comments MediaWiki and the common tools write when they revert (undo, rollback, Twinkle, ClueBot …).
@@ -41,7 +44,8 @@ class MalformedEditEvent(ValueError):
 class Edit:
     """One edit of one page, as the edit job sees it."""
 
-    wiki: str
+    wiki: str  # enwiki
+    project: str  # en.wikipedia, as page requests name it (from server_name; the wiki when absent)
     title: str  # normalised (core.edits.normalise_title)
     namespace: int
     user: str
@@ -103,8 +107,10 @@ def parse_recentchange(raw: str | bytes | dict) -> Edit | None:
         raise MalformedEditEvent("length is not {old, new} numbers")
     revision = event.get("revision") or {}
     comment = event.get("comment") or ""
+    server = event.get("server_name")
     return Edit(
         wiki=event["wiki"],
+        project=project_of_server(server) if isinstance(server, str) and server else event["wiki"],
         title=normalise_title(event["title"]),
         namespace=event["namespace"],
         user=event["user"],
@@ -200,3 +206,233 @@ class EditWars:
                 self._alerted_at[key] = window[0][0]
                 return True
         return False
+
+
+# The alert types, as the alerts topic, Redis and the API name them.
+LARGE_EDIT, BOT_EDIT, RAPID_EDIT, EDIT_WAR = "LARGE_EDIT", "BOT_EDIT", "RAPID_EDIT", "EDIT_WAR"
+ALERT_TYPES = (LARGE_EDIT, BOT_EDIT, RAPID_EDIT, EDIT_WAR)
+
+
+@dataclass(frozen=True)
+class EditAlert:
+    """An alert about one edit (the one that set it off), as stored in the alerts topic and Redis."""
+
+    alert_type: str
+    alert_reason: str
+    entity: str | None  # the watched entity; None for an edit war on an article nobody watches
+    wiki: str
+    project: str
+    title: str
+    user: str
+    is_bot: bool
+    timestamp_ms: int
+    comment: str
+    size_change: int
+    revision_id: int | None
+
+    @property
+    def alert_id(self) -> str:
+        """The same alert always has the same id, so a replay after a restart stores it once."""
+        return f"{self.alert_type}:{self.wiki}:{self.revision_id or self.timestamp_ms}:{self.title}"
+
+    def to_json(self) -> dict:
+        return {"alert_id": self.alert_id, **asdict(self)}
+
+
+def alert_of(edit: Edit, alert_type: str, reason: str, entity: str | None) -> EditAlert:
+    """The alert ``edit`` sets off."""
+    return EditAlert(
+        alert_type=alert_type,
+        alert_reason=reason,
+        entity=entity,
+        wiki=edit.wiki,
+        project=edit.project,
+        title=edit.title,
+        user=edit.user,
+        is_bot=edit.is_bot,
+        timestamp_ms=edit.timestamp_ms,
+        comment=edit.comment,
+        size_change=edit.size_change,
+        revision_id=edit.revision_id,
+    )
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    """The rules' numbers ([edits] in the configuration)."""
+
+    large_edit_bytes: int = 500
+    rapid_edit_count: int = 3
+    rapid_edit_seconds: float = 60
+    edit_war_reverts: int = 3
+    edit_war_users: int = 2
+    edit_war_minutes: int = 60
+
+    @classmethod
+    def of(cls, edits) -> AlertThresholds:
+        """From the configuration's [edits] section (core.config.EditsSettings)."""
+        return cls(
+            large_edit_bytes=edits.large_edit_bytes,
+            rapid_edit_count=edits.rapid_edit_count,
+            rapid_edit_seconds=edits.rapid_edit_seconds,
+            edit_war_reverts=edits.edit_war_reverts,
+            edit_war_users=edits.edit_war_users,
+            edit_war_minutes=edits.edit_war_minutes,
+        )
+
+
+class EntityAlerts:
+    """The alerts of one watched entity's edits: LARGE_EDIT, BOT_EDIT and RAPID_EDIT (by event time)."""
+
+    def __init__(self, thresholds: AlertThresholds) -> None:
+        self.thresholds = thresholds
+        self.rapid = RapidEdits(thresholds.rapid_edit_count, int(thresholds.rapid_edit_seconds * 1000))
+
+    def add(self, edit: Edit, entity: str) -> list[EditAlert]:
+        """Record a watched edit; the alerts it sets off, in a fixed order."""
+        found = []
+        limit = self.thresholds.large_edit_bytes
+        if is_large_edit(edit, limit):
+            found.append(
+                alert_of(edit, LARGE_EDIT, f"{edit.size_change:+,} bytes (more than {limit:,})", entity)
+            )
+        if edit.is_bot:
+            found.append(alert_of(edit, BOT_EDIT, "made by an account with the bot flag", entity))
+        burst = self.rapid.add(entity, edit.timestamp_ms)
+        if burst is not None:
+            count, seconds = self.thresholds.rapid_edit_count, (burst[1] - burst[0]) / 1000
+            found.append(
+                alert_of(edit, RAPID_EDIT, f"{count} edits of {entity} within {seconds:.1f} s", entity)
+            )
+        return found
+
+
+class ArticleEditWar:
+    """EDIT_WAR on one article (any article, watched or not)."""
+
+    def __init__(self, thresholds: AlertThresholds) -> None:
+        self.thresholds = thresholds
+        self.wars = EditWars(
+            thresholds.edit_war_reverts, thresholds.edit_war_users, thresholds.edit_war_minutes * 60_000
+        )
+
+    def add(self, edit: Edit, entity: str | None) -> list[EditAlert]:
+        """Record an edit; an EDIT_WAR alert when its reverts make the article a new edit war."""
+        if not self.wars.add(edit):
+            return []
+        t = self.thresholds
+        reason = (
+            f"{t.edit_war_reverts} or more reverts by {t.edit_war_users} or more accounts "
+            f"within {t.edit_war_minutes} min"
+        )
+        return [alert_of(edit, EDIT_WAR, reason, entity)]
+
+
+@dataclass(frozen=True)
+class EditActivity:
+    """One article's edits over the activity window (the trending page's edit context)."""
+
+    edits: int
+    editors: int
+    bytes_added: int
+    bytes_removed: int
+    bot_edits: int
+    reverts: int
+    last_edit_ms: int | None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def activity_record(edit: Edit) -> list:
+    """What the edit job keeps of an edit for the activity window: revision, user, size, bot, revert."""
+    return [edit.revision_id, edit.user, edit.size_change, edit.is_bot, edit.is_revert]
+
+
+def edit_activity(records: Iterable[tuple[list, int]]) -> EditActivity:
+    """The activity of an article from its (activity_record, event time) pairs of the window."""
+    edits = added = removed = bots = reverts = 0
+    users: set[str] = set()
+    last: int | None = None
+    for (_revision, user, size_change, is_bot, revert), timestamp_ms in records:
+        edits += 1
+        users.add(user)
+        added += max(size_change, 0)
+        removed += max(-size_change, 0)
+        bots += bool(is_bot)
+        reverts += bool(revert)
+        last = timestamp_ms if last is None else max(last, timestamp_ms)
+    return EditActivity(edits, len(users), added, removed, bots, reverts, last)
+
+
+@dataclass(frozen=True)
+class EntityMetrics:
+    """A watched entity's edits over the kept history (/api/entities)."""
+
+    entity: str
+    variants: tuple[str, ...]
+    edits: int
+    bot_edits: int
+    human_edits: int
+    bytes_changed: int  # the sum of |size change|
+    distinct_users: int
+    last_edit: dict | None  # the newest stored edit event
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "variants": list(self.variants)}
+
+
+def edit_event(edit: Edit, entity: str | None) -> dict:
+    """An edit as stored per entity: the fields the issue names, for the entity tracker."""
+    return {
+        "entity": entity,
+        "timestamp_ms": edit.timestamp_ms,
+        "user": edit.user,
+        "is_bot": edit.is_bot,
+        "title": edit.title,
+        "comment": edit.comment,
+        "size_change": edit.size_change,
+        "wiki": edit.wiki,
+        "revision_id": edit.revision_id,
+    }
+
+
+def entity_metrics(entity: str, variants: Iterable[str], events: Iterable[dict]) -> EntityMetrics:
+    """Sum a watched entity's stored edit events (edit_event)."""
+    edits = bots = changed = 0
+    users: set[str] = set()
+    last: dict | None = None
+    for event in events:
+        edits += 1
+        bots += bool(event["is_bot"])
+        changed += abs(event["size_change"])
+        users.add(event["user"])
+        if last is None or event["timestamp_ms"] >= last["timestamp_ms"]:
+            last = event
+    return EntityMetrics(entity, tuple(variants), edits, bots, edits - bots, changed, len(users), last)
+
+
+def entity_key(edit: Edit, watchlist: WatchList) -> str | None:
+    """The watched entity an edit is of (its wiki's own, never by substring), or None."""
+    return watchlist.entity_of(edit.title)
+
+
+def war_key(edit: Edit) -> str:
+    """The article an edit war is about: wiki and title."""
+    return f"{edit.wiki}|{edit.title}"
+
+
+def alerts_of_stream(
+    edits: Iterable[Edit], watchlist: WatchList, thresholds: AlertThresholds
+) -> list[EditAlert]:
+    """Every alert a stream of edits sets off, in arrival order: what the edit job computes, key by key."""
+    entities: dict[str, EntityAlerts] = {}
+    wars: dict[str, ArticleEditWar] = {}
+    found: list[EditAlert] = []
+    for edit in edits:
+        entity = entity_key(edit, watchlist)
+        if entity is not None:
+            found += entities.setdefault(entity, EntityAlerts(thresholds)).add(edit, entity)
+        if edit.is_revert:
+            found += wars.setdefault(war_key(edit), ArticleEditWar(thresholds)).add(edit, entity)
+    return found

@@ -50,6 +50,12 @@ def normalize_title(title: str) -> str:
     return title.strip().replace(" ", "_")
 
 
+def project_of_server(server_name: str) -> str:
+    """``en.wikipedia.org`` -> ``en.wikipedia``; ``en.m.wikipedia.org`` -> ``en.wikipedia``."""
+    parts = [part for part in server_name.lower().removesuffix(".org").split(".") if part != "m"]
+    return ".".join(parts)
+
+
 def encode_page_request(ts: int, project: str, title: str) -> bytes:
     """The JSON bytes of one page request (compact, UTF-8, non-ASCII kept as is)."""
     return json.dumps(

@@ -1,4 +1,4 @@
-"""Page-request producers: ``python -m producer {synthetic,history,replay,live} --help``."""
+"""Producers of page requests and edits: ``python -m producer --help`` lists the sources."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from core.synthetic import (
     parse_scenario,
     parse_time_ms,
 )
+from producer.edits import add_parsers as add_edit_parsers
 from producer.sink import BrokerUnreachable, PageRequestSink, StopFlag
 
 log = logging.getLogger("producer")
@@ -24,12 +25,18 @@ EXIT_DELIVERY_FAILED = 1
 EXIT_USAGE_OR_BROKER = 2
 
 
-def _catalogue_options(parser: argparse.ArgumentParser) -> None:
+def _world_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The catalogue and seed, shared by page requests and edits."""
     group = parser.add_argument_group("the synthetic world")
     group.add_argument("--catalogue-size", type=int, default=6_000_000, help="articles (default 6,000,000)")
     group.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent of popularity (default 1.0)")
     group.add_argument("--project", default="en.wikipedia", help="project of every article")
     group.add_argument("--seed", type=int, default=1, help="same seed and options, same events (default 1)")
+    return group
+
+
+def _catalogue_options(parser: argparse.ArgumentParser) -> None:
+    group = _world_options(parser)
     group.add_argument(
         "--views-per-minute",
         type=float,
@@ -188,6 +195,7 @@ def build_parser(settings) -> argparse.ArgumentParser:
     )
     live.add_argument("--limit", type=int, default=0, help="stop after this many page requests, 0 for never")
     _kafka_options(live, settings)
+    add_edit_parsers(sources, settings, _world_options)
     return parser
 
 
@@ -351,6 +359,19 @@ def run_live(args, settings, stop: StopFlag) -> int:
     return EXIT_DELIVERY_FAILED if delivery.failed else 0
 
 
+def run_edits_synthetic(args, settings, stop: StopFlag) -> int:
+    from producer.edits import run_synthetic_edits
+
+    start_ms = parse_start_ms(args.start, int(time.time() * 1000))
+    return run_synthetic_edits(args, settings, stop, _catalogue(args), start_ms)
+
+
+def run_edits_replay(args, settings, stop: StopFlag) -> int:
+    from producer.edits import run_replay_edits
+
+    return run_replay_edits(args, settings, stop)
+
+
 def _iso(epoch_ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(epoch_ms / 1000))
 
@@ -371,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         "clickstream": run_clickstream,
         "replay": run_replay,
         "live": run_live,
+        "edits-synthetic": run_edits_synthetic,
+        "edits-replay": run_edits_replay,
     }
     try:
         return runners[args.source](args, settings, stop)

@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from core.events import PageRequest, encode_page_request, normalize_title
+from core.events import PageRequest, encode_page_request, normalize_title, project_of_server
 from producer.sink import PageRequestSink, Progress, StopFlag
 
 log = logging.getLogger("producer.live")
@@ -62,12 +62,6 @@ def parse_sse(lines: Iterator[str]) -> Iterator[ServerSentEvent]:
             event_id = value
         elif name == "event":
             event_type = value
-
-
-def project_of_server(server_name: str) -> str:
-    """``en.wikipedia.org`` -> ``en.wikipedia``; ``en.m.wikipedia.org`` -> ``en.wikipedia``."""
-    parts = [part for part in server_name.lower().removesuffix(".org").split(".") if part != "m"]
-    return ".".join(parts)
 
 
 def page_request_from_change(change: object, namespaces: frozenset[int]) -> PageRequest | None:

@@ -132,7 +132,7 @@ def produce_share(
             chunk_ranks = ranks[begin : begin + CHUNK]
             chunk_ts = timestamps[begin : begin + CHUNK]
             anchor = run.start_ms if pace.anchor_ms is None else pace.anchor_ms
-            _wait_for_turn(pace, wall_start, anchor, int(chunk_ts[0]), result.accepted, worker_rate)
+            wait_for_turn(pace, wall_start, anchor, int(chunk_ts[0]), result.accepted, worker_rate)
             keys, values = encode_chunk(chunk_ranks, chunk_ts, project, title_bytes)
             sink.send_many(keys, values)
             result.accepted += len(keys)
@@ -145,7 +145,7 @@ def produce_share(
     return _finish(result, sink)
 
 
-def _wait_for_turn(
+def wait_for_turn(
     pace: Pace, wall_start: float, sim_start_ms: int, event_ms: int, sent: int, worker_rate: float
 ) -> None:
     """Sleep until the simulated clock reaches ``event_ms`` and the rate cap allows ``sent`` more."""

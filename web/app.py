@@ -9,6 +9,8 @@
                           month of its wiki (400 for a malformed project or title, 404 for an article
                           that month does not have or a wiki without clickstream)
     GET /healthz          200 when Redis answers, 503 with the reason when it does not
+    GET /api/alerts, /api/entities, /api/watchlist; PUT and DELETE /api/watchlist/<entity>
+                          the edit side (web/edits.py says how)
 
 Every GET also answers HEAD (monitors and link checkers use it). Every
 response, static files and 404s included, carries the security headers of
@@ -38,6 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from core.config import Settings
 from core.navigation_store import NavigationStore, NoClickstream
 from web.access_log import AccessLog
+from web.edits import DEFAULT_ALERTS_LIMIT, EditReader, authorised, parse_alert_type, parse_variants
 from web.feeds import Feed, feeds
 from web.snapshots import STALE, RedisUnavailable, SnapshotReader
 from web.views import (
@@ -318,6 +321,100 @@ class ArticleNavigationApi(JsonHandler):
         await self.get(raw_project, raw_title)
 
 
+class EditApi(JsonHandler):
+    """The edit side's endpoints: a Redis outage is a 503 with the reason, a bad parameter a 400."""
+
+    def initialize(self, reader: SnapshotReader, settings: Settings, edits: EditReader) -> None:
+        super().initialize(reader, settings)
+        self.edits = edits
+
+    async def answer(self, compute: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self.set_header("Cache-Control", "no-store")
+        try:
+            self.send_json(200, await compute())
+        except ValueError as error:
+            self.send_json(400, {"error": "bad parameter", "reason": str(error)})
+        except RedisUnavailable as error:
+            self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+            self.send_json(503, {"error": "data store unavailable", "reason": str(error)})
+
+
+class AlertsApi(EditApi):
+    async def get(self) -> None:
+        async def compute() -> dict[str, Any]:
+            limit = parse_limit(
+                self.get_query_argument("limit", None), DEFAULT_ALERTS_LIMIT, self.config.web.max_limit
+            )
+            alert_type = parse_alert_type(self.get_query_argument("type", None))
+            entity = self.get_query_argument("entity", None) or None
+            wiki = self.get_query_argument("wiki", None) or None
+            alerts = await self.edits.alerts(entity, alert_type, wiki, limit)
+            return {"count": len(alerts), "alerts": alerts}
+
+        await self.answer(compute)
+
+
+class EntitiesApi(EditApi):
+    async def get(self) -> None:
+        async def compute() -> dict[str, Any]:
+            entities = await self.edits.entities()
+            hours = self.config.edits.entity_history_hours
+            return {"history_hours": hours, "count": len(entities), "entities": entities}
+
+        await self.answer(compute)
+
+
+class WatchListApi(EditApi):
+    async def get(self) -> None:
+        async def compute() -> dict[str, Any]:
+            watched = await self.edits.watchlist()
+            return {"entities": {entity: list(variants) for entity, variants in watched.items()}}
+
+        await self.answer(compute)
+
+
+class WatchListEntityApi(EditApi):
+    """PUT or DELETE one entity, with the configured token."""
+
+    def refused(self) -> bool:
+        refusal = authorised(self.config.edits.watchlist_token, self.request.headers.get("Authorization"))
+        if refusal is not None:
+            status, reason = refusal
+            self.send_json(status, {"error": "not allowed", "reason": reason})
+        return refusal is not None
+
+    async def put(self, raw_entity: str) -> None:
+        if self.refused():
+            return
+
+        async def compute() -> dict[str, Any]:
+            entity = parse_entity(raw_entity)
+            variants = parse_variants(self.request.body)
+            existed = await self.edits.change_watchlist(entity, variants)
+            return {"entity": entity, "variants": variants, "replaced": existed}
+
+        await self.answer(compute)
+
+    async def delete(self, raw_entity: str) -> None:
+        if self.refused():
+            return
+
+        async def compute() -> dict[str, Any]:
+            entity = parse_entity(raw_entity)
+            existed = await self.edits.change_watchlist(entity, None)
+            return {"entity": entity, "deleted": existed}
+
+        await self.answer(compute)
+
+
+def parse_entity(raw: str) -> str:
+    """An entity name from the URL: not empty, at most 255 characters, no control characters."""
+    entity = raw.strip()
+    if not entity or len(entity) > 255 or any(ord(c) < 32 for c in entity):
+        raise BadParameter("the entity must be 1 to 255 printable characters")
+    return entity
+
+
 class TrendingPage(PageHandler):
     template = "trending.html"
     list_template = "trending_list.html"
@@ -341,6 +438,7 @@ def make_app(
     site_feeds = feeds(reader.keys)
     trending, anomalies = site_feeds.trending, site_feeds.anomalies
     store = navigation_store or NavigationStore(settings)
+    edit_side = {**shared, "edits": EditReader(reader.client, settings)}
     return tornado.web.Application(
         [
             (r"/", TrendingPage, {**shared, "feed": trending}),
@@ -349,6 +447,10 @@ def make_app(
             (r"/api/anomalies", FeedApi, {**shared, "feed": anomalies, "bodies": bodies}),
             (r"/api/articles/([^/]+)/(.+)/navigation", ArticleNavigationApi, {**shared, "store": store}),
             (r"/healthz", HealthHandler, shared),
+            (r"/api/alerts", AlertsApi, edit_side),
+            (r"/api/entities", EntitiesApi, edit_side),
+            (r"/api/watchlist", WatchListApi, edit_side),
+            (r"/api/watchlist/(.+)", WatchListEntityApi, edit_side),
         ],
         template_path=str(HERE / "templates"),
         static_path=str(HERE / "static"),

@@ -12,7 +12,9 @@ from the last checkpoint of a job that died), the synthetic producer in real
 time at 2,000 page requests a second (the first time starting at the top of
 the previous hour, so that the first trending hour is complete at once and
 every hourly file is whole), with a spike and a drop injected half an hour
-into the stream and a trend a few minutes from now; the site (python -m web);
+into the stream and a trend from twenty minutes in, rising for three hours;
+the edit job (streaming/edits_job.py) and the synthetic edit stream (watch-list
+alerts every two hours, an edit surge on the trending article); the site (python -m web);
 Airflow (scheduler and web UI, deploy/airflow's DAGs); and, once, the batch
 set-up in the background: a week of the same synthetic world as hourly counts
 and today's hours before the stream, the averages backfilled from that week
@@ -46,6 +48,7 @@ from stack_manager.layout import Layout, StackError  # noqa: E402
 from stack_manager.pids import ManagedProcess  # noqa: E402
 
 JOB_NAME = "wikitrends-streaming"
+EDITS_JOB_NAME = "wikitrends-edits"
 # 2,000 page requests a second over the 6 M-article catalogue: a big wiki's traffic, which the job
 # keeps up with on one 2-core machine with room to spare (README, "Throughput").
 LIVE_VIEWS_PER_MINUTE = 120_000
@@ -57,6 +60,14 @@ HISTORY_DAYS = 7
 # The injected spike and drop begin this long after the stream's first minute, inside the hour the
 # first scheduled anomaly run computes.
 INJECTED_AFTER = "30m"
+# The injected trend: it begins this long after the stream's first minute and rises for TREND_HOURS,
+# so that when the job has caught up with the clock (half an hour or so after make run) the trend has
+# a whole hour of rising windows behind it and is on the trending page, and stays there for hours.
+# (An article trends when its six 10-minute counts of the hour never decrease: a trend that began
+# minutes ago shows only once the quiet, noisy windows before it have left the hour.)
+TREND_AFTER_MINUTES = 20
+TREND_HOURS = 3
+TREND_TITLE = "Article_40000"
 
 
 def say(message: str) -> None:
@@ -68,7 +79,7 @@ def processes(settings: Settings) -> dict[str, ManagedProcess]:
     layout = Layout(settings.stack.home_path)
     return {
         name: ManagedProcess(layout.pid_file(name), layout.log(name), marker=name)
-        for name in ("producer", "web", "navigation", "airflow", "batch-setup")
+        for name in ("producer", "edits-synthetic", "web", "navigation", "airflow", "batch-setup")
     }
 
 
@@ -130,10 +141,14 @@ def up(settings: Settings, fresh: bool = False) -> int:
             return 1
     background = processes(settings)
     producer = background["producer"]
-    if producer.pid():
+    start = stream_start(settings, resumed) if not producer.pid() else None
+    if start is None:
         say(f"the synthetic producer is already running (pid {producer.pid()})")
     else:
-        start_producer(settings, producer, python, resumed)
+        start_producer(settings, producer, python, start)
+    edits_start = start or datetime.now(UTC).replace(second=0, microsecond=0)
+    if not start_edits(settings, background["edits-synthetic"], python, edits_start):
+        return 1
     site = background["web"]
     if site.pid():
         say(f"the site is already running (pid {site.pid()})")
@@ -169,6 +184,7 @@ def up(settings: Settings, fresh: bool = False) -> int:
         f"  the site: trending now               {web}/\n"
         f"            anomalies of the hour      {web}/anomalies\n"
         f"            JSON                       {web}/api/trending  {web}/api/anomalies\n"
+        f"  edit alerts and watched entities     {web}/api/alerts  {web}/api/entities\n"
         f"  Flink web UI (the job, its metrics)  {settings.flink.rest_url}\n"
         f"  Airflow (the batch DAGs)             {airflow.ui_url(settings)}"
         f"  (user {airflow.ADMIN_USER}, password in {airflow.admin_password_file(layout)})\n"
@@ -180,29 +196,62 @@ def up(settings: Settings, fresh: bool = False) -> int:
     return 0
 
 
-def start_producer(settings: Settings, producer: ManagedProcess, python: str, resumed: bool) -> None:
-    """Start the synthetic producer in real time with its injected trend, spike and drop.
-
-    A first start begins at the top of the previous hour: its events up to now go out at once, so the
-    first trending hour is complete and every hourly file is a whole hour. A resumed job already has its
-    hour, and the time it was down stays empty, as it was.
-    """
+def stream_start(settings: Settings, resumed: bool) -> datetime:
+    """The first minute the producers send: the top of the previous hour on a first start (its events up
+    to now go out at once, so the first trending hour is complete and every hourly file is a whole
+    hour); now for a resumed job, which already has its hour (the time it was down stays empty)."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     start = now if resumed else now.replace(minute=0) - timedelta(hours=1)
     if not resumed:
         live_start_file(settings).write_text(start.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    trend_after = (now - start) // timedelta(minutes=1) + 5  # a few minutes from now, on the trending page
+    return start
+
+
+def start_producer(settings: Settings, producer: ManagedProcess, python: str, start: datetime) -> None:
+    """Start the synthetic producer in real time from ``start`` with its injected trend, spike and drop."""
     pid = producer.start(
         [
             *(python, "-m", "producer", "synthetic", "--duration", "30d"),
             *("--start", start.strftime("%Y-%m-%dT%H:%M:%SZ")),
             *("--speedup", "1", "--views-per-minute", str(LIVE_VIEWS_PER_MINUTE)),
-            *("--trend", f"+{trend_after}m,60m,400"),
+            *("--trend", f"+{TREND_AFTER_MINUTES}m,{TREND_HOURS}h,400,{TREND_TITLE}"),
             *("--spike", f"+{INJECTED_AFTER},3h,300", "--drop", f"+{INJECTED_AFTER},2h,0"),
         ],
         cwd=ROOT,
     )
     say(f"synthetic producer started at {start:%H:%M} UTC (pid {pid}, log {producer.log})")
+
+
+def start_edits(settings: Settings, producer: ManagedProcess, python: str, start: datetime) -> bool:
+    """Submit the edit job (unless it runs) and start the synthetic edit stream from ``start``.
+
+    The job reads on from its consumer group's committed offsets; its alert rules' state starts empty.
+    """
+    if flink_jobs.jobs_named(settings, EDITS_JOB_NAME):
+        say(f"the edit job {EDITS_JOB_NAME} is already running")
+    else:
+        say(f"submitting the edit job {EDITS_JOB_NAME} (flink run -d -py streaming/edits_job.py)")
+        try:
+            job_id = flink_jobs.submit(
+                dict(os.environ), "-py", "streaming/edits_job.py", "--job-name", EDITS_JOB_NAME
+            )
+        except flink_jobs.JobControlError as exc:
+            say(f"the edit job could not be submitted: {exc}\nSee .stack/logs/flink/.")
+            return False
+        say(f"the edit job is {job_id}")
+    if producer.pid():
+        say(f"the synthetic edit stream is already running (pid {producer.pid()})")
+        return True
+    pid = producer.start(
+        [
+            *(python, "-m", "producer", "edits-synthetic", "--duration", "30d", "--speedup", "1"),
+            *("--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"), "--trend-title", TREND_TITLE),
+            *("--trend-start", f"+{TREND_AFTER_MINUTES}m", "--trend-duration", f"{TREND_HOURS}h"),
+        ],
+        cwd=ROOT,
+    )
+    say(f"synthetic edit stream started at {start:%H:%M} UTC (pid {pid}, log {producer.log})")
+    return True
 
 
 def wait_until_the_stream_is_current(settings: Settings, timeout_s: float = 1800) -> None:
@@ -347,9 +396,13 @@ def down(settings: Settings) -> int:
     stop(background["navigation"], "the navigation step")
     stop(background["web"], "the site")
     stop(background["producer"], "the producer; it flushes what it accepted")
+    stop(background["edits-synthetic"], "the synthetic edit stream")
     try:
         for job_id in flink_jobs.jobs_named(settings, JOB_NAME):
             stop_streaming_job(settings, job_id)
+        for job_id in flink_jobs.jobs_named(settings, EDITS_JOB_NAME):
+            say(f"cancelling the edit job {job_id} (it reads on from its committed offsets next time)")
+            flink_jobs.cancel(settings, job_id)
     except OSError:
         pass  # the cluster is not running: nothing to stop
     return subprocess.run([sys.executable, str(HERE / "stack.py"), "stop"]).returncode

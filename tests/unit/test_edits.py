@@ -22,7 +22,7 @@ from tests.data import SHARED_DATA
 
 ENWIKI_SAMPLE = SHARED_DATA / "recentchange-enwiki-2023-07-29.ndjson"
 ALL_WIKIS_SAMPLE = SHARED_DATA / "recentchange-all-wikis-2026-09-17-500.ndjson"
-EDIT = Edit("enwiki", "Academy_Awards", 0, "Alice", False, 1_000_000, "", 10, 1, False)
+EDIT = Edit("enwiki", "en.wikipedia", "Academy_Awards", 0, "Alice", False, 1_000_000, "", 10, 1, False)
 
 
 def test_every_real_edit_is_parsed_with_its_size_change_and_event_time() -> None:
@@ -118,3 +118,101 @@ def test_an_edit_war_is_three_reverts_by_two_users_within_the_hour_alerted_once(
     spread = EditWars()
     for hour, user in enumerate(["Alice", "Bob", "Alice"]):  # more than an hour apart
         assert not spread.add(replace(revert, user=user, timestamp_ms=hour * 3_700_000))
+
+
+# --- the alert rules together, the synthetic stream's ground truth, activity and the API's checks ---
+
+from core.config import load_settings  # noqa: E402
+from core.edits import (  # noqa: E402
+    BOT_EDIT,
+    EDIT_WAR,
+    LARGE_EDIT,
+    RAPID_EDIT,
+    AlertThresholds,
+    EntityAlerts,
+    activity_record,
+    alerts_of_stream,
+    edit_activity,
+    edit_event,
+    entity_metrics,
+)
+from core.synthetic import Catalogue  # noqa: E402
+from core.synthetic_edits import EditWorld, encode_event  # noqa: E402
+from web.edits import authorised, parse_alert_type, parse_variants  # noqa: E402
+
+
+def test_the_project_comes_from_the_server_name_so_edits_meet_page_requests() -> None:
+    first = parse_recentchange(ENWIKI_SAMPLE.read_text(encoding="utf-8").splitlines()[0])
+    assert (first.wiki, first.project) == ("enwiki", "en.wikipedia")
+
+
+def test_one_watched_edit_can_set_off_several_alerts_in_a_fixed_order() -> None:
+    rules = EntityAlerts(AlertThresholds())
+    big_bot_edit = replace(EDIT, size_change=-501, is_bot=True)
+    assert [a.alert_type for a in rules.add(big_bot_edit, "Academy Awards")] == [LARGE_EDIT, BOT_EDIT]
+    assert (
+        rules.add(replace(EDIT, size_change=500, timestamp_ms=EDIT.timestamp_ms + 1), "Academy Awards") == []
+    )
+    third = rules.add(replace(EDIT, timestamp_ms=EDIT.timestamp_ms + 59_000), "Academy Awards")
+    assert [a.alert_type for a in third] == [RAPID_EDIT] and "3 edits" in third[0].alert_reason
+
+
+def test_an_alert_has_a_stable_id_and_every_field_the_tracker_stores() -> None:
+    (alert,) = EntityAlerts(AlertThresholds()).add(replace(EDIT, size_change=900), "Academy Awards")
+    document = alert.to_json()
+    for field in ("entity", "timestamp_ms", "user", "is_bot", "title", "comment", "size_change", "wiki"):
+        assert field in document
+    assert document["revision_id"] == 1 and document["alert_reason"].startswith("+900 bytes")
+    assert (
+        alert.alert_id == EntityAlerts(AlertThresholds()).add(replace(EDIT, size_change=900), "X")[0].alert_id
+    )
+
+
+def test_the_synthetic_edit_stream_sets_off_exactly_its_ground_truth() -> None:
+    watchlist = load_settings().edits.watchlist
+    world = EditWorld(Catalogue(6_000_000), 7, 1_772_438_400_000, 240, 30.0, watchlist)
+    edits = [parse_recentchange(encode_event(event)) for event in world.events()]
+    found = alerts_of_stream(edits, WatchList(watchlist), AlertThresholds())
+    identity = sorted((a.alert_type, a.entity, a.title, a.revision_id) for a in found)
+    assert identity == sorted((a.alert_type, a.entity, a.title, a.revision_id) for a in world.expected_alerts)
+    # two periods (at +5 min and +125 min), each one of every kind but LARGE_EDIT, which comes twice
+    assert sorted(a[0] for a in identity) == sorted([LARGE_EDIT] * 4 + [RAPID_EDIT, BOT_EDIT, EDIT_WAR] * 2)
+    times = [edit.timestamp_ms for edit in edits]
+    assert min(times) >= world.start_ms and max(times) < world.start_ms + 240 * 60_000
+
+
+def test_activity_counts_edits_editors_bytes_bots_and_reverts() -> None:
+    edits = [
+        replace(EDIT, user="A", size_change=120, timestamp_ms=1),
+        replace(EDIT, user="B", size_change=-40, is_revert=True, timestamp_ms=3),
+        replace(EDIT, user="A", size_change=5, is_bot=True, timestamp_ms=2),
+    ]
+    activity = edit_activity((activity_record(e), e.timestamp_ms) for e in edits)
+    assert (activity.edits, activity.editors, activity.bytes_added, activity.bytes_removed) == (3, 2, 125, 40)
+    assert (activity.bot_edits, activity.reverts, activity.last_edit_ms) == (1, 1, 3)
+    metrics = entity_metrics("Academy Awards", ["Oscars"], (edit_event(e, "Academy Awards") for e in edits))
+    assert (metrics.edits, metrics.bot_edits, metrics.human_edits, metrics.bytes_changed) == (3, 1, 2, 165)
+    assert metrics.distinct_users == 2 and metrics.last_edit["timestamp_ms"] == 3
+
+
+def test_watch_list_writes_need_the_configured_token() -> None:
+    assert authorised("", "Bearer anything")[0] == 403  # no token configured: read-only
+    assert authorised("s3cret", None)[0] == 401
+    assert authorised("s3cret", "Basic czNjcmV0")[0] == 401
+    assert authorised("s3cret", "Bearer s3cre")[0] == 403
+    assert authorised("s3cret", "Bearer s3cret") is None
+
+
+def test_bad_watch_list_bodies_and_alert_types_say_why() -> None:
+    assert parse_variants(b'{"variants": [" Oscars ", "Academy_Awards"]}') == ["Oscars", "Academy_Awards"]
+    for body, reason in [
+        (b"{", "not JSON"),
+        (b"[]", "must be"),
+        (b'{"variants": []}', "must be"),
+        (b'{"variants": [""]}', "non-empty"),
+    ]:
+        with pytest.raises(ValueError, match=reason):
+            parse_variants(body)
+    assert parse_alert_type("edit_war") == EDIT_WAR and parse_alert_type(None) is None
+    with pytest.raises(ValueError, match="LARGE_EDIT"):
+        parse_alert_type("VANDALISM")

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from core.events import encode_page_request
+from core.events import encode_page_request, project_of_server
 from core.synthetic import Catalogue
-from producer.live import page_request_from_change, parse_sse, project_of_server
+from producer.live import page_request_from_change, parse_sse
 from producer.replay import spread_over_hour
 from producer.synthetic import _TitleBytes, encode_chunk
 

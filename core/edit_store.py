@@ -1,0 +1,193 @@
+"""The edit side's Redis layout: what the edit job writes and the site reads (issue 10).
+
+Keys, under the project's prefix:
+
+  edits:clock                       the newest event time published (a one-member sorted set, ZADD GT)
+  edits:article:<project>:<title>   an article's edits of the activity window, scored by event time
+  edits:entity:<entity>             a watched entity's edit events of the kept history, by event time
+  edits:alerts                      the newest alerts (JSON), scored by event time
+  edits:alerts:entity:<entity>      the same per watched entity
+  edits:last-alert                  hash: <project>|<title> -> the article's newest alert
+  edits:watchlist                   hash: entity -> its variants (JSON), once the API changed the list
+  edits:watchlist:version           bumped by every change; the edit job polls it
+
+Every member is the JSON of one edit or alert, the same bytes whenever the
+same event is published again, so a job that replays after a restart
+rewrites what is there instead of counting twice. Windows are in event time
+(``edits:clock``), so a replay of old events shows their hour, not an empty one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from core.config import EditsSettings, RedisSettings, Settings
+from core.contracts import redis_key
+from core.edits import Edit, EditActivity, EditAlert, activity_record, edit_activity, edit_event
+from core.windows import HOUR_MS, MINUTE_MS
+
+log = logging.getLogger("core.edit_store")
+
+CLOCK_MEMBER = "newest"
+# Keys of articles and entities outlive their window a little, then Redis drops the quiet ones.
+EXPIRY_MARGIN_S = 600
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class EditKeys:
+    redis: RedisSettings
+
+    @property
+    def clock(self) -> str:
+        return redis_key(self.redis, "edits", "clock")
+
+    def article(self, project: str, title: str) -> str:
+        return redis_key(self.redis, "edits", "article", project, title)
+
+    def entity(self, entity: str) -> str:
+        return redis_key(self.redis, "edits", "entity", entity)
+
+    @property
+    def alerts(self) -> str:
+        return redis_key(self.redis, "edits", "alerts")
+
+    def entity_alerts(self, entity: str) -> str:
+        return redis_key(self.redis, "edits", "alerts", "entity", entity)
+
+    @property
+    def last_alert(self) -> str:
+        return redis_key(self.redis, "edits", "last-alert")
+
+    @property
+    def watchlist(self) -> str:
+        return redis_key(self.redis, "edits", "watchlist")
+
+    @property
+    def watchlist_version(self) -> str:
+        return redis_key(self.redis, "edits", "watchlist", "version")
+
+
+def article_field(project: str, title: str) -> str:
+    """The field of an article in ``edits:last-alert``."""
+    return f"{project}|{title}"
+
+
+class EditWriter:
+    """Publishes a batch of edits and alerts in one pipeline (the edit job's side, synchronous client)."""
+
+    def __init__(self, client, redis: RedisSettings, edits: EditsSettings) -> None:
+        self.client, self.keys, self.settings = client, EditKeys(redis), edits
+
+    def write(self, edits: Iterable[tuple[Edit, str | None]], alerts: Iterable[EditAlert]) -> None:
+        """Store (edit, watched entity or None) pairs and alerts; raises redis errors for the caller."""
+        s = self.settings
+        activity_ms, history_ms = s.activity_minutes * MINUTE_MS, s.entity_history_hours * HOUR_MS
+        pipe = self.client.pipeline(transaction=False)
+        newest = 0
+        trimmed: set[str] = set()
+        for edit, entity in edits:
+            newest = max(newest, edit.timestamp_ms)
+            key = self.keys.article(edit.project, edit.title)
+            pipe.zadd(key, {_json(activity_record(edit)): edit.timestamp_ms})
+            if key not in trimmed:
+                trimmed.add(key)
+                pipe.expire(key, activity_ms // 1000 + EXPIRY_MARGIN_S)
+            if entity is not None:
+                pipe.zadd(self.keys.entity(entity), {_json(edit_event(edit, entity)): edit.timestamp_ms})
+                pipe.zremrangebyscore(self.keys.entity(entity), "-inf", f"({edit.timestamp_ms - history_ms}")
+        for key in trimmed:
+            pipe.zremrangebyscore(key, "-inf", f"({newest - activity_ms}")
+        lists = set()
+        for alert in alerts:
+            member = _json(alert.to_json())
+            pipe.zadd(self.keys.alerts, {member: alert.timestamp_ms})
+            lists.add(self.keys.alerts)
+            if alert.entity is not None:
+                pipe.zadd(self.keys.entity_alerts(alert.entity), {member: alert.timestamp_ms})
+                lists.add(self.keys.entity_alerts(alert.entity))
+            pipe.hset(self.keys.last_alert, article_field(alert.project, alert.title), member)
+        for key in lists:
+            pipe.zremrangebyrank(key, 0, -(s.alerts_kept + 1))
+        if newest:
+            pipe.zadd(self.keys.clock, {CLOCK_MEMBER: newest}, gt=True)
+        pipe.execute()
+
+
+def decode_activity(members: Iterable[tuple[bytes | str, float]]) -> EditActivity:
+    """An article's activity from its sorted set's (member, score) pairs of the window."""
+    return edit_activity((json.loads(member), int(score)) for member, score in members)
+
+
+def alert_matches(alert: dict, alert_type: str | None, wiki: str | None) -> bool:
+    """The /alerts filters (the entity filter picks the per-entity list instead)."""
+    return (alert_type is None or alert["alert_type"] == alert_type) and (
+        wiki is None or alert["wiki"] == wiki
+    )
+
+
+# Changes the watch list atomically: the first change copies the configured list in, then sets
+# (variants given) or deletes (none given) one entity and bumps the version.
+# KEYS: watch list hash, version; ARGV: entity, variants JSON or "", configured list JSON
+_CHANGE_WATCHLIST = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  for entity, variants in pairs(cjson.decode(ARGV[3])) do
+    redis.call('HSET', KEYS[1], entity, cjson.encode(variants))
+  end
+end
+local existed = redis.call('HEXISTS', KEYS[1], ARGV[1])
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+redis.call('INCR', KEYS[2])
+return existed
+"""
+
+
+def decode_watchlist(raw: dict) -> dict[str, tuple[str, ...]]:
+    """The watch-list hash as entity -> variants."""
+    return {(k.decode() if isinstance(k, bytes) else k): tuple(json.loads(v)) for k, v in raw.items()}
+
+
+class WatchListStore:
+    """The watch list at run time: the API's changes in Redis, else the configured list."""
+
+    def __init__(self, client, settings: Settings) -> None:
+        self.client, self.keys, self.configured = client, EditKeys(settings.redis), settings.edits.watchlist
+        self._seen_version: bytes | None = None
+
+    def current(self) -> dict[str, tuple[str, ...]]:
+        raw = self.client.hgetall(self.keys.watchlist)
+        return decode_watchlist(raw) if raw else dict(self.configured)
+
+    def changed_watchlist(self) -> dict[str, tuple[str, ...]] | None:
+        """The list if it changed since the last call (the first call: if the API ever changed it)."""
+        import redis
+
+        try:
+            version = self.client.get(self.keys.watchlist_version)
+            if version == self._seen_version:
+                return None
+            self._seen_version = version
+            return self.current()
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            log.warning("cannot read the watch list from Redis (%s); keeping the one in use", error)
+            return None
+
+
+def change_watchlist_script(client):
+    """The registered script that puts or deletes one entity (see _CHANGE_WATCHLIST)."""
+    return client.register_script(_CHANGE_WATCHLIST)
+
+
+def change_watchlist_args(settings: Settings, entity: str, variants: list[str] | None) -> list[str]:
+    configured = {name: list(v) for name, v in settings.edits.watchlist.items()}
+    return [entity, json.dumps(variants) if variants is not None else "", json.dumps(configured)]

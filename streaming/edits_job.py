@@ -1,0 +1,201 @@
+"""The edit job: Wikimedia edits -> per-article edit activity and watch-list alerts (issue 10).
+
+Submit it beside the page-request job:
+
+    deploy/local/flink run -d -py streaming/edits_job.py
+    flink run -m jobmanager:8081 -pyfs core,streaming -py streaming/edits_job.py [options]
+
+    edits (Kafka, raw recentchange JSON)
+      -> parse, match the watch list (normalised titles; changes made through the API are picked up
+         within [edits] watchlist_poll_seconds)      -> malformed events: edits-dead-letter
+      -> keyed by watched entity: LARGE_EDIT, BOT_EDIT, RAPID_EDIT (event time)
+      -> keyed by article, reverts only: EDIT_WAR
+      -> alerts: edit-alerts (Kafka, exactly-once) and Redis
+      -> every edit and alert, gathered per minute of event time: Redis (core/edit_store.py)
+
+Event time is the event's own (``meta.dt``). Guarantees: checkpoints in
+exactly-once mode; the Kafka sinks are transactional; the Redis writes are
+idempotent (the same event gives the same member), so a replay after a
+restart rewrites what is there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pyflink.common import Configuration, Duration, WatermarkStrategy
+from pyflink.common.serialization import SimpleStringSchema
+from pyflink.common.typeinfo import Types
+from pyflink.datastream import (
+    CheckpointingMode,
+    StreamExecutionEnvironment,
+)
+from pyflink.datastream.connectors.base import DeliveryGuarantee
+from pyflink.datastream.connectors.kafka import (
+    KafkaOffsetsInitializer,
+    KafkaRecordSerializationSchema,
+    KafkaSink,
+    KafkaSource,
+)
+
+from core.config import ConfigError, Settings, load_settings
+from core.edits import war_key
+from streaming.edit_operators import (
+    DEAD_LETTERS,
+    EditTime,
+    EditWarRules,
+    EntityRules,
+    ParseEdits,
+    PublishEdits,
+    alert_json,
+    minute_of,
+)
+from streaming.publish import PICKLED
+
+
+def kafka_sink(settings: Settings, topic: str, name: str) -> KafkaSink:
+    """An exactly-once sink of strings to ``topic`` (transactions committed with each checkpoint)."""
+    return (
+        KafkaSink.builder()
+        .set_bootstrap_servers(settings.kafka.bootstrap)
+        .set_record_serializer(
+            KafkaRecordSerializationSchema.builder()
+            .set_topic(topic)
+            .set_value_serialization_schema(SimpleStringSchema())
+            .build()
+        )
+        .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
+        # One prefix per consumer group: two runs of the job (tests) never fence each other.
+        .set_transactional_id_prefix(f"{settings.edits.group_id}-{name}")
+        # Must stay under the broker's transaction.max.timeout.ms (1 h on the local stack).
+        .set_property("transaction.timeout.ms", "900000")
+        .build()
+    )
+
+
+def committed_offsets_else_earliest() -> KafkaOffsetsInitializer:
+    """The group's committed offsets, the earliest for a new group.
+
+    PyFlink's own committed_offsets(strategy) names the strategy class of the shaded SQL connector
+    jar; the stack ships the plain connector with kafka-clients, so the strategy is named here.
+    """
+    from pyflink.java_gateway import get_gateway
+
+    jvm = get_gateway().jvm
+    initializer = jvm.org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer
+    return KafkaOffsetsInitializer(
+        initializer.committedOffsets(jvm.org.apache.kafka.clients.consumer.OffsetResetStrategy.EARLIEST)
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="flink run -py streaming/edits_job.py",
+        description="Read Wikimedia recentchange edits from Kafka; publish each article's edit activity and "
+        "the watch-list and edit-war alerts to Redis, alerts also to Kafka. Settings come from configs/ "
+        "([edits], [kafka]; WIKITRENDS_* environment variables override).",
+    )
+    parser.add_argument(
+        "--startup",
+        choices=["group-offsets", "earliest-offset", "latest-offset"],
+        default="group-offsets",
+        help="where to start without a checkpoint; group-offsets falls back to the earliest (default)",
+    )
+    parser.add_argument(
+        "--parallelism", type=int, default=1, help="default 1 (all of Wikimedia: ~30 edits/s)"
+    )
+    parser.add_argument(
+        "--job-name", default="wikitrends-edits", help="name shown in Flink (default %(default)s)"
+    )
+    return parser.parse_args(argv)
+
+
+def build(settings: Settings, args: argparse.Namespace) -> StreamExecutionEnvironment:
+    """Lay out the job; nothing runs until execute()."""
+    s = settings.streaming
+    env = StreamExecutionEnvironment.get_execution_environment(
+        Configuration()
+        .set_string("pipeline.name", args.job_name)
+        .set_string("state.backend.type", "hashmap")
+        .set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+    )
+    env.add_jars(*(jar.as_uri() for jar in settings.stack.jars("flink")))
+    env.set_parallelism(args.parallelism)
+    env.enable_checkpointing(s.checkpoint_interval_seconds * 1000, CheckpointingMode.EXACTLY_ONCE)
+    env.get_checkpoint_config().set_checkpoint_timeout(s.checkpoint_timeout_seconds * 1000)
+
+    starting = {
+        "group-offsets": committed_offsets_else_earliest,
+        "earliest-offset": KafkaOffsetsInitializer.earliest,
+        "latest-offset": KafkaOffsetsInitializer.latest,
+    }[args.startup]()
+    source = (
+        KafkaSource.builder()
+        .set_bootstrap_servers(settings.kafka.bootstrap)
+        .set_topics(settings.kafka.edits_topic)
+        .set_group_id(settings.edits.group_id)
+        .set_starting_offsets(starting)
+        .set_value_only_deserializer(SimpleStringSchema())
+        .build()
+    )
+    raw = env.from_source(source, WatermarkStrategy.no_watermarks(), "edits").uid("edits-source")
+    parsed = raw.process(ParseEdits(settings), output_type=PICKLED).name("parse edits, match the watch list")
+    parsed.get_side_output(DEAD_LETTERS).sink_to(
+        kafka_sink(settings, settings.kafka.edits_dead_letter_topic, "dead-letters")
+    ).name("dead letters to Kafka")
+    timed = parsed.assign_timestamps_and_watermarks(
+        WatermarkStrategy.for_bounded_out_of_orderness(
+            Duration.of_seconds(settings.edits.watermark_delay_seconds)
+        )
+        .with_timestamp_assigner(EditTime())
+        .with_idleness(Duration.of_seconds(s.idle_timeout_seconds))
+    )
+
+    entity_alerts = (
+        timed.filter(lambda row: row[1] is not None)
+        .key_by(lambda row: row[1], key_type=Types.STRING())
+        .process(EntityRules(settings, ttl_hours=2), output_type=PICKLED)
+        .name("LARGE_EDIT, BOT_EDIT, RAPID_EDIT per watched entity")
+        .uid("entity-alerts")
+    )
+    war_alerts = (
+        timed.filter(lambda row: row[0].is_revert)
+        .key_by(lambda row: war_key(row[0]), key_type=Types.STRING())
+        .process(
+            EditWarRules(settings, ttl_hours=2 * settings.edits.edit_war_minutes // 60 + 1),
+            output_type=PICKLED,
+        )
+        .name("EDIT_WAR per article")
+        .uid("edit-war-alerts")
+    )
+    alerts = entity_alerts.union(war_alerts)
+    alerts.map(alert_json, output_type=Types.STRING()).sink_to(
+        kafka_sink(settings, settings.kafka.edit_alerts_topic, "alerts")
+    ).name("alerts to Kafka")
+
+    (
+        timed.map(lambda row: ("edit", row), output_type=PICKLED)
+        .union(alerts.map(lambda alert: ("alert", alert), output_type=PICKLED))
+        .key_by(minute_of, key_type=Types.LONG())
+        .process(PublishEdits(settings))
+        .name("edits and alerts to Redis")
+        .uid("publish-edits")
+    )
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = load_settings()
+    try:
+        settings.stack.required_jars("flink")
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    build(settings, args).execute(args.job_name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
