@@ -150,7 +150,6 @@ def fold_day(average: Column, days: int, views: Column) -> Column:
     return average + (F.coalesce(views, F.lit(0.0)) - average) / F.lit(float(days + 1))
 
 
-# Columns of a parsed clickstream line; ``problem`` is null for a good line.
 def parse_clickstream_lines(lines: DataFrame, tally: Observation) -> DataFrame:
     """Lines (``value``) of either layout -> referrer, article, source, clicks, problem, line.
 

@@ -40,6 +40,11 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
+def encode_alert(alert: EditAlert) -> str:
+    """An alert as the alerts topic and Redis hold it (the same text for the same alert)."""
+    return _json(alert.to_json())
+
+
 @dataclass(frozen=True)
 class EditKeys:
     redis: RedisSettings
@@ -91,27 +96,29 @@ class EditWriter:
         activity_ms, history_ms = s.activity_minutes * MINUTE_MS, s.entity_history_hours * HOUR_MS
         pipe = self.client.pipeline(transaction=False)
         newest = 0
-        trimmed: set[str] = set()
+        articles: set[str] = set()
+        entities: set[str] = set()
         for edit, entity in edits:
             newest = max(newest, edit.timestamp_ms)
             key = self.keys.article(edit.project, edit.title)
             pipe.zadd(key, {_json(activity_record(edit)): edit.timestamp_ms})
-            if key not in trimmed:
-                trimmed.add(key)
-                pipe.expire(key, activity_ms // 1000 + EXPIRY_MARGIN_S)
+            articles.add(key)
             if entity is not None:
                 pipe.zadd(self.keys.entity(entity), {_json(edit_event(edit, entity)): edit.timestamp_ms})
-                pipe.zremrangebyscore(self.keys.entity(entity), "-inf", f"({edit.timestamp_ms - history_ms}")
-        for key in trimmed:
+                entities.add(self.keys.entity(entity))
+        for key in articles:
             pipe.zremrangebyscore(key, "-inf", f"({newest - activity_ms}")
+            pipe.expire(key, activity_ms // 1000 + EXPIRY_MARGIN_S)
+        for key in entities:
+            pipe.zremrangebyscore(key, "-inf", f"({newest - history_ms}")
         lists = set()
         for alert in alerts:
-            member = _json(alert.to_json())
-            pipe.zadd(self.keys.alerts, {member: alert.timestamp_ms})
+            member = encode_alert(alert)
             lists.add(self.keys.alerts)
+            pipe.zadd(self.keys.alerts, {member: alert.timestamp_ms})
             if alert.entity is not None:
-                pipe.zadd(self.keys.entity_alerts(alert.entity), {member: alert.timestamp_ms})
                 lists.add(self.keys.entity_alerts(alert.entity))
+                pipe.zadd(self.keys.entity_alerts(alert.entity), {member: alert.timestamp_ms})
             pipe.hset(self.keys.last_alert, article_field(alert.project, alert.title), member)
         for key in lists:
             pipe.zremrangebyrank(key, 0, -(s.alerts_kept + 1))
@@ -152,8 +159,11 @@ return existed
 """
 
 
-def decode_watchlist(raw: dict) -> dict[str, tuple[str, ...]]:
-    """The watch-list hash as entity -> variants."""
+def watchlist_in_use(raw: dict, configured: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """The watch list from its Redis hash (entity -> variants JSON), or the configured one while the API
+    has never changed it (no hash)."""
+    if not raw:
+        return dict(configured)
     return {(k.decode() if isinstance(k, bytes) else k): tuple(json.loads(v)) for k, v in raw.items()}
 
 
@@ -165,8 +175,7 @@ class WatchListStore:
         self._seen_version: bytes | None = None
 
     def current(self) -> dict[str, tuple[str, ...]]:
-        raw = self.client.hgetall(self.keys.watchlist)
-        return decode_watchlist(raw) if raw else dict(self.configured)
+        return watchlist_in_use(self.client.hgetall(self.keys.watchlist), self.configured)
 
     def changed_watchlist(self) -> dict[str, tuple[str, ...]] | None:
         """The list if it changed since the last call (the first call: if the API ever changed it)."""

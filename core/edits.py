@@ -191,7 +191,7 @@ class EditWars:
         """Record an edit; True when it makes its article an edit war not alerted in this window."""
         if not edit.is_revert:
             return False
-        key = f"{edit.wiki}|{edit.title}"
+        key = war_key(edit)
         reverts = self._reverts[key]
         bisect.insort(reverts, (edit.timestamp_ms, edit.user))
         recent = [(t, u) for t, u in reverts if abs(t - edit.timestamp_ms) <= self.window_ms]
@@ -412,11 +412,6 @@ def entity_metrics(entity: str, variants: Iterable[str], events: Iterable[dict])
     return EntityMetrics(entity, tuple(variants), edits, bots, edits - bots, changed, len(users), last)
 
 
-def entity_key(edit: Edit, watchlist: WatchList) -> str | None:
-    """The watched entity an edit is of (its wiki's own, never by substring), or None."""
-    return watchlist.entity_of(edit.title)
-
-
 def war_key(edit: Edit) -> str:
     """The article an edit war is about: wiki and title."""
     return f"{edit.wiki}|{edit.title}"
@@ -430,7 +425,7 @@ def alerts_of_stream(
     wars: dict[str, ArticleEditWar] = {}
     found: list[EditAlert] = []
     for edit in edits:
-        entity = entity_key(edit, watchlist)
+        entity = watchlist.entity_of(edit.title)
         if entity is not None:
             found += entities.setdefault(entity, EntityAlerts(thresholds)).add(edit, entity)
         if edit.is_revert:

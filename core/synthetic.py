@@ -167,6 +167,11 @@ def parse_duration_ms(text: str) -> int:
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
 
 
+def parse_start(text: str, clock_start_ms: int) -> int:
+    """``+30m`` (an offset from the clock's start) or an ISO time -> epoch milliseconds."""
+    return clock_start_ms + parse_duration_ms(text[1:]) if text.startswith("+") else parse_time_ms(text)
+
+
 def parse_time_ms(text: str) -> int:
     """An ISO 8601 time (UTC unless it says otherwise) -> epoch milliseconds."""
     try:
@@ -192,11 +197,7 @@ def parse_scenario(kind: str, spec: str, clock_start_ms: int, catalogue: Catalog
     if len(parts) not in (3, 4):
         raise ValueError(f"{kind} {spec!r}: expected START,DURATION,SIZE[,TITLE]")
     start_text, duration_text, size_text = parts[:3]
-    start_ms = (
-        clock_start_ms + parse_duration_ms(start_text[1:])
-        if start_text.startswith("+")
-        else parse_time_ms(start_text)
-    )
+    start_ms = parse_start(start_text, clock_start_ms)
     if not size_text.isdigit():
         raise ValueError(f"{kind} {spec!r}: SIZE must be a whole number of views per minute")
     if len(parts) == 4:

@@ -73,10 +73,10 @@ class EditWorld:
         if len(self.watchlist) < 4:
             raise ValueError("the synthetic edit stream needs a watch list of at least 4 entities")
         self._watched = {normalise_title(v) for name, vs in self.watchlist.items() for v in (name, *vs)}
-        self._revision = 0
 
     def events(self) -> Iterator[dict]:
-        """Every event in event-time order (within a minute), minute after minute."""
+        """Every event in event-time order (within a minute), minute after minute; fills expected_alerts."""
+        self.expected_alerts, self._revision = [], 0
         rng = np.random.default_rng(self.seed)
         end_ms = self.start_ms + self.minutes * MINUTE_MS
         injected = sorted(self._injected(end_ms), key=lambda event: event["timestamp_ms"])

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from core.synthetic import MINUTE_MS, Catalogue, parse_duration_ms
+from core.synthetic import MINUTE_MS, Catalogue, parse_duration_ms, parse_start
 from core.synthetic_edits import EditWorld, encode_event
 from producer.sink import PageRequestSink, Progress, StopFlag
 from producer.synthetic import Pace, wait_for_turn
@@ -74,12 +74,6 @@ def add_parsers(sources, settings, world_options) -> None:
     replay.add_argument("--topic", default=settings.kafka.edits_topic, help="topic (default %(default)s)")
 
 
-def _offset_or_time(text: str, start_ms: int) -> int:
-    from core.synthetic import parse_time_ms
-
-    return start_ms + parse_duration_ms(text[1:]) if text.startswith("+") else parse_time_ms(text)
-
-
 def run_synthetic_edits(args, settings, stop: StopFlag, catalogue: Catalogue, start_ms: int) -> int:
     """Produce the synthetic edit stream and write its ground truth."""
     start_ms -= start_ms % MINUTE_MS
@@ -89,7 +83,7 @@ def run_synthetic_edits(args, settings, stop: StopFlag, catalogue: Catalogue, st
             raise ValueError("--trend-title needs --trend-start")
         trend = (
             args.trend_title,
-            _offset_or_time(args.trend_start, start_ms),
+            parse_start(args.trend_start, start_ms),
             parse_duration_ms(args.trend_duration),
         )
     world = EditWorld(

@@ -20,14 +20,13 @@ from core.edits import (
     AlertThresholds,
     ArticleEditWar,
     Edit,
-    EditAlert,
     EntityAlerts,
     MalformedEditEvent,
     WatchList,
     parse_recentchange,
 )
 from core.events import DEAD_LETTER_PAYLOAD_CHARS
-from core.windows import MINUTE_MS
+from core.windows import MINUTE_MS, iso_time
 from streaming.publish import PICKLED, GatherThenPublish
 
 log = logging.getLogger("streaming.edits")
@@ -148,7 +147,7 @@ class PublishEdits(GatherThenPublish):
         self.published = runtime_context.get_metrics_group().counter("edits_published")
 
     def process_element(self, value, ctx: KeyedProcessFunction.Context):
-        self.rows.add(value)
+        self.rows.add(self.row_of(value))
         timers = ctx.timer_service()
         timers.register_event_time_timer(ctx.get_current_key() + MINUTE_MS - 1)
         timers.register_processing_time_timer(
@@ -168,14 +167,10 @@ class PublishEdits(GatherThenPublish):
         self.published.inc(len(edits))
 
     def describe(self, minute_ms: int) -> str:
-        return f"the edits of minute {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime(minute_ms / 1000))}"
+        return f"the edits of minute {iso_time(minute_ms)}"
 
 
 def minute_of(row: tuple) -> int:
     """The minute (epoch ms) of an ('edit', (Edit, entity)) or ('alert', EditAlert) row's event time."""
     timestamp = row[1][0].timestamp_ms if row[0] == "edit" else row[1].timestamp_ms
     return timestamp - timestamp % MINUTE_MS
-
-
-def alert_json(alert: EditAlert) -> str:
-    return json.dumps(alert.to_json(), ensure_ascii=False, separators=(",", ":"))

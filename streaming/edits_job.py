@@ -40,6 +40,7 @@ from pyflink.datastream.connectors.kafka import (
 )
 
 from core.config import ConfigError, Settings, load_settings
+from core.edit_store import encode_alert
 from core.edits import war_key
 from streaming.edit_operators import (
     DEAD_LETTERS,
@@ -48,7 +49,6 @@ from streaming.edit_operators import (
     EntityRules,
     ParseEdits,
     PublishEdits,
-    alert_json,
     minute_of,
 )
 from streaming.publish import PICKLED
@@ -170,7 +170,7 @@ def build(settings: Settings, args: argparse.Namespace) -> StreamExecutionEnviro
         .uid("edit-war-alerts")
     )
     alerts = entity_alerts.union(war_alerts)
-    alerts.map(alert_json, output_type=Types.STRING()).sink_to(
+    alerts.map(encode_alert, output_type=Types.STRING()).sink_to(
         kafka_sink(settings, settings.kafka.edit_alerts_topic, "alerts")
     ).name("alerts to Kafka")
 

@@ -40,7 +40,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from core.config import Settings
 from core.navigation_store import NavigationStore, NoClickstream
 from web.access_log import AccessLog
-from web.edits import DEFAULT_ALERTS_LIMIT, EditReader, authorised, parse_alert_type, parse_variants
+from web.edits import (
+    DEFAULT_ALERTS_LIMIT,
+    EditReader,
+    authorised,
+    parse_alert_type,
+    parse_entity,
+    parse_variants,
+)
 from web.feeds import Feed, feeds
 from web.snapshots import STALE, RedisUnavailable, SnapshotReader
 from web.views import (
@@ -405,14 +412,6 @@ class WatchListEntityApi(EditApi):
             return {"entity": entity, "deleted": existed}
 
         await self.answer(compute)
-
-
-def parse_entity(raw: str) -> str:
-    """An entity name from the URL: not empty, at most 255 characters, no control characters."""
-    entity = raw.strip()
-    if not entity or len(entity) > 255 or any(ord(c) < 32 for c in entity):
-        raise BadParameter("the entity must be 1 to 255 printable characters")
-    return entity
 
 
 class TrendingPage(PageHandler):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -25,16 +24,15 @@ from core.edit_store import (
     alert_matches,
     change_watchlist_args,
     change_watchlist_script,
-    decode_activity,
-    decode_watchlist,
+    watchlist_in_use,
 )
-from core.edits import ALERT_TYPES, EditActivity, entity_metrics
-from core.windows import MINUTE_MS
+from core.edits import ALERT_TYPES, entity_metrics
+from core.events import MAX_TITLE_CHARS
 from web.snapshots import RedisUnavailable
+from web.views import BadParameter
 
 DEFAULT_ALERTS_LIMIT = 20
 MAX_VARIANTS = 50
-MAX_TITLE_CHARS = 255
 
 
 class EditReader:
@@ -54,7 +52,7 @@ class EditReader:
 
     async def watchlist(self) -> dict[str, tuple[str, ...]]:
         raw = await self._call(self.client.hgetall(self.keys.watchlist))
-        return decode_watchlist(raw) if raw else dict(self.settings.edits.watchlist)
+        return watchlist_in_use(raw, self.settings.edits.watchlist)
 
     async def alerts(self, entity: str | None, alert_type: str | None, wiki: str | None, limit: int) -> list:
         """The newest alerts that pass the filters, newest first."""
@@ -73,32 +71,6 @@ class EditReader:
             entity_metrics(entity, variants, map(json.loads, members)).to_json()
             for (entity, variants), members in zip(watched.items(), lists, strict=True)
         ]
-
-    async def activity(self, articles: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """Each article's edits in the activity window and its newest alert (absent: no edits, no alert)."""
-        if not articles:
-            return {}
-        pipe = self.client.pipeline(transaction=False)
-        pipe.zscore(self.keys.clock, "newest")
-        pipe.hmget(self.keys.last_alert, [f"{project}|{title}" for project, title in articles])
-        results = await self._call(pipe.execute())
-        clock, last_alerts = results
-        if clock is None:
-            return {}
-        since = int(clock) - self.settings.edits.activity_minutes * MINUTE_MS
-        pipe = self.client.pipeline(transaction=False)
-        for project, title in articles:
-            pipe.zrangebyscore(self.keys.article(project, title), since, "+inf", withscores=True)
-        windows = await self._call(pipe.execute())
-        context = {}
-        for article, members, alert in zip(articles, windows, last_alerts, strict=True):
-            activity: EditActivity = decode_activity(members)
-            if activity.edits or alert:
-                context[article] = {
-                    **activity.to_json(),
-                    "last_alert": json.loads(alert) if alert else None,
-                }
-        return context
 
     async def change_watchlist(self, entity: str, variants: list[str] | None) -> bool:
         """Put (variants given) or delete an entity; True when it was there before."""
@@ -128,6 +100,14 @@ def parse_variants(body: bytes) -> list[str]:
     if not all(isinstance(v, str) and v.strip() and len(v) <= MAX_TITLE_CHARS for v in variants):
         raise ValueError(f"every variant must be a non-empty title of at most {MAX_TITLE_CHARS} characters")
     return [v.strip() for v in variants]
+
+
+def parse_entity(raw: str) -> str:
+    """An entity name from the URL: 1 to MAX_TITLE_CHARS characters, no control characters."""
+    entity = raw.strip()
+    if not entity or len(entity) > MAX_TITLE_CHARS or any(ord(c) < 32 for c in entity):
+        raise BadParameter(f"the entity must be 1 to {MAX_TITLE_CHARS} printable characters")
+    return entity
 
 
 def authorised(configured_token: str, header: str | None) -> tuple[int, str] | None:
