@@ -198,9 +198,18 @@ class FeedApi(JsonHandler):
         navigation_version = (
             (navigation.list_computed_at, tuple(sorted(navigation.months.items()))) if navigation else None
         )
-        key = (feed.name, snapshot.computed_at, len(snapshot.articles), navigation_version, project, limit)
+        edits, edits_version = self.reader.edits(feed)
+        key = (
+            feed.name,
+            snapshot.computed_at,
+            len(snapshot.articles),
+            navigation_version,
+            edits_version,
+            project,
+            limit,
+        )
         rendered = self.bodies.get(
-            key, snapshot.computed_at, lambda: feed.document(snapshot, navigation, project, limit)
+            key, snapshot.computed_at, lambda: feed.document(snapshot, navigation, project, limit, edits)
         )
         self.cache_for(feed.max_age())
         self.set_header("Last-Modified", rendered.last_modified)
@@ -245,6 +254,7 @@ class PageHandler(BaseHandler):
             "problem": None,
             "project": None,
             "navigation": None,
+            "edits": {},
         }
         try:
             limit, project = self.query(self.feed.page_limit)
@@ -264,6 +274,7 @@ class PageHandler(BaseHandler):
                 "snapshot": snapshot,
                 "articles": select(snapshot.articles, project, limit),
                 "navigation": self.reader.navigation(self.feed),
+                "edits": self.reader.edits(self.feed)[0] or {},
             }
         self.set_header("Cache-Control", "no-cache")
         self.render_page(**values)
@@ -438,7 +449,9 @@ def make_app(
     site_feeds = feeds(reader.keys)
     trending, anomalies = site_feeds.trending, site_feeds.anomalies
     store = navigation_store or NavigationStore(settings)
-    edit_side = {**shared, "edits": EditReader(reader.client, settings)}
+    edit_reader = EditReader(reader.client, settings)
+    reader.attach_edit_context(edit_reader.activity)
+    edit_side = {**shared, "edits": edit_reader}
     return tornado.web.Application(
         [
             (r"/", TrendingPage, {**shared, "feed": trending}),
