@@ -9,6 +9,7 @@
                           month of its wiki (400 for a malformed project or title, 404 for an article
                           that month does not have or a wiki without clickstream)
     GET /healthz          200 when Redis answers, 503 with the reason when it does not
+    GET /alerts           watch-list alerts, newest first (HTML; ?entity=&type=&wiki=&limit=)
     GET /api/alerts, /api/entities, /api/watchlist; PUT and DELETE /api/watchlist/<entity>
                           the edit side (web/edits.py says how)
 
@@ -38,13 +39,14 @@ import tornado.web
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.config import Settings
+from core.edits import ALERT_TYPES
 from core.navigation_store import NavigationStore, NoClickstream
 from web.access_log import AccessLog
 from web.edits import (
-    DEFAULT_ALERTS_LIMIT,
+    AlertQuery,
     EditReader,
     authorised,
-    parse_alert_type,
+    parse_alert_query,
     parse_entity,
     parse_variants,
 )
@@ -205,9 +207,18 @@ class FeedApi(JsonHandler):
         navigation_version = (
             (navigation.list_computed_at, tuple(sorted(navigation.months.items()))) if navigation else None
         )
-        key = (feed.name, snapshot.computed_at, len(snapshot.articles), navigation_version, project, limit)
+        edits, edits_version = self.reader.edits(feed)
+        key = (
+            feed.name,
+            snapshot.computed_at,
+            len(snapshot.articles),
+            navigation_version,
+            edits_version,
+            project,
+            limit,
+        )
         rendered = self.bodies.get(
-            key, snapshot.computed_at, lambda: feed.document(snapshot, navigation, project, limit)
+            key, snapshot.computed_at, lambda: feed.document(snapshot, navigation, project, limit, edits)
         )
         self.cache_for(feed.max_age())
         self.set_header("Last-Modified", rendered.last_modified)
@@ -229,21 +240,41 @@ class HealthHandler(JsonHandler):
         await self.get()  # Tornado sends the headers only
 
 
-class PageHandler(BaseHandler):
-    """A feed as a page with a live list; ``?fragment=1`` returns the list alone, for the page's refresh."""
+class LivePage(BaseHandler):
+    """A page with a live list; ``?fragment=1`` returns the list alone, for the page's refresh."""
 
     template = ""  # the whole page
     list_template = ""  # the list alone (the fragment)
+
+    def page_name(self) -> str:
+        """Which navigation link is the current page."""
+        return self.feed.name
 
     def render_page(self, status: int = 200, **values: Any) -> None:
         self.set_status(status)
         fragment = self.get_query_argument("fragment", None) == "1"
         self.render(
             self.list_template if fragment else self.template,
-            page=self.feed.name,
+            page=self.page_name(),
             refresh_seconds=self.config.web.refresh_seconds,
             **values,
         )
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        namespace = super().get_template_namespace()
+        namespace.update(
+            display_title=display_title,
+            article_url=article_url,
+            chart_points=chart_points,
+            iso_time=iso_time,
+            source_bar=source_bar,
+            SOURCE_LABELS=SOURCE_LABELS,
+        )
+        return namespace
+
+
+class PageHandler(LivePage):
+    """A feed (trending or anomalies) as a page."""
 
     async def get(self) -> None:
         values: dict[str, Any] = {
@@ -252,6 +283,7 @@ class PageHandler(BaseHandler):
             "problem": None,
             "project": None,
             "navigation": None,
+            "edits": {},
         }
         try:
             limit, project = self.query(self.feed.page_limit)
@@ -271,24 +303,13 @@ class PageHandler(BaseHandler):
                 "snapshot": snapshot,
                 "articles": select(snapshot.articles, project, limit),
                 "navigation": self.reader.navigation(self.feed),
+                "edits": self.reader.edits(self.feed)[0] or {},
             }
         self.set_header("Cache-Control", "no-cache")
         self.render_page(**values)
 
     async def head(self) -> None:
         await self.get()
-
-    def get_template_namespace(self) -> dict[str, Any]:
-        namespace = super().get_template_namespace()
-        namespace.update(
-            display_title=display_title,
-            article_url=article_url,
-            chart_points=chart_points,
-            iso_time=iso_time,
-            source_bar=source_bar,
-            SOURCE_LABELS=SOURCE_LABELS,
-        )
-        return namespace
 
 
 class ArticleNavigationApi(JsonHandler):
@@ -346,22 +367,29 @@ class EditApi(JsonHandler):
             self.send_json(503, {"error": "data store unavailable", "reason": str(error)})
 
 
-class AlertsApi(EditApi):
+def alert_query(handler: BaseHandler) -> AlertQuery:
+    """The request's alert filters, or BadParameter."""
+    max_limit = handler.config.web.max_limit
+    return parse_alert_query(lambda name: handler.get_query_argument(name, None), max_limit)
+
+
+class EditReadApi(EditApi):
+    """A GET of the edit side; HEAD answers like it, without the body."""
+
+    async def head(self) -> None:
+        await self.get()  # type: ignore[attr-defined]
+
+
+class AlertsApi(EditReadApi):
     async def get(self) -> None:
         async def compute() -> dict[str, Any]:
-            limit = parse_limit(
-                self.get_query_argument("limit", None), DEFAULT_ALERTS_LIMIT, self.config.web.max_limit
-            )
-            alert_type = parse_alert_type(self.get_query_argument("type", None))
-            entity = self.get_query_argument("entity", None) or None
-            wiki = self.get_query_argument("wiki", None) or None
-            alerts = await self.edits.alerts(entity, alert_type, wiki, limit)
+            alerts = await self.edits.alerts(alert_query(self))
             return {"count": len(alerts), "alerts": alerts}
 
         await self.answer(compute)
 
 
-class EntitiesApi(EditApi):
+class EntitiesApi(EditReadApi):
     async def get(self) -> None:
         async def compute() -> dict[str, Any]:
             entities = await self.edits.entities()
@@ -371,7 +399,7 @@ class EntitiesApi(EditApi):
         await self.answer(compute)
 
 
-class WatchListApi(EditApi):
+class WatchListApi(EditReadApi):
     async def get(self) -> None:
         async def compute() -> dict[str, Any]:
             watched = await self.edits.watchlist()
@@ -414,6 +442,42 @@ class WatchListEntityApi(EditApi):
         await self.answer(compute)
 
 
+class AlertsPage(LivePage):
+    """The watch-list alerts, newest first, with the filters of /api/alerts."""
+
+    template = "alerts.html"
+    list_template = "alerts_list.html"
+
+    def initialize(self, reader: SnapshotReader, settings: Settings, edits: EditReader) -> None:
+        super().initialize(reader, settings)
+        self.edits = edits
+
+    def page_name(self) -> str:
+        return "alerts"
+
+    async def get(self) -> None:
+        self.set_header("Cache-Control", "no-cache")
+        values: dict[str, Any] = {"alerts": [], "problem": None, "entities": [], "alert_types": ALERT_TYPES}
+        raw = {name: self.get_query_argument(name, "") for name in ("entity", "type", "wiki", "limit")}
+        try:
+            query = alert_query(self)
+        except BadParameter as error:
+            self.render_page(400, **values | {"query": None, "raw": raw, "problem": str(error)})
+            return
+        try:
+            values["entities"] = sorted(await self.edits.watchlist())
+            values["alerts"] = await self.edits.alerts(query)
+        except RedisUnavailable as error:
+            self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+            problem = f"The data store is not answering: {error}"
+            self.render_page(503, **values | {"query": query, "raw": raw, "problem": problem})
+            return
+        self.render_page(**values, query=query, raw=raw)
+
+    async def head(self) -> None:
+        await self.get()
+
+
 class TrendingPage(PageHandler):
     template = "trending.html"
     list_template = "trending_list.html"
@@ -437,7 +501,9 @@ def make_app(
     site_feeds = feeds(reader.keys)
     trending, anomalies = site_feeds.trending, site_feeds.anomalies
     store = navigation_store or NavigationStore(settings)
-    edit_side = {**shared, "edits": EditReader(reader.client, settings)}
+    edit_reader = EditReader(reader.client, settings)
+    reader.attach_edit_context(edit_reader.activity)
+    edit_side = {**shared, "edits": edit_reader}
     return tornado.web.Application(
         [
             (r"/", TrendingPage, {**shared, "feed": trending}),
@@ -446,6 +512,7 @@ def make_app(
             (r"/api/anomalies", FeedApi, {**shared, "feed": anomalies, "bodies": bodies}),
             (r"/api/articles/([^/]+)/(.+)/navigation", ArticleNavigationApi, {**shared, "store": store}),
             (r"/healthz", HealthHandler, shared),
+            (r"/alerts", AlertsPage, edit_side),
             (r"/api/alerts", AlertsApi, edit_side),
             (r"/api/entities", EntitiesApi, edit_side),
             (r"/api/watchlist", WatchListApi, edit_side),

@@ -1,6 +1,7 @@
 """The edit side of the site (issue 10): alerts, watched entities, the watch list and edit activity.
 
-    GET    /api/alerts?entity=&type=&wiki=&limit=   newest alerts first (400 for an unknown type)
+    GET    /alerts?entity=&type=&wiki=&limit=       the alerts page, newest first, refreshing itself
+    GET    /api/alerts?entity=&type=&wiki=&limit=   the same as JSON (400 for an unknown type or a bad wiki)
     GET    /api/entities                            each watched entity with its edits of the kept history
     GET    /api/watchlist                           the watch list in use
     PUT    /api/watchlist/<entity>                  body {"variants": [...]}: add or replace an entity
@@ -16,23 +17,52 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
 from core.edit_store import (
+    CLOCK_MEMBER,
     EditKeys,
     alert_matches,
+    article_field,
     change_watchlist_args,
     change_watchlist_script,
+    decode_activity,
     watchlist_in_use,
 )
 from core.edits import ALERT_TYPES, entity_metrics
 from core.events import MAX_TITLE_CHARS
+from core.windows import MINUTE_MS
 from web.snapshots import RedisUnavailable
-from web.views import BadParameter
+from web.views import BadParameter, parse_limit
 
 DEFAULT_ALERTS_LIMIT = 20
 MAX_VARIANTS = 50
+_WIKI = re.compile(r"^[a-z][a-z0-9_]{1,39}$")  # a wiki's database name: enwiki, zh_min_nanwiki, wikidatawiki
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    """The filters of /alerts and /api/alerts; None means any."""
+
+    entity: str | None
+    alert_type: str | None
+    wiki: str | None
+    limit: int
+
+
+def parse_alert_query(argument: Callable[[str], str | None], max_limit: int) -> AlertQuery:
+    """The alert filters from ``argument(name)`` (the query string); BadParameter with the reason."""
+    entity = argument("entity")
+    return AlertQuery(
+        entity=parse_entity(entity) if entity else None,
+        alert_type=parse_alert_type(argument("type")),
+        wiki=parse_wiki(argument("wiki")),
+        limit=parse_limit(argument("limit"), DEFAULT_ALERTS_LIMIT, max_limit),
+    )
 
 
 class EditReader:
@@ -54,12 +84,12 @@ class EditReader:
         raw = await self._call(self.client.hgetall(self.keys.watchlist))
         return watchlist_in_use(raw, self.settings.edits.watchlist)
 
-    async def alerts(self, entity: str | None, alert_type: str | None, wiki: str | None, limit: int) -> list:
+    async def alerts(self, query: AlertQuery) -> list[dict]:
         """The newest alerts that pass the filters, newest first."""
-        key = self.keys.entity_alerts(entity) if entity else self.keys.alerts
+        key = self.keys.entity_alerts(query.entity) if query.entity else self.keys.alerts
         members = await self._call(self.client.zrevrange(key, 0, self.settings.edits.alerts_kept - 1))
-        found = [alert for alert in map(json.loads, members) if alert_matches(alert, alert_type, wiki)]
-        return found[:limit]
+        found = [a for a in map(json.loads, members) if alert_matches(a, query.alert_type, query.wiki)]
+        return found[: query.limit]
 
     async def entities(self) -> list[dict]:
         watched = await self.watchlist()
@@ -72,6 +102,29 @@ class EditReader:
             for (entity, variants), members in zip(watched.items(), lists, strict=True)
         ]
 
+    async def activity(self, articles: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        """Each (project, title)'s edits in the activity window before the newest edit published, and
+        its newest alert; articles with neither are left out."""
+        if not articles:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zscore(self.keys.clock, CLOCK_MEMBER)
+        pipe.hmget(self.keys.last_alert, [article_field(project, title) for project, title in articles])
+        clock, last_alerts = await self._call(pipe.execute())
+        if clock is None:  # the edit job has published nothing yet
+            return {}
+        since = int(clock) - self.settings.edits.activity_minutes * MINUTE_MS
+        pipe = self.client.pipeline(transaction=False)
+        for project, title in articles:
+            pipe.zrangebyscore(self.keys.article(project, title), since, "+inf", withscores=True)
+        windows = await self._call(pipe.execute())
+        context = {}
+        for article, members, alert in zip(articles, windows, last_alerts, strict=True):
+            activity = decode_activity(members)
+            if activity.edits or alert:
+                context[article] = {**activity.to_json(), "last_alert": json.loads(alert) if alert else None}
+        return context
+
     async def change_watchlist(self, entity: str, variants: list[str] | None) -> bool:
         """Put (variants given) or delete an entity; True when it was there before."""
         args = change_watchlist_args(self.settings, entity, variants)
@@ -80,12 +133,22 @@ class EditReader:
 
 
 def parse_alert_type(raw: str | None) -> str | None:
-    """``?type=``: one of the alert types (case-insensitive), absent for all; ValueError otherwise."""
+    """``?type=``: one of the alert types (case-insensitive), absent for all; BadParameter otherwise."""
     if raw is None or raw == "":
         return None
     if raw.upper() not in ALERT_TYPES:
-        raise ValueError(f"unknown alert type {raw!r}: use one of {', '.join(ALERT_TYPES)}")
+        raise BadParameter(f"unknown alert type {raw!r}: use one of {', '.join(ALERT_TYPES)}")
     return raw.upper()
+
+
+def parse_wiki(raw: str | None) -> str | None:
+    """``?wiki=``: a wiki's database name such as enwiki (case-insensitive), absent for all."""
+    if raw is None or raw.strip() == "":
+        return None
+    wiki = raw.strip().lower()
+    if not _WIKI.match(wiki):
+        raise BadParameter(f"unknown wiki {raw!r}: use a database name such as enwiki or dewiki")
+    return wiki
 
 
 def parse_variants(body: bytes) -> list[str]:

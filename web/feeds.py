@@ -28,8 +28,8 @@ class Feed:
     key: str  # the Redis key of the newest snapshot
     navigation_key: str  # where its articles' readers come from (batch/navigation.py)
     decode: Callable[[bytes], Any]
-    # (snapshot, its navigation or None, project, limit) -> JSON
-    document: Callable[[Any, ListNavigation | None, str | None, int], dict[str, Any]]
+    # (snapshot, its navigation or None, project, limit, edit context or None) -> JSON
+    document: Callable[[Any, ListNavigation | None, str | None, int, dict | None], dict[str, Any]]
     max_age: Callable[[], int]  # seconds a JSON answer may be cached
     page_limit: int
 

@@ -12,7 +12,10 @@ itself when Redis returns.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +39,9 @@ class _Cached:
     fetched_at: float
     value: Any
     navigation: ListNavigation | None = None
+    # (project, title) -> the article's edits of the last hour and last alert (web/edits.py)
+    edits: dict[tuple[str, str], dict] | None = None
+    edits_version: str = ""
 
 
 def redis_connection(settings: RedisSettings) -> aioredis.Redis:
@@ -58,6 +64,11 @@ class SnapshotReader:
         self.cache_seconds = cache_seconds
         self._cache: dict[str, _Cached] = {}
         self._fetching: dict[str, asyncio.Future] = {}
+        self._edit_context: Callable[[list[tuple[str, str]]], Awaitable[dict]] | None = None
+
+    def attach_edit_context(self, edit_context: Callable[[list[tuple[str, str]]], Awaitable[dict]]) -> None:
+        """Read the listed articles' edit activity with the trending list (EditReader.activity)."""
+        self._edit_context = edit_context
 
     def cached(self, feed: Feed) -> Any:
         """The feed's decoded snapshot if read recently enough (None: there is none), else STALE."""
@@ -65,6 +76,11 @@ class SnapshotReader:
         if cached is not None and time.monotonic() - cached.fetched_at < self.cache_seconds:
             return cached.value
         return STALE
+
+    def edits(self, feed: Feed) -> tuple[dict[tuple[str, str], dict] | None, str]:
+        """The feed's articles' edit context, read with its snapshot, and a version of it for caches."""
+        cached = self._cache.get(feed.key)
+        return (cached.edits, cached.edits_version) if cached else (None, "")
 
     def navigation(self, feed: Feed) -> ListNavigation | None:
         """Where the readers of the feed's articles come from, read with its snapshot (None: not yet)."""
@@ -94,8 +110,20 @@ class SnapshotReader:
             raise RedisUnavailable(f"Redis at {self.settings.url} is not answering ({error})") from error
         value = feed.decode(raw) if raw is not None else None
         navigation = decode_list_navigation(raw_navigation) if raw_navigation is not None else None
-        self._cache[feed.key] = _Cached(time.monotonic(), value, navigation)
+        edits, edits_version = await self._edits_of(feed, value)
+        self._cache[feed.key] = _Cached(time.monotonic(), value, navigation, edits, edits_version)
         return value
+
+    async def _edits_of(self, feed: Feed, snapshot: Any) -> tuple[dict | None, str]:
+        """The trending articles' edit context; None when there is none to show (the list still is)."""
+        if self._edit_context is None or feed.name != "trending" or not snapshot or not snapshot.articles:
+            return None, ""
+        try:
+            edits = await self._edit_context([(a.project, a.title) for a in snapshot.articles])
+        except RedisUnavailable:
+            return None, ""
+        version = hashlib.sha1(json.dumps(sorted(map(list, edits.items())), default=str).encode()).hexdigest()
+        return edits, version
 
     async def ping(self) -> None:
         try:

@@ -126,12 +126,16 @@ def referrers_block(navigation: ListNavigation | None, project: str, title: str)
     return navigation_block(found)
 
 
-def trending_item(article: TrendingArticle, navigation: ListNavigation | None = None) -> dict:
-    """One trending article as the API gives it: the numbers behind its rank, its link, its readers."""
+def trending_item(
+    article: TrendingArticle, navigation: ListNavigation | None = None, edits: dict | None = None
+) -> dict:
+    """One trending article as the API gives it: the numbers behind its rank, its link, its readers,
+    and its edits of the last hour with its last alert (null when it has neither)."""
     return {
         **asdict(article),
         "url": article_url(article.project, article.title),
         "referrers": referrers_block(navigation, article.project, article.title),
+        "edits": (edits or {}).get((article.project, article.title)),
     }
 
 
@@ -144,7 +148,11 @@ def anomaly_item(article: AnomalousArticle, navigation: ListNavigation | None = 
 
 
 def trending_document(
-    snapshot: TrendingSnapshot, navigation: ListNavigation | None, project: str | None, limit: int
+    snapshot: TrendingSnapshot,
+    navigation: ListNavigation | None,
+    project: str | None,
+    limit: int,
+    edits: dict | None = None,
 ) -> dict:
     """The /api/trending body."""
     articles = select(snapshot.articles, project, limit)
@@ -156,7 +164,7 @@ def trending_document(
         "min_volume": snapshot.min_volume,
         "project": project,
         "count": len(articles),
-        "articles": [trending_item(a, navigation) for a in articles],
+        "articles": [trending_item(a, navigation, edits) for a in articles],
     }
 
 
@@ -171,7 +179,11 @@ ANOMALY_EXPLANATION = (
 
 
 def anomalies_document(
-    snapshot: AnomalySnapshot, navigation: ListNavigation | None, project: str | None, limit: int
+    snapshot: AnomalySnapshot,
+    navigation: ListNavigation | None,
+    project: str | None,
+    limit: int,
+    edits: dict | None = None,  # the anomaly list shows no edit context (yet)
 ) -> dict:
     """The /api/anomalies body."""
     articles = select(snapshot.articles, project, limit)

@@ -25,7 +25,9 @@ from core.snapshots import (
 )
 from tests.integration.helpers import listeners_beyond_loopback
 from tests.integration.web_site import (
+    HOSTILE_COMMENT,
     MINUTE,
+    RTL_USER,
     SCRIPT_TITLE,
     TRENDING_TITLES,
     Site,
@@ -53,6 +55,65 @@ def test_api_trending_lists_articles_in_rank_order_with_their_numbers(site: Site
     assert first["url"] == "https://en.wikipedia.org/wiki/Albert_Einstein"
     assert document["minute"] == MINUTE and document["computed_at"] == MINUTE + 4_000
     assert site.json("/api/trending")[1]["count"] == 5  # default limit
+
+
+def test_api_trending_carries_each_articles_edits_of_the_last_hour_and_its_last_alert(site: Site) -> None:
+    _, document = site.json("/api/trending?limit=10")
+    einstein, *others = document["articles"]
+    assert {k: v for k, v in einstein["edits"].items() if k != "last_alert"} == {
+        "edits": 4,
+        "editors": 3,
+        "bytes_added": 855,
+        "bytes_removed": 812,
+        "bot_edits": 1,
+        "reverts": 1,
+        "last_edit_ms": MINUTE - 5 * 60_000,
+    }
+    last_alert = einstein["edits"]["last_alert"]
+    assert (last_alert["alert_type"], last_alert["user"]) == ("EDIT_WAR", "Editor_B")
+    assert [a["edits"] for a in others] == [None] * len(others)  # no edits, no alert: null
+
+
+def test_api_alerts_newest_first_with_every_filter(site: Site) -> None:
+    def alerts(query: str) -> list[tuple[str, str]]:
+        status, document = site.json(f"/api/alerts?{query}")
+        assert status == 200 and document["count"] == len(document["alerts"]), document
+        return [(a["alert_type"], a["title"]) for a in document["alerts"]]
+
+    everything = [
+        ("EDIT_WAR", "Albert_Einstein"),
+        ("BOT_EDIT", "Albert_Einstein"),
+        ("LARGE_EDIT", "Köln"),
+        ("LARGE_EDIT", "Albert_Einstein"),
+    ]
+    assert alerts("") == everything
+    assert alerts("limit=2") == everything[:2]
+    assert alerts("type=large_edit") == [everything[2], everything[3]]
+    assert alerts("wiki=dewiki") == [everything[2]]
+    assert alerts("entity=Albert%20Einstein") == [everything[1], everything[3]]
+    assert alerts("entity=Albert%20Einstein&type=BOT_EDIT&wiki=enwiki") == [everything[1]]
+    assert alerts("entity=Nobody%20watches%20this") == []
+    _, document = site.json("/api/alerts?type=large_edit&wiki=enwiki")
+    (large,) = document["alerts"]
+    assert (large["user"], large["comment"], large["size_change"]) == (RTL_USER, HOSTILE_COMMENT, 812)
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("type=HUGE_EDIT", "unknown alert type"),
+        ("wiki=en.wikipedia", "unknown wiki"),
+        ("limit=0", "limit must be"),
+        ("entity=" + "x" * 300, "the entity must be"),
+    ],
+)
+def test_bad_alert_filters_are_400_with_a_reason_on_the_api_and_the_page(
+    site: Site, query: str, reason: str
+) -> None:
+    status, document = site.json(f"/api/alerts?{query}")
+    assert status == 400 and reason in document["reason"], document
+    status, _, page = site.get(f"/alerts?{query}")
+    assert status == 400 and reason in page.decode()
 
 
 def test_api_filters_by_project_and_limit(site: Site) -> None:
@@ -104,7 +165,11 @@ def test_responses_say_when_the_data_was_computed_and_how_long_to_cache_it(site:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/anomalies", "/api/trending", "/api/anomalies", "/healthz", "/static/style.css", "/nope"]
+    "path",
+    [
+        *("/", "/anomalies", "/alerts", "/api/trending", "/api/anomalies", "/api/alerts", "/healthz"),
+        *("/static/style.css", "/nope"),
+    ],
 )
 def test_every_response_carries_the_security_headers(site: Site, path: str) -> None:
     status, headers, _ = site.get(path)
@@ -121,7 +186,9 @@ def test_the_site_listens_on_loopback_only(site: Site) -> None:
     assert listeners_beyond_loopback(site.settings, [site.process.pid]) == []
 
 
-@pytest.mark.parametrize("path", ["/", "/anomalies", "/api/trending", "/api/anomalies", "/healthz"])
+@pytest.mark.parametrize(
+    "path", ["/", "/anomalies", "/alerts", "/api/trending", "/api/anomalies", "/api/alerts", "/healthz"]
+)
 def test_head_answers_like_get_without_a_body(site: Site, path: str) -> None:
     request = urllib.request.Request(site.url + path, method="HEAD")
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -137,6 +204,7 @@ def test_with_no_data_yet_the_api_and_pages_say_so(redis_client) -> None:
         assert body["articles"] == [] and body["message"] == "no data yet"
         assert "No trending list yet" in urllib.request.urlopen(url + "/", timeout=5).read().decode()
         assert "No anomalies yet" in urllib.request.urlopen(url + "/anomalies", timeout=5).read().decode()
+        assert "No alerts yet" in urllib.request.urlopen(url + "/alerts", timeout=5).read().decode()
     finally:
         stop(process)
 

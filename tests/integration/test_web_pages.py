@@ -1,5 +1,6 @@
 """The site's pages in headless Chromium: lists in order with charts, hostile titles inert, the live
-refresh, filters and bad parameters, and the list without JavaScript. Screenshots go to
+refresh, filters and bad parameters, the list without JavaScript, the trending articles' edits and
+the alerts page with hostile comments and right-to-left user names. Screenshots go to
 ``test-artifacts/`` (WIKITRENDS_ARTIFACTS moves it).
 """
 
@@ -12,8 +13,11 @@ import pytest
 
 from tests.integration.web_site import (
     ARTIFACTS,
+    HOSTILE_COMMENT,
     IMG_TITLE,
     MINUTE,
+    RTL_COMMENT,
+    RTL_USER,
     SCRIPT_TITLE,
     TRENDING_TITLES,
     Site,
@@ -132,3 +136,105 @@ def test_the_list_is_there_with_javascript_off(site: Site) -> None:
         assert no_alert(driver)
     finally:
         driver.quit()
+
+
+def test_trending_articles_show_their_edits_of_the_last_hour_and_last_alert(site: Site, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(site.url + "/?limit=10")
+    articles = browser.find_elements(By.CSS_SELECTOR, "#live-list .article")
+    context = [a.find_elements(By.CSS_SELECTOR, ".edits") for a in articles]
+    assert [len(c) for c in context] == [1] + [0] * (len(articles) - 1)
+    assert context[0][0].text == (
+        "4 edits by 3 editors in the last hour (+855 / −812 bytes, 1 reverted, 1 by bots); "
+        "last alert EDIT_WAR: 3 reverts by 2 accounts within 60 minutes"
+    )
+
+
+def alert_rows(driver) -> list[tuple[str, str]]:
+    from selenium.webdriver.common.by import By
+
+    rows = driver.find_elements(By.CSS_SELECTOR, "#live-list .alert")
+    return [(row.find_element(By.CSS_SELECTOR, ".alert-type").text, title_of(row)) for row in rows]
+
+
+def title_of(row) -> str:
+    from selenium.webdriver.common.by import By
+
+    return row.find_element(By.CSS_SELECTOR, ".title").text
+
+
+def test_alerts_page_lists_newest_first_with_hostile_text_inert(site: Site, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(site.url + "/alerts")
+    assert alert_rows(browser) == [
+        ("EDIT_WAR", "Albert Einstein"),
+        ("BOT_EDIT", "Albert Einstein"),
+        ("LARGE_EDIT", "Köln"),
+        ("LARGE_EDIT", "Albert Einstein"),
+    ]
+    large = browser.find_elements(By.CSS_SELECTOR, "#live-list .alert")[3]
+    # The comment's markup is text on the page, and ran nothing.
+    assert large.find_element(By.CSS_SELECTOR, ".comment").text == "Comment: " + HOSTILE_COMMENT
+    assert large.find_elements(By.CSS_SELECTOR, "script, img") == []
+    assert no_alert(browser) and browser.execute_script("return window.xssRan === undefined")
+    # A right-to-left user name is isolated, so it does not reorder the text around it.
+    user = large.find_element(By.CSS_SELECTOR, ".user bdi")
+    assert user.text == RTL_USER and "by " + RTL_USER in large.text
+    assert "+812 bytes" in large.text and "more than 500" in large.text
+    link = large.find_element(By.CSS_SELECTOR, "a.title")
+    assert link.get_attribute("href") == "https://en.wikipedia.org/wiki/Albert_Einstein"
+    screenshot(browser, "alerts")
+    time.sleep(3)  # the refreshed list is as inert
+    assert len(alert_rows(browser)) == 4 and no_alert(browser)
+    assert browser.execute_script("return window.xssRan === undefined")
+
+
+def apply_filters(driver) -> None:
+    """Submit the filter form and wait for the new page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old_list = driver.find_element(By.ID, "live-list")
+    driver.find_element(By.CSS_SELECTOR, ".filters button").click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old_list))
+
+
+def test_alerts_page_filters_by_entity_type_and_wiki(site: Site, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(site.url + "/alerts")
+    Select(browser.find_element(By.NAME, "type")).select_by_visible_text("LARGE_EDIT")
+    apply_filters(browser)
+    assert alert_rows(browser) == [("LARGE_EDIT", "Köln"), ("LARGE_EDIT", "Albert Einstein")]
+    wiki = browser.find_element(By.NAME, "wiki")
+    wiki.send_keys("dewiki")
+    apply_filters(browser)
+    assert alert_rows(browser) == [("LARGE_EDIT", "Köln")]
+    assert Select(browser.find_element(By.NAME, "type")).first_selected_option.text == "LARGE_EDIT"
+    # The entity choices are the watch list in use (the site's configured one here).
+    entities = [o.text for o in Select(browser.find_element(By.NAME, "entity")).options]
+    assert entities == ["all", *sorted(site.settings.edits.watchlist)]
+    browser.get(site.url + "/alerts?entity=Albert%20Einstein")
+    assert alert_rows(browser) == [("BOT_EDIT", "Albert Einstein"), ("LARGE_EDIT", "Albert Einstein")]
+    browser.get(site.url + "/alerts?type=HUGE_EDIT")
+    assert "unknown alert type" in browser.find_element(By.CSS_SELECTOR, ".problem").text
+
+
+def test_right_to_left_names_and_comments_keep_their_direction(site: Site, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    def direction(element) -> str:
+        return browser.execute_script("return getComputedStyle(arguments[0]).direction", element)
+
+    browser.get(site.url + "/alerts")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#live-list .alert")
+    koeln, einstein = rows[2], rows[3]
+    comment = koeln.find_element(By.CSS_SELECTOR, ".comment bdi")
+    assert comment.text == RTL_COMMENT and direction(comment) == "rtl"
+    user = einstein.find_element(By.CSS_SELECTOR, ".user bdi")
+    assert user.text == RTL_USER and direction(user) == "rtl"
+    assert direction(einstein) == "ltr"  # the page around them stays left to right

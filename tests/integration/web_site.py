@@ -16,12 +16,14 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from core.config import REPO_ROOT, Settings, load_settings, private_names
+from core.edit_store import EditWriter
+from core.edits import BOT_EDIT, EDIT_WAR, LARGE_EDIT, Edit, EditAlert, alert_of
 from core.snapshots import (
     AnomalousArticle,
     AnomalySnapshot,
@@ -34,6 +36,10 @@ MINUTE = 1_772_438_400_000  # 2026-03-02 08:00 UTC
 SCRIPT_TITLE = "<script>alert(1)</script>"
 IMG_TITLE = '<img src=x onerror="window.xssRan=1">'
 TRENDING_TITLES = ["Albert_Einstein", SCRIPT_TITLE, "東京", "Москва", IMG_TITLE, "Deaths_in_2026", "Zürich"]
+# Edits come from strangers: a comment or a user name may carry markup or right-to-left text.
+HOSTILE_COMMENT = '<script>window.xssRan=1</script><img src=x onerror="window.xssRan=1"> expanded'
+RTL_USER = "משתמש_ותיק"
+RTL_COMMENT = "הרחבה גדולה של הערך"
 ARTIFACTS = Path(os.environ.get("WIKITRENDS_ARTIFACTS", REPO_ROOT / "test-artifacts"))
 
 
@@ -108,6 +114,47 @@ def anomaly_snapshot() -> AnomalySnapshot:
     )
 
 
+def edit(minute_offset: float, user: str, size_change: int, **fields) -> Edit:
+    """An edit of Albert Einstein on enwiki, ``minute_offset`` minutes after MINUTE."""
+    return Edit(
+        **{
+            "wiki": "enwiki",
+            "project": "en.wikipedia",
+            "title": "Albert_Einstein",
+            "namespace": 0,
+            "user": user,
+            "is_bot": False,
+            "timestamp_ms": MINUTE + int(minute_offset * 60_000),
+            "comment": "copyedit",
+            "size_change": size_change,
+            "revision_id": 1_000 + int(minute_offset * 10),
+            "is_revert": False,
+            **fields,
+        }
+    )
+
+
+def edit_history() -> tuple[list[tuple[Edit, str | None]], list[EditAlert]]:
+    """The edit side the pages show: four edits of a trending article (a large one by a right-to-left user
+    name with a hostile comment, one by a bot, a revert), one of Köln with a right-to-left comment, and
+    four alerts."""
+    large = edit(-30, RTL_USER, 812, comment=HOSTILE_COMMENT)
+    bot = edit(-20, "ExampleBot", 3, is_bot=True)
+    revert = edit(-10, "Editor_B", -812, comment="Undid revision 1700 by " + RTL_USER, is_revert=True)
+    quiet = edit(-5, RTL_USER, 40)
+    koeln = replace(
+        edit(-25, "Kölner", 1_200, comment=RTL_COMMENT), wiki="dewiki", project="de.wikipedia", title="Köln"
+    )
+    edits = [(large, "Albert Einstein"), (bot, "Albert Einstein"), (revert, "Albert Einstein"), (quiet, None)]
+    alerts = [
+        alert_of(large, LARGE_EDIT, "the page grew by 812 bytes (more than 500)", "Albert Einstein"),
+        alert_of(koeln, LARGE_EDIT, "the page grew by 1200 bytes (more than 500)", "Köln"),
+        alert_of(bot, BOT_EDIT, "ExampleBot is flagged as a bot", "Albert Einstein"),
+        alert_of(revert, EDIT_WAR, "3 reverts by 2 accounts within 60 minutes", None),
+    ]
+    return [*edits, (koeln, "Köln")], alerts
+
+
 @dataclass
 class Site:
     url: str
@@ -179,6 +226,7 @@ def site(redis_client) -> Iterator[Site]:
     writer = SnapshotWriter(redis_client, settings.redis)
     writer.write_trending(trending_snapshot(MINUTE, TRENDING_TITLES), retention_minutes=60)
     writer.write_anomalies(anomaly_snapshot())
+    EditWriter(redis_client, settings.redis, settings.edits).write(*edit_history())
     url, process = start_site(env)
     yield Site(url, settings, writer, process)
     stop(process)

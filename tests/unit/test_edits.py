@@ -138,7 +138,8 @@ from core.edits import (  # noqa: E402
 )
 from core.synthetic import Catalogue  # noqa: E402
 from core.synthetic_edits import EditWorld, encode_event  # noqa: E402
-from web.edits import authorised, parse_alert_type, parse_variants  # noqa: E402
+from web.edits import AlertQuery, authorised, parse_alert_query, parse_alert_type, parse_variants  # noqa: E402
+from web.views import BadParameter  # noqa: E402
 
 
 def test_the_project_comes_from_the_server_name_so_edits_meet_page_requests() -> None:
@@ -216,3 +217,24 @@ def test_bad_watch_list_bodies_and_alert_types_say_why() -> None:
     assert parse_alert_type("edit_war") == EDIT_WAR and parse_alert_type(None) is None
     with pytest.raises(ValueError, match="LARGE_EDIT"):
         parse_alert_type("VANDALISM")
+
+
+def test_alert_filters_from_a_query_string() -> None:
+    def query(**arguments: str) -> AlertQuery:
+        return parse_alert_query(arguments.get, max_limit=100)
+
+    assert query() == AlertQuery(entity=None, alert_type=None, wiki=None, limit=20)
+    assert query(entity=" Taylor Swift ", type="rapid_edit", wiki="DEWIKI", limit="5") == AlertQuery(
+        entity="Taylor Swift", alert_type=RAPID_EDIT, wiki="dewiki", limit=5
+    )
+    assert query(wiki="zh_min_nanwiki").wiki == "zh_min_nanwiki" and query(wiki=" ").wiki is None
+    for arguments, reason in [
+        ({"wiki": "en.wikipedia"}, "unknown wiki"),
+        ({"wiki": "<b>"}, "unknown wiki"),
+        ({"entity": "x" * 256}, "entity must be"),
+        ({"entity": "tab\there"}, "entity must be"),
+        ({"limit": "101"}, "limit must be"),
+        ({"type": "VANDALISM"}, "unknown alert type"),
+    ]:
+        with pytest.raises(BadParameter, match=reason):
+            query(**arguments)

@@ -77,9 +77,25 @@ def test_trending_document_filters_by_project_keeps_rank_order_and_the_numbers()
     assert [a["title"] for a in document["articles"]] == ["A", "C"]
     assert document["count"] == 2 and document["minute_iso"] == "2026-03-02T08:00:00Z"
     first = document["articles"][0]
-    assert set(first) == {"rank", "project", "title", "counts", "window_ends", "score", "url", "referrers"}
+    assert set(first) == {
+        "rank",
+        "project",
+        "title",
+        "counts",
+        "window_ends",
+        "score",
+        "url",
+        "referrers",
+        "edits",
+    }
     assert first["counts"] == [1, 2, 3, 4, 5, 30] and first["score"] == 3.5
     assert trending_document(trending_snapshot(), None, None, 1)["count"] == 1
+
+
+def test_trending_articles_carry_their_edits_of_the_hour_when_they_have_any() -> None:
+    activity = {"edits": 4, "editors": 3, "bytes_added": 900, "bytes_removed": 12, "last_alert": None}
+    document = trending_document(trending_snapshot(), None, None, 5, {("en.wikipedia", "C"): activity})
+    assert [a["edits"] for a in document["articles"]] == [None, None, activity]
 
 
 def test_anomalies_document_carries_both_vectors_and_the_distance() -> None:
