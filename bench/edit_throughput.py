@@ -30,9 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kafka import KafkaConsumer, TopicPartition  # noqa: E402
-
-from bench.pipeline import private_pipeline  # noqa: E402
+from bench.pipeline import fast_consumer, private_pipeline, topic_size  # noqa: E402
 from bench.streaming_throughput import print_operators, run_bounded  # noqa: E402
 from core.clients import flink_rest  # noqa: E402
 from core.config import Settings  # noqa: E402
@@ -44,27 +42,10 @@ WIKIMEDIA_EDITS_PER_SECOND = 30
 TARGET = 100 * WIKIMEDIA_EDITS_PER_SECOND
 
 
-def topic_size(settings: Settings) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
-    topic = settings.kafka.edits_topic
-    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-    total = sum(consumer.end_offsets(parts).values())
-    consumer.close()
-    return total
-
-
 def parsing_consumer(settings: Settings, total: int) -> tuple[float, int]:
     """Events/s one Python process reads from Kafka and parses with the job's parser, and how many of
     the events are edits (the rest: other event types and malformed ones)."""
-    consumer = KafkaConsumer(
-        settings.kafka.edits_topic,
-        bootstrap_servers=settings.kafka.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=5000,
-        max_poll_records=50_000,
-        fetch_max_bytes=64 * 1024 * 1024,
-    )
+    consumer = fast_consumer(settings, settings.kafka.edits_topic)
     began, count, edits = time.monotonic(), 0, 0
     for record in consumer:
         with contextlib.suppress(MalformedEditEvent):
@@ -146,7 +127,7 @@ def main() -> int:
             check=True,
             capture_output=True,
         )
-        total = topic_size(settings)
+        total = topic_size(settings, settings.kafka.edits_topic)
         print(f"  {total:,} edits in {time.monotonic() - began:.0f} s", flush=True)
 
         # The read-only job reads the page-request topic setting: point it at the edits.

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
 from core.config import REPO_ROOT, Settings, load_settings, private_names
@@ -36,18 +36,36 @@ def private_pipeline(prefix: str) -> Iterator[tuple[str, dict[str, str], Setting
         admin.close()
 
 
+def fast_consumer(settings: Settings, topic: str, **options) -> KafkaConsumer:
+    """A consumer of ``topic`` from its start in big fetches, committing nothing (``options`` add to
+    or override kafka-python's)."""
+    return KafkaConsumer(
+        topic,
+        **{
+            "bootstrap_servers": settings.kafka.bootstrap,
+            "auto_offset_reset": "earliest",
+            "enable_auto_commit": False,
+            "consumer_timeout_ms": 5000,
+            "max_poll_records": 50_000,
+            "fetch_max_bytes": 64 * 1024 * 1024,
+            **options,
+        },
+    )
+
+
+def topic_size(settings: Settings, topic: str) -> int:
+    """How many records a topic holds (the sum of its partitions' end offsets)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(parts).values())
+    finally:
+        consumer.close()
+
+
 def read_back(settings: Settings, topic: str):
     """Every committed record of a topic, from the start (transactional writers: read_committed)."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=10_000,
-        max_poll_records=50_000,
-        fetch_max_bytes=64 * 1024 * 1024,
-        isolation_level="read_committed",
-    )
+    consumer = fast_consumer(settings, topic, consumer_timeout_ms=10_000, isolation_level="read_committed")
     try:
         yield from consumer
     finally:

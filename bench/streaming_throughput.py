@@ -30,10 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kafka import KafkaAdminClient, KafkaConsumer  # noqa: E402
+from kafka import KafkaAdminClient  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
-from bench.pipeline import private_pipeline, start_live_producer  # noqa: E402
+from bench.pipeline import fast_consumer, private_pipeline, start_live_producer, topic_size  # noqa: E402
 from core.clients import flink_rest, redis_client  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.flink_jobs import cancel, submit  # noqa: E402
@@ -87,15 +87,7 @@ def rss_mib(pid_file: Path) -> float:
 
 
 def bare_consumer(settings: Settings, total: int) -> float:
-    consumer = KafkaConsumer(
-        settings.kafka.pageviews_topic,
-        bootstrap_servers=settings.kafka.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=5000,
-        max_poll_records=50_000,
-        fetch_max_bytes=64 * 1024 * 1024,
-    )
+    consumer = fast_consumer(settings, settings.kafka.pageviews_topic)
     began, count = time.monotonic(), 0
     for _ in consumer:
         count += 1
@@ -169,12 +161,7 @@ def measure_throughput(args: argparse.Namespace, tag: str, env: dict[str, str], 
         check=True,
         capture_output=True,
     )
-    offsets = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
-    from kafka import TopicPartition
-
-    parts = [TopicPartition(settings.kafka.pageviews_topic, p) for p in range(settings.kafka.partitions)]
-    total = sum(offsets.end_offsets(parts).values())
-    offsets.close()
+    total = topic_size(settings, settings.kafka.pageviews_topic)
     print(f"  {total:,} events in {time.monotonic() - began:.0f} s", flush=True)
     print("the rates below run from the Kafka source's start to the bounded job's end", flush=True)
 

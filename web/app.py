@@ -502,7 +502,7 @@ def make_app(
     trending, anomalies = site_feeds.trending, site_feeds.anomalies
     store = navigation_store or NavigationStore(settings)
     edit_reader = EditReader(reader.client, settings)
-    reader.attach_edit_context(edit_reader.activity)
+    reader.attach_edit_context(trending, edit_reader.activity)
     edit_side = {**shared, "edits": edit_reader}
     return tornado.web.Application(
         [

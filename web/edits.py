@@ -107,17 +107,18 @@ class EditReader:
         its newest alert; articles with neither are left out."""
         if not articles:
             return {}
+        # One round trip: each article's whole set is small (the writer trims it to the window and
+        # lets it expire), so the window's start is applied here once the clock is known.
         pipe = self.client.pipeline(transaction=False)
         pipe.zscore(self.keys.clock, CLOCK_MEMBER)
         pipe.hmget(self.keys.last_alert, [article_field(project, title) for project, title in articles])
-        clock, last_alerts = await self._call(pipe.execute())
+        for project, title in articles:
+            pipe.zrange(self.keys.article(project, title), 0, -1, withscores=True)
+        clock, last_alerts, *sets = await self._call(pipe.execute())
         if clock is None:  # the edit job has published nothing yet
             return {}
         since = int(clock) - self.settings.edits.activity_minutes * MINUTE_MS
-        pipe = self.client.pipeline(transaction=False)
-        for project, title in articles:
-            pipe.zrangebyscore(self.keys.article(project, title), since, "+inf", withscores=True)
-        windows = await self._call(pipe.execute())
+        windows = [[(member, score) for member, score in pairs if score >= since] for pairs in sets]
         context = {}
         for article, members, alert in zip(articles, windows, last_alerts, strict=True):
             activity = decode_activity(members)

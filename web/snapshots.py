@@ -64,11 +64,14 @@ class SnapshotReader:
         self.cache_seconds = cache_seconds
         self._cache: dict[str, _Cached] = {}
         self._fetching: dict[str, asyncio.Future] = {}
-        self._edit_context: Callable[[list[tuple[str, str]]], Awaitable[dict]] | None = None
+        # feed key -> how to read its articles' edit context (EditReader.activity)
+        self._edit_context: dict[str, Callable[[list[tuple[str, str]]], Awaitable[dict]]] = {}
 
-    def attach_edit_context(self, edit_context: Callable[[list[tuple[str, str]]], Awaitable[dict]]) -> None:
-        """Read the listed articles' edit activity with the trending list (EditReader.activity)."""
-        self._edit_context = edit_context
+    def attach_edit_context(
+        self, feed: Feed, edit_context: Callable[[list[tuple[str, str]]], Awaitable[dict]]
+    ) -> None:
+        """Read the feed's articles' edit activity with each of its snapshots."""
+        self._edit_context[feed.key] = edit_context
 
     def cached(self, feed: Feed) -> Any:
         """The feed's decoded snapshot if read recently enough (None: there is none), else STALE."""
@@ -115,11 +118,12 @@ class SnapshotReader:
         return value
 
     async def _edits_of(self, feed: Feed, snapshot: Any) -> tuple[dict | None, str]:
-        """The trending articles' edit context; None when there is none to show (the list still is)."""
-        if self._edit_context is None or feed.name != "trending" or not snapshot or not snapshot.articles:
+        """The feed's articles' edit context; None when there is none to show (the list still is)."""
+        edit_context = self._edit_context.get(feed.key)
+        if edit_context is None or not snapshot or not snapshot.articles:
             return None, ""
         try:
-            edits = await self._edit_context([(a.project, a.title) for a in snapshot.articles])
+            edits = await edit_context([(a.project, a.title) for a in snapshot.articles])
         except RedisUnavailable:
             return None, ""
         version = hashlib.sha1(json.dumps(sorted(map(list, edits.items())), default=str).encode()).hexdigest()
