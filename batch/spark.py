@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from core.config import Settings, load_settings
 
 log = logging.getLogger("batch.spark")
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def s3a_options(settings: Settings) -> dict[str, str]:
@@ -65,6 +68,11 @@ def spark_session(app_name: str, settings: Settings | None = None) -> SparkSessi
         )
         for key, value in settings.spark.loopback_conf.items():
             builder = builder.config(key, value)
+        # Python code that runs in Spark's workers (pandas functions) needs this interpreter and the
+        # repository, as spark-submit gives them (deploy/local/stack_manager/configs.py).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        paths = [str(REPO_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     builder = (
         builder.config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")

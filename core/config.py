@@ -152,6 +152,18 @@ class EditsSettings:
 
 
 @dataclass(frozen=True)
+class BotSettings:
+    """The bot detector (batch/bots.py) and how the edit job uses its lists ([bots])."""
+
+    min_edits: int
+    detection_threshold: float
+    filter_false_positive_rate: float
+    folds: int
+    trees: int
+    filter_poll_seconds: float
+
+
+@dataclass(frozen=True)
 class S3Settings:
     host: str
     port: int
@@ -165,6 +177,7 @@ class S3Settings:
     averages_prefix: str
     anomalies_prefix: str
     clickstream_prefix: str
+    bots_prefix: str
 
     @property
     def endpoint_url(self) -> str:
@@ -246,6 +259,7 @@ class Settings:
     flink: FlinkSettings
     streaming: StreamingSettings
     edits: EditsSettings
+    bots: BotSettings
     s3: S3Settings
     spark: SparkSettings
     batch: BatchSettings
@@ -381,6 +395,7 @@ _SECTION_TYPES: dict[str, type] = {
     "flink": FlinkSettings,
     "streaming": StreamingSettings,
     "edits": EditsSettings,
+    "bots": BotSettings,
     "s3": S3Settings,
     "spark": SparkSettings,
     "batch": BatchSettings,
@@ -411,4 +426,5 @@ def private_names(tag: str) -> dict[str, str]:
         "WIKITRENDS_S3_AVERAGES_PREFIX": f"runs/{tag}/averages",
         "WIKITRENDS_S3_ANOMALIES_PREFIX": f"runs/{tag}/anomalies",
         "WIKITRENDS_S3_CLICKSTREAM_PREFIX": f"runs/{tag}/clickstream",
+        "WIKITRENDS_S3_BOTS_PREFIX": f"runs/{tag}/bots",
     }

@@ -15,6 +15,7 @@ from core.windows import WINDOW_TOPIC_COUNT
 HOURLY_DAG_ID = "wikitrends_hourly_anomalies"
 DAILY_DAG_ID = "wikitrends_daily_averages"
 CLICKSTREAM_DAG_ID = "wikitrends_monthly_clickstream"
+BOTS_DAG_ID = "wikitrends_bot_detector"
 # Where Wikimedia's monthly clickstream dumps are copied to, under the bucket, unless
 # WIKITRENDS_CLICKSTREAM_DUMPS says otherwise (deploy/cron, deploy/airflow, make run's month).
 CLICKSTREAM_DUMPS_PREFIX = "clickstream-dumps"
@@ -118,3 +119,14 @@ def clickstream_month_key(s3: S3Settings, wiki: str, month: str, version: str) -
 def clickstream_summaries_key(s3: S3Settings, wiki: str, month: str, version: str, bucket: int) -> str:
     """The per-article summaries of one bucket of titles (core.clickstream.summary_bucket)."""
     return f"{clickstream_month_key(s3, wiki, month, version)}/summaries/bucket={bucket}"
+
+
+def bots_pointer_key(s3: S3Settings) -> str:
+    """The bot detector's pointer: ``bots/current.json`` names the newest run (batch/bots.py writes it,
+    the edit job polls it)."""
+    return f"{s3.bots_prefix}/current.json"
+
+
+def bots_run_key(s3: S3Settings, version: str) -> str:
+    """One training run's folder: ``bots/runs/<version>`` (model/, accounts.json, filters.json)."""
+    return f"{s3.bots_prefix}/runs/{version}"

@@ -20,9 +20,10 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
+from core.bots import DETECTED, FLAGGED, LISTED
 from core.events import project_of_server
 
 EDIT_TYPES = frozenset({"edit", "new"})
@@ -49,12 +50,13 @@ class Edit:
     title: str  # normalised (core.edits.normalise_title)
     namespace: int
     user: str
-    is_bot: bool  # the account's bot flag, as the event says
+    is_bot: bool  # a bot made it: the event's bot flag, or the account is on the bot lists
     timestamp_ms: int  # event time
     comment: str
     size_change: int  # new length − old length (the whole length for a new page)
     revision_id: int | None
     is_revert: bool
+    bot_source: str | None = None  # how it is a bot's: core.bots FLAGGED, LISTED or DETECTED
 
 
 def normalise_title(title: str) -> str:
@@ -120,7 +122,15 @@ def parse_recentchange(raw: str | bytes | dict) -> Edit | None:
         size_change=(length.get("new") or 0) - (length.get("old") or 0),
         revision_id=revision.get("new") if isinstance(revision, dict) else None,
         is_revert=is_revert(comment, event.get("tags")),
+        bot_source=FLAGGED if event.get("bot") is True else None,
     )
+
+
+def marked_bot(edit: Edit, bot_source: str | None) -> Edit:
+    """The edit marked as a bot's when the bot lists say so (an edit with the flag stays FLAGGED)."""
+    if bot_source is None or edit.is_bot:
+        return edit
+    return replace(edit, is_bot=True, bot_source=bot_source)
 
 
 def is_large_edit(edit: Edit, threshold_bytes: int) -> bool:
@@ -229,6 +239,7 @@ class EditAlert:
     comment: str
     size_change: int
     revision_id: int | None
+    bot_source: str | None = None
 
     @property
     def alert_id(self) -> str:
@@ -254,7 +265,16 @@ def alert_of(edit: Edit, alert_type: str, reason: str, entity: str | None) -> Ed
         comment=edit.comment,
         size_change=edit.size_change,
         revision_id=edit.revision_id,
+        bot_source=edit.bot_source,
     )
+
+
+# BOT_EDIT's reason, by how the edit is a bot's.
+BOT_REASONS = {
+    FLAGGED: "made by an account with the bot flag",
+    LISTED: "made by an account on the list of flagged bots (the edit itself has no flag)",
+    DETECTED: "made by an account the bot detector found editing like a bot",
+}
 
 
 @dataclass(frozen=True)
@@ -297,7 +317,7 @@ class EntityAlerts:
                 alert_of(edit, LARGE_EDIT, f"{edit.size_change:+,} bytes (more than {limit:,})", entity)
             )
         if edit.is_bot:
-            found.append(alert_of(edit, BOT_EDIT, "made by an account with the bot flag", entity))
+            found.append(alert_of(edit, BOT_EDIT, BOT_REASONS[edit.bot_source or FLAGGED], entity))
         burst = self.rapid.add(entity, edit.timestamp_ms)
         if burst is not None:
             count, seconds = self.thresholds.rapid_edit_count, (burst[1] - burst[0]) / 1000
@@ -389,6 +409,7 @@ def edit_event(edit: Edit, entity: str | None) -> dict:
         "timestamp_ms": edit.timestamp_ms,
         "user": edit.user,
         "is_bot": edit.is_bot,
+        "bot_source": edit.bot_source,
         "title": edit.title,
         "comment": edit.comment,
         "size_change": edit.size_change,

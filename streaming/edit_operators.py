@@ -13,7 +13,8 @@ from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
-from core.clients import redis_client
+from core.bot_store import BotListsPoller
+from core.clients import redis_client, s3_client
 from core.config import Settings
 from core.edit_store import EditWriter, WatchListStore
 from core.edits import (
@@ -23,6 +24,7 @@ from core.edits import (
     EntityAlerts,
     MalformedEditEvent,
     WatchList,
+    marked_bot,
     parse_recentchange,
 )
 from core.events import DEAD_LETTER_PAYLOAD_CHARS
@@ -47,7 +49,8 @@ def dead_letter(reason: str, payload: str) -> str:
 
 class ParseEdits(ProcessFunction):
     """Raw events -> (Edit, watched entity or None); malformed ones to the dead letters, other types
-    (categorize, log) counted and dropped."""
+    (categorize, log) counted and dropped. Edits by accounts on the bot detector's lists (the newest
+    on S3) are marked as bots', saying which list."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -60,6 +63,8 @@ class ParseEdits(ProcessFunction):
         self.store = WatchListStore(redis_client(self.settings, attempts=1), self.settings)
         self.watchlist = WatchList(self.settings.edits.watchlist)
         self.next_poll = 0.0
+        self.bot_lists = BotListsPoller(s3_client(self.settings, attempts=1), self.settings)
+        self.bots_marked = group.counter("edits_marked_bot_by_lists")
 
     def _current_watchlist(self) -> WatchList:
         now = time.monotonic()
@@ -82,6 +87,11 @@ class ParseEdits(ProcessFunction):
             self.other_types.inc()
             return
         self.parsed.inc()
+        lists = self.bot_lists.current()
+        if lists is not None and not edit.is_bot:
+            edit = marked_bot(edit, lists.source_of(edit.user, flagged=False))
+            if edit.is_bot:
+                self.bots_marked.inc()
         yield edit, self._current_watchlist().entity_of(edit.title)
 
 

@@ -1,8 +1,9 @@
-"""Airflow DAGs for the wikitrends batch jobs: hourly anomalies, the daily averages fold and the monthly
-clickstream ingest.
+"""Airflow DAGs for the wikitrends batch jobs: hourly anomalies, the daily averages fold, the monthly
+clickstream ingest and the hourly bot detector.
 
 Each DAG waits for its input (a sensor on the streaming job's hourly counts on
-S3, or on the month's clickstream dumps), then runs the job with spark-submit. Runs of one DAG never overlap
+S3, or on the month's clickstream dumps), then runs the job with spark-submit;
+the bot detector reads the edits topic and needs no sensor. Runs of one DAG never overlap
 (max_active_runs=1) and failed tasks retry.
 
 Setup: put this folder in Airflow's dags_folder (or symlink the file), make
@@ -31,7 +32,13 @@ if str(WIKITRENDS_HOME) not in sys.path:
     sys.path.insert(0, str(WIKITRENDS_HOME))
 
 from core.clickstream import dump_file_name  # noqa: E402
-from core.contracts import CLICKSTREAM_DAG_ID, CLICKSTREAM_DUMPS_PREFIX, DAILY_DAG_ID, HOURLY_DAG_ID  # noqa: E402
+from core.contracts import (  # noqa: E402
+    BOTS_DAG_ID,
+    CLICKSTREAM_DAG_ID,
+    CLICKSTREAM_DUMPS_PREFIX,
+    DAILY_DAG_ID,
+    HOURLY_DAG_ID,
+)
 
 SPARK_SUBMIT = os.environ.get(
     "WIKITRENDS_SPARK_SUBMIT", str(WIKITRENDS_HOME / "deploy" / "local" / "spark-submit")
@@ -173,3 +180,15 @@ with batch_dag(
         execution_timeout=timedelta(hours=3),
     )
     wait_for_dumps >> ingest_month
+
+
+# Every hour: the bot detector on everything the edits topic keeps, so a new bot is on the lists the edit
+# job reads within the hour; where the topic keeps weeks of all wikis, daily ("40 1 * * *") is enough.
+with batch_dag(
+    BOTS_DAG_ID, "40 * * * *", "Train the bot classifier on the edits topic and publish the grown bot lists"
+) as bot_detector:
+    train_bot_detector = BashOperator(
+        task_id="train_bot_detector",
+        bash_command=spark_job("bots.py", ""),
+        execution_timeout=timedelta(minutes=50),
+    )

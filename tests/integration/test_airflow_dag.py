@@ -24,6 +24,7 @@ from batch.storage import hour_start_ms
 from core.clickstream import dump_file_name
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import (
+    BOTS_DAG_ID,
     CLICKSTREAM_DAG_ID,
     CLICKSTREAM_DUMPS_PREFIX,
     DAILY_DAG_ID,
@@ -127,6 +128,10 @@ def test_dags_load_with_their_tasks_schedules_and_dependencies(settings: Setting
     assert daily["tasks"]["fold_day_into_averages"]["rendered"]["bash_command"].endswith(
         "batch/update_averages.py --date 2026-03-01"
     )
+
+    bots = found["dags"][BOTS_DAG_ID]
+    assert bots["schedule"] == "40 * * * *" and bots["max_active_runs"] == 1 and not bots["catchup"]
+    assert bots["tasks"]["train_bot_detector"]["rendered"]["bash_command"].rstrip().endswith("batch/bots.py")
 
     # The run of 1 March covers February: it waits for February's dumps, then ingests every wiki's.
     monthly = found["dags"][CLICKSTREAM_DAG_ID]

@@ -6,7 +6,10 @@ One job, its own topics and Redis keys, fed in turn:
 2. two and a half hours of the seeded synthetic edit stream: every injected large edit, rapid burst,
    bot edit and edit war is alerted exactly once, in the alerts topic, in Redis and through the API,
    and the quiet background sets off nothing;
-3. a watch-list change through the API (with the token) reaches the running job; writes without the
+3. the bot detector (batch/bots.py, spark-submit) trained on what the topic holds then: it finds the
+   synthetic stream's unflagged bot, lists the flagged ones, and the running job, polling S3, marks
+   later edits of those accounts as bots', saying which list;
+4. a watch-list change through the API (with the token) reaches the running job; writes without the
    token, or with a wrong one, are refused.
 """
 
@@ -28,6 +31,9 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
 from core import flink_jobs
+from core.bot_store import current_pointer, read_bot_lists
+from core.bots import DETECTED, LISTED
+from core.clients import list_keys, read_json_object, s3_client
 from core.config import REPO_ROOT, Settings, load_settings
 from core.contracts import edit_topics
 from core.edit_store import EditKeys, decode_activity
@@ -41,7 +47,7 @@ from core.edits import (
     parse_recentchange,
 )
 from core.synthetic import parse_time_ms
-from core.synthetic_edits import recentchange
+from core.synthetic_edits import UNFLAGGED_BOT, bot_account, recentchange
 from tests.data import SHARED_DATA
 from tests.integration.streaming_run import read_topic, wait_for
 from tests.integration.web_site import site_env, start_site, stop
@@ -90,7 +96,12 @@ class EditRun:
 @pytest.fixture(scope="module")
 def edit_run(kafka_bootstrap, redis_client, flink_overview, tmp_path_factory) -> Iterator[EditRun]:
     tag = f"edits{uuid.uuid4().hex[:6]}"
-    env = site_env(tag, WIKITRENDS_EDITS_WATCHLIST_TOKEN=TOKEN, WIKITRENDS_EDITS_WATCHLIST_POLL_SECONDS="2")
+    env = site_env(
+        tag,
+        WIKITRENDS_EDITS_WATCHLIST_TOKEN=TOKEN,
+        WIKITRENDS_EDITS_WATCHLIST_POLL_SECONDS="2",
+        WIKITRENDS_BOTS_FILTER_POLL_SECONDS="2",
+    )
     settings = load_settings(env)
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(topic, 2, 1) for topic in edit_topics(settings.kafka)])
@@ -105,6 +116,9 @@ def edit_run(kafka_bootstrap, redis_client, flink_overview, tmp_path_factory) ->
         admin.close()
         for key in redis_client.scan_iter(f"{settings.redis.key_prefix}:*"):
             redis_client.delete(key)
+        client = s3_client(settings)
+        for key in list_keys(client, settings.s3.bucket, settings.s3.bots_prefix + "/"):
+            client.delete_object(Bucket=settings.s3.bucket, Key=key)
 
 
 def test_replayed_real_edits_give_the_activity_a_direct_count_gives(edit_run: EditRun, redis_client) -> None:
@@ -208,7 +222,82 @@ def test_every_injected_alert_is_raised_once_and_the_background_raises_none(
     status, body = edit_run.request("GET", "/api/entities")
     metrics = {e["entity"]: e for e in body["entities"]}
     assert status == 200 and set(metrics) == set(settings.edits.watchlist)
-    assert metrics[entity]["edits"] == 4 * 2 and metrics[entity]["distinct_users"] == 3  # two bursts of four
+    # Two bursts of four edits, each by three accounts of its own.
+    assert metrics[entity]["edits"] == 4 * 2 and metrics[entity]["distinct_users"] == 2 * 3
+
+
+def test_the_bot_detector_finds_the_unflagged_bot_and_the_running_job_marks_listed_bots(
+    edit_run: EditRun, redis_client
+) -> None:
+    settings = edit_run.settings
+    done = subprocess.run(
+        [str(REPO_ROOT / "deploy" / "local" / "spark-submit"), "batch/bots.py"],
+        cwd=REPO_ROOT,
+        env=edit_run.env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-5000:]
+    assert "cross-validated: precision" in log and "skipped 2 malformed event(s)" in log
+
+    client = s3_client(settings)
+    pointer = current_pointer(client, settings)
+    accounts = read_json_object(client, settings.s3.bucket, pointer["accounts_key"])
+    truth = json.loads((edit_run.tmp / "truth.json").read_text())
+    # Everything the topic held: the real replay's 100 edits and the synthetic stream's events.
+    assert accounts["report"]["edits"] == 100 + truth["events"] and accounts["report"]["malformed"] == 2
+    detected = [entry["user"] for entry in accounts["detected"]]
+    assert detected == [UNFLAGGED_BOT]  # the unflagged bot, and no person
+    assert {"InternetArchiveBot", bot_account(0), bot_account(3)} <= set(accounts["listed"])
+    lists = read_bot_lists(client, settings, pointer)
+    assert UNFLAGGED_BOT in lists.detected and bot_account(3) in lists.listed
+
+    # Later edits without the flag, on a watched entity, by a person, the detected bot and a listed bot:
+    # the job (polling S3 every 2 s here) marks the bots' edits, and each sets off a BOT_EDIT.
+    entity = list(settings.edits.watchlist)[-1]
+    keys = EditKeys(settings.redis)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap)
+    editors = ("Editor_Later", UNFLAGGED_BOT, bot_account(3))
+    base_ms = parse_time_ms(SYNTHETIC_START) + (SYNTHETIC_MINUTES + 60) * 60_000
+
+    def send_round() -> None:
+        # Two minutes apart in event time, so that no three make a RAPID_EDIT burst.
+        send_round.count += 1
+        for k, user in enumerate(editors):
+            at_ms = base_ms + (send_round.count * len(editors) + k) * 120_000
+            event = recentchange(entity, user, False, at_ms, 10, "tidy", 8_888_000_000 + at_ms // 1000)
+            producer.send(settings.kafka.edits_topic, json.dumps(event).encode(), key=entity.encode())
+        producer.flush()
+
+    def stored() -> dict[str, set]:
+        sources = defaultdict(set)
+        for member in redis_client.zrange(keys.entity(entity), 0, -1):
+            event = json.loads(member)
+            if event["user"] in editors:
+                sources[event["user"]].add(event["bot_source"])
+        return sources
+
+    send_round.count = 0
+    send_round()
+    wait_for(
+        lambda: DETECTED in stored()[UNFLAGGED_BOT] and LISTED in stored()[bot_account(3)],
+        "edits of the detected and the listed bot marked by the running job",
+        300,
+        between=send_round,
+    )
+    assert stored()["Editor_Later"] == {None}
+    bot_alerts = [
+        json.loads(m)
+        for m in redis_client.zrange(keys.entity_alerts(entity), 0, -1)
+        if json.loads(m)["alert_type"] == "BOT_EDIT"
+    ]
+    assert {(a["user"], a["bot_source"]) for a in bot_alerts if a["user"] in editors} >= {
+        (UNFLAGGED_BOT, DETECTED),
+        (bot_account(3), LISTED),
+    }
+    assert not [a for a in bot_alerts if a["user"] == "Editor_Later"]
 
 
 def test_a_watch_list_change_through_the_api_reaches_the_running_job(edit_run: EditRun, redis_client) -> None:
