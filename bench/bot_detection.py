@@ -116,7 +116,7 @@ def main() -> None:
             delete_prefix(settings, client, settings.s3.bots_prefix + "/")
         baseline = name_rule(paths[:-1], settings.bots.min_edits)
 
-        flag_only = listed = people = people_removed = bot_edits = 0
+        flag_only = lists_only = listed = people = people_removed = bot_edits = 0
         for line in paths[-1].open(encoding="utf-8"):
             event = json.loads(line)
             is_bot = event["bot"] or event["user"] == UNFLAGGED_BOT
@@ -124,6 +124,7 @@ def main() -> None:
             if is_bot:
                 bot_edits += 1
                 flag_only += event["bot"]
+                lists_only += removed
                 listed += removed or event["bot"]
             else:
                 people += 1
@@ -150,7 +151,8 @@ def main() -> None:
     print(f"| last day: {bot_edits:,} bot edits, {people:,} people's | share removed | vs the flag alone |")
     print("|---|---|---|")
     print(f"| the bot flag alone | {flag_only / bot_edits:.3f} | 1.00× |")
-    print(f"| flag + lists (Bloom filters) | {listed / bot_edits:.3f} | {listed / max(flag_only, 1):.2f}× |")
+    print(f"| the lists alone (Bloom filters, no flag) | {lists_only / bot_edits:.3f} | |")
+    print(f"| flag + lists | {listed / bot_edits:.3f} | {listed / max(flag_only, 1):.2f}× |")
     print(f"| people's edits taken for bots' | {people_removed / max(people, 1):.4f} | |")
     print(
         f"| filters' false positives on {STRANGERS:,} unlisted names | {false_positives:.4f} | "

@@ -146,12 +146,16 @@ def detection_score(pairs: Iterable[tuple[bool, bool]]) -> DetectionScore:
     return DetectionScore(counts[True, True], counts[False, True], counts[True, False], counts[False, False])
 
 
+MIN_BITS = 64
+
+
 class BloomFilter:
     """A set of strings in ``bit_count`` bits with ``hash_count`` hashes: "maybe in" or "surely not".
 
     Sized for ``capacity`` items at ``false_positive_rate`` (the usual optimum: m = −n·ln p / ln²2
-    bits, k = m/n·ln 2 hashes); the k positions come from one BLAKE2b digest by double hashing
-    (Kirsch and Mitzenmacher), so they are the same in every process and Python version.
+    bits, k = m/n·ln 2 hashes, at least MIN_BITS); each of the k positions is 64 bits of a BLAKE2b
+    digest, independent of the others (double hashing repeats positions when m is small), and the
+    same in every process and Python version.
     """
 
     def __init__(self, bit_count: int, hash_count: int, bits: bytearray | None = None, items: int = 0):
@@ -168,8 +172,10 @@ class BloomFilter:
         if not 0 < false_positive_rate < 1:
             raise ValueError("the false-positive rate must be between 0 and 1")
         capacity = max(capacity, 1)
-        bit_count = max(8, math.ceil(-capacity * math.log(false_positive_rate) / math.log(2) ** 2))
-        return cls(bit_count, max(1, round(bit_count / capacity * math.log(2))))
+        bit_count = max(MIN_BITS, math.ceil(-capacity * math.log(false_positive_rate) / math.log(2) ** 2))
+        # No more hashes than the rate needs (a filter of a few items gets MIN_BITS, not more hashes).
+        hashes = min(round(bit_count / capacity * math.log(2)), math.ceil(-math.log2(false_positive_rate)))
+        return cls(bit_count, max(1, hashes))
 
     @classmethod
     def of(cls, items: Iterable[str], false_positive_rate: float) -> BloomFilter:
@@ -180,10 +186,13 @@ class BloomFilter:
             bloom.add(item)
         return bloom
 
-    def _positions(self, item: str) -> Iterable[int]:
-        digest = hashlib.blake2b(item.encode(), digest_size=16).digest()
-        first, second = int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little") | 1
-        return ((first + i * second) % self.bit_count for i in range(self.hash_count))
+    def _positions(self, item: str) -> list[int]:
+        data, values, salt = item.encode(), [], 0
+        while len(values) < self.hash_count:
+            digest = hashlib.blake2b(data, digest_size=64, salt=salt.to_bytes(16, "little")).digest()
+            values += [int.from_bytes(digest[at : at + 8], "little") for at in range(0, 64, 8)]
+            salt += 1
+        return [value % self.bit_count for value in values[: self.hash_count]]
 
     def add(self, item: str) -> None:
         for position in self._positions(item):

@@ -7,7 +7,9 @@ Submit it beside the page-request job:
 
     edits (Kafka, raw recentchange JSON)
       -> parse, match the watch list (normalised titles; changes made through the API are picked up
-         within [edits] watchlist_poll_seconds)      -> malformed events: edits-dead-letter
+         within [edits] watchlist_poll_seconds), mark bots' edits: the flag, else the bot detector's
+         newest lists on S3 (listed or detected; looked for every [bots] filter_poll_seconds)
+                                                     -> malformed events: edits-dead-letter
       -> keyed by watched entity: LARGE_EDIT, BOT_EDIT, RAPID_EDIT (event time)
       -> keyed by article, reverts only: EDIT_WAR
       -> alerts: edit-alerts (Kafka, exactly-once) and Redis

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from core import flink_jobs  # noqa: E402
 from core.config import LOCAL_CREDENTIALS_FILE, Settings, load_settings  # noqa: E402
-from core.contracts import CLICKSTREAM_DUMPS_PREFIX, DAILY_DAG_ID, HOURLY_DAG_ID  # noqa: E402
+from core.contracts import BOTS_DAG_ID, CLICKSTREAM_DUMPS_PREFIX, DAILY_DAG_ID, HOURLY_DAG_ID  # noqa: E402
 from core.windows import MINUTE_MS  # noqa: E402
 from stack_manager import airflow  # noqa: E402
 from stack_manager.layout import Layout, StackError  # noqa: E402
@@ -275,7 +275,8 @@ def batch_setup(settings: Settings) -> int:
 
     Writes a week of the live producer's synthetic world (same seed, catalogue and rate) and today's
     hours before the stream's first as hourly counts, as if the pipeline had seen that traffic; backfills
-    the averages from the week; then unpauses the hourly and daily DAGs, whose first runs come at once.
+    the averages from the week; then unpauses the hourly, daily and bot detector DAGs, whose first runs
+    come at once (the bot detector's on the edits so far); then ingests last month's clickstream.
     It starts once the streaming job has caught up with the clock and runs at a lower CPU priority
     (nice 10): the live list comes first.
     """
@@ -358,11 +359,11 @@ def clickstream_steps(settings: Settings, python: str, stream_start: datetime) -
 
 
 def unpause_batch_dags(settings: Settings, timeout_s: float = 600) -> None:
-    """Unpause the hourly and daily DAGs once Airflow has read them (new DAGs start paused)."""
+    """Unpause the hourly, daily and bot detector DAGs once Airflow has read them (new DAGs start paused)."""
     layout = Layout(settings.stack.home_path)
     env = airflow.environment(settings, airflow.airflow_home(layout))
     deadline = time.monotonic() + timeout_s
-    for dag in (HOURLY_DAG_ID, DAILY_DAG_ID):
+    for dag in (HOURLY_DAG_ID, DAILY_DAG_ID, BOTS_DAG_ID):
         while True:
             try:
                 airflow.cli(settings, env, "dags", "unpause", dag)
