@@ -44,7 +44,7 @@ from core import bots
 from core.clients import read_json_object, s3_client, write_json_object
 from core.config import Settings, load_settings
 from core.contracts import bots_pointer_key, bots_run_key
-from core.edits import MalformedEditEvent, parse_recentchange
+from core.edits import MalformedEditEvent, event_line, parse_recentchange
 
 log = logging.getLogger("batch.bots")
 
@@ -52,14 +52,13 @@ EDIT_SCHEMA = "user string, flagged boolean, timestamp_ms long, namespace int, c
 FEATURE_SCHEMA = "user string, flagged boolean, fold int, edit_count long, " + ", ".join(
     f"{name} double" for name in bots.FEATURE_NAMES
 )
-SSE_DATA = "data:"
 
 
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bots.py",
         description="Train the bot classifier on edits (the edits topic and/or recorded files), measure "
-        "it on held-out accounts, and publish the grown lists of bot accounts as Bloom filters on S3.",
+        "it by cross-validation, and publish the grown lists of bot accounts as Bloom filters on S3.",
     )
     parser.add_argument(
         "--input",
@@ -79,12 +78,7 @@ def parse_events(batches):
     """mapInPandas: raw event lines -> one row per edit (or per malformed line, with its problem)."""
     for batch in batches:
         rows = []
-        for raw in batch["raw"]:
-            line = raw.strip()
-            if line.startswith(SSE_DATA):
-                line = line[len(SSE_DATA) :].strip()
-            elif not line or line.startswith((":", "event:", "id:", "retry:")):
-                continue
+        for line in filter(None, map(event_line, batch["raw"])):
             try:
                 edit = parse_recentchange(line)
             except MalformedEditEvent as error:

@@ -133,6 +133,21 @@ def marked_bot(edit: Edit, bot_source: str | None) -> Edit:
     return replace(edit, is_bot=True, bot_source=bot_source)
 
 
+SSE_DATA = "data:"
+_SSE_OTHER = (":", "event:", "id:", "retry:")
+
+
+def event_line(line: str) -> str | None:
+    """The event JSON of one line of a recorded file (ndjson, or an SSE ``data:`` line); None for a
+    blank line or another SSE line (comment, event, id, retry)."""
+    line = line.strip()
+    if line.startswith(SSE_DATA):
+        return line[len(SSE_DATA) :].strip()
+    if not line or line.startswith(_SSE_OTHER):
+        return None
+    return line
+
+
 def is_large_edit(edit: Edit, threshold_bytes: int) -> bool:
     """LARGE_EDIT: the page grew or shrank by more than ``threshold_bytes``."""
     return abs(edit.size_change) > threshold_bytes

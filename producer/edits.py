@@ -17,14 +17,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+from core.edits import event_line
 from core.synthetic import MINUTE_MS, Catalogue, parse_duration_ms, parse_start
 from core.synthetic_edits import EditWorld, encode_event
 from producer.sink import PageRequestSink, Progress, StopFlag
 from producer.synthetic import Pace, wait_for_turn
 
 log = logging.getLogger("producer")
-
-SSE_DATA = "data:"
 
 
 def add_parsers(sources, settings, world_options) -> None:
@@ -128,12 +127,7 @@ def recorded_events(files: Iterable[Path]) -> Iterator[tuple[int | None, str, by
     """(event time ms or None, title, raw JSON bytes) of every event line of recorded files."""
     for path in files:
         with path.open(encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                line = line.strip()
-                if line.startswith(SSE_DATA):
-                    line = line[len(SSE_DATA) :].strip()
-                elif not line or line.startswith((":", "event:", "id:", "retry:")):
-                    continue
+            for line in filter(None, map(event_line, lines)):
                 yield (*_time_and_title(line), line.encode())
 
 

@@ -200,9 +200,14 @@ def test_every_injected_alert_is_raised_once_and_the_background_raises_none(
 
     wait_for(lambda: len(in_redis()) >= len(everything), f"{len(everything)} alerts in Redis", 300)
     assert in_redis() == everything
-    in_kafka = [
-        json.loads(r.value) for r in read_topic(settings.kafka.bootstrap, settings.kafka.edit_alerts_topic)
-    ]
+
+    def alerts_in_kafka() -> list[dict]:
+        topic = settings.kafka.edit_alerts_topic
+        return [json.loads(record.value) for record in read_topic(settings.kafka.bootstrap, topic)]
+
+    # Visible to a read-committed consumer once the job's next checkpoint commits them (exactly-once).
+    wait_for(lambda: len(alerts_in_kafka()) >= len(everything), "the alerts in the alerts topic", 300)
+    in_kafka = alerts_in_kafka()
     assert sorted(alert_identity(a) for a in in_kafka) == everything  # exactly once: no duplicates
     for alert in in_kafka:
         assert alert["alert_reason"] and alert["wiki"] == "enwiki" and isinstance(alert["is_bot"], bool)

@@ -8,7 +8,7 @@ import pytest
 
 from core import bots
 from core.bots import AccountEdit, BloomFilter, BotLists, account_features
-from core.edits import BOT_EDIT, AlertThresholds, EntityAlerts, marked_bot, parse_recentchange
+from core.edits import BOT_EDIT, AlertThresholds, EntityAlerts, event_line, marked_bot, parse_recentchange
 from core.synthetic import Catalogue
 from core.synthetic_edits import UNFLAGGED_BOT, EditWorld, recentchange
 
@@ -132,3 +132,11 @@ def test_synthetic_bots_edit_on_timers_and_people_do_not() -> None:
         assert min(getattr(f, feature) for f in busy_bots) > most_of_people
         assert getattr(features[UNFLAGGED_BOT], feature) > most_of_people
     assert not flagged[UNFLAGGED_BOT]
+
+
+def test_recorded_lines_give_their_event_json_and_skip_other_sse_lines() -> None:
+    assert event_line('data: {"type": "edit"}\n') == '{"type": "edit"}'
+    assert event_line('{"type": "edit"}\n') == '{"type": "edit"}'
+    assert [event_line(line) for line in (":ok", "event: message", "id: [1]", "retry: 5", "  \n")] == [
+        None
+    ] * 5
