@@ -187,9 +187,9 @@ def build_parser(settings) -> argparse.ArgumentParser:
         help="follow Wikimedia EventStreams recentchange",
         description="Each page change becomes a page request; reconnects with Last-Event-ID after a drop.",
     )
-    from producer.live import DEFAULT_URL
+    from producer.eventstreams import RECENTCHANGE_URL
 
-    live.add_argument("--url", default=DEFAULT_URL, help="server-sent events URL (default %(default)s)")
+    live.add_argument("--url", default=RECENTCHANGE_URL, help="server-sent events URL (default %(default)s)")
     live.add_argument(
         "--namespaces", default="0", help="comma-separated namespaces to keep; '' for all (default 0)"
     )
@@ -372,6 +372,12 @@ def run_edits_replay(args, settings, stop: StopFlag) -> int:
     return run_replay_edits(args, settings, stop)
 
 
+def run_edits_live(args, settings, stop: StopFlag) -> int:
+    from producer.edits import run_live_edits
+
+    return run_live_edits(args, settings, stop)
+
+
 def _iso(epoch_ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(epoch_ms / 1000))
 
@@ -385,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     stop = StopFlag().install()
     runners = {
         "synthetic": run_synthetic,
@@ -394,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         "live": run_live,
         "edits-synthetic": run_edits_synthetic,
         "edits-replay": run_edits_replay,
+        "edits-live": run_edits_live,
     }
     try:
         return runners[args.source](args, settings, stop)

@@ -2,6 +2,7 @@
 
     python -m producer edits-synthetic --help   the seeded synthetic edit stream, with ground truth
     python -m producer edits-replay --help      recorded events (ndjson, or SSE ``data:`` lines)
+    python -m producer edits-live --help        Wikimedia EventStreams recentchange, all wikis
 
 Messages are the events' JSON as they came (the edit job judges them: a
 malformed one is counted and set aside there), keyed by title so that one
@@ -20,6 +21,7 @@ from pathlib import Path
 from core.edits import event_line
 from core.synthetic import MINUTE_MS, Catalogue, parse_duration_ms, parse_start
 from core.synthetic_edits import EditWorld, encode_event
+from producer.eventstreams import RECENTCHANGE_URL, StreamPosition, follow_stream
 from producer.sink import PageRequestSink, Progress, StopFlag
 from producer.synthetic import Pace, wait_for_turn
 
@@ -71,6 +73,17 @@ def add_parsers(sources, settings, world_options) -> None:
     )
     replay.add_argument("--bootstrap", default=settings.kafka.bootstrap, help="brokers (default %(default)s)")
     replay.add_argument("--topic", default=settings.kafka.edits_topic, help="topic (default %(default)s)")
+
+    live = sources.add_parser(
+        "edits-live",
+        help="follow Wikimedia EventStreams recentchange (all wikis) into the edits topic",
+        description="Every recentchange event as it came (the edit job judges it), keyed by title; "
+        "Wikimedia's canary events are skipped. Reconnects with Last-Event-ID after a drop.",
+    )
+    live.add_argument("--url", default=RECENTCHANGE_URL, help="server-sent events URL (default %(default)s)")
+    live.add_argument("--limit", type=int, default=0, help="stop after this many events, 0 for never")
+    live.add_argument("--bootstrap", default=settings.kafka.bootstrap, help="brokers (default %(default)s)")
+    live.add_argument("--topic", default=settings.kafka.edits_topic, help="topic (default %(default)s)")
 
 
 def run_synthetic_edits(args, settings, stop: StopFlag, catalogue: Catalogue, start_ms: int) -> int:
@@ -153,6 +166,36 @@ def run_replay_edits(args, settings, stop: StopFlag) -> int:
     _, failed = _send(
         recorded_events(args.files), args, stop, Pace(args.speedup, 0, None), first, "replayed edits"
     )
+    return 1 if failed else 0
+
+
+def live_events(args, stop: StopFlag, position: StreamPosition) -> Iterator[tuple[None, str, bytes]]:
+    """(None, title, raw JSON bytes) of every recentchange message of the stream but canaries."""
+    sent = 0
+    for message in follow_stream(args.url, stop, position):
+        if message.event != "message" or not message.data:
+            continue
+        if _is_canary(message.data):
+            continue
+        yield None, _time_and_title(message.data)[1], message.data.encode()
+        sent += 1
+        if args.limit and sent >= args.limit:
+            stop.set("limit reached")
+
+
+def _is_canary(data: str) -> bool:
+    """Wikimedia sends canary events through every stream to check it flows; they are not edits."""
+    try:
+        return (json.loads(data).get("meta") or {}).get("domain") == "canary"
+    except (ValueError, AttributeError):
+        return False
+
+
+def run_live_edits(args, settings, stop: StopFlag) -> int:
+    """Follow EventStreams into the edits topic until stopped."""
+    position = StreamPosition()
+    _, failed = _send(live_events(args, stop, position), args, stop, Pace(0, 0, None), 0, "live edits")
+    print(f"live edits: {position.reconnects} reconnects, last event {position.last_event_id}")
     return 1 if failed else 0
 
 

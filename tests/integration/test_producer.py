@@ -273,6 +273,34 @@ def test_live_stream_resumes_after_a_drop_and_skips_bad_messages(kafka_bootstrap
     assert got == want  # each change once: resumed, not replayed from the start
 
 
+def test_live_edits_resume_after_a_drop_skip_canaries_and_keep_each_event_as_it_came(
+    kafka_bootstrap: str, new_topic
+) -> None:
+    topic = new_topic("live-edits")
+    changes = (SHARED_DATA / "recentchange-enwiki-2023-07-29.ndjson").read_text().splitlines()
+    canary = json.dumps(
+        {**json.loads(changes[0]), "meta": {"domain": "canary", "dt": "2023-07-29T07:51:39Z"}}
+    )
+    stream = RecordedStream([*changes[:30], canary, *changes[30:]], cut_after=40)
+    # Every message but the canary, the one that is not JSON too: the edit job dead-letters it.
+    expected = [message for message in stream.messages if message != canary]
+    try:
+        done = run_producer(
+            *("edits-live", "--url", stream.url, "--limit", str(len(expected))),
+            *("--topic", topic, "--bootstrap", kafka_bootstrap),
+            timeout=120,
+        )
+    finally:
+        stream.server.shutdown()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "1 reconnects" in done.stdout and stream.last_event_ids == [None, "39"]
+
+    records = consume_all(kafka_bootstrap, topic, expected=len(expected), idle_s=2)
+    assert sorted(record.value.decode() for record in records) == sorted(expected)  # each once, as it came
+    titles = {json.loads(change)["title"] for change in changes}
+    assert {record.key.decode() for record in records} <= titles | {""}
+
+
 def test_history_mode_writes_dump_files_the_replay_reads(tmp_path: Path) -> None:
     done = run_producer(
         "history",

@@ -9,7 +9,7 @@ import pytest
 
 from core.events import encode_page_request, project_of_server
 from core.synthetic import Catalogue
-from producer.live import page_request_from_change, parse_sse
+from producer.live import page_request_from_change
 from producer.replay import spread_over_hour
 from producer.synthetic import _TitleBytes, encode_chunk
 
@@ -32,28 +32,6 @@ def test_spreading_keeps_every_view_inside_its_hour_in_order() -> None:
     assert np.all(np.diff(timestamps) >= 0)
     again = spread_over_hour([3, 0, 5], HOUR, seed=1)
     assert np.array_equal(timestamps, again[1])
-
-
-def test_sse_parsing_follows_the_event_stream_format() -> None:
-    stream = [
-        ": keep-alive\n",
-        "event: message\n",
-        'id: [{"offset":1}]\n',
-        'data: {"a":\n',
-        "data: 1}\n",
-        "\n",
-        "data: second\n",
-        "\n",
-        "event: error\n",
-        "data: x\n",
-        "\n",
-    ]
-    events = list(parse_sse(iter(stream)))
-    assert [(e.id, e.event, e.data) for e in events] == [
-        ('[{"offset":1}]', "message", '{"a":\n1}'),
-        ('[{"offset":1}]', "message", "second"),
-        ('[{"offset":1}]', "error", "x"),
-    ]
 
 
 def test_a_recentchange_becomes_a_page_request() -> None:
