@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass
 FLAGGED = "flagged"  # the event carries the account's bot flag
 LISTED = "listed"  # the account is in the list of accounts seen with the flag
 DETECTED = "detected"  # the classifier found the unflagged account editing like a bot
-BOT_SOURCES = (FLAGGED, LISTED, DETECTED)
 
 # "bot" not followed by a letter: ExampleBot_3, InternetArchiveBot, Citation bot, AnomieBOT; not
 # Abbott, Robotics or Botany.
@@ -65,9 +64,6 @@ class AccountFeatures:
     non_article_share: float  # the share of its edits outside the main (article) namespace
     named_bot: float  # 1 when the name says bot (enwiki requires it of approved bots)
     anonymous: float  # 1 for an IP address (no account, so never a bot account)
-
-    def vector(self) -> list[float]:
-        return [float(getattr(self, name)) for name in FEATURE_NAMES]
 
 
 FEATURE_NAMES = tuple(name for name in AccountFeatures.__dataclass_fields__ if name != "edits")

@@ -175,20 +175,26 @@ def live_events(args, stop: StopFlag, position: StreamPosition) -> Iterator[tupl
     for message in follow_stream(args.url, stop, position):
         if message.event != "message" or not message.data:
             continue
-        if _is_canary(message.data):
+        title = _title_unless_canary(message.data)
+        if title is None:
             continue
-        yield None, _time_and_title(message.data)[1], message.data.encode()
+        yield None, title, message.data.encode()
         sent += 1
         if args.limit and sent >= args.limit:
             stop.set("limit reached")
 
 
-def _is_canary(data: str) -> bool:
-    """Wikimedia sends canary events through every stream to check it flows; they are not edits."""
+def _title_unless_canary(data: str) -> str | None:
+    """The event's title ("" when it has none or is not JSON: the edit job judges it), None for the
+    canary events Wikimedia sends through every stream to check it flows."""
     try:
-        return (json.loads(data).get("meta") or {}).get("domain") == "canary"
+        event = json.loads(data)
+        if (event.get("meta") or {}).get("domain") == "canary":
+            return None
+        title = event.get("title")
     except (ValueError, AttributeError):
-        return False
+        return ""
+    return title if isinstance(title, str) else ""
 
 
 def run_live_edits(args, settings, stop: StopFlag) -> int:

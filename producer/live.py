@@ -29,7 +29,6 @@ class LiveStats:
     ignored: int = 0  # valid changes that are not page requests we keep (other namespaces, projects)
     events: int = 0
     reconnects: int = 0
-    last_event_id: str | None = None
 
 
 def page_request_from_change(change: object, namespaces: frozenset[int]) -> PageRequest | None:
@@ -64,7 +63,7 @@ def stream_changes(
         progress.update(stats.events)
         if limit and stats.events >= limit:
             stop.set("limit reached")
-    stats.reconnects, stats.last_event_id = position.reconnects, position.last_event_id
+    stats.reconnects = position.reconnects
     return stats
 
 

@@ -88,10 +88,11 @@ class ParseEdits(ProcessFunction):
             return
         self.parsed.inc()
         lists = self.bot_lists.current()
-        if lists is not None and not edit.is_bot:
-            edit = marked_bot(edit, lists.source_of(edit.user, flagged=False))
-            if edit.is_bot:
+        if lists is not None:
+            marked = marked_bot(edit, lists.source_of(edit.user, flagged=edit.is_bot))
+            if marked is not edit:
                 self.bots_marked.inc()
+            edit = marked
         yield edit, self._current_watchlist().entity_of(edit.title)
 
 
