@@ -40,6 +40,8 @@ JAR_PARTS = {
     "flink": "the Flink Kafka connector's",
     "spark": "Spark's s3a (hadoop-aws, aws-java-sdk-bundle)",
 }
+# The streaming job's own JVM operators (streaming/jvm), built by the install step beside the Flink jars.
+STREAMING_OPERATORS_JAR = "wikitrends-streaming-operators.jar"
 # Every service of the local stack, Spark's driver included, listens on this address only.
 LOOPBACK = "127.0.0.1"
 

@@ -27,10 +27,12 @@ import sys
 
 from pyflink.common import Configuration
 from pyflink.common.typeinfo import Types
-from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
+from pyflink.datastream import CheckpointingMode, DataStream, StreamExecutionEnvironment
+from pyflink.java_gateway import get_gateway
 from pyflink.table import Schema, StreamTableEnvironment, Table
 
 from core.config import ConfigError, Settings, load_settings
+from core.windows import MINUTE_MS, WINDOW_MS, WINDOW_TOPIC_COUNT
 from streaming import sql, tables
 from streaming.publish import PublishHourlyCounts, PublishTrending
 
@@ -91,6 +93,7 @@ def build(
     table_config.set("pipeline.name", args.job_name)
 
     # Stage 1: the topic is read once; minute counts and dead letters leave as one stream.
+    t_env.create_java_temporary_system_function(sql.PAYLOAD_FIELD, sql.PAYLOAD_FIELD_CLASS)
     t_env.execute_sql(tables.source_table(settings, args.startup, args.bounded))
     t_env.execute_sql(sql.checked_events_view())
     t_env.execute_sql(sql.valid_events_view())
@@ -142,9 +145,12 @@ def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:
     DataStream with the upstream watermarks: a regular join's output has no
     time attribute.
     """
-    # Computed once, through a DataStream: the window topics read it too (two SQL translations
-    # would otherwise each run the sliding-window aggregation).
-    windows = t_env.to_data_stream(t_env.sql_query(sql.window_counts_query()))
+    # The windows come from a JVM operator (streaming/jvm), registered once for the window topics too.
+    windows = sliding_windows(
+        t_env.to_data_stream(
+            t_env.sql_query(f"SELECT project, title, minute_ms, view_count FROM {sql.MINUTE_COUNTS}")
+        )
+    )
     t_env.create_temporary_view(
         sql.WINDOW_COUNTS,
         t_env.from_data_stream(
@@ -173,6 +179,20 @@ def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:
         ),
     )
     return t_env.sql_query(sql.trending_query(settings))
+
+
+def sliding_windows(minute_counts: DataStream) -> DataStream:
+    """The 10-minute windows sliding every minute from minute counts (project, title, minute_ms, view_count).
+
+    Rows (project, title, window_start_ms, w_end_ms, digit, view_count), one per article and window
+    with views, each with the window's last millisecond as its event time. The work is done by
+    streaming/jvm/wikitrends/streaming/SlidingWindowCounts.java (its jar ships with the job's jars):
+    Flink SQL's HOP aggregation was the job's bottleneck (README, "Throughput").
+    """
+    operators = get_gateway().jvm.wikitrends.streaming.SlidingWindowCounts
+    return DataStream(
+        operators.windows(minute_counts._j_data_stream, WINDOW_MS, MINUTE_MS, WINDOW_TOPIC_COUNT)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,8 +7,9 @@ The job runs in two stages (see streaming/job.py), all per-record work in the JV
   and tag bad and late events for the dead-letter topic;
 
   stage 2, per minute count: the 10-minute windows sliding every minute
-  (``window_counts``, to the ten topics), the trending list of every minute,
-  and the hourly counts.
+  (``window_counts``, to the ten topics; summed by a JVM operator,
+  streaming/jvm, which streaming/job.py registers as that view), the
+  trending list of every minute, and the hourly counts.
 
 Why minute counts in the middle: on a catalogue of millions of articles most
 are seen once or twice an hour, so an event makes about one minute count but
@@ -56,6 +57,17 @@ STAGE_ONE = "stage_one"
 # How long (processing time) a minute count stays in the trending join's state: the hour it is
 # needed for, plus room for a job that runs a little behind the clock.
 HISTORY_TTL = "90 min"
+
+
+# PAYLOAD_FIELD(payload, name): a field of the event's JSON as JSON_VALUE reads it, the payload parsed once
+# for all its fields (streaming/jvm/wikitrends/streaming/PayloadField.java; streaming/job.py registers it).
+PAYLOAD_FIELD = "payload_field"
+PAYLOAD_FIELD_CLASS = "wikitrends.streaming.PayloadField"
+
+
+def payload_field(name: str) -> str:
+    """SQL for a top-level field of ``payload`` as text (NULL when missing, null, an object or an array)."""
+    return f"{PAYLOAD_FIELD}(payload, '{name}')"
 
 
 def epoch_ms(column: str) -> str:
@@ -131,21 +143,6 @@ def minute_counts_view() -> str:
     return f"""
 CREATE TEMPORARY VIEW {MINUTE_COUNTS} AS
 SELECT project, title, minute_ms, view_count, row_time FROM {STAGE_ONE} WHERE kind = 'minute'"""
-
-
-def window_counts_query() -> str:
-    """The 10-minute windows sliding every minute, summed from the minute counts.
-
-    ``rowtime`` (the window's last millisecond) is the event time downstream;
-    streaming/job.py registers the result once as ``window_counts`` for both
-    the window topics and the trending candidates.
-    """
-    return f"""
-SELECT project, title, {epoch_ms("window_start")} AS window_start_ms, {epoch_ms("window_end")} AS w_end_ms,
-  {minute_digit("window_start")} AS digit, SUM(view_count) AS view_count, window_time AS rowtime
-FROM TABLE(HOP(TABLE {MINUTE_COUNTS}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE,
-  INTERVAL '{WINDOW_MINUTES}' MINUTE))
-GROUP BY project, title, window_start, window_end, window_time"""
 
 
 def insert_window_counts(settings: Settings) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from core.config import Settings
 from core.contracts import windows_topics
-from streaming.sql import plausible_ts
+from streaming.sql import payload_field, plausible_ts
 
 
 def kafka_options(settings: Settings, **options: str) -> str:
@@ -35,7 +35,7 @@ def source_table(settings: Settings, startup_mode: str, bounded: bool = False) -
     A missing, non-numeric or absurd ``ts`` gives event time 0 so that it
     cannot move the watermark; such events are sent to the dead-letter topic.
     """
-    ts = "TRY_CAST(JSON_VALUE(payload, '$.ts') AS BIGINT)"
+    ts = f"TRY_CAST({payload_field('ts')} AS BIGINT)"
     s = settings.streaming
     options = kafka_options(
         settings,
@@ -54,8 +54,8 @@ def source_table(settings: Settings, startup_mode: str, bounded: bool = False) -
 CREATE TABLE pageviews_raw (
   payload STRING,
   ts AS {ts},
-  project AS JSON_VALUE(payload, '$.project'),
-  title AS JSON_VALUE(payload, '$.title'),
+  project AS {payload_field("project")},
+  title AS {payload_field("title")},
   event_time AS TO_TIMESTAMP_LTZ(CASE WHEN {plausible_ts(ts)} THEN {ts} ELSE 0 END, 3),
   WATERMARK FOR event_time AS event_time - INTERVAL '{s.watermark_delay_seconds}' SECOND
 ) WITH (

@@ -85,8 +85,11 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
         # In time order, as the job's minute counts come: the watermark follows the rows.
         for (title, minute), views in sorted(minute_counts().items(), key=lambda item: item[0][::-1]):
             writer.writerow(["en.wikipedia", title, minute, views])
+    settings = load_settings()
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(2)
+    # The job's JVM operators (the sliding windows) and connectors, as streaming/job.py ships them.
+    env.add_jars(*(jar.as_uri() for jar in settings.stack.required_jars("flink")))
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("table.local-time-zone", "UTC")
     t_env.execute_sql(f"""
@@ -95,7 +98,7 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
           row_time AS TO_TIMESTAMP_LTZ(minute_ms + {MINUTE_MS - 1}, 3),
           WATERMARK FOR row_time AS row_time - INTERVAL '30' SECOND
         ) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv')""")
-    trending = trending_table(t_env, load_settings())
+    trending = trending_table(t_env, settings)
     # Every column but the row time (a time attribute does not cross to Python in collect()).
     table = t_env.sql_query(
         f"SELECT minute_ms, trend_rank, title, c1, c2, c3, c4, c5, c6, score FROM {trending}"

@@ -13,7 +13,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from core.config import JAR_PARTS
+from core.config import JAR_PARTS, STREAMING_OPERATORS_JAR
 from stack_manager.layout import REPO_ROOT, Layout, StackError
 from stack_manager.steps import file_digest, require_tool, run_logged, stamp_matches, write_stamp
 
@@ -112,6 +112,7 @@ def install(layout: Layout) -> None:
         )
     install_jars(layout)
     install_flink_lib(layout)
+    install_streaming_operators(layout)
     install_minio(layout)
     install_debian_packages(layout, {"redis-server": "redis-server"}, "Redis")
     install_airflow(layout)
@@ -192,6 +193,48 @@ def install_flink_lib(layout: Layout) -> None:
         for compiled in sorted(classes.rglob("*.class")):
             copy.write(compiled, compiled.relative_to(classes).as_posix())
     write_stamp(layout, "flink-lib", digest)
+
+
+def install_streaming_operators(layout: Layout) -> None:
+    """The streaming job's JVM operators (streaming/jvm), compiled against PyFlink's Flink into a jar.
+
+    The jar goes beside the Flink connector jars, which the jobs ship (``Stack.jars("flink")``), so
+    that the job's client finds the classes and the cluster runs them.
+    """
+    sources = sorted((REPO_ROOT / "streaming" / "jvm").rglob("*.java"))
+    # The DataStream API (flink-dist) and the Table API's functions and data (the uber jar).
+    classpath = [
+        *(flink_home() / "lib").glob("flink-dist-*.jar"),
+        *(flink_home() / "lib").glob("flink-table-api-java-uber-*.jar"),
+    ]
+    digest = "".join(file_digest(source) for source in sources) + ",".join(jar.name for jar in classpath)
+    jar = layout.jars / "flink" / STREAMING_OPERATORS_JAR
+    if stamp_matches(layout, "streaming-operators", digest) and jar.exists():
+        return
+    javac = require_tool("javac", "to build the streaming job's JVM operators", "Install a JDK 17.")
+    classes = layout.home / "build" / "streaming-operators"
+    shutil.rmtree(classes, ignore_errors=True)
+    run_logged(
+        [
+            javac,
+            "-nowarn",
+            "--release",
+            "11",
+            "-cp",
+            os.pathsep.join(map(str, classpath)),
+            "-d",
+            str(classes),
+            *map(str, sources),
+        ],
+        layout.logs / "install-streaming-operators.log",
+        "Building the streaming job's JVM operators",
+        "See the log for the compiler's message; the sources are in streaming/jvm/.",
+    )
+    jar.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as archive:
+        for compiled in sorted(classes.rglob("*.class")):
+            archive.write(compiled, compiled.relative_to(classes).as_posix())
+    write_stamp(layout, "streaming-operators", digest)
 
 
 def install_minio(layout: Layout) -> None:
