@@ -10,7 +10,7 @@ from core.config import load_settings
 def main() -> None:
     settings = load_settings()
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
-    env.get_config().set("pipeline.jars", ";".join(jar.as_uri() for jar in settings.stack.jars("flink")))
+    env.get_config().set("pipeline.jars", ";".join(settings.stack.jar_uris("flink")))
     env.get_config().set("parallelism.default", str(settings.flink.parallelism))
     env.get_config().set("pipeline.name", "bench-read-only")
     # The job's source table name (the benchmark reads its metrics), raw records, nothing parsed.

@@ -69,6 +69,10 @@ class StackSettings:
         """The jars deploy/local fetched for one part: "kafka", "flink" or "spark"."""
         return sorted((self.home_path / "jars" / part).glob("*.jar"))
 
+    def jar_uris(self, part: str) -> list[str]:
+        """``required_jars(part)`` as file URIs, as Flink's ``pipeline.jars`` and ``add_jars`` take them."""
+        return [jar.as_uri() for jar in self.required_jars(part)]
+
     def required_jars(self, part: str) -> list[Path]:
         """``jars(part)``, or a ConfigError saying which jars are missing and how to fetch them."""
         jars = self.jars(part)

@@ -122,7 +122,7 @@ def build(settings: Settings, args: argparse.Namespace) -> StreamExecutionEnviro
         .set_string("state.backend.type", "hashmap")
         .set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
     )
-    env.add_jars(*(jar.as_uri() for jar in settings.stack.jars("flink")))
+    env.add_jars(*settings.stack.jar_uris("flink"))
     env.set_parallelism(args.parallelism)
     env.enable_checkpointing(s.checkpoint_interval_seconds * 1000, CheckpointingMode.EXACTLY_ONCE)
     env.get_checkpoint_config().set_checkpoint_timeout(s.checkpoint_timeout_seconds * 1000)

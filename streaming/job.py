@@ -80,7 +80,7 @@ def build(
         # A cancelled or failed job keeps its newest checkpoint: `make run` resumes from it.
         .set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
     )
-    env.add_jars(*(jar.as_uri() for jar in settings.stack.jars("flink")))
+    env.add_jars(*settings.stack.jar_uris("flink"))
     env.set_parallelism(args.parallelism or settings.flink.parallelism)
     env.enable_checkpointing(s.checkpoint_interval_seconds * 1000, CheckpointingMode.EXACTLY_ONCE)
     checkpoints = env.get_checkpoint_config()
@@ -146,11 +146,7 @@ def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:
     time attribute.
     """
     # The windows come from a JVM operator (streaming/jvm), registered once for the window topics too.
-    windows = sliding_windows(
-        t_env.to_data_stream(
-            t_env.sql_query(f"SELECT project, title, minute_ms, view_count FROM {sql.MINUTE_COUNTS}")
-        )
-    )
+    windows = sliding_windows(t_env.to_data_stream(t_env.sql_query(sql.minute_counts_query())))
     t_env.create_temporary_view(
         sql.WINDOW_COUNTS,
         t_env.from_data_stream(

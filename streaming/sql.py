@@ -41,7 +41,7 @@ from core.events import (
     MAX_TITLE_CHARS,
     MIN_PLAUSIBLE_TS_MS,
 )
-from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, WINDOW_TOPIC_COUNT, WINDOWS_PER_HOUR
+from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, WINDOWS_PER_HOUR
 
 EPOCH = "TIMESTAMP '1970-01-01 00:00:00'"
 WINDOW_MINUTES = WINDOW_MS // MINUTE_MS
@@ -73,11 +73,6 @@ def payload_field(name: str) -> str:
 def epoch_ms(column: str) -> str:
     """SQL for the epoch milliseconds of a whole-minute TIMESTAMP column (UTC session)."""
     return f"CAST(TIMESTAMPDIFF(MINUTE, {EPOCH}, {column}) AS BIGINT) * {MINUTE_MS}"
-
-
-def minute_digit(column: str) -> str:
-    """SQL for the last digit of a TIMESTAMP column's minute (minutes since the epoch mod 10)."""
-    return f"CAST(MOD(TIMESTAMPDIFF(MINUTE, {EPOCH}, {column}), {WINDOW_TOPIC_COUNT}) AS INT)"
 
 
 NOW_MS = "CAST(UNIX_TIMESTAMP() AS BIGINT) * 1000"
@@ -143,6 +138,11 @@ def minute_counts_view() -> str:
     return f"""
 CREATE TEMPORARY VIEW {MINUTE_COUNTS} AS
 SELECT project, title, minute_ms, view_count, row_time FROM {STAGE_ONE} WHERE kind = 'minute'"""
+
+
+def minute_counts_query() -> str:
+    """The minute counts without their time column, as the sliding-window operator takes them."""
+    return f"SELECT project, title, minute_ms, view_count FROM {MINUTE_COUNTS}"
 
 
 def insert_window_counts(settings: Settings) -> str:

@@ -89,7 +89,7 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(2)
     # The job's JVM operators (the sliding windows) and connectors, as streaming/job.py ships them.
-    env.add_jars(*(jar.as_uri() for jar in settings.stack.required_jars("flink")))
+    env.add_jars(*settings.stack.jar_uris("flink"))
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("table.local-time-zone", "UTC")
     t_env.execute_sql(f"""

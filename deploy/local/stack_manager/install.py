@@ -167,17 +167,14 @@ def install_flink_lib(layout: Layout) -> None:
     patched = lib / flink_python.name
     if stamp_matches(layout, "flink-lib", digest) and patched.exists():
         return
-    javac = require_tool(
-        "javac", "to build the loopback-only Fn API server of flink-python", "Install a JDK 17."
-    )
     shutil.rmtree(lib, ignore_errors=True)
-    classes = layout.home / "build" / "flink-python-loopback"
-    shutil.rmtree(classes, ignore_errors=True)
-    run_logged(
-        [javac, "-nowarn", "-cp", str(flink_python), "-d", str(classes), str(source)],
-        layout.logs / "install-flink-lib.log",
-        "Building flink-python's loopback-only Fn API server",
-        "See the log for the compiler's message; the source is deploy/flink/ServerFactory.java.",
+    classes = compile_java(
+        layout,
+        "flink-python-loopback",
+        [flink_python],
+        [source],
+        "flink-python's loopback-only Fn API server",
+        "the source is deploy/flink/ServerFactory.java",
     )
     lib.mkdir(parents=True)
     for jar in shipped:
@@ -190,8 +187,7 @@ def install_flink_lib(layout: Layout) -> None:
         for entry in original.infolist():
             if not entry.filename.startswith(replaced):
                 copy.writestr(entry, original.read(entry))
-        for compiled in sorted(classes.rglob("*.class")):
-            copy.write(compiled, compiled.relative_to(classes).as_posix())
+        write_classes(copy, classes)
     write_stamp(layout, "flink-lib", digest)
 
 
@@ -211,30 +207,56 @@ def install_streaming_operators(layout: Layout) -> None:
     jar = layout.jars / "flink" / STREAMING_OPERATORS_JAR
     if stamp_matches(layout, "streaming-operators", digest) and jar.exists():
         return
-    javac = require_tool("javac", "to build the streaming job's JVM operators", "Install a JDK 17.")
-    classes = layout.home / "build" / "streaming-operators"
+    classes = compile_java(
+        layout,
+        "streaming-operators",
+        classpath,
+        sources,
+        "the streaming job's JVM operators",
+        "the sources are in streaming/jvm/",
+        release="11",
+    )
+    jar.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as archive:
+        write_classes(archive, classes)
+    write_stamp(layout, "streaming-operators", digest)
+
+
+def compile_java(
+    layout: Layout,
+    name: str,
+    classpath: list[Path],
+    sources: list[Path],
+    what: str,
+    where: str,
+    release: str | None = None,
+) -> Path:
+    """Compile ``sources`` with javac into a fresh ``build/<name>`` folder and return that folder."""
+    javac = require_tool("javac", f"to build {what}", "Install a JDK 17.")
+    classes = layout.home / "build" / name
     shutil.rmtree(classes, ignore_errors=True)
     run_logged(
         [
             javac,
             "-nowarn",
-            "--release",
-            "11",
+            *(["--release", release] if release else []),
             "-cp",
             os.pathsep.join(map(str, classpath)),
             "-d",
             str(classes),
             *map(str, sources),
         ],
-        layout.logs / "install-streaming-operators.log",
-        "Building the streaming job's JVM operators",
-        "See the log for the compiler's message; the sources are in streaming/jvm/.",
+        layout.logs / f"install-{name}.log",
+        f"Building {what}",
+        f"See the log for the compiler's message; {where}.",
     )
-    jar.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as archive:
-        for compiled in sorted(classes.rglob("*.class")):
-            archive.write(compiled, compiled.relative_to(classes).as_posix())
-    write_stamp(layout, "streaming-operators", digest)
+    return classes
+
+
+def write_classes(archive: zipfile.ZipFile, classes: Path) -> None:
+    """Add every compiled class under ``classes`` to ``archive`` at its package path."""
+    for compiled in sorted(classes.rglob("*.class")):
+        archive.write(compiled, compiled.relative_to(classes).as_posix())
 
 
 def install_minio(layout: Layout) -> None:

@@ -21,7 +21,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
-    jars = ";".join(jar.as_uri() for jar in settings.stack.jars("flink"))
+    jars = ";".join(settings.stack.jar_uris("flink"))
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     env.get_config().set("pipeline.jars", jars)
     env.get_config().set("pipeline.name", f"uppercase-copy {args.source} -> {args.sink}")
