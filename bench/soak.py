@@ -141,6 +141,17 @@ def prepare_batch_inputs(settings: Settings, env: dict[str, str], dumps_prefix: 
     history(day_of(time.time()), 1, f"s3://{bucket}/{settings.s3.hourly_counts_prefix}", "--format", "counts")
 
 
+def run_end(began: float, minutes: int) -> float:
+    """When to stop the stream: after ``minutes``, or once the hour that closed last has been written.
+
+    A run that would stop just after an hour's end (a two-hour run started on the hour does) runs
+    on until that hour's file is settled, so that the checks cover a whole hour.
+    """
+    planned_ms = (began + 60 * minutes) * 1000
+    last_hour_end = planned_ms - planned_ms % HOUR_MS
+    return max(planned_ms, last_hour_end + SETTLED_MS) / 1000
+
+
 def day_of(epoch_s: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(epoch_s))
 
@@ -184,10 +195,11 @@ def main() -> int:
     producer = start_live_producer(env, args.rate, "1d")
     job_id = submit(env, "-py", "streaming/job.py", "--job-name", tag)
     began = time.time()
+    ends = run_end(began, args.minutes)
     keys, client = Keys(settings.redis), redis_client(settings)
     worst_lag, next_report, batch_hours, batch_failures = 0.0, began + 60 * args.report_every, set(), 0
     try:
-        while time.time() < began + 60 * args.minutes:
+        while time.time() < ends:
             time.sleep(5)
             now = time.time()
             raw = client.get(keys.trending_latest)
@@ -199,7 +211,15 @@ def main() -> int:
             if now - began > 180:  # the first minutes fill the first window
                 worst_lag = max(worst_lag, lag)
             hour = int(now * 1000) - int(now * 1000) % HOUR_MS - HOUR_MS
-            if not args.no_batch and now % 3600 > 300 and hour not in batch_hours and hour >= began * 1000:
+            # Cron's run for every hour the stream wrote, the run's first (partial) hour included:
+            # a two-hour run that starts just after an hour's top would otherwise cover one whole
+            # hour, whose cron minute comes after the run, and Spark would never run beside it.
+            if (
+                not args.no_batch
+                and now % 3600 > 300
+                and hour not in batch_hours
+                and hour + HOUR_MS > began * 1000
+            ):
                 batch_hours.add(hour)
                 say(
                     "cron: hourly anomaly job for the hour from "
@@ -220,6 +240,7 @@ def main() -> int:
         producer.terminate()
         producer.wait()
         cancel(settings, job_id, discard_checkpoints=True)
+    stopped_ms = time.time() * 1000
 
     exact = True
     say("checking every finished hour's file on S3 and three windows against the input topic ...")
@@ -230,7 +251,7 @@ def main() -> int:
     window_starts = [
         w
         for w in (first, first + 30 * MINUTE_MS, first + 60 * MINUTE_MS)
-        if w + WINDOW_MS < time.time() * 1000 - SETTLED_MS
+        if w + WINDOW_MS + SETTLED_MS <= stopped_ms
     ]
     truth, window_truth = views_in_input(settings, window_starts)
     written = windows_in_topic(settings, window_starts) if window_starts else {}
@@ -246,8 +267,9 @@ def main() -> int:
         )
     s3, checked = s3_client(settings), 0
     for hour, views in sorted(truth.items()):
-        if hour < began * 1000 or hour + HOUR_MS > time.time() * 1000 - SETTLED_MS:
-            continue  # the hours the run did not cover whole (a run of 2 h covers at least one)
+        if hour + HOUR_MS <= began * 1000 or hour + HOUR_MS + SETTLED_MS > stopped_ms:
+            continue  # not the stream's, or still open when the job stopped (the run's first hour,
+            # begun mid-hour, is checked: its file holds what the input has of it)
         body = s3.get_object(Bucket=settings.s3.bucket, Key=hourly_counts_key(settings.s3, hour))[
             "Body"
         ].read()
