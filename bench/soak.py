@@ -147,9 +147,8 @@ def run_end(began: float, minutes: int) -> float:
     A run that would stop just after an hour's end (a two-hour run started on the hour does) runs
     on until that hour's file is settled, so that the checks cover a whole hour.
     """
-    planned_ms = (began + 60 * minutes) * 1000
-    last_hour_end = planned_ms - planned_ms % HOUR_MS
-    return max(planned_ms, last_hour_end + SETTLED_MS) / 1000
+    planned_ms = int((began + 60 * minutes) * 1000)
+    return max(planned_ms, hour_start_of(planned_ms) + SETTLED_MS) / 1000
 
 
 def day_of(epoch_s: float) -> str:
