@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from core.trending import TrendingRule
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_FILE = REPO_ROOT / "configs" / "local.toml"
 ENV_PREFIX = "WIKITRENDS_"
@@ -131,9 +133,24 @@ class StreamingSettings:
     checkpoint_interval_seconds: int
     checkpoint_timeout_seconds: int
     state_backend: str
+    trending_rule: str
     trending_min_volume: int
+    trending_min_z: float
+    trending_min_window_z: float
+    trending_min_growth: float
     trending_top: int
     trending_retention_minutes: int
+
+    @property
+    def rule(self) -> TrendingRule:
+        """The trending rule and its thresholds (core/trending.py applies them)."""
+        return TrendingRule(
+            name=self.trending_rule,  # type: ignore[arg-type]
+            min_volume=self.trending_min_volume,
+            min_z=self.trending_min_z,
+            min_window_z=self.trending_min_window_z,
+            min_growth=self.trending_min_growth,
+        )
 
 
 @dataclass(frozen=True)
@@ -356,6 +373,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values = {key: _frozen(v) for key, v in values.items()}
         sections[section_field.name] = section_cls(**values)
     settings = Settings(**sections)
+    try:
+        settings.streaming.rule  # noqa: B018 - a bad rule name or threshold is a configuration error
+    except ValueError as exc:
+        raise ConfigError(f"[streaming] {exc}") from exc
     # Another deployment's file brings its own keys (or empty ones: an IAM role), not the local pair.
     return settings if override_file else _with_local_credentials(settings)
 

@@ -37,7 +37,12 @@ class TrendingArticle:
     title: str
     counts: list[int]  # six 10-minute counts, oldest first
     window_ends: list[int]  # epoch ms of each window's end
-    score: float
+    score: float  # what the list is ranked by (core/trending.py): z under "rise"
+    # What its first half hour's share of its wiki's views predicts for each window; the last half
+    # hour's views over their expectation; noise units above it. Empty/None in lists from before the rule.
+    expected: list[float] = field(default_factory=list)
+    growth: float | None = None
+    z: float | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,11 @@ class TrendingSnapshot:
     computed_at: int  # epoch ms, wall clock, when the job wrote it
     min_volume: int
     articles: list[TrendingArticle] = field(default_factory=list)
+    # The rule and thresholds the list was made with (core/trending.py); None before the rule existed.
+    rule: str | None = None
+    min_z: float | None = None
+    min_growth: float | None = None
+    candidates: int | None = None  # articles judged this minute (newest window at least min_volume)
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,10 @@ def decode_trending(raw: bytes | str) -> TrendingSnapshot:
         computed_at=data["computed_at"],
         min_volume=data["min_volume"],
         articles=[TrendingArticle(**article) for article in data["articles"]],
+        rule=data.get("rule"),
+        min_z=data.get("min_z"),
+        min_growth=data.get("min_growth"),
+        candidates=data.get("candidates"),
     )
 
 

@@ -8,9 +8,10 @@ Submit it to a Flink cluster:
 Stage 1 (per event, in the JVM): pageviews -> parse and validate -> views per
 article and minute; bad and late events to the dead-letter topic.
 Stage 2 (per minute count, in the JVM): 10-minute windows sliding every minute
-to pageviews-windows-{d}; trending candidates joined with their last hour;
-hourly sums. Python sees only the published rows: each minute's list (to
-Redis) and a few blocks of each hour's counts (to S3). The two stages are
+to pageviews-windows-{d}; trending candidates joined with their last hour, and
+each wiki's hour; hourly sums. Python sees only the candidates (a few thousand
+a minute, judged by core/trending.py before each minute's list goes to Redis)
+and a few blocks of each hour's counts (to S3). The two stages are
 joined through a DataStream so that the topic is read once. Why this shape,
 and its figures: streaming/sql.py and the README.
 
@@ -137,10 +138,10 @@ def build(
 
 
 def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:
-    """The trending table, from a registered ``minute_counts`` view (with its row time and watermark).
+    """What the trending publisher judges, from a registered ``minute_counts`` view (row time, watermark).
 
     Registers the views it derives on the way: the sliding windows (which the
-    window topics read too), the candidates, and the candidates' hour, whose
+    window topics read too), the candidates, each wiki's minute totals, and the candidates' hour, whose
     event time (the candidate window's last millisecond) comes back through a
     DataStream with the upstream watermarks: a regular join's output has no
     time attribute.
@@ -174,7 +175,8 @@ def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:
             .build(),
         ),
     )
-    return t_env.sql_query(sql.trending_query(settings))
+    t_env.execute_sql(sql.site_minutes_view())
+    return t_env.sql_query(sql.trending_query())
 
 
 def sliding_windows(minute_counts: DataStream) -> DataStream:
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     env, t_env = build(settings, args)
     if args.explain:
         print(t_env.explain_sql(sql.stage_one_query()))
-        print(t_env.explain_sql(sql.trending_query(settings)))
+        print(t_env.explain_sql(sql.trending_query()))
         print(t_env.explain_sql(sql.hourly_counts_query()))
         return 0
     env.execute(args.job_name)

@@ -32,6 +32,7 @@ from core.config import Settings
 from core.contracts import hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import SnapshotWriter, TrendingArticle, TrendingSnapshot
+from core.trending import TrendingRule, ranked
 from core.windows import hour_window_ends, iso_time
 
 log = logging.getLogger("streaming.publish")
@@ -51,41 +52,50 @@ def retry_delay_seconds(failures: int) -> int:
     return min(RETRY_FIRST_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS)
 
 
-class TrendingRow(NamedTuple):
-    """One row of streaming/sql.py trending_query (rank 0 is the minute's marker, no article)."""
+class HourRow(NamedTuple):
+    """One row of streaming/sql.py trending_query: a candidate's hour, or its wiki's (title None)."""
 
-    rank: int
-    project: str | None
+    project: str
     title: str | None
     counts: tuple[int, ...]
-    score: float
 
     @classmethod
-    def of(cls, row: Row) -> TrendingRow:
+    def of(cls, row: Row) -> HourRow:
         counts = (row.c1, row.c2, row.c3, row.c4, row.c5, row.c6)
-        return cls(
-            int(row.trend_rank), row.project, row.title, tuple(int(c) for c in counts), float(row.score)
-        )
+        title = row.title if row.kind == "article" else None
+        return cls(row.project, title, tuple(int(c) for c in counts))
 
 
 def trending_snapshot(
-    minute_ms: int, rows: list[TrendingRow], min_volume: int, computed_at: int
+    minute_ms: int, rows: list[HourRow], rule: TrendingRule, top: int, computed_at: int
 ) -> TrendingSnapshot:
-    """The minute's snapshot from its rows, best first; the marker row carries no article."""
+    """The minute's list: the candidates judged against their wikis' hours (core/trending.py), best first."""
+    site_totals = {row.project: row.counts for row in rows if row.title is None}
+    candidates = [(row.project, row.title, row.counts) for row in rows if row.title is not None]
+    window_ends = hour_window_ends(minute_ms)
     articles = [
         TrendingArticle(
-            rank=row.rank,
-            project=row.project,
-            title=row.title,
-            counts=list(row.counts),
-            window_ends=hour_window_ends(minute_ms),
-            score=round(row.score, 6),
+            rank=rank,
+            project=item.project,
+            title=item.title,
+            counts=list(item.counts),
+            window_ends=window_ends,
+            score=round(item.verdict.score, 6),
+            expected=[round(e, 2) for e in item.verdict.expected],
+            growth=round(item.verdict.growth, 4),
+            z=round(item.verdict.z, 6),
         )
-        for row in sorted(rows)
-        if row.rank > 0
+        for rank, item in enumerate(ranked(candidates, site_totals, rule, top), start=1)
     ]
     return TrendingSnapshot(
-        minute=minute_ms, computed_at=computed_at, min_volume=min_volume, articles=articles
+        minute=minute_ms,
+        computed_at=computed_at,
+        min_volume=rule.min_volume,
+        articles=articles,
+        rule=rule.name,
+        min_z=rule.min_z,
+        min_growth=rule.min_growth,
+        candidates=len(candidates),
     )
 
 
@@ -172,7 +182,7 @@ class GatherThenPublish(KeyedProcessFunction):
 
 
 class PublishTrending(GatherThenPublish):
-    """Keyed by minute: writes the minute's trending list to Redis atomically."""
+    """Keyed by minute: judges the minute's candidates and writes its trending list to Redis atomically."""
 
     service = "Redis"
 
@@ -185,12 +195,12 @@ class PublishTrending(GatherThenPublish):
         self.lists_written = group.counter("trending_lists_written")
         self.articles_written = group.counter("trending_articles_written")
 
-    def row_of(self, value: Row) -> TrendingRow:
-        return TrendingRow.of(value)
+    def row_of(self, value: Row) -> HourRow:
+        return HourRow.of(value)
 
     def publish(self, key: int, rows: list) -> None:
-        min_volume = self.settings.streaming.trending_min_volume
-        snapshot = trending_snapshot(key, rows, min_volume, int(time.time() * 1000))
+        s = self.settings.streaming
+        snapshot = trending_snapshot(key, rows, s.rule, s.trending_top, int(time.time() * 1000))
         self.writer.write_trending(snapshot, self.settings.streaming.trending_retention_minutes)
         self.lists_written.inc()
         self.articles_written.inc(len(snapshot.articles))

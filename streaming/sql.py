@@ -9,7 +9,8 @@ The job runs in two stages (see streaming/job.py), all per-record work in the JV
   stage 2, per minute count: the 10-minute windows sliding every minute
   (``window_counts``, to the ten topics; summed by a JVM operator,
   streaming/jvm, which streaming/job.py registers as that view), the
-  trending list of every minute, and the hourly counts.
+  trending candidates' hours beside their wikis' hours (judged by the
+  publisher with core/trending.py), and the hourly counts.
 
 Why minute counts in the middle: on a catalogue of millions of articles most
 are seen once or twice an hour, so an event makes about one minute count but
@@ -22,7 +23,9 @@ tiny fraction of the window rows. Each candidate is joined with its own
 minute counts of the 50 minutes before that window, which sum to the five
 older windows of the same topic. The join keeps the last hour or so of
 minute counts as state (each written once, read only for candidates)
-instead of six copies of every window row.
+instead of six copies of every window row. A wiki's hour (its total views
+in the same six windows, the rhythm an article is judged against) comes
+from its minute totals, a few rows a minute.
 
 Epoch milliseconds are computed from TIMESTAMP values in UTC (the job sets
 the session time zone to UTC).
@@ -53,6 +56,7 @@ HOURLY_BLOCKS = 64
 MINUTE_COUNTS = "minute_counts"
 WINDOW_COUNTS = "window_counts"
 CANDIDATE_HISTORY = "candidate_history"
+SITE_MINUTES = "site_minutes"
 STAGE_ONE = "stage_one"
 # How long (processing time) a minute count stays in the trending join's state: the hour it is
 # needed for, plus room for a job that runs a little behind the clock.
@@ -201,50 +205,57 @@ UNION ALL
 SELECT project, title, w_end_ms, {WINDOWS_PER_HOUR}, view_count FROM candidates"""
 
 
-def trending_query(settings: Settings) -> str:
-    """Every minute's top trending articles with their six counts and score, plus a marker row.
-
-    Reads ``candidate_history`` (see candidate_history_query) with ``w_time``
-    as its event time. A window with no views counts 0. The marker row
-    (rank 0, no title) exists for every minute any window ends, so that a
-    minute with nothing trending still publishes an empty list.
-
-    The rule: an article trends when its six counts never decrease, the last
-    is greater than the first, and the last reaches ``trending_min_volume``.
-    Its score, (last - first) / (first + min_volume), is the hour's growth
-    relative to where it started, damped by the minimum volume so that 0 to a
-    handful of views does not beat 0 to thousands, and always-popular pages
-    (Main_Page) score low. The tests hold this SQL to tests/oracle.py.
-    """
-    s = settings.streaming
-    counts = ",\n        ".join(
-        f"SUM(CASE WHEN hour_window = {k} THEN view_count ELSE 0 END) AS c{k}"
+def _hour_sums(column: str, window_number: str) -> str:
+    """SQL for c1..c6: ``column`` summed by ``window_number`` (1 = the hour's oldest window)."""
+    return ",\n    ".join(
+        f"SUM(CASE WHEN {window_number} = {k} THEN {column} ELSE 0 END) AS c{k}"
         for k in range(1, WINDOWS_PER_HOUR + 1)
     )
-    never_decreasing = " AND ".join(f"c{k} <= c{k + 1}" for k in range(1, WINDOWS_PER_HOUR))
-    score = f"CAST(c6 - c1 AS DOUBLE) / (c1 + {s.trending_min_volume})"
+
+
+def trending_query() -> str:
+    """What the trending publisher judges each minute: the candidates' hours and their wikis' hours.
+
+    kind 'article': a candidate (see candidates_view) with its six 10-minute
+    counts c1..c6, oldest first (a window with no views counts 0), read from
+    ``candidate_history`` with ``w_time`` as its event time.
+
+    kind 'site': a wiki (project, no title) with its total views in the same
+    six windows: the rhythm the article's hour is judged against. One row per
+    wiki and minute whose newest window has views, so every minute at which
+    a window ends gets a list, empty or not.
+
+    The rule itself (core/trending.py) runs in the publisher (streaming/publish.py):
+    the candidates are a few thousand rows a minute, and the rule then lives
+    in one place, tested directly, for the job and the tests' oracle.
+    """
+    candidate_hour_sums = _hour_sums("view_count", "hour_window")
+    site_window = f"CAST((minute_ms - {epoch_ms('window_start')}) / {WINDOW_MS} AS INT) + 1"
+    site_hour_sums = _hour_sums("total", site_window)
     return f"""
-SELECT minute_ms, rn AS trend_rank, project, title, c1, c2, c3, c4, c5, c6, score, rowtime FROM (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY score DESC, title) AS rn
-  FROM (
-    SELECT window_start, window_end, window_time AS rowtime, minute_ms, project, title,
-      c1, c2, c3, c4, c5, c6, {score} AS score
-    FROM (
-      SELECT window_start, window_end, window_time, minute_ms, project, title,
-        {counts}
-      FROM TABLE(TUMBLE(TABLE {CANDIDATE_HISTORY}, DESCRIPTOR(w_time), INTERVAL '1' MINUTE))
-      GROUP BY window_start, window_end, window_time, minute_ms, project, title
-    )
-    WHERE {never_decreasing} AND c6 > c1 AND c6 >= {s.trending_min_volume}
-  )
-) WHERE rn <= {s.trending_top}
+SELECT minute_ms, 'article' AS kind, project, title, c1, c2, c3, c4, c5, c6, window_time AS rowtime FROM (
+  SELECT window_time, minute_ms, project, title,
+    {candidate_hour_sums}
+  FROM TABLE(TUMBLE(TABLE {CANDIDATE_HISTORY}, DESCRIPTOR(w_time), INTERVAL '1' MINUTE))
+  GROUP BY window_start, window_end, window_time, minute_ms, project, title
+)
 UNION ALL
-SELECT {epoch_ms("window_end")}, CAST(0 AS BIGINT), CAST(NULL AS STRING), CAST(NULL AS STRING),
-  CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT),
-  COUNT(*), CAST(0 AS DOUBLE), window_time
-FROM TABLE(HOP(TABLE {MINUTE_COUNTS}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE,
-  INTERVAL '{WINDOW_MINUTES}' MINUTE))
-GROUP BY window_start, window_end, window_time"""
+SELECT minute_ms, 'site', project, CAST(NULL AS STRING), c1, c2, c3, c4, c5, c6, window_time FROM (
+  SELECT {epoch_ms("window_end")} AS minute_ms, window_time, project,
+    {site_hour_sums}
+  FROM TABLE(HOP(TABLE {SITE_MINUTES}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE,
+    INTERVAL '{HOUR_MINUTES}' MINUTE))
+  GROUP BY window_start, window_end, window_time, project
+) WHERE c6 > 0"""
+
+
+def site_minutes_view() -> str:
+    """Each wiki's total views per minute (every title: the wiki's own rhythm), with its event time."""
+    return f"""
+CREATE TEMPORARY VIEW {SITE_MINUTES} AS
+SELECT project, {epoch_ms("window_start")} AS minute_ms, SUM(view_count) AS total, window_time AS row_time
+FROM TABLE(TUMBLE(TABLE {MINUTE_COUNTS}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE))
+GROUP BY window_start, window_end, window_time, project"""
 
 
 def hourly_counts_query() -> str:

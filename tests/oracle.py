@@ -1,7 +1,6 @@
 """The tests' oracle: the product's rules written plainly in Python, to check the engines against.
 
-Production evaluates each of these rules in an engine: the trending rule and
-its score in Flink SQL (streaming/sql.py ``trending_query``), the page-request
+Production evaluates each of these rules in an engine: the page-request
 checks in the job's SQL (``valid_events``), the Canberra distance, the volume
 rule, the ranking and the moving average as Spark column expressions
 (batch/expressions.py, batch/anomalies.py). The tests compute the same
@@ -9,13 +8,10 @@ things here, from the same inputs, and compare; nothing in production
 imports this module. The limits (window length, title length, plausible
 timestamps) come from core/, as production's do.
 
-The trending rule, over an article's last hour of six 10-minute counts
-(the windows of topic m mod 10 that end at m-50, ..., m, oldest first; a
-window without views counts 0): the six counts never decrease, the last is
-greater than the first, and the last reaches a minimum volume. Its growth
-score (last - first) / (first + min_volume) is the hour's growth relative to
-where the article started, damped by the minimum volume so that a page going
-from 0 to a handful of views does not beat one going from 0 to thousands.
+The trending rule is pure Python in core/trending.py, where the job's
+publisher calls it too: what the engine computes for it (each candidate's six
+10-minute counts, each wiki's six totals) is what the tests check against the
+raw events, with :func:`trending_list` here.
 
 The volume rule of the anomalies: the Canberra distance is scale-free, so a
 page averaging 0.2 views an hour that gets none today scores as high as a real
@@ -28,10 +24,13 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.anomalies import HOURS_PER_DAY, NOISE_FLOOR, POISSON_SPREAD
+from core.articles import is_article
+from core.config import Settings
 from core.events import (
     FORBIDDEN_IN_TITLES,
     FORBIDDEN_IN_TITLES_REASON,
@@ -41,22 +40,49 @@ from core.events import (
     MIN_PLAUSIBLE_TS_MS,
     PageRequest,
 )
-from core.windows import MINUTE_MS, WINDOWS_PER_HOUR
+from core.trending import ranked
+from core.windows import MINUTE_MS, WINDOW_MS, hour_window_ends
 
 # --------------------------------------------------------------------------- trending
 
 
-def is_trending(counts: Sequence[int], min_volume: int) -> bool:
-    """Never decreasing, growing overall, and the last count at least ``min_volume``."""
-    if len(counts) != WINDOWS_PER_HOUR:
-        raise ValueError(f"expected {WINDOWS_PER_HOUR} window counts, got {len(counts)}")
-    never_decreases = all(a <= b for a, b in zip(counts, counts[1:], strict=False))
-    return never_decreases and counts[-1] > counts[0] and counts[-1] >= min_volume
+def hour_counts(per_minute: dict, key, minute: int) -> list[int]:
+    """Six 10-minute sums of ``per_minute[(key, minute_ms)]`` for the hour ending at ``minute``."""
+    return [
+        sum(per_minute.get((key, end - k * MINUTE_MS), 0) for k in range(1, WINDOW_MS // MINUTE_MS + 1))
+        for end in hour_window_ends(minute)
+    ]
 
 
-def growth_score(counts: Sequence[int], min_volume: int) -> float:
-    """(last - first) / (first + min_volume): relative growth over the hour, damped for small bases."""
-    return (counts[-1] - counts[0]) / (counts[0] + min_volume)
+class TrendingOracle:
+    """Each minute's trending list from raw views per ((project, title), minute start), as the job makes it.
+
+    Candidates: articles whose newest window reaches the minimum volume, each
+    judged by core/trending.py against its wiki's totals over every title.
+    """
+
+    def __init__(self, per_minute: dict[tuple[tuple[str, str], int], int], settings: Settings) -> None:
+        self.per_minute = per_minute
+        self.settings = settings
+        self.site: dict[tuple[str, int], int] = defaultdict(int)
+        self.seen_in: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        for (article, start), views in per_minute.items():
+            self.site[(article[0], start)] += views
+            self.seen_in[start].add(article)
+
+    def trending(self, minute: int) -> list[tuple[str, list[int], float]]:
+        """(title, six counts, score) of the list of ``minute``, best first."""
+        s = self.settings.streaming
+        recent = set().union(*(self.seen_in.get(minute - k * MINUTE_MS, set()) for k in range(1, 11)))
+        hours = []
+        for project, title in recent:
+            counts = hour_counts(self.per_minute, (project, title), minute)
+            if counts[-1] >= s.trending_min_volume and is_article(title, self.settings.articles):
+                hours.append((project, title, counts))
+        totals = {project: hour_counts(self.site, project, minute) for project, _ in recent}
+        return [
+            (r.title, list(r.counts), r.verdict.score) for r in ranked(hours, totals, s.rule, s.trending_top)
+        ]
 
 
 # --------------------------------------------------------------------------- page requests

@@ -147,6 +147,17 @@ def anomaly_item(article: AnomalousArticle, navigation: ListNavigation | None = 
     }
 
 
+TRENDING_EXPLANATION = (
+    "counts: an article's views in the six 10-minute windows of the last hour, oldest first; expected: what "
+    "its share of its wiki's views in the first half hour predicts for each window, given the wiki's own "
+    "traffic then (its daily rhythm); growth: the last half hour's views over their expectation; z: how many "
+    "units of counting (Poisson) noise the last half hour stands above it. Under the rule 'rise' an article "
+    "is listed when its newest window has at least min_volume views, z is at least min_z, growth at least "
+    "min_growth and each window of the last half hour is above its expectation on its own; the list is "
+    "ranked by score, which is z. An empty list means nothing is rising beyond its usual rhythm."
+)
+
+
 def trending_document(
     snapshot: TrendingSnapshot,
     navigation: ListNavigation | None,
@@ -161,9 +172,14 @@ def trending_document(
         "minute_iso": iso_time(snapshot.minute),
         "computed_at": snapshot.computed_at,
         "computed_at_iso": iso_time(snapshot.computed_at),
+        "rule": snapshot.rule,
         "min_volume": snapshot.min_volume,
+        "min_z": snapshot.min_z,
+        "min_growth": snapshot.min_growth,
+        "candidates": snapshot.candidates,
         "project": project,
         "count": len(articles),
+        "explanation": TRENDING_EXPLANATION,
         "articles": [trending_item(a, navigation, edits) for a in articles],
     }
 

@@ -23,7 +23,6 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
 from core import flink_jobs
-from core.articles import is_article
 from core.clients import flink_rest
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import hourly_counts_key, pipeline_topics, windows_topic
@@ -31,7 +30,7 @@ from core.events import DEAD_LETTER_PAYLOAD_CHARS
 from core.snapshots import Keys, decode_trending
 from core.synthetic import parse_time_ms
 from core.windows import MINUTE_MS, hour_start_of, hour_window_ends, topic_digit, window_starts_of
-from tests.oracle import growth_score, is_trending
+from tests.oracle import TrendingOracle
 
 START = parse_time_ms("2026-03-02T08:00:00Z")
 END = START + 135 * MINUTE_MS  # events up to 10:15
@@ -195,6 +194,7 @@ class Oracle:
 
     window_counts: dict[tuple[str, int], int]  # (title, window_start) -> views
     hourly: dict[int, Counter]  # hour start -> title -> views
+    per_minute: dict  # ((project, title), minute start) -> views
 
     @classmethod
     def from_events(cls, records: list) -> Oracle:
@@ -202,44 +202,13 @@ class Oracle:
         hourly: dict[int, Counter] = defaultdict(Counter)
         for record in records:
             event = json.loads(record.value)
-            per_minute[(event["title"], event["ts"] - event["ts"] % MINUTE_MS)] += 1
+            per_minute[((event["project"], event["title"]), event["ts"] - event["ts"] % MINUTE_MS)] += 1
             hourly[hour_start_of(event["ts"])][event["title"]] += 1
         windows: Counter = Counter()
-        for (title, minute), count in per_minute.items():
+        for ((_, title), minute), count in per_minute.items():
             for start in window_starts_of(minute):
                 windows[(title, start)] += count
-        return cls(dict(windows), hourly)
-
-    def trending(self, minute: int, settings: Settings) -> list[tuple[str, list[int], float]]:
-        min_volume, top = settings.streaming.trending_min_volume, settings.streaming.trending_top
-        ends = hour_window_ends(minute)
-        titles = {
-            title
-            for (title, start) in self.window_counts
-            if start + 10 * MINUTE_MS == minute and is_article(title, settings.articles)
-        }
-        found = []
-        for title in titles:
-            counts = [self.window_counts.get((title, end - 10 * MINUTE_MS), 0) for end in ends]
-            if is_trending(counts, min_volume):
-                found.append((title, counts, growth_score(counts, min_volume)))
-        found.sort(key=lambda item: (-item[2], item[0]))
-        return found[:top]
-
-
-def trend_minutes_from_ground_truth(truth: dict, min_volume: int) -> list[int]:
-    """The minutes at which the injected trend article must trend, from the producer's own counts."""
-    (trend,) = [s for s in truth["scenarios"] if s["kind"] == "trend"]
-    per_minute = {int(m): n for m, n in truth["tracked"][trend["title"]]["views_per_minute"].items()}
-    minutes = []
-    for minute in range(START + MINUTE_MS, LAST_MINUTE + 1, MINUTE_MS):
-        counts = [
-            sum(per_minute.get(end - k * MINUTE_MS, 0) for k in range(1, 11))
-            for end in hour_window_ends(minute)
-        ]
-        if is_trending(counts, min_volume):
-            minutes.append(minute)
-    return minutes
+        return cls(dict(windows), hourly, dict(per_minute))
 
 
 def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> None:
@@ -275,23 +244,24 @@ def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> N
 
     # Every minute's trending list is the rule applied to those windows, ranked by the score.
     keys = Keys(settings.redis)
-    s = settings.streaming
+    trending = TrendingOracle(oracle.per_minute, settings)
+    expected_lists = {}
     for minute in range(START + MINUTE_MS, LAST_MINUTE + 1, MINUTE_MS):
         raw = redis_client.get(keys.trending_minute(minute))
         assert raw is not None, f"no trending list for minute {minute}"
         snapshot = decode_trending(raw)
         got = [(a.title, a.counts, pytest.approx(a.score, abs=1e-6)) for a in snapshot.articles]
-        assert got == oracle.trending(minute, settings), minute
+        expected_lists[minute] = trending.trending(minute)
+        assert got == expected_lists[minute], minute
         assert all(a.window_ends == hour_window_ends(minute) for a in snapshot.articles)
         titles = [a.title for a in snapshot.articles]
         assert "Main_Page" not in titles and "Special:Search" not in titles  # not articles
-    # The injected trend (08:40-09:40, rising to 150 a minute) is listed whenever its own counts say so.
+    # The injected trend (08:40-09:40, rising to 150 a minute) is listed, and it alone: the rest of
+    # the world is steady traffic under the daily rhythm.
     trend_title = next(s["title"] for s in truth["scenarios"] if s["kind"] == "trend")
-    trend_minutes = trend_minutes_from_ground_truth(truth, s.trending_min_volume)
-    assert len(trend_minutes) >= 20
-    for minute in trend_minutes:
-        titles = [a.title for a in decode_trending(redis_client.get(keys.trending_minute(minute))).articles]
-        assert trend_title in titles, minute
+    listed = Counter(title for items in expected_lists.values() for title, _, _ in items)
+    assert listed[trend_title] >= 20, listed
+    assert set(listed) == {trend_title}, listed
     assert decode_trending(redis_client.get(keys.trending_latest)).minute >= LAST_MINUTE
 
     # Each finished hour's counts on S3 equal the events of that hour, per article.

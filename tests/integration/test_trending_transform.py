@@ -2,8 +2,9 @@
 
 Runs streaming/job.py's ``trending_table`` on a local Flink mini-cluster
 (the JVM from apache-flink, no stack services) over a small bounded input,
-and checks the list of the minute 10:00 by hand and every minute's list
-against the Python rule in tests/oracle.py.
+judges each minute's rows with the publisher's own function, and checks the
+list of 10:00 by hand, a clean hour's list empty, and every minute's list
+against tests/oracle.py's lists made from the same minute counts.
 """
 
 from __future__ import annotations
@@ -14,61 +15,47 @@ from pathlib import Path
 
 import pytest
 
-from core.articles import is_article
-from core.config import Settings, load_settings
+from core.config import load_settings
 from core.synthetic import parse_time_ms
-from core.windows import MINUTE_MS, WINDOW_MS, hour_window_ends
-from tests.oracle import growth_score, is_trending
+from core.trending import judge
+from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS
+from streaming.publish import HourRow, trending_snapshot
+from tests.oracle import TrendingOracle
 
+PROJECT = "en.wikipedia"
 HOUR_END = parse_time_ms("2026-03-02T10:00:00Z")
-
 # Six 10-minute counts per title for the hour 09:00-10:00, oldest first; each window's views
 # fall in its first minute (09:00, 09:10, ... 09:50). None: no views in that window.
+# The wiki's morning: its traffic (mostly Main_Page) grows 80 % over the hour.
 HOUR_OF = {
-    "Rising_Star": [1, 5, 10, 20, 40, 80],  # rises every window: trends
-    "Missing_First": [None, 5, 10, 20, 30, 40],  # a window with no row counts 0: trends
-    "Tie_B": [2, 4, 6, 8, 10, 30],  # same counts as Tie_A: ranked after it by title
-    "Tie_A": [2, 4, 6, 8, 10, 30],
-    "Flat_Page": [30, 30, 30, 30, 30, 30],  # never decreases but does not grow
-    "Dip_Page": [5, None, 10, 20, 30, 40],  # a missing window after views is a decrease
-    "Too_Quiet": [1, 2, 3, 4, 5, 19],  # rises, under the minimum volume of 20
-    "Talk:Rising_Star": [1, 5, 10, 20, 40, 80],  # not an article
-    "Main_Page": [100, 200, 300, 400, 500, 600],  # not an article
+    "Main_Page": [10_000, 11_000, 12_000, 14_000, 16_000, 18_000],  # not an article: only the rhythm
+    "Morning_Page": [100, 110, 120, 140, 160, 180],  # rises with its wiki: not news
+    "Rising_Star": [20, 22, 24, 60, 100, 160],  # rises far beyond the rhythm: trends
+    "Dipping_Riser": [20, 21, 23, 90, 70, 130],  # a noisy riser that dips once: trends
+    "Burst": [30, 33, 36, 42, 48, 400],  # one window's burst: not sustained
+    "Faller": [100, 110, 120, 70, 50, 40],
+    "Too_Quiet": [None, 1, 1, 6, 10, 19],  # rises, under the minimum volume of 20
+    "Talk:Rising_Star": [20, 22, 24, 60, 100, 160],  # not an article
 }
-# Half an hour later one view: the minutes its windows end have an empty list, still published.
-QUIET_VIEW = ("Quiet_Later", HOUR_END + 30 * MINUTE_MS)
-EXPECTED_AT_HOUR_END = [
-    ("Rising_Star", [1, 5, 10, 20, 40, 80], 79 / 21),
-    ("Missing_First", [0, 5, 10, 20, 30, 40], 40 / 20),
-    ("Tie_A", [2, 4, 6, 8, 10, 30], 28 / 22),
-    ("Tie_B", [2, 4, 6, 8, 10, 30], 28 / 22),
-]
+EXPECTED_AT_HOUR_END = ["Rising_Star", "Dipping_Riser"]
+# Two hours later, a clean hour: steady pages under a flat rhythm, nothing listed at its end.
+CLEAN_HOUR_END = HOUR_END + 2 * HOUR_MS
+CLEAN_HOUR_OF = {
+    "Main_Page": [12_000, 12_100, 11_900, 12_050, 11_950, 12_000],
+    "Morning_Page": [150, 160, 140, 155, 145, 150],
+    "Steady_Small": [25, 31, 22, 28, 24, 30],
+}
 
 
 def minute_counts() -> Counter:
     counts: Counter = Counter()
-    first = HOUR_END - 6 * WINDOW_MS
-    for title, windows in HOUR_OF.items():
-        for k, views in enumerate(windows):
-            if views:
-                counts[(title, first + k * WINDOW_MS)] += views
-    counts[QUIET_VIEW] += 1
+    for hour_end, hour_of in ((HOUR_END, HOUR_OF), (CLEAN_HOUR_END, CLEAN_HOUR_OF)):
+        first = hour_end - 6 * WINDOW_MS
+        for title, windows in hour_of.items():
+            for k, views in enumerate(windows):
+                if views:
+                    counts[((PROJECT, title), first + k * WINDOW_MS)] += views
     return counts
-
-
-def python_rule(counts: Counter, minute: int, settings: Settings) -> list:
-    """The oracle: core/articles.py and tests/oracle.py over the window counts the minute counts make."""
-    min_volume = settings.streaming.trending_min_volume
-    found = []
-    for title in {title for title, _ in counts if is_article(title, settings.articles)}:
-        windows = [
-            sum(counts.get((title, end - WINDOW_MS + i * MINUTE_MS), 0) for i in range(10))
-            for end in hour_window_ends(minute)
-        ]
-        if is_trending(windows, min_volume):
-            found.append((title, windows, growth_score(windows, min_volume)))
-    found.sort(key=lambda item: (-item[2], item[0]))
-    return found[: settings.streaming.trending_top]
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +70,8 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         # In time order, as the job's minute counts come: the watermark follows the rows.
-        for (title, minute), views in sorted(minute_counts().items(), key=lambda item: item[0][::-1]):
-            writer.writerow(["en.wikipedia", title, minute, views])
+        for ((project, title), minute), views in sorted(minute_counts().items(), key=lambda item: item[0][1]):
+            writer.writerow([project, title, minute, views])
     settings = load_settings()
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(2)
@@ -100,32 +87,50 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
         ) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv')""")
     trending = trending_table(t_env, settings)
     # Every column but the row time (a time attribute does not cross to Python in collect()).
-    table = t_env.sql_query(
-        f"SELECT minute_ms, trend_rank, title, c1, c2, c3, c4, c5, c6, score FROM {trending}"
-    )
-    lists: dict[int, list] = {}
+    table = t_env.sql_query(f"SELECT minute_ms, kind, project, title, c1, c2, c3, c4, c5, c6 FROM {trending}")
+    rows: dict[int, list[HourRow]] = {}
     with table.execute().collect() as results:
-        for minute_ms, rank, title, *counts, score in results:  # collected rows are positional
-            lists.setdefault(minute_ms, [])
-            if rank > 0:
-                lists[minute_ms].append((rank, title, counts, score))
-    return {minute: [item[1:] for item in sorted(items)] for minute, items in lists.items()}
+        for minute_ms, kind, project, title, *counts in results:  # collected rows are positional
+            rows.setdefault(minute_ms, []).append(
+                HourRow(project, title if kind == "article" else None, tuple(counts))
+            )
+    s = settings.streaming
+    return {
+        minute: [
+            (a.title, a.counts, a.score)
+            for a in trending_snapshot(minute, minute_rows, s.rule, s.trending_top, 0).articles
+        ]
+        for minute, minute_rows in rows.items()
+    }
 
 
-def test_the_hour_ending_at_10_is_ranked_by_hand(lists_by_minute: dict[int, list]) -> None:
-    got = [(title, counts, pytest.approx(score)) for title, counts, score in lists_by_minute[HOUR_END]]
-    assert got == EXPECTED_AT_HOUR_END
+def test_the_hour_ending_at_10_lists_the_real_risers_only(lists_by_minute: dict[int, list]) -> None:
+    rule = load_settings().streaming.rule
+    site = [sum(views[k] or 0 for views in HOUR_OF.values()) for k in range(6)]
+    got = lists_by_minute[HOUR_END]
+    assert [title for title, _, _ in got] == EXPECTED_AT_HOUR_END
+    for title, counts, score in got:
+        assert counts == HOUR_OF[title]
+        assert score == pytest.approx(judge(counts, site, rule).z, abs=1e-6)
+    # What the seed's rule would have listed but this one must not: the page rising with its
+    # wiki's morning, the one-window burst, the faller, the quiet riser and the non-article.
+    assert {"Morning_Page", "Burst", "Faller", "Too_Quiet", "Talk:Rising_Star"}.isdisjoint(
+        title for items in lists_by_minute.values() for title, _, _ in items
+    )
 
 
-def test_every_minute_follows_the_python_rule(lists_by_minute: dict[int, list]) -> None:
-    settings = load_settings()
+def test_a_clean_hour_gives_an_empty_list(lists_by_minute: dict[int, list]) -> None:
+    assert lists_by_minute[CLEAN_HOUR_END] == []
+
+
+def test_every_minute_follows_the_python_oracle(lists_by_minute: dict[int, list]) -> None:
     counts = minute_counts()
-    # Every minute at which a window with views ends has a list, empty or not (the marker row).
+    oracle = TrendingOracle(dict(counts), load_settings())
+    # Every minute at which a window with views ends has a list, empty or not.
     window_ends = {
-        minute + k * MINUTE_MS for _, minute in counts for k in range(1, WINDOW_MS // MINUTE_MS + 1)
+        minute + k * MINUTE_MS for (_, minute) in counts for k in range(1, WINDOW_MS // MINUTE_MS + 1)
     }
     assert sorted(lists_by_minute) == sorted(window_ends)
     for minute, got in lists_by_minute.items():
-        expected = python_rule(counts, minute, settings)
-        assert [(t, c, pytest.approx(s)) for t, c, s in got] == expected, minute
-    assert lists_by_minute[QUIET_VIEW[1] + MINUTE_MS] == []
+        expected = oracle.trending(minute)
+        assert [(t, c, pytest.approx(s, abs=1e-6)) for t, c, s in got] == expected, minute

@@ -21,16 +21,16 @@ from core.snapshots import (
     encode,
 )
 from core.synthetic import parse_time_ms
+from core.trending import TrendingRule, never_decreasing, seed_score
 from core.windows import hour_start_of, hour_window_ends, iso_time, topic_digit, window_starts_of
 from streaming import sql, tables
 from streaming.publish import (
     RETRY_MAX_SECONDS,
-    TrendingRow,
+    HourRow,
     hourly_rows,
     retry_delay_seconds,
     trending_snapshot,
 )
-from tests.oracle import growth_score, is_trending
 
 T = parse_time_ms("2026-03-02T09:07:30Z")
 MINUTE = 60_000
@@ -69,13 +69,13 @@ def test_same_digit_windows_tile_the_hour() -> None:
         ([1, 2, 3, 4, 5, 19], False),  # below the minimum volume
     ],
 )
-def test_the_trending_rule(counts: list[int], trending: bool) -> None:
-    assert is_trending(counts, min_volume=20) is trending
+def test_the_seed_rule(counts: list[int], trending: bool) -> None:
+    assert never_decreasing(counts, min_volume=20) is trending
 
 
 def test_the_score_favours_growth_over_size() -> None:
-    rising = growth_score([0, 10, 40, 90, 160, 250], 20)
-    main_page = growth_score([1800, 1850, 1900, 1950, 2000, 2100], 20)
+    rising = seed_score([0, 10, 40, 90, 160, 250], 20)
+    main_page = seed_score([1800, 1850, 1900, 1950, 2000, 2100], 20)
     assert rising > 10 * main_page
 
 
@@ -117,15 +117,27 @@ def test_an_anomaly_list_published_before_the_counting_noise_rule_still_reads() 
     assert snapshot.articles[0].score == 7.0
 
 
-def test_a_minute_snapshot_lists_articles_by_rank_without_the_marker() -> None:
+def test_a_minute_snapshot_judges_each_candidate_against_its_own_wiki() -> None:
+    minute = T - T % MINUTE
     rows = [
-        TrendingRow(2, "en.wikipedia", "B", (0, 1, 2, 3, 4, 30), 1.5),
-        TrendingRow(0, None, None, (0, 0, 0, 0, 0, 812), 0.0),
-        TrendingRow(1, "en.wikipedia", "A", (0, 0, 0, 0, 10, 90), 4.5),
+        HourRow("en.wikipedia", "B", (20, 20, 20, 50, 60, 70)),
+        HourRow("en.wikipedia", None, (10_000,) * 6),
+        HourRow("de.wikipedia", None, (1_000, 1_000, 1_000, 2_500, 3_000, 3_500)),
+        HourRow("en.wikipedia", "A", (20, 20, 20, 60, 90, 120)),
+        HourRow("de.wikipedia", "C", (20, 20, 20, 50, 60, 70)),  # its wiki rose as much: not news
     ]
-    snapshot = trending_snapshot(T - T % MINUTE, rows, 20, computed_at=5)
-    assert [a.title for a in snapshot.articles] == ["A", "B"]
-    assert snapshot.articles[0].window_ends == hour_window_ends(T - T % MINUTE)
+    snapshot = trending_snapshot(minute, rows, TrendingRule(), top=50, computed_at=5)
+    assert [(a.rank, a.title) for a in snapshot.articles] == [(1, "A"), (2, "B")]
+    first = snapshot.articles[0]
+    assert first.window_ends == hour_window_ends(minute)
+    assert first.expected == [20.17] * 6 and first.growth == pytest.approx(270 / 60.5, abs=1e-4)
+    assert first.score == first.z > 5
+    assert (snapshot.rule, snapshot.candidates, snapshot.min_volume) == ("rise", 3, 20)
+
+
+def test_a_minute_with_nothing_rising_has_an_empty_list() -> None:
+    rows = [HourRow("en.wikipedia", None, (500,) * 6), HourRow("en.wikipedia", "Flat", (30,) * 6)]
+    assert trending_snapshot(T - T % MINUTE, rows, TrendingRule(), top=50, computed_at=5).articles == []
 
 
 def test_hourly_files_are_the_same_bytes_for_the_same_hour() -> None:
@@ -150,8 +162,7 @@ def test_the_sql_uses_the_configured_names_and_rule() -> None:
     settings = load_settings(
         {"WIKITRENDS_STREAMING_TRENDING_MIN_VOLUME": "35", "WIKITRENDS_KAFKA_PAGEVIEWS_TOPIC": "pv"}
     )
-    assert "c6 >= 35" in sql.trending_query(settings)
-    assert "/ (c1 + 35)" in sql.trending_query(settings)
+    assert "view_count >= 35" in sql.candidates_view(settings)
     assert "'topic' = 'pv'" in tables.source_table(settings, "earliest-offset")
     sink = tables.window_sink_table(settings)
     assert (
