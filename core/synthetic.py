@@ -209,6 +209,40 @@ def parse_scenario(kind: str, spec: str, clock_start_ms: int, catalogue: Catalog
     return Scenario(kind, title, rank, start_ms, parse_duration_ms(duration_text), int(size_text))  # type: ignore[arg-type]
 
 
+# Drawn trends (make run's world): sizes as the growth of the article's own rate at the day's mean, the
+# rise's duration, and the popularity ranks they fall on (from a few views an hour to a few a minute).
+DRAWN_TREND_GROWTHS = (2, 3, 5, 10)
+DRAWN_TREND_MINUTES = (30, 60, 120)
+DRAWN_TREND_RANKS = (1_000, 60_000)
+# Extra views a minute at least: a trend whose newest window stays under ~20 views is not one a list shows.
+DRAWN_TREND_MIN_SIZE = 3
+
+
+def drawn_trends(
+    catalogue: Catalogue, clock_start_ms: int, views_per_minute: float, per_hour: int, hours: int, seed: int
+) -> tuple[Scenario, ...]:
+    """``per_hour`` trends in each of ``hours`` hours from the clock's start, on different articles.
+
+    Each starts at a random minute of its hour, rises for 30 to 120 minutes to
+    2 to 10 times its article's usual rate (at least DRAWN_TREND_MIN_SIZE extra
+    views a minute), and then holds. Seeded: the same seed draws the same trends.
+    """
+    rng = np.random.Generator(np.random.PCG64([seed, 3]))
+    low, high = DRAWN_TREND_RANKS[0], min(DRAWN_TREND_RANKS[1], catalogue.size)
+    count = per_hour * hours
+    ranks = rng.choice(np.arange(low, high), size=min(count, high - low), replace=False)
+    trends = []
+    for index, rank in enumerate(ranks.tolist()):
+        hour = index // per_hour
+        start_ms = clock_start_ms + hour * HOUR_MS + int(rng.integers(0, 60)) * MINUTE_MS
+        growth = int(rng.choice(DRAWN_TREND_GROWTHS))
+        minutes = int(rng.choice(DRAWN_TREND_MINUTES))
+        usual = float(catalogue.probabilities[rank]) * views_per_minute
+        size = max(DRAWN_TREND_MIN_SIZE, round(usual * (growth - 1)))
+        trends.append(Scenario("trend", catalogue.title(rank), rank, start_ms, minutes * MINUTE_MS, size))
+    return tuple(trends)
+
+
 def hour_of_day(epoch_ms: int) -> int:
     return (epoch_ms // HOUR_MS) % 24
 

@@ -16,9 +16,9 @@ baseline, and the rule asks of its second half (windows 4-6):
   so that a huge page's small but certain rise is not news;
 - **sustained**: each of windows 4, 5 and 6 on its own is at least
   ``min_window_z`` noise units above its expectation. A burst shorter than
-  ten minutes touches at most two windows of a topic, so it never trends;
-  a riser may dip, as long as no window of its last half hour falls back
-  to its usual level.
+  ten minutes touches at most two windows of a topic, so the third would
+  have to stand out by chance; a riser may dip, as long as no window of its
+  last half hour falls back to its usual level.
 
 Trending articles are ranked by ``z``, how many noise units the last half
 hour stands above expectation. The seed's rule ("the six counts never

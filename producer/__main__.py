@@ -12,6 +12,7 @@ from core.config import load_settings
 from core.synthetic import (
     MINUTE_MS,
     Catalogue,
+    drawn_trends,
     parse_duration_ms,
     parse_scenario,
     parse_time_ms,
@@ -20,6 +21,8 @@ from producer.edits import add_parsers as add_edit_parsers
 from producer.sink import BrokerUnreachable, PageRequestSink, StopFlag
 
 log = logging.getLogger("producer")
+# Drawn trends cover at most this many hours of a run (a month-long run would otherwise carry thousands).
+DRAWN_TREND_HOURS = 48
 
 EXIT_DELIVERY_FAILED = 1
 EXIT_USAGE_OR_BROKER = 2
@@ -93,6 +96,14 @@ def build_parser(settings) -> argparse.ArgumentParser:
     )
     clock.add_argument("--max-rate", type=float, default=0, help="cap in events per second, 0 for none")
     clock.add_argument("--processes", type=int, default=1, help="sending processes (default 1)")
+    synthetic.add_argument(
+        "--drawn-trends",
+        type=int,
+        default=0,
+        metavar="PER_HOUR",
+        help="also inject this many seeded trends an hour (random articles, starts, sizes x2-x10, "
+        "30-120 min rises; the first 48 hours), listed in the ground truth from the start",
+    )
     synthetic.add_argument(
         "--track",
         action="append",
@@ -212,22 +223,20 @@ def _scenarios(args, clock_start_ms: int, catalogue: Catalogue):
 
 
 def run_synthetic(args, settings, stop: StopFlag) -> int:
-    from producer.synthetic import Pace, SyntheticRun, ground_truth, produce, write_ground_truth
+    from producer.synthetic import Pace, SyntheticRun, ground_truth, injected, produce, write_ground_truth
 
     catalogue = _catalogue(args)
     start_ms = parse_start_ms(args.start, int(time.time() * 1000))
     start_ms -= start_ms % MINUTE_MS
+    minutes = max(1, -(-parse_duration_ms(args.duration) // MINUTE_MS))
     scenarios = _scenarios(args, start_ms, catalogue)
+    if args.drawn_trends:
+        hours = min(-(-minutes // 60), DRAWN_TREND_HOURS)
+        drawn = drawn_trends(catalogue, start_ms, args.views_per_minute, args.drawn_trends, hours, args.seed)
+        taken = {scenario.rank for scenario in scenarios}
+        scenarios += tuple(trend for trend in drawn if trend.rank not in taken)
     tracked = tuple(sorted({*range(min(5, catalogue.size)), *(catalogue.rank(t) for t in args.track)}))
-    run = SyntheticRun(
-        catalogue,
-        args.seed,
-        start_ms,
-        max(1, -(-parse_duration_ms(args.duration) // MINUTE_MS)),
-        args.views_per_minute,
-        scenarios,
-        tracked,
-    )
+    run = SyntheticRun(catalogue, args.seed, start_ms, minutes, args.views_per_minute, scenarios, tracked)
     truth_path = args.ground_truth or (
         settings.stack.home_path
         / "runs"
@@ -257,6 +266,9 @@ def run_synthetic(args, settings, stop: StopFlag) -> int:
             "catching up: the %d minutes before now go out at once, then real time",
             (now_ms - start_ms) // MINUTE_MS,
         )
+    # What is injected is readable from the start; the counts are added when the run ends.
+    write_ground_truth(truth_path, injected(run, args.topic))
+    log.info("ground truth (what is injected): %s", truth_path)
     began = time.monotonic()
     pace = Pace(args.speedup, args.max_rate, anchor)
     result = produce(run, pace, args.bootstrap, args.topic, args.processes, stop)

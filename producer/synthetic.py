@@ -242,8 +242,31 @@ def produce(
 # ---------------------------------------------------------------------------- ground truth
 
 
+def injected(run: SyntheticRun, topic: str) -> dict:
+    """What a run injects, written when it starts (``complete`` false; no counts yet)."""
+    return {**_run_facts(run, topic), "complete": False}
+
+
 def ground_truth(run: SyntheticRun, result: ShareResult, topic: str) -> dict:
     """The JSON document tests check the pipeline against."""
+    return {
+        **_run_facts(run, topic),
+        "complete": not result.stopped_early,
+        "events_accepted": result.accepted,
+        "events_failed": result.failed,
+        "tracked": {
+            run.catalogue.title(rank): {
+                "rank": rank,
+                "views_per_minute": {
+                    str(minute): result.tracked.get(rank, {}).get(minute, 0) for minute in run.minute_starts()
+                },
+            }
+            for rank in run.all_tracked_ranks()
+        },
+    }
+
+
+def _run_facts(run: SyntheticRun, topic: str) -> dict:
     return {
         "source": "synthetic",
         "topic": topic,
@@ -254,19 +277,7 @@ def ground_truth(run: SyntheticRun, result: ShareResult, topic: str) -> dict:
         "views_per_minute": run.views_per_minute,
         "start_ms": run.start_ms,
         "end_ms": run.end_ms,
-        "complete": not result.stopped_early,
-        "events_accepted": result.accepted,
-        "events_failed": result.failed,
         "scenarios": [scenario.to_json() for scenario in run.scenarios],
-        "tracked": {
-            run.catalogue.title(rank): {
-                "rank": rank,
-                "views_per_minute": {
-                    str(minute): result.tracked.get(rank, {}).get(minute, 0) for minute in run.minute_starts()
-                },
-            }
-            for rank in run.all_tracked_ranks()
-        },
     }
 
 

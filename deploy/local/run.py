@@ -12,7 +12,9 @@ from the last checkpoint of a job that died), the synthetic producer in real
 time at 2,000 page requests a second (the first time starting at the top of
 the previous hour, so that the first trending hour is complete at once and
 every hourly file is whole), with a spike and a drop injected half an hour
-into the stream and a trend from twenty minutes in, rising for three hours;
+into the stream, a trend from twenty minutes in, rising for three hours, and
+four seeded trends an hour of other sizes and lengths (what is injected is
+written to .stack/runs/live-ground-truth.json);
 the edit job (streaming/edits_job.py) and the synthetic edit stream (watch-list
 alerts every two hours, an edit surge on the trending article); the site (python -m web);
 Airflow (scheduler and web UI, deploy/airflow's DAGs); and, once, the batch
@@ -63,11 +65,13 @@ INJECTED_AFTER = "30m"
 # The injected trend: it begins this long after the stream's first minute and rises for TREND_HOURS,
 # so that when the job has caught up with the clock (half an hour or so after make run) the trend has
 # a whole hour of rising windows behind it and is on the trending page, and stays there for hours.
-# (An article trends when its six 10-minute counts of the hour never decrease: a trend that began
-# minutes ago shows only once the quiet, noisy windows before it have left the hour.)
+# (An article trends when its last half hour rises beyond its usual share: core/trending.py.)
 TREND_AFTER_MINUTES = 20
 TREND_HOURS = 3
 TREND_TITLE = "Article_40000"
+# Beside it, this many seeded trends an hour on other articles (sizes, starts and rises drawn by
+# core.synthetic.drawn_trends); all of them are in the ground truth file from the start.
+DRAWN_TRENDS_PER_HOUR = 4
 
 
 def say(message: str) -> None:
@@ -186,6 +190,7 @@ def up(settings: Settings, fresh: bool = False) -> int:
         f"            JSON                       {web}/api/trending  {web}/api/anomalies\n"
         f"            edit alerts                {web}/alerts\n"
         f"            JSON                       {web}/api/alerts  {web}/api/entities\n"
+        f"  what the world injects (trends)      {live_ground_truth(settings)}\n"
         f"  Flink web UI (the job, its metrics)  {settings.flink.rest_url}\n"
         f"  Airflow (the batch DAGs)             {airflow.ui_url(settings)}"
         f"  (user {airflow.ADMIN_USER}, password in {airflow.admin_password_file(layout)})\n"
@@ -217,10 +222,24 @@ def start_producer(settings: Settings, producer: ManagedProcess, python: str, st
             *("--speedup", "1", "--views-per-minute", str(LIVE_VIEWS_PER_MINUTE)),
             *("--trend", f"+{TREND_AFTER_MINUTES}m,{TREND_HOURS}h,400,{TREND_TITLE}"),
             *("--spike", f"+{INJECTED_AFTER},3h,300", "--drop", f"+{INJECTED_AFTER},2h,0"),
+            *(
+                "--drawn-trends",
+                str(DRAWN_TRENDS_PER_HOUR),
+                "--ground-truth",
+                str(live_ground_truth(settings)),
+            ),
         ],
         cwd=ROOT,
     )
-    say(f"synthetic producer started at {start:%H:%M} UTC (pid {pid}, log {producer.log})")
+    say(
+        f"synthetic producer started at {start:%H:%M} UTC (pid {pid}, log {producer.log}); what it injects: "
+        f"{live_ground_truth(settings)}"
+    )
+
+
+def live_ground_truth(settings: Settings) -> Path:
+    """Where the live producer writes what it injects (bench/trending_live.py scores the lists against it)."""
+    return settings.stack.home_path / "runs" / "live-ground-truth.json"
 
 
 def start_edits(settings: Settings, producer: ManagedProcess, python: str, start: datetime) -> bool:

@@ -136,3 +136,18 @@ def test_history_takes_days_or_hours_not_both(tmp_path) -> None:
 
     with pytest.raises(SystemExit):
         main(["history", "--from", "2026-01-01", "--days", "1", "--hours", "3", "--out", str(tmp_path)])
+
+
+def test_drawn_trends_are_seeded_spread_over_their_hours_and_large_enough_to_show() -> None:
+    from core.synthetic import DRAWN_TREND_MIN_SIZE, drawn_trends
+
+    catalogue = Catalogue(100_000)
+    start = parse_time_ms("2026-03-02T06:00:00Z")
+    trends = drawn_trends(catalogue, start, 120_000, per_hour=4, hours=3, seed=9)
+    assert trends == drawn_trends(catalogue, start, 120_000, per_hour=4, hours=3, seed=9)
+    assert len(trends) == 12 and len({t.rank for t in trends}) == 12
+    for index, trend in enumerate(trends):
+        hour_start = start + (index // 4) * 3_600_000
+        assert hour_start <= trend.start_ms < hour_start + 3_600_000
+        assert trend.kind == "trend" and trend.size >= DRAWN_TREND_MIN_SIZE
+        assert trend.duration_ms in (30 * 60_000, 60 * 60_000, 120 * 60_000)

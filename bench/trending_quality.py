@@ -1,0 +1,267 @@
+"""Trending quality on the real streaming job: recall, detection delay, precision and the clean hour.
+
+    .stack/venv/bin/python bench/trending_quality.py [--seed 7] [--minutes 285] [--rule rise]
+
+Builds the seeded world of bench/trending_world.py (two wikis with opposite
+rhythms, steady articles from 0.5 to 500 views a minute, risers x1.5-x10
+over 30-120 minutes, one-window bursts, fallers, a clean hour), loads its
+page requests into a private ``pageviews`` topic, runs streaming/job.py on
+the Flink cluster over it (bounded, every minute's list kept, the cap raised
+so that it hides nothing), reads every minute's list back from Redis and
+scores it against the ground truth:
+
+- per band and growth: recall (found while rising or within an hour of the
+  rise's end) for each duration, and the median minutes from the rise's
+  start to the first list that shows it;
+- precision of the published lists from the first change on (a listed item
+  is right when it is a riser between its start and an hour after its rise);
+  what the wrong items were;
+- the clean hour: steady articles listed per hour.
+
+Then the goals: precision >= 0.95; recall >= 0.95 for risers of x2 or more
+whose newest window reaches 50 views; no steady article in the clean hour.
+``--rule never-decreasing`` scores the seed's rule on the same world.
+Needs the stack (make up). Uses its own topics and Redis keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from statistics import median
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.pipeline import private_pipeline  # noqa: E402
+from bench.trending_world import (  # noqa: E402
+    BANDS,
+    CLEAN_HOUR,
+    DURATIONS,
+    FIRST_CHANGE_MINUTE,
+    GROWTHS,
+    Article,
+    build_world,
+    expected_events,
+    in_goal,
+    is_rising_at,
+    minute_ms,
+    minute_views,
+)
+from core.clients import flink_rest, redis_client  # noqa: E402
+from core.config import Settings, load_settings  # noqa: E402
+from core.flink_jobs import cancel, submit  # noqa: E402
+from core.snapshots import Keys, decode_trending  # noqa: E402
+from producer.sink import PageRequestSink  # noqa: E402
+
+GOAL_PRECISION, GOAL_RECALL = 0.95, 0.95
+
+
+def progress(done: int, total: int, began: float, what: str) -> None:
+    elapsed = time.monotonic() - began
+    rate = done / elapsed if elapsed else 0.0
+    eta = (total - done) / rate if rate else float("nan")
+    print(f"  {what}: {done:,} of {total:,} ({rate:,.0f}/s, ETA {eta:.0f} s)", flush=True)
+
+
+def load_events(settings: Settings, articles: list[Article], minutes: int, seed: int) -> int:
+    """Every page request of the world into the private topic, in time order; how many."""
+    views = minute_views(articles, minutes, seed)
+    total = int(views.sum())
+    print(f"loading {total:,} page requests ({minutes} simulated minutes, {len(articles):,} articles)")
+    sink = PageRequestSink(settings.kafka.bootstrap, settings.kafka.pageviews_topic, "trending-quality")
+    keys = [a.title.encode() for a in articles]
+    # Titles here need no JSON escaping: only ts changes between an article's events.
+    suffixes = [f',"project":"{a.project}","title":"{a.title}"}}'.encode() for a in articles]
+    began, sent, last_report = time.monotonic(), 0, time.monotonic()
+    for minute in range(minutes):
+        base = minute_ms(minute)
+        column = views[:, minute]
+        batch_keys, batch_values = [], []
+        for index in column.nonzero()[0]:
+            for k in range(int(column[index])):
+                ts = base + (k * 7919 + index * 104_729) % 60_000  # spread over the minute, deterministic
+                batch_keys.append(keys[index])
+                batch_values.append(b'{"ts":' + str(ts).encode() + suffixes[index])
+        sink.send_many(batch_keys, batch_values)
+        sent += len(batch_keys)
+        if time.monotonic() - last_report > 15:
+            progress(sent, total, began, "sent")
+            last_report = time.monotonic()
+    stats = sink.close()
+    if stats.failed:
+        raise RuntimeError(f"{stats.failed} page requests were not delivered: {stats.first_error}")
+    progress(sent, total, began, "sent")
+    return sent
+
+
+def run_job(settings: Settings, env: dict[str, str], minutes: int) -> None:
+    """The streaming job over the whole topic, bounded; waits for it to finish, with progress lines."""
+    job_id = submit(env, "-py", "streaming/job.py", "--bounded", "--startup", "earliest-offset")
+    print(f"streaming job {job_id} submitted (bounded)", flush=True)
+    keys, client = Keys(settings.redis), redis_client(settings)
+    began = time.monotonic()
+    last = minute_ms(minutes)
+    while (state := flink_rest(settings, f"/jobs/{job_id}")["state"]) not in (
+        "FINISHED",
+        "FAILED",
+        "CANCELED",
+    ):
+        time.sleep(15)
+        raw = client.get(keys.trending_latest)
+        newest = decode_trending(raw).minute if raw else minute_ms(0)
+        done = (newest - minute_ms(0)) // 60_000
+        progress(max(done, 0), minutes, began, "simulated minutes listed")
+        if time.monotonic() - began > 3600:
+            cancel(settings, job_id, discard_checkpoints=True)
+            raise RuntimeError("the streaming job took over an hour; cancelled")
+    if state != "FINISHED":
+        raise RuntimeError(f"the streaming job ended {state}")
+    newest = decode_trending(client.get(keys.trending_latest)).minute
+    print(
+        f"  job finished in {time.monotonic() - began:.0f} s; newest list {newest}, expected {last}",
+        flush=True,
+    )
+
+
+def read_lists(settings: Settings, minutes: int) -> dict[int, list[tuple[str, str]]]:
+    """Every minute's published list as (project, title), by minute from the start."""
+    keys, client = Keys(settings.redis), redis_client(settings)
+    lists = {}
+    for minute in range(1, minutes + 1):
+        raw = client.get(keys.trending_minute(minute_ms(minute)))
+        if raw is not None:
+            lists[minute] = [(a.project, a.title) for a in decode_trending(raw).articles]
+    return lists
+
+
+def score(articles: list[Article], lists: dict[int, list[tuple[str, str]]], minutes: int) -> dict:
+    """Recall, delays, precision and clean-hour listings against the world's ground truth."""
+    by_name = {(a.project, a.title): a for a in articles}
+    first_seen: dict[tuple[str, str], int] = {}
+    right, wrong = 0, Counter()
+    clean_steady: set = set()
+    for minute, items in sorted(lists.items()):
+        for name in items:
+            article = by_name[name]
+            if (minute in CLEAN_HOUR or minute == CLEAN_HOUR.stop) and article.kind != "riser":
+                clean_steady.add(name)
+            if minute <= FIRST_CHANGE_MINUTE:
+                continue
+            if is_rising_at(article, minute):
+                right += 1
+                first_seen.setdefault(name, minute)
+            else:
+                wrong[f"{article.kind} (band {article.band:g})" if article.band else article.kind] += 1
+    risers = [a for a in articles if a.kind == "riser"]
+    recall: dict[tuple[float, float, int], tuple[int, int]] = {}
+    delays: dict[tuple[float, float], list[int]] = defaultdict(list)
+    for a in risers:
+        found = (a.project, a.title) in first_seen
+        hits, count = recall.get((a.band, a.growth, a.duration), (0, 0))
+        recall[(a.band, a.growth, a.duration)] = (hits + found, count + 1)
+        if found:
+            delays[(a.band, a.growth)].append(first_seen[(a.project, a.title)] - a.start)
+    goal = [a for a in risers if in_goal(a)]
+    goal_found = sum((a.project, a.title) in first_seen for a in goal)
+    listed = right + sum(wrong.values())
+    return {
+        "recall": recall,
+        "delays": delays,
+        "precision": right / listed if listed else 1.0,
+        "listed": listed,
+        "right": right,
+        "wrong": wrong,
+        "clean_steady": sorted(clean_steady),
+        "goal_recall": goal_found / len(goal) if goal else 1.0,
+        "goal_risers": len(goal),
+        "goal_missed": sorted(a.title for a in goal if (a.project, a.title) not in first_seen),
+        "lists": len(lists),
+    }
+
+
+def print_report(result: dict, rule: str) -> bool:
+    print(f"\nrule {rule}: {result['lists']} minute lists read back")
+    header = "  ".join(f"{d:>4}m" for d in DURATIONS)
+    print(
+        "\nrecall by band (views a minute) and growth, per rise duration; median delay from the rise's start"
+    )
+    print(f"  {'band':>5} {'growth':>6}  {header}  {'delay':>6}")
+    for band in BANDS:
+        for growth in GROWTHS:
+            cells = []
+            for duration in DURATIONS:
+                hits, count = result["recall"].get((band, growth, duration), (0, 0))
+                cells.append(f"{hits / count:>5.2f}" if count else f"{'-':>5}")
+            delays = result["delays"].get((band, growth))
+            delay = f"{median(delays):>4.0f} m" if delays else f"{'-':>6}"
+            print(f"  {band:>5g} {f'x{growth:g}':>6}  {'  '.join(cells)}  {delay}")
+    wrong = ", ".join(f"{kind} {n}" for kind, n in result["wrong"].most_common()) or "none"
+    print(
+        f"\nprecision of the published lists: {result['precision']:.3f} "
+        f"({result['right']:,} of {result['listed']:,} listed items; wrong: {wrong})"
+    )
+    print(f"clean hour: {len(result['clean_steady'])} steady articles listed {result['clean_steady'][:10]}")
+    goals = [
+        ("precision >= 0.95", result["precision"] >= GOAL_PRECISION, f"{result['precision']:.3f}"),
+        (
+            f"recall >= 0.95 for x2+ risers reaching 50 views a window ({result['goal_risers']})",
+            result["goal_recall"] >= GOAL_RECALL,
+            f"{result['goal_recall']:.3f}; missed {result['goal_missed']}",
+        ),
+        ("no steady article in the clean hour", not result["clean_steady"], str(len(result["clean_steady"]))),
+    ]
+    print("\ngoals:")
+    for what, met, figure in goals:
+        print(f"  {'met' if met else 'NOT MET':>7}  {what}: {figure}")
+    return all(met for _, met, _ in goals)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seed", type=int, default=7, help="the world's seed (default %(default)s)")
+    parser.add_argument("--minutes", type=int, default=285, help="simulated minutes (default %(default)s)")
+    parser.add_argument(
+        "--rule", choices=["rise", "never-decreasing"], default="rise", help="the trending rule to score"
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    if args.minutes < FIRST_CHANGE_MINUTE + 60:
+        parser.error(f"--minutes must be at least {FIRST_CHANGE_MINUTE + 60}")
+
+    articles = build_world(args.seed, args.minutes)
+    print(
+        f"world: {len(articles):,} articles, about {expected_events(articles, args.minutes):,} page requests"
+    )
+    with private_pipeline("tq") as (_, env, _settings):
+        env.update(
+            {
+                "WIKITRENDS_STREAMING_TRENDING_RULE": args.rule,
+                "WIKITRENDS_STREAMING_TRENDING_TOP": "10000",
+                "WIKITRENDS_STREAMING_TRENDING_RETENTION_MINUTES": str(10 * args.minutes),
+            }
+        )
+        settings = load_settings(env)
+        load_events(settings, articles, args.minutes, args.seed)
+        run_job(settings, env, args.minutes)
+        lists = read_lists(settings, args.minutes)
+        client = redis_client(settings)
+        for key in client.scan_iter(f"{settings.redis.key_prefix}:*"):
+            client.delete(key)
+    result = score(articles, lists, args.minutes)
+    met = print_report(result, args.rule)
+    if args.json:
+        args.json.write_text(
+            json.dumps({k: v for k, v in result.items() if k in ("precision", "goal_recall")})
+        )
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
