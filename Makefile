@@ -35,6 +35,7 @@ bench:  ## benchmarks against the real stack (the stack must be up: make up)
 	.stack/venv/bin/python bench/streaming_throughput.py
 	.stack/venv/bin/python bench/anomalies_vs_numpy.py --full-join
 	.stack/venv/bin/python bench/anomaly_quality.py
+	.stack/venv/bin/python bench/trending_quality.py
 	.stack/venv/bin/python bench/web_throughput.py
 	.stack/venv/bin/python bench/clickstream_ingest.py
 	.stack/venv/bin/python bench/edit_throughput.py

@@ -37,7 +37,9 @@ from statistics import median
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.pipeline import private_pipeline  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bench.pipeline import private_pipeline, topic_size  # noqa: E402
 from bench.trending_world import (  # noqa: E402
     BANDS,
     CLEAN_HOUR,
@@ -56,6 +58,7 @@ from core.clients import flink_rest, redis_client  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.flink_jobs import cancel, submit  # noqa: E402
 from core.snapshots import Keys, decode_trending  # noqa: E402
+from core.windows import MINUTE_MS  # noqa: E402
 from producer.sink import PageRequestSink  # noqa: E402
 
 GOAL_PRECISION, GOAL_RECALL = 0.95, 0.95
@@ -71,6 +74,7 @@ def progress(done: int, total: int, began: float, what: str) -> None:
 def load_events(settings: Settings, articles: list[Article], minutes: int, seed: int) -> int:
     """Every page request of the world into the private topic, in time order; how many."""
     views = minute_views(articles, minutes, seed)
+    rng = np.random.default_rng([seed, 2])
     total = int(views.sum())
     print(f"loading {total:,} page requests ({minutes} simulated minutes, {len(articles):,} articles)")
     sink = PageRequestSink(settings.kafka.bootstrap, settings.kafka.pageviews_topic, "trending-quality")
@@ -79,14 +83,17 @@ def load_events(settings: Settings, articles: list[Article], minutes: int, seed:
     suffixes = [f',"project":"{a.project}","title":"{a.title}"}}'.encode() for a in articles]
     began, sent, last_report = time.monotonic(), 0, time.monotonic()
     for minute in range(minutes):
-        base = minute_ms(minute)
         column = views[:, minute]
-        batch_keys, batch_values = [], []
-        for index in column.nonzero()[0]:
-            for k in range(int(column[index])):
-                ts = base + (k * 7919 + index * 104_729) % 60_000  # spread over the minute, deterministic
-                batch_keys.append(keys[index])
-                batch_values.append(b'{"ts":' + str(ts).encode() + suffixes[index])
+        indexes = np.repeat(np.arange(len(articles)), column)
+        # Spread over the minute and sent in time order, as live traffic comes (the job's watermark
+        # trails the newest event by 30 s: a minute sent out of order would be half late).
+        times = minute_ms(minute) + rng.integers(0, MINUTE_MS, indexes.size)
+        order = np.argsort(times, kind="stable")
+        batch_keys = [keys[i] for i in indexes[order].tolist()]
+        batch_values = [
+            b'{"ts":' + str(ts).encode() + suffixes[i]
+            for ts, i in zip(times[order].tolist(), indexes[order].tolist(), strict=True)
+        ]
         sink.send_many(batch_keys, batch_values)
         sent += len(batch_keys)
         if time.monotonic() - last_report > 15:
@@ -128,14 +135,18 @@ def run_job(settings: Settings, env: dict[str, str], minutes: int) -> None:
     )
 
 
-def read_lists(settings: Settings, minutes: int) -> dict[int, list[tuple[str, str]]]:
-    """Every minute's published list as (project, title), by minute from the start."""
+def read_lists(settings: Settings, minutes: int, save: Path | None) -> dict[int, list[tuple[str, str]]]:
+    """Every minute's published list as (project, title), by minute from the start; the whole documents
+    to ``save`` if given."""
     keys, client = Keys(settings.redis), redis_client(settings)
-    lists = {}
+    lists, documents = {}, {}
     for minute in range(1, minutes + 1):
         raw = client.get(keys.trending_minute(minute_ms(minute)))
         if raw is not None:
             lists[minute] = [(a.project, a.title) for a in decode_trending(raw).articles]
+            documents[minute] = json.loads(raw)
+    if save:
+        save.write_text(json.dumps(documents))
     return lists
 
 
@@ -230,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rule", choices=["rise", "never-decreasing"], default="rise", help="the trending rule to score"
     )
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--save-lists", type=Path, help="also write every minute's list to this JSON file")
     args = parser.parse_args(argv)
     if args.minutes < FIRST_CHANGE_MINUTE + 60:
         parser.error(f"--minutes must be at least {FIRST_CHANGE_MINUTE + 60}")
@@ -250,7 +261,14 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(env)
         load_events(settings, articles, args.minutes, args.seed)
         run_job(settings, env, args.minutes)
-        lists = read_lists(settings, args.minutes)
+        lists = read_lists(settings, args.minutes, args.save_lists)
+        dead = topic_size(settings, settings.kafka.dead_letter_topic)
+        if dead:
+            print(
+                f"{dead:,} page requests were dead-lettered (late or bad): "
+                "the lists are not of the world's counts"
+            )
+            return 2
         client = redis_client(settings)
         for key in client.scan_iter(f"{settings.redis.key_prefix}:*"):
             client.delete(key)

@@ -1,10 +1,10 @@
 """The trending rule: is an article's last hour rising beyond its wiki's rhythm and counting noise?
 
 An article's last hour at minute m is six 10-minute counts c1..c6 (the
-windows of topic m mod 10 ending at m-50, ..., m), and its wiki's total views
-in the same six windows are s1..s6. If nothing happens to the article, its
-share of the wiki's views stays put: each count is Poisson around
-share × s_k. So the hour's first half (windows 1-3) is the article's
+windows of topic m mod 10 ending at m-50, ..., m), and the rest of its wiki's
+views in the same six windows are s1..s6 (its wiki's totals less its own).
+If nothing happens to the article, its share of the wiki's views stays put:
+each count is Poisson around share × s_k. So the hour's first half (windows 1-3) is the article's
 baseline, and the rule asks of its second half (windows 4-6):
 
 - **volume**: the newest window has at least ``min_volume`` views;
@@ -115,11 +115,13 @@ def never_decreasing(counts: Sequence[int], min_volume: int) -> bool:
 
 
 def judge(counts: Sequence[int], site_totals: Sequence[int], rule: TrendingRule) -> Verdict:
-    """Judge one article's hour: six counts and its wiki's six totals, oldest first."""
+    """Judge one article's hour: six counts and its wiki's six totals (its own included), oldest first."""
     if len(counts) != WINDOWS_PER_HOUR or len(site_totals) != WINDOWS_PER_HOUR:
         raise ValueError(
             f"expected {WINDOWS_PER_HOUR} counts and totals, got {len(counts)} and {len(site_totals)}"
         )
+    # The rest of the wiki: a big riser on a small wiki must not raise its own expectation.
+    site_totals = [max(total - count, 0) for total, count in zip(site_totals, counts, strict=True)]
     expected = expected_counts(counts, site_totals)
     b = BASELINE_WINDOWS
     baseline, recent = sum(counts[:b]), sum(counts[b:])

@@ -130,7 +130,9 @@ def test_a_minute_snapshot_judges_each_candidate_against_its_own_wiki() -> None:
     assert [(a.rank, a.title) for a in snapshot.articles] == [(1, "A"), (2, "B")]
     first = snapshot.articles[0]
     assert first.window_ends == hour_window_ends(minute)
-    assert first.expected == [20.17] * 6 and first.growth == pytest.approx(270 / 60.5, abs=1e-4)
+    # 60.5 views (a half-view prior) in 29,940 of the rest of the wiki's views, times each window's rest.
+    assert first.expected == [20.17, 20.17, 20.17, 20.09, 20.03, 19.96]
+    assert first.growth == pytest.approx(270 / (60.5 / 29_940 * (9_940 + 9_910 + 9_880)), abs=1e-4)
     assert first.score == first.z > 5
     assert (snapshot.rule, snapshot.candidates, snapshot.min_volume) == ("rise", 3, 20)
 

@@ -25,7 +25,7 @@ def test_binomial_z_by_hand() -> None:
     assert binomial_z(0, 0, 0.5) == 0.0
 
 
-def test_expectation_follows_the_wikis_rhythm_from_the_first_half_hour() -> None:
+def test_expectation_follows_the_rest_of_the_wikis_rhythm_from_the_first_half_hour() -> None:
     site = [1000, 1000, 1000, 1200, 1400, 1600]
     expected = expected_counts([9, 10, 11, 0, 0, 0], site)
     # (30 + 0.5 prior) / 3000 of the wiki's views in each window.
@@ -41,7 +41,12 @@ def test_a_page_rising_with_its_wiki_does_not_trend_but_the_seed_rule_lists_it()
 
 def test_a_doubling_at_50_views_a_window_trends() -> None:
     verdict = judge([50, 50, 50, 100, 100, 100], FLAT_SITE, RULE)
-    assert verdict.trends and verdict.growth == pytest.approx(300 / 150.5) and verdict.z > 5
+    # Expected from the rest of the wiki: 150.5 / 299,850 of its 3 x 99,900 views in the last half hour.
+    assert (
+        verdict.trends
+        and verdict.growth == pytest.approx(300 / (150.5 / 299_850 * 299_700))
+        and verdict.z > 5
+    )
 
 
 def test_a_riser_with_one_dip_trends_but_a_one_window_burst_does_not() -> None:
