@@ -49,6 +49,7 @@ from batch.expressions import (
     hour_floor,
     poisson_z,
     running_sums,
+    shape_poisson_z,
     wide_sum,
     z_score,
 )
@@ -195,8 +196,8 @@ def anomaly_distances(
     terms = [F.col(f"term_{h}") for h in hours]
     floors = [F.col(f"floor_{h}") for h in hours]
     hour_poisson_zs = [F.col(f"poisson_z_{h}") for h in hours]
-    # The day's: the largest |poisson z| of hours 0..h.
-    day_poisson_zs = [F.greatest(*[F.abs(z) for z in hour_poisson_zs[: h + 1]], F.lit(0.0)) for h in hours]
+    # The day's: the largest |poisson z| of hours 0..h against the averages scaled to today's level.
+    day_poisson_zs = {h: shape_poisson_z(today_cols[: h + 1], history_cols[: h + 1]) for h in scored_hours}
     distances = running_sums(terms)
     day_floors = [F.sqrt(s) for s in running_sums([f * f for f in floors])]
     today_totals, history_totals = running_sums(today_cols), running_sums(history_cols)

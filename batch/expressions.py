@@ -133,6 +133,16 @@ def poisson_z(today: Column, history: Column) -> Column:
     return F.when(x < mean, -F.sqrt(deviance)).otherwise(F.sqrt(deviance))
 
 
+def shape_poisson_z(today: list[Column], history: list[Column]) -> Column:
+    """The day's largest |poisson z| of hours 0..H against the averages scaled to today's level
+    (today's total over the averages' total for those hours; 1 when the averages are all 0)."""
+    today_total, history_total = sum(today, F.lit(0.0)), sum(history, F.lit(0.0))
+    level = F.when(history_total > 0, today_total / history_total).otherwise(F.lit(1.0))
+    return F.greatest(
+        *[F.abs(poisson_z(x, y * level)) for x, y in zip(today, history, strict=True)], F.lit(0.0)
+    )
+
+
 def counted(score: Column, poisson_z: Column, min_poisson_z: float) -> Column:
     """A part's score, or at most 0 when its views are within counting noise (|poisson_z| under the bar)."""
     return F.when(F.abs(poisson_z) >= min_poisson_z, score).otherwise(F.least(score, F.lit(0.0)))

@@ -211,11 +211,23 @@ def test_the_day_score_counts_once_some_hour_was_beyond_counting_noise() -> None
     noise = noise_of_days([flat_day(50)] * 7)
     # Tripled at 02:00-03:00, back to normal since: the hours now score nothing, the day still does.
     spike_over = anomaly_score([50.0] * 2 + [150.0] * 2 + [50.0] * 6, [50.0] * 10, noise, MIN_POISSON_Z)
-    assert spike_over.day_poisson_z == pytest.approx(poisson_z(150.0, 50.0))
+    # Counted against the averages at today's level: 700 views so far where 500 are usual.
+    assert spike_over.day_poisson_z == pytest.approx(poisson_z(150.0, 70.0))
     assert spike_over.hour_poisson_z == 0 and spike_over.score == spike_over.day_score > MIN_SCORE
     # A day a quarter busier in every hour: as far from the average as a Canberra distance, not as counts.
     busier = anomaly_score([62.0] * 10, [50.0] * 10, noise, MIN_POISSON_Z)
     assert busier.day_score > MIN_SCORE and busier.day_poisson_z < MIN_POISSON_Z and busier.score <= 0
+
+
+@pytest.mark.parametrize("views", [150.0, 500.0, 2000.0])
+def test_a_uniformly_busier_day_is_not_news_at_any_volume_but_a_burst_in_it_is(views: float) -> None:
+    noise = noise_of_days([flat_day(views)] * 7)
+    busier = anomaly_score([views * 1.3] * 12, [views] * 12, noise, MIN_POISSON_Z)
+    assert busier.day_score > MIN_SCORE and busier.day_poisson_z < 1e-9 and busier.score < MIN_SCORE
+    burst = anomaly_score(
+        [views * 1.3] * 6 + [views * 3.9] + [views * 1.3] * 5, [views] * 12, noise, MIN_POISSON_Z
+    )
+    assert burst.day_poisson_z > MIN_POISSON_Z and burst.score > MIN_SCORE
 
 
 def test_a_tripled_hour_at_fifty_views_passes_both_bars() -> None:
