@@ -273,12 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in client.scan_iter(f"{settings.redis.key_prefix}:*"):
             client.delete(key)
     result = score(articles, lists, args.minutes)
-    met = print_report(result, args.rule)
-    if args.json:
-        args.json.write_text(
-            json.dumps({k: v for k, v in result.items() if k in ("precision", "goal_recall")})
-        )
-    return 0 if met else 1
+    return 0 if print_report(result, args.rule) else 1
 
 
 if __name__ == "__main__":

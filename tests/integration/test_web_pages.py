@@ -73,8 +73,13 @@ def test_trending_page_lists_the_articles_in_order_with_charts(site: Site, brows
 
     browser.get(site.url + "/?limit=10")
     assert shown_titles(browser) == [t.replace("_", " ") for t in TRENDING_TITLES]
-    charts = browser.find_elements(By.CSS_SELECTOR, "#live-list .article svg.chart polyline")
+    charts = browser.find_elements(By.CSS_SELECTOR, "#live-list .article svg.chart polyline.today")
     assert len(charts) == len(TRENDING_TITLES)
+    # Each article's views beside what its wiki's rhythm predicted of it, on the same scale.
+    expected = browser.find_elements(By.CSS_SELECTOR, "#live-list .article svg.chart polyline.history")
+    assert len(expected) == len(TRENDING_TITLES)
+    first = browser.find_elements(By.CSS_SELECTOR, "#live-list .article")[0]
+    assert "expected 6 → 6 → 6 → 6 → 6 → 6" in first.text and "×4.4, z 9.0" in first.text
     for chart in charts:
         assert len(chart.get_attribute("points").split()) == 6
         box = browser.execute_script("const b = arguments[0].getBBox(); return [b.width, b.height];", chart)
@@ -105,6 +110,19 @@ def test_the_page_refreshes_itself_without_a_reload(site: Site, browser) -> None
     assert browser.execute_script("return window.__same_page") == 42
     assert shown_titles(browser)[0] == "Breaking news"
     site.writer.write_trending(trending_snapshot(MINUTE + 120_000, TRENDING_TITLES), 60)
+
+
+def test_a_minute_with_nothing_rising_says_so(site: Site, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    site.writer.write_trending(trending_snapshot(MINUTE + 180_000, []), 60)
+    try:
+        browser.get(site.url + "/")
+        empty = browser.find_element(By.CSS_SELECTOR, "#live-list .empty").text
+        assert empty == "Nothing is rising beyond its usual rhythm this minute."
+        assert "812 articles were judged" in browser.find_element(By.CSS_SELECTOR, "#live-list .meta").text
+    finally:
+        site.writer.write_trending(trending_snapshot(MINUTE + 240_000, TRENDING_TITLES), 60)
 
 
 def test_anomalies_page_shows_both_vectors_and_the_distance(site: Site, browser) -> None:

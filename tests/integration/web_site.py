@@ -59,10 +59,22 @@ def trending_snapshot(minute: int, titles: list[str]) -> TrendingSnapshot:
             [5 * k + rank for k in range(1, 6)] + [100 - rank],
             ends,
             10.0 - rank,
+            expected=[5.0 + rank] * 6,
+            growth=4.5 - rank / 10,
+            z=10.0 - rank,
         )
         for rank, title in enumerate(titles, start=1)
     ]
-    return TrendingSnapshot(minute=minute, computed_at=minute + 4_000, min_volume=20, articles=articles)
+    return TrendingSnapshot(
+        minute=minute,
+        computed_at=minute + 4_000,
+        min_volume=20,
+        articles=articles,
+        rule="rise",
+        min_z=5.0,
+        min_growth=1.3,
+        candidates=812,
+    )
 
 
 def anomaly_snapshot() -> AnomalySnapshot:
