@@ -47,9 +47,9 @@ from batch.expressions import (
     canberra_term,
     counted,
     hour_floor,
+    level_poisson_zs,
     poisson_z,
     running_sums,
-    shape_poisson_z,
     wide_sum,
     z_score,
 )
@@ -191,13 +191,19 @@ def anomaly_distances(
             *[canberra_term(today_cols[h], history_cols[h]).alias(f"term_{h}") for h in hours],
             *[hour_floor(today_cols[h], history_cols[h]).alias(f"floor_{h}") for h in hours],
             *[poisson_z(today_cols[h], history_cols[h]).alias(f"poisson_z_{h}") for h in hours],
+            *[
+                z.alias(f"level_poisson_z_{h}")
+                for h, z in enumerate(level_poisson_zs(today_cols, history_cols))
+            ],
         )
     )
     terms = [F.col(f"term_{h}") for h in hours]
     floors = [F.col(f"floor_{h}") for h in hours]
     hour_poisson_zs = [F.col(f"poisson_z_{h}") for h in hours]
-    # The day's: the largest |poisson z| of hours 0..h against the averages scaled to today's level.
-    day_poisson_zs = {h: shape_poisson_z(today_cols[: h + 1], history_cols[: h + 1]) for h in scored_hours}
+    # The day's: the largest |poisson z| of hours 0..h, each hour against its average scaled to the day's
+    # level up to it (the day's shape at its own level).
+    level_zs = [F.col(f"level_poisson_z_{h}") for h in hours]
+    day_poisson_zs = [F.greatest(*level_zs[: h + 1], F.lit(0.0)) for h in hours]
     distances = running_sums(terms)
     day_floors = [F.sqrt(s) for s in running_sums([f * f for f in floors])]
     today_totals, history_totals = running_sums(today_cols), running_sums(history_cols)

@@ -133,14 +133,16 @@ def poisson_z(today: Column, history: Column) -> Column:
     return F.when(x < mean, -F.sqrt(deviance)).otherwise(F.sqrt(deviance))
 
 
-def shape_poisson_z(today: list[Column], history: list[Column]) -> Column:
-    """The day's largest |poisson z| of hours 0..H against the averages scaled to today's level
-    (today's total over the averages' total for those hours; 1 when the averages are all 0)."""
-    today_total, history_total = sum(today, F.lit(0.0)), sum(history, F.lit(0.0))
-    level = F.when(history_total > 0, today_total / history_total).otherwise(F.lit(1.0))
-    return F.greatest(
-        *[F.abs(poisson_z(x, y * level)) for x, y in zip(today, history, strict=True)], F.lit(0.0)
-    )
+def level_poisson_zs(today: list[Column], history: list[Column]) -> list[Column]:
+    """Per hour h, |poisson z| of today's views against the average scaled to the day's level up to h
+    (today's views over the averages' for hours 0..h; 1 while the averages are all 0)."""
+    zs = []
+    for h, (today_total, history_total) in enumerate(
+        zip(running_sums(today), running_sums(history), strict=True)
+    ):
+        level = F.when(history_total > 0, today_total / history_total).otherwise(F.lit(1.0))
+        zs.append(F.abs(poisson_z(today[h], history[h] * level)))
+    return zs
 
 
 def counted(score: Column, poisson_z: Column, min_poisson_z: float) -> Column:

@@ -58,7 +58,7 @@ from core.clients import flink_rest, redis_client  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.flink_jobs import cancel, submit  # noqa: E402
 from core.snapshots import Keys, decode_trending  # noqa: E402
-from core.windows import MINUTE_MS  # noqa: E402
+from core.windows import MINUTE_MS, iso_time  # noqa: E402
 from producer.sink import PageRequestSink  # noqa: E402
 
 GOAL_PRECISION, GOAL_RECALL = 0.95, 0.95
@@ -129,10 +129,11 @@ def run_job(settings: Settings, env: dict[str, str], minutes: int) -> None:
     if state != "FINISHED":
         raise RuntimeError(f"the streaming job ended {state}")
     newest = decode_trending(client.get(keys.trending_latest)).minute
-    print(
-        f"  job finished in {time.monotonic() - began:.0f} s; newest list {newest}, expected {last}",
-        flush=True,
-    )
+    if newest < last:
+        raise RuntimeError(
+            f"the job finished with its newest list at {iso_time(newest)}, before {iso_time(last)}"
+        )
+    print(f"  job finished in {time.monotonic() - began:.0f} s", flush=True)
 
 
 def read_lists(settings: Settings, minutes: int, save: Path | None) -> dict[int, list[tuple[str, str]]]:

@@ -33,9 +33,9 @@ average under one view counts as one),
 
 about a z-score with tails close to Poisson's. The hour score counts when
 the latest hour's |poisson_z| reaches ``[batch] anomaly_min_poisson_z``; the
-day score when some hour of the day so far does against the averages scaled
-to today's level (each average times today's views over the averages' for
-hours 0..H; the largest |poisson_z|, the day's, is kept as
+day score when some hour of the day so far does against its average scaled
+to the day's level up to that hour (times today's views over the averages'
+for hours 0..h; the largest |poisson_z|, the day's, is kept as
 ``day_poisson_z``). So the day is judged by its shape at its own level: a
 spike is still news once it is over, while a day a quarter busier (or
 quieter) in every hour, at any volume, has no hour out of its shape.

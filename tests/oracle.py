@@ -276,15 +276,20 @@ def anomaly_score(
     """The day so far (hours 0..H) and its latest hour H against the article's own noise and as counts."""
     last = len(today) - 1
     terms = canberra_terms(today, history)
-    # The day's shape at its own level: the averages scaled to today's total so far.
-    level = sum(today) / sum(history) if sum(history) > 0 else 1.0
+    # The day's shape at its own level: each hour against its average scaled by the day's level up to it.
+    levels = [
+        sum(today[: h + 1]) / sum(history[: h + 1]) if sum(history[: h + 1]) > 0 else 1.0
+        for h in range(len(today))
+    ]
     floors = [hour_floor(x, y) for x, y in zip(today, history, strict=True)]
     day_floor = sum(f * f for f in floors) ** 0.5
     return Score(
         expected_distance=noise.distance_mean[last],
         day_score=z_score(sum(terms), noise.distance_mean[last], noise.distance_square[last], day_floor),
         hour_score=z_score(terms[last], noise.term_mean[last], noise.term_square[last], floors[last]),
-        day_poisson_z=max(abs(poisson_z(x, y * level)) for x, y in zip(today, history, strict=True)),
+        day_poisson_z=max(
+            abs(poisson_z(x, y * level)) for x, y, level in zip(today, history, levels, strict=True)
+        ),
         hour_poisson_z=poisson_z(today[last], history[last]),
         min_poisson_z=min_poisson_z,
     )

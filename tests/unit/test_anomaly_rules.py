@@ -211,8 +211,8 @@ def test_the_day_score_counts_once_some_hour_was_beyond_counting_noise() -> None
     noise = noise_of_days([flat_day(50)] * 7)
     # Tripled at 02:00-03:00, back to normal since: the hours now score nothing, the day still does.
     spike_over = anomaly_score([50.0] * 2 + [150.0] * 2 + [50.0] * 6, [50.0] * 10, noise, MIN_POISSON_Z)
-    # Counted against the averages at today's level: 700 views so far where 500 are usual.
-    assert spike_over.day_poisson_z == pytest.approx(poisson_z(150.0, 70.0))
+    # Each hour against its average at the day's level up to it: at 02:00, 250 views where 150 are usual.
+    assert spike_over.day_poisson_z == pytest.approx(poisson_z(150.0, 50.0 * 250 / 150))
     assert spike_over.hour_poisson_z == 0 and spike_over.score == spike_over.day_score > MIN_SCORE
     # A day a quarter busier in every hour: as far from the average as a Canberra distance, not as counts.
     busier = anomaly_score([62.0] * 10, [50.0] * 10, noise, MIN_POISSON_Z)
