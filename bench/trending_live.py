@@ -49,17 +49,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--grace", type=int, default=30, help="minutes after a rise ends that it may still be listed"
     )
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        help="also keep the lists read in this JSON file, and score every list it holds (Redis keeps an "
+        "hour; run this now and then to score a longer stretch)",
+    )
     args = parser.parse_args(argv)
 
     truth = json.loads(args.truth.read_text())
     risers = [s for s in truth["scenarios"] if s["kind"] in RISING_KINDS]
     client, keys = redis_client(settings), Keys(settings.redis)
-    minutes = [int(m) for m in client.zrange(keys.trending_index, 0, -1)]
-    first = parse_time_ms(args.first) if args.first else min(minutes, default=0)
-    last = parse_time_ms(args.last) if args.last else max(minutes, default=0)
-    minutes = [m for m in minutes if first <= m <= last]
+    lists: dict[int, list[str]] = {}
+    if args.archive and args.archive.exists():
+        lists = {int(m): titles for m, titles in json.loads(args.archive.read_text()).items()}
+    for minute in client.zrange(keys.trending_index, 0, -1):
+        raw = client.get(keys.trending_minute(int(minute)))
+        if raw:
+            lists[int(minute)] = [article.title for article in decode_trending(raw).articles]
+    if args.archive:
+        args.archive.write_text(json.dumps(lists))
+    first = parse_time_ms(args.first) if args.first else min(lists, default=0)
+    last = parse_time_ms(args.last) if args.last else max(lists, default=0)
+    minutes = sorted(m for m in lists if first <= m <= last)
     if not minutes:
-        print("no trending list kept in Redis for those minutes")
+        print("no trending list for those minutes")
         return 1
 
     def rising(title: str, minute: int) -> bool:
@@ -71,13 +85,12 @@ def main(argv: list[str] | None = None) -> int:
 
     right, other, first_seen = 0, Counter(), {}
     for minute in minutes:
-        raw = client.get(keys.trending_minute(minute))
-        for article in decode_trending(raw).articles if raw else []:
-            if rising(article.title, minute):
+        for title in lists[minute]:
+            if rising(title, minute):
                 right += 1
-                first_seen.setdefault(article.title, minute)
+                first_seen.setdefault(title, minute)
             else:
-                other[article.title] += 1
+                other[title] += 1
     listed = right + sum(other.values())
     due = [s for s in risers if s["start_ms"] < last and s["start_ms"] + s["duration_ms"] > first]
     print(f"{len(minutes)} minute lists, {iso_time(minutes[0])} .. {iso_time(minutes[-1])}")
