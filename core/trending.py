@@ -60,6 +60,11 @@ class TrendingRule:
     def __post_init__(self) -> None:
         if self.name not in RULE_NAMES:
             raise ValueError(f"unknown trending rule {self.name!r}; use one of {', '.join(RULE_NAMES)}")
+        if self.min_volume < 1 or self.min_z < 0 or self.min_window_z < 0 or self.min_growth <= 0:
+            raise ValueError(
+                "trending thresholds: min_volume must be at least 1, min_z and min_window_z at least 0, "
+                "min_growth above 0"
+            )
 
 
 class Verdict(NamedTuple):

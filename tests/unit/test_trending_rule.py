@@ -88,6 +88,8 @@ def test_ranked_orders_by_z_then_title_and_skips_wikis_without_totals() -> None:
 def test_a_bad_rule_name_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="unknown trending rule 'steepest'"):
         load_settings({"WIKITRENDS_STREAMING_TRENDING_RULE": "steepest"})
+    with pytest.raises(ConfigError, match="min_growth above 0"):
+        load_settings({"WIKITRENDS_STREAMING_TRENDING_MIN_GROWTH": "0"})
     assert load_settings({"WIKITRENDS_STREAMING_TRENDING_RULE": "never-decreasing"}).streaming.rule.name == (
         "never-decreasing"
     )
