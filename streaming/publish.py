@@ -53,17 +53,20 @@ def retry_delay_seconds(failures: int) -> int:
 
 
 class HourRow(NamedTuple):
-    """One row of streaming/sql.py trending_query: a candidate's hour, or its wiki's (title None)."""
+    """A candidate's hour (six counts), or its wiki's (title None)."""
 
     project: str
     title: str | None
     counts: tuple[int, ...]
 
-    @classmethod
-    def of(cls, row: Row) -> HourRow:
-        counts = (row.c1, row.c2, row.c3, row.c4, row.c5, row.c6)
-        title = row.title if row.kind == "article" else None
-        return cls(row.project, title, tuple(int(c) for c in counts))
+
+def hour_rows(kind: str, lines: str) -> list[HourRow]:
+    """The hours in one row of streaming/sql.py trending_query: a block of candidates' JSON arrays
+    ``["project","title",c1,...,c6]`` (kind 'articles') or a wiki's ``["project",s1,...,s6]`` ('site')."""
+    if kind == "site":
+        project, *counts = json.loads(lines)
+        return [HourRow(project, None, tuple(counts))]
+    return [HourRow(project, title, tuple(counts)) for project, title, *counts in json.loads(f"[{lines}]")]
 
 
 def trending_snapshot(
@@ -195,11 +198,12 @@ class PublishTrending(GatherThenPublish):
         self.lists_written = group.counter("trending_lists_written")
         self.articles_written = group.counter("trending_articles_written")
 
-    def row_of(self, value: Row) -> HourRow:
-        return HourRow.of(value)
+    def row_of(self, value: Row) -> tuple[str, str]:
+        return (value.kind, value.lines)
 
-    def publish(self, key: int, rows: list) -> None:
+    def publish(self, key: int, blocks: list) -> None:
         s = self.settings.streaming
+        rows = [row for kind, lines in blocks for row in hour_rows(kind, lines)]
         snapshot = trending_snapshot(key, rows, s.rule, s.trending_top, int(time.time() * 1000))
         self.writer.write_trending(snapshot, self.settings.streaming.trending_retention_minutes)
         self.lists_written.inc()

@@ -49,8 +49,10 @@ from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, WINDOWS_PER_HOUR
 EPOCH = "TIMESTAMP '1970-01-01 00:00:00'"
 WINDOW_MINUTES = WINDOW_MS // MINUTE_MS
 HOUR_MINUTES = HOUR_MS // MINUTE_MS
-# Hourly counts reach the Python publisher as this many text blocks per hour, not one row per article.
+# Hourly counts reach the Python publisher as this many text blocks per hour, not one row per article;
+# trending candidates as this many per minute.
 HOURLY_BLOCKS = 64
+TRENDING_BLOCKS = 4
 
 # The names the stages share: tables and views registered by streaming/job.py.
 MINUTE_COUNTS = "minute_counts"
@@ -216,33 +218,40 @@ def _hour_sums(column: str, window_number: str) -> str:
 def trending_query() -> str:
     """What the trending publisher judges each minute: the candidates' hours and their wikis' hours.
 
-    kind 'article': a candidate (see candidates_view) with its six 10-minute
-    counts c1..c6, oldest first (a window with no views counts 0), read from
-    ``candidate_history`` with ``w_time`` as its event time.
+    kind 'articles': the candidates (see candidates_view), each as a JSON
+    array ``["project","title",c1,...,c6]`` of its six 10-minute counts,
+    oldest first (a window with no views counts 0), read from
+    ``candidate_history`` with ``w_time`` as its event time, and packed into
+    ``TRENDING_BLOCKS`` comma-separated blocks per minute: the Python publisher
+    handles a few rows a minute instead of thousands (as the hourly counts do).
 
-    kind 'site': a wiki (project, no title) with its total views in the same
-    six windows: the rhythm the article's hour is judged against. One row per
-    wiki and minute whose newest window has views, so every minute at which
-    a window ends gets a list, empty or not.
+    kind 'site': one wiki's hour as ``["project",s1,...,s6]``, its total views
+    in the same six windows: the rhythm an article is judged against. One row
+    per wiki and minute whose newest window has views, so every minute at
+    which a window ends gets a list, empty or not.
 
-    The rule itself (core/trending.py) runs in the publisher (streaming/publish.py):
-    the candidates are a few thousand rows a minute, and the rule then lives
-    in one place, tested directly, for the job and the tests' oracle.
+    The rule itself (core/trending.py) runs in the publisher
+    (streaming/publish.py), so that it lives in one place, tested directly,
+    for the job and the tests' oracle.
     """
-    candidate_hour_sums = _hour_sums("view_count", "hour_window")
+    counts = ", ".join(f"c{k}" for k in range(1, WINDOWS_PER_HOUR + 1))
     site_window = f"CAST((minute_ms - {epoch_ms('window_start')}) / {WINDOW_MS} AS INT) + 1"
-    site_hour_sums = _hour_sums("total", site_window)
     return f"""
-SELECT minute_ms, 'article' AS kind, project, title, c1, c2, c3, c4, c5, c6, window_time AS rowtime FROM (
-  SELECT window_time, minute_ms, project, title,
-    {candidate_hour_sums}
-  FROM TABLE(TUMBLE(TABLE {CANDIDATE_HISTORY}, DESCRIPTOR(w_time), INTERVAL '1' MINUTE))
-  GROUP BY window_start, window_end, window_time, minute_ms, project, title
+SELECT minute_ms, 'articles' AS kind, LISTAGG(line, ',') AS lines, window_time AS rowtime FROM (
+  SELECT window_start, window_end, window_time, minute_ms,
+    MOD(ABS(HASH_CODE(title)), {TRENDING_BLOCKS}) AS block, JSON_ARRAY(project, title, {counts}) AS line
+  FROM (
+    SELECT window_start, window_end, window_time, minute_ms, project, title,
+      {_hour_sums("view_count", "hour_window")}
+    FROM TABLE(TUMBLE(TABLE {CANDIDATE_HISTORY}, DESCRIPTOR(w_time), INTERVAL '1' MINUTE))
+    GROUP BY window_start, window_end, window_time, minute_ms, project, title
+  )
 )
+GROUP BY window_start, window_end, window_time, minute_ms, block
 UNION ALL
-SELECT minute_ms, 'site', project, CAST(NULL AS STRING), c1, c2, c3, c4, c5, c6, window_time FROM (
+SELECT minute_ms, 'site', JSON_ARRAY(project, {counts}), window_time FROM (
   SELECT {epoch_ms("window_end")} AS minute_ms, window_time, project,
-    {site_hour_sums}
+    {_hour_sums("total", site_window)}
   FROM TABLE(HOP(TABLE {SITE_MINUTES}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE,
     INTERVAL '{HOUR_MINUTES}' MINUTE))
   GROUP BY window_start, window_end, window_time, project

@@ -19,7 +19,7 @@ from core.config import load_settings
 from core.synthetic import parse_time_ms
 from core.trending import judge
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS
-from streaming.publish import HourRow, trending_snapshot
+from streaming.publish import HourRow, hour_rows, trending_snapshot
 from tests.oracle import TrendingOracle
 
 PROJECT = "en.wikipedia"
@@ -87,13 +87,11 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
         ) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv')""")
     trending = trending_table(t_env, settings)
     # Every column but the row time (a time attribute does not cross to Python in collect()).
-    table = t_env.sql_query(f"SELECT minute_ms, kind, project, title, c1, c2, c3, c4, c5, c6 FROM {trending}")
+    table = t_env.sql_query(f"SELECT minute_ms, kind, lines FROM {trending}")
     rows: dict[int, list[HourRow]] = {}
     with table.execute().collect() as results:
-        for minute_ms, kind, project, title, *counts in results:  # collected rows are positional
-            rows.setdefault(minute_ms, []).append(
-                HourRow(project, title if kind == "article" else None, tuple(counts))
-            )
+        for minute_ms, kind, lines in results:  # collected rows are positional
+            rows.setdefault(minute_ms, []).extend(hour_rows(kind, lines))
     s = settings.streaming
     return {
         minute: [

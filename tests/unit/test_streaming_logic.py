@@ -27,6 +27,7 @@ from streaming import sql, tables
 from streaming.publish import (
     RETRY_MAX_SECONDS,
     HourRow,
+    hour_rows,
     hourly_rows,
     retry_delay_seconds,
     trending_snapshot,
@@ -135,6 +136,17 @@ def test_a_minute_snapshot_judges_each_candidate_against_its_own_wiki() -> None:
     assert first.growth == pytest.approx(270 / (60.5 / 29_940 * (9_940 + 9_910 + 9_880)), abs=1e-4)
     assert first.score == first.z > 5
     assert (snapshot.rule, snapshot.candidates, snapshot.min_volume) == ("rise", 3, 20)
+
+
+def test_hour_rows_read_the_jobs_blocks_of_candidates_and_wiki_rows() -> None:
+    block = '["en.wikipedia","Tōkyō \\"Tower\\"",1,2,3,4,5,6],["de.wikipedia","Köln",0,0,0,20,30,40]'
+    assert hour_rows("articles", block) == [
+        HourRow("en.wikipedia", 'Tōkyō "Tower"', (1, 2, 3, 4, 5, 6)),
+        HourRow("de.wikipedia", "Köln", (0, 0, 0, 20, 30, 40)),
+    ]
+    assert hour_rows("site", '["en.wikipedia",10,20,30,40,50,60]') == [
+        HourRow("en.wikipedia", None, (10, 20, 30, 40, 50, 60))
+    ]
 
 
 def test_a_minute_with_nothing_rising_has_an_empty_list() -> None:
