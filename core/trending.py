@@ -99,13 +99,13 @@ def _x_log_ratio(x: float, mean: float) -> float:
     return x * math.log(x / mean) if x > 0 else 0.0
 
 
-def expected_counts(counts: Sequence[int], site_totals: Sequence[int]) -> tuple[float, ...]:
-    """What each window would hold at the article's baseline share of its wiki's views."""
-    baseline_site = sum(site_totals[:BASELINE_WINDOWS])
-    if baseline_site <= 0:
-        return tuple(0.0 for _ in site_totals)
-    share = (sum(counts[:BASELINE_WINDOWS]) + BASELINE_PRIOR_VIEWS) / baseline_site
-    return tuple(share * total for total in site_totals)
+def expected_counts(counts: Sequence[int], wiki_views: Sequence[int]) -> tuple[float, ...]:
+    """What each window would hold at the article's baseline share of ``wiki_views`` (per window)."""
+    baseline_wiki = sum(wiki_views[:BASELINE_WINDOWS])
+    if baseline_wiki <= 0:
+        return tuple(0.0 for _ in wiki_views)
+    share = (sum(counts[:BASELINE_WINDOWS]) + BASELINE_PRIOR_VIEWS) / baseline_wiki
+    return tuple(share * views for views in wiki_views)
 
 
 def seed_score(counts: Sequence[int], min_volume: int) -> float:
@@ -126,24 +126,24 @@ def judge(counts: Sequence[int], site_totals: Sequence[int], rule: TrendingRule)
             f"expected {WINDOWS_PER_HOUR} counts and totals, got {len(counts)} and {len(site_totals)}"
         )
     # The rest of the wiki: a big riser on a small wiki must not raise its own expectation.
-    site_totals = [max(total - count, 0) for total, count in zip(site_totals, counts, strict=True)]
-    expected = expected_counts(counts, site_totals)
+    rest = [max(total - count, 0) for total, count in zip(site_totals, counts, strict=True)]
+    expected = expected_counts(counts, rest)
     b = BASELINE_WINDOWS
     baseline, recent = sum(counts[:b]), sum(counts[b:])
-    baseline_site, recent_site = sum(site_totals[:b]), sum(site_totals[b:])
+    rest_baseline, rest_recent = sum(rest[:b]), sum(rest[b:])
     expected_recent = sum(expected[b:])
     growth = recent / expected_recent if expected_recent > 0 else 0.0
-    z = _split_z(recent, baseline, recent_site, baseline_site)
+    z = _split_z(recent, baseline, rest_recent, rest_baseline)
     if rule.name == "never-decreasing":
         trends = never_decreasing(counts, rule.min_volume)
         return Verdict(trends, seed_score(counts, rule.min_volume), expected, growth, z)
     sustained = all(
-        _split_z(counts[k], baseline, site_totals[k], baseline_site) >= rule.min_window_z
+        _split_z(counts[k], baseline, rest[k], rest_baseline) >= rule.min_window_z
         for k in range(b, WINDOWS_PER_HOUR)
     )
     trends = (
         counts[-1] >= rule.min_volume
-        and baseline_site > 0
+        and rest_baseline > 0
         and z >= rule.min_z
         and growth >= rule.min_growth
         and sustained
@@ -151,11 +151,11 @@ def judge(counts: Sequence[int], site_totals: Sequence[int], rule: TrendingRule)
     return Verdict(trends, z, expected, growth, z)
 
 
-def _split_z(recent: float, baseline: float, recent_site: float, baseline_site: float) -> float:
-    """binomial_z with the recent part's share of the two periods' site views."""
-    if recent_site <= 0 or baseline_site <= 0:
+def _split_z(recent: float, baseline: float, recent_wiki: float, baseline_wiki: float) -> float:
+    """binomial_z with the recent period's share of the two periods' views of the (rest of the) wiki."""
+    if recent_wiki <= 0 or baseline_wiki <= 0:
         return 0.0
-    return binomial_z(recent, baseline, recent_site / (recent_site + baseline_site))
+    return binomial_z(recent, baseline, recent_wiki / (recent_wiki + baseline_wiki))
 
 
 class Ranked(NamedTuple):
