@@ -59,16 +59,9 @@ from core.config import Settings, load_settings  # noqa: E402
 from core.flink_jobs import cancel, submit  # noqa: E402
 from core.snapshots import Keys, decode_trending  # noqa: E402
 from core.windows import MINUTE_MS, iso_time  # noqa: E402
-from producer.sink import PageRequestSink  # noqa: E402
+from producer.sink import PageRequestSink, Progress  # noqa: E402
 
 GOAL_PRECISION, GOAL_RECALL = 0.95, 0.95
-
-
-def progress(done: int, total: int, began: float, what: str) -> None:
-    elapsed = time.monotonic() - began
-    rate = done / elapsed if elapsed else 0.0
-    eta = (total - done) / rate if rate else float("nan")
-    print(f"  {what}: {done:,} of {total:,} ({rate:,.0f}/s, ETA {eta:.0f} s)", flush=True)
 
 
 def load_events(settings: Settings, articles: list[Article], minutes: int, seed: int) -> int:
@@ -81,7 +74,7 @@ def load_events(settings: Settings, articles: list[Article], minutes: int, seed:
     keys = [a.title.encode() for a in articles]
     # Titles here need no JSON escaping: only ts changes between an article's events.
     suffixes = [f',"project":"{a.project}","title":"{a.title}"}}'.encode() for a in articles]
-    began, sent, last_report = time.monotonic(), 0, time.monotonic()
+    sent, shown = 0, Progress("  sent", total, every_s=15)
     for minute in range(minutes):
         column = views[:, minute]
         indexes = np.repeat(np.arange(len(articles)), column)
@@ -96,13 +89,11 @@ def load_events(settings: Settings, articles: list[Article], minutes: int, seed:
         ]
         sink.send_many(batch_keys, batch_values)
         sent += len(batch_keys)
-        if time.monotonic() - last_report > 15:
-            progress(sent, total, began, "sent")
-            last_report = time.monotonic()
+        shown.update(sent)
     stats = sink.close()
     if stats.failed:
         raise RuntimeError(f"{stats.failed} page requests were not delivered: {stats.first_error}")
-    progress(sent, total, began, "sent")
+    shown.update(sent, force=True)
     return sent
 
 
@@ -111,7 +102,7 @@ def run_job(settings: Settings, env: dict[str, str], minutes: int) -> None:
     job_id = submit(env, "-py", "streaming/job.py", "--bounded", "--startup", "earliest-offset")
     print(f"streaming job {job_id} submitted (bounded)", flush=True)
     keys, client = Keys(settings.redis), redis_client(settings)
-    began = time.monotonic()
+    began, shown = time.monotonic(), Progress("  simulated minutes listed", minutes, every_s=15)
     last = minute_ms(minutes)
     while (state := flink_rest(settings, f"/jobs/{job_id}")["state"]) not in (
         "FINISHED",
@@ -121,8 +112,8 @@ def run_job(settings: Settings, env: dict[str, str], minutes: int) -> None:
         time.sleep(15)
         raw = client.get(keys.trending_latest)
         newest = decode_trending(raw).minute if raw else minute_ms(0)
-        done = (newest - minute_ms(0)) // 60_000
-        progress(max(done, 0), minutes, began, "simulated minutes listed")
+        done = (newest - minute_ms(0)) // MINUTE_MS
+        shown.update(max(done, 0), force=True)
         if time.monotonic() - began > 3600:
             cancel(settings, job_id, discard_checkpoints=True)
             raise RuntimeError("the streaming job took over an hour; cancelled")
