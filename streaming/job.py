@@ -75,7 +75,7 @@ def build(
     env = StreamExecutionEnvironment.get_execution_environment(
         Configuration()
         .set_string("pipeline.name", args.job_name)
-        # State is counters of the last hour: on the heap it is ~5x faster than in RocksDB (README).
+        # State is counters of the last hour: on the heap it is ~5x faster than in RocksDB (docs/streaming.md).
         .set_string("state.backend.type", s.state_backend)
         .set_string("pipeline.object-reuse", "true")
         # A cancelled or failed job keeps its newest checkpoint: `make run` resumes from it.
@@ -185,7 +185,7 @@ def sliding_windows(minute_counts: DataStream) -> DataStream:
     Rows (project, title, window_start_ms, w_end_ms, digit, view_count), one per article and window
     with views, each with the window's last millisecond as its event time. The work is done by
     streaming/jvm/wikitrends/streaming/SlidingWindowCounts.java (its jar ships with the job's jars):
-    Flink SQL's HOP aggregation was the job's bottleneck (README, "Throughput").
+    Flink SQL's HOP aggregation was the job's bottleneck (docs/streaming.md, "Throughput").
     """
     operators = get_gateway().jvm.wikitrends.streaming.SlidingWindowCounts
     return DataStream(

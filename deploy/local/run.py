@@ -52,7 +52,7 @@ from stack_manager.pids import ManagedProcess  # noqa: E402
 JOB_NAME = "wikitrends-streaming"
 EDITS_JOB_NAME = "wikitrends-edits"
 # 2,000 page requests a second over the 6 M-article catalogue: a big wiki's traffic, which the job
-# keeps up with on one 2-core machine with room to spare (README, "Throughput").
+# keeps up with on one 2-core machine with room to spare (docs/streaming.md, "Throughput").
 LIVE_VIEWS_PER_MINUTE = 120_000
 # The live world's history keeps its 100,000 most popular articles: the anomaly job compares articles of
 # at least 20 views an hour (about the 22,000 most popular here), and an article past rank 100,000
@@ -123,7 +123,7 @@ def start_streaming_job(settings: Settings, fresh: bool) -> bool | None:
         say(f"the job could not be submitted: {exc}\nSee .stack/logs/flink/.")
         if restore:
             say(
-                "If the saved state no longer fits this version of the job (README, 'Stopping, resuming, "
+                "If the saved state no longer fits this version of the job (docs/streaming.md, 'Stopping, resuming, "
                 "upgrading'), start it empty with: python3 deploy/local/run.py --fresh"
             )
         return None
