@@ -75,7 +75,7 @@ def build(
     env = StreamExecutionEnvironment.get_execution_environment(
         Configuration()
         .set_string("pipeline.name", args.job_name)
-        # State is counters of the last hour: on the heap it is ~5x faster than in RocksDB (docs/streaming.md).
+        # State is counters of the last hour: on the heap ~5x faster than RocksDB (docs/streaming.md).
         .set_string("state.backend.type", s.state_backend)
         .set_string("pipeline.object-reuse", "true")
         # A cancelled or failed job keeps its newest checkpoint: `make run` resumes from it.

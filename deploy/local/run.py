@@ -123,8 +123,8 @@ def start_streaming_job(settings: Settings, fresh: bool) -> bool | None:
         say(f"the job could not be submitted: {exc}\nSee .stack/logs/flink/.")
         if restore:
             say(
-                "If the saved state no longer fits this version of the job (docs/streaming.md, 'Stopping, resuming, "
-                "upgrading'), start it empty with: python3 deploy/local/run.py --fresh"
+                "If the saved state no longer fits this version of the job (docs/streaming.md, "
+                "'Stopping, resuming, upgrading'), start it empty with: python3 deploy/local/run.py --fresh"
             )
         return None
     flink_jobs.ResumeRecord(job_id, started_from=restore).save(settings)
