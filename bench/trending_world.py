@@ -45,7 +45,9 @@ RHYTHM_OFFSET_HOURS = {"en.wikipedia": 0, "de.wikipedia": 13}
 STEADY_PER_BAND = {0.5: 150, 5.0: 40, 50.0: 8, 500.0: 2}
 BURSTS_PER_BAND, FALLERS_PER_BAND = 3, 3
 BACKGROUND_ARTICLES, BACKGROUND_PER_MINUTE = 2000, 1000.0
-MAIN_PAGE_PER_MINUTE = 2500.0
+# Most of a wiki's views are pages nothing happens to, so that the changes injected here are a small
+# part of the rest of the wiki an article is judged against (on a real wiki they are a tiny part).
+MAIN_PAGE_PER_MINUTE = 10_000.0
 LEVEL_SIGMA = 0.3  # spread of the log day-to-day level factor
 
 

@@ -138,6 +138,8 @@ class StreamingSettings:
     trending_min_z: float
     trending_min_window_z: float
     trending_min_growth: float
+    trending_min_hour_z: float
+    trending_min_hour_growth: float
     trending_top: int
     trending_retention_minutes: int
 
@@ -150,6 +152,8 @@ class StreamingSettings:
             min_z=self.trending_min_z,
             min_window_z=self.trending_min_window_z,
             min_growth=self.trending_min_growth,
+            min_hour_z=self.trending_min_hour_z,
+            min_hour_growth=self.trending_min_hour_growth,
         )
 
 

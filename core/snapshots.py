@@ -38,8 +38,9 @@ class TrendingArticle:
     counts: list[int]  # six 10-minute counts, oldest first
     window_ends: list[int]  # epoch ms of each window's end
     score: float  # what the list is ranked by (core/trending.py): z under "rise"
-    # What its first half hour's share of its wiki's views predicts for each window; the last half
-    # hour's views over their expectation; noise units above it. Empty/None in lists from before the rule.
+    # What its share of its wiki's views over the 90 minutes before the last half hour predicts for each
+    # window; the last half hour's views over their expectation; noise units above it. Empty/None in
+    # lists from before the rule.
     expected: list[float] = field(default_factory=list)
     growth: float | None = None
     z: float | None = None

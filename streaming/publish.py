@@ -32,7 +32,7 @@ from core.config import Settings
 from core.contracts import hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import SnapshotWriter, TrendingArticle, TrendingSnapshot
-from core.trending import TrendingRule, ranked
+from core.trending import Hour, TrendingRule, ranked
 from core.windows import hour_window_ends, iso_time
 
 log = logging.getLogger("streaming.publish")
@@ -53,28 +53,32 @@ def retry_delay_seconds(failures: int) -> int:
 
 
 class HourRow(NamedTuple):
-    """A candidate's hour (six counts), or its wiki's (title None)."""
+    """A candidate's hour, or its wiki's (title None)."""
 
     project: str
     title: str | None
-    counts: tuple[int, ...]
+    hour: Hour
 
 
 def hour_rows(kind: str, lines: str) -> list[HourRow]:
     """The hours in one row of streaming/sql.py trending_query: a block of candidates' JSON arrays
-    ``["project","title",c1,...,c6]`` (kind 'articles') or a wiki's ``["project",s1,...,s6]`` ('site')."""
+    ``["project","title",c1,...,c6,earlier]`` (kind 'articles') or a wiki's
+    ``["project",s1,...,s6,earlier]`` ('site')."""
     if kind == "site":
-        project, *counts = json.loads(lines)
-        return [HourRow(project, None, tuple(counts))]
-    return [HourRow(project, title, tuple(counts)) for project, title, *counts in json.loads(f"[{lines}]")]
+        project, *counts, earlier = json.loads(lines)
+        return [HourRow(project, None, Hour(tuple(counts), earlier))]
+    return [
+        HourRow(project, title, Hour(tuple(counts), earlier))
+        for project, title, *counts, earlier in json.loads(f"[{lines}]")
+    ]
 
 
 def trending_snapshot(
     minute_ms: int, rows: list[HourRow], rule: TrendingRule, top: int, computed_at: int
 ) -> TrendingSnapshot:
     """The minute's list: the candidates judged against their wikis' hours (core/trending.py), best first."""
-    site_totals = {row.project: row.counts for row in rows if row.title is None}
-    candidates = [(row.project, row.title, row.counts) for row in rows if row.title is not None]
+    site_hours = {row.project: row.hour for row in rows if row.title is None}
+    candidates = [(row.project, row.title, row.hour) for row in rows if row.title is not None]
     window_ends = hour_window_ends(minute_ms)
     articles = [
         TrendingArticle(
@@ -88,7 +92,7 @@ def trending_snapshot(
             growth=round(item.verdict.growth, 4),
             z=round(item.verdict.z, 6),
         )
-        for rank, item in enumerate(ranked(candidates, site_totals, rule, top), start=1)
+        for rank, item in enumerate(ranked(candidates, site_hours, rule, top), start=1)
     ]
     return TrendingSnapshot(
         minute=minute_ms,

@@ -20,11 +20,12 @@ hourly sum) reads the minute counts; only the window topics see window rows.
 Trending only looks at **candidates**: an article trends at minute m only if
 its newest window (ending at m) has at least ``trending_min_volume`` views, a
 tiny fraction of the window rows. Each candidate is joined with its own
-minute counts of the 50 minutes before that window, which sum to the five
-older windows of the same topic. The join keeps the last hour or so of
-minute counts as state (each written once, read only for candidates)
-instead of six copies of every window row. A wiki's hour (its total views
-in the same six windows, the rhythm an article is judged against) comes
+minute counts of the 110 minutes before that window, which sum to the five
+older windows of the same topic and the hour before them (the rule's
+baseline reaches 90 minutes back from the last half hour). The join keeps
+the last two hours or so of minute counts as state (each written once, read only for
+candidates) instead of copies of every window row. A wiki's hour (its total
+views in the same windows, the rhythm an article is judged against) comes
 from its minute totals, a few rows a minute.
 
 Epoch milliseconds are computed from TIMESTAMP values in UTC (the job sets
@@ -44,6 +45,7 @@ from core.events import (
     MAX_TITLE_CHARS,
     MIN_PLAUSIBLE_TS_MS,
 )
+from core.trending import EARLIER_MS, EARLIER_WINDOWS
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, WINDOWS_PER_HOUR
 
 EPOCH = "TIMESTAMP '1970-01-01 00:00:00'"
@@ -60,9 +62,9 @@ WINDOW_COUNTS = "window_counts"
 CANDIDATE_HISTORY = "candidate_history"
 SITE_MINUTES = "site_minutes"
 STAGE_ONE = "stage_one"
-# How long (processing time) a minute count stays in the trending join's state: the hour it is
-# needed for, plus room for a job that runs a little behind the clock.
-HISTORY_TTL = "90 min"
+# How long (processing time) a minute count stays in the trending join's state: the 120 minutes it
+# is needed for (the hour and EARLIER_MS before it), plus room for a job a little behind the clock.
+HISTORY_TTL = "150 min"
 
 
 # PAYLOAD_FIELD(payload, name): a field of the event's JSON as JSON_VALUE reads it, the payload parsed once
@@ -186,32 +188,41 @@ def candidate_history_query() -> str:
     """Each candidate with the views of its hour, tagged by window (1 = oldest, 6 = the candidate).
 
     Windows 1-5 are the article's minute counts of the 50 minutes before the
-    candidate window, found by a regular join on the article: each minute
-    count is stored once (for ``HISTORY_TTL``) and read only when one of its
-    article's windows becomes a candidate. Every minute count of those 50
-    minutes has arrived before the candidate does (the windows close later),
-    so the join emits them all at once. A regular join, unlike an interval
-    join, does not hold the watermark back; its output has no time
+    candidate window, window 0 those of the ``EARLIER_MS`` before the hour
+    (core/trending.py's baseline), found by a regular join on the article:
+    each minute count is stored once (for ``HISTORY_TTL``) and read only when
+    one of its article's windows becomes a candidate. Every minute count of
+    those minutes has arrived before the candidate does (the windows close
+    later), so the join emits them all at once. A regular join, unlike an
+    interval join, does not hold the watermark back; its output has no time
     attribute, so streaming/job.py gives it back ``w_time`` (the candidate
     window's last ms) through a DataStream.
     """
+    hour_start = f"c.w_end_ms - {HOUR_MS}"
     return f"""
 SELECT /*+ STATE_TTL('m' = '{HISTORY_TTL}', 'c' = '1 s') */
   c.project, c.title, c.w_end_ms AS minute_ms,
-  CAST((m.minute_ms - (c.w_end_ms - {HOUR_MS})) / {WINDOW_MS} AS INT) + 1 AS hour_window,
+  CASE WHEN m.minute_ms < {hour_start} THEN 0
+    ELSE CAST((m.minute_ms - ({hour_start})) / {WINDOW_MS} AS INT) + 1 END AS hour_window,
   m.view_count
 FROM candidates AS c JOIN {MINUTE_COUNTS} AS m
   ON c.project = m.project AND c.title = m.title
-  AND m.minute_ms >= c.w_end_ms - {HOUR_MS} AND m.minute_ms < c.w_end_ms - {WINDOW_MS}
+  AND m.minute_ms >= {hour_start} - {EARLIER_MS} AND m.minute_ms < c.w_end_ms - {WINDOW_MS}
 UNION ALL
 SELECT project, title, w_end_ms, {WINDOWS_PER_HOUR}, view_count FROM candidates"""
 
 
 def _hour_sums(column: str, window_number: str) -> str:
-    """SQL for c1..c6: ``column`` summed by ``window_number`` (1 = the hour's oldest window)."""
+    """SQL for c1..c6 and earlier: ``column`` summed by ``window_number`` (1 = the hour's oldest
+    window; 0 and below, the windows before the hour)."""
     return ",\n    ".join(
-        f"SUM(CASE WHEN {window_number} = {k} THEN {column} ELSE 0 END) AS c{k}"
-        for k in range(1, WINDOWS_PER_HOUR + 1)
+        [
+            *(
+                f"SUM(CASE WHEN {window_number} = {k} THEN {column} ELSE 0 END) AS c{k}"
+                for k in range(1, WINDOWS_PER_HOUR + 1)
+            ),
+            f"SUM(CASE WHEN {window_number} <= 0 THEN {column} ELSE 0 END) AS earlier",
+        ]
     )
 
 
@@ -219,23 +230,26 @@ def trending_query() -> str:
     """What the trending publisher judges each minute: the candidates' hours and their wikis' hours.
 
     kind 'articles': the candidates (see candidates_view), each as a JSON
-    array ``["project","title",c1,...,c6]`` of its six 10-minute counts,
-    oldest first (a window with no views counts 0), read from
-    ``candidate_history`` with ``w_time`` as its event time, and packed into
-    ``TRENDING_BLOCKS`` comma-separated blocks per minute: the Python publisher
-    handles a few rows a minute instead of thousands (as the hourly counts do).
+    array ``["project","title",c1,...,c6,earlier]`` of its six 10-minute
+    counts, oldest first (a window with no views counts 0), and its views in
+    the ``EARLIER_MS`` before them, read from ``candidate_history`` with
+    ``w_time`` as its event time, and packed into ``TRENDING_BLOCKS``
+    comma-separated blocks per minute: the Python publisher handles a few
+    rows a minute instead of thousands (as the hourly counts do).
 
-    kind 'site': one wiki's hour as ``["project",s1,...,s6]``, its total views
-    in the same six windows: the rhythm an article is judged against. One row
-    per wiki and minute whose newest window has views, so every minute at
-    which a window ends gets a list, empty or not.
+    kind 'site': one wiki's hour as ``["project",s1,...,s6,earlier]``, its
+    total views in the same windows: the rhythm an article is judged against.
+    One row per wiki and minute whose newest window has views, so every minute
+    at which a window ends gets a list, empty or not.
 
     The rule itself (core/trending.py) runs in the publisher
     (streaming/publish.py), so that it lives in one place, tested directly,
     for the job and the tests' oracle.
     """
-    counts = ", ".join(f"c{k}" for k in range(1, WINDOWS_PER_HOUR + 1))
-    site_window = f"CAST((minute_ms - {epoch_ms('window_start')}) / {WINDOW_MS} AS INT) + 1"
+    counts = ", ".join([*(f"c{k}" for k in range(1, WINDOWS_PER_HOUR + 1)), "earlier"])
+    site_window = (
+        f"CAST((minute_ms - {epoch_ms('window_start')}) / {WINDOW_MS} AS INT) + 1 - {EARLIER_WINDOWS}"
+    )
     return f"""
 SELECT minute_ms, 'articles' AS kind, LISTAGG(line, ',') AS lines, window_time AS rowtime FROM (
   SELECT window_start, window_end, window_time, minute_ms,
@@ -253,7 +267,7 @@ SELECT minute_ms, 'site', JSON_ARRAY(project, {counts}), window_time FROM (
   SELECT {epoch_ms("window_end")} AS minute_ms, window_time, project,
     {_hour_sums("total", site_window)}
   FROM TABLE(HOP(TABLE {SITE_MINUTES}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE,
-    INTERVAL '{HOUR_MINUTES}' MINUTE))
+    INTERVAL '{HOUR_MINUTES + EARLIER_MS // MINUTE_MS}' MINUTE(3)))
   GROUP BY window_start, window_end, window_time, project
 ) WHERE c6 > 0"""
 

@@ -10,8 +10,9 @@ timestamps) come from core/, as production's do.
 
 The trending rule is pure Python in core/trending.py, where the job's
 publisher calls it too: what the engine computes for it (each candidate's six
-10-minute counts, each wiki's six totals) is what the tests check against the
-raw events, with :func:`trending_list` here.
+10-minute counts and its views in the 90 minutes before them, the same for
+each wiki) is what the tests check against the raw events, with
+:class:`TrendingOracle` here.
 
 The volume rule of the anomalies: the Canberra distance is scale-free, so a
 page averaging 0.2 views an hour that gets none today scores as high as a real
@@ -40,8 +41,8 @@ from core.events import (
     MIN_PLAUSIBLE_TS_MS,
     PageRequest,
 )
-from core.trending import ranked
-from core.windows import MINUTE_MS, WINDOW_MS, hour_window_ends
+from core.trending import EARLIER_MS, Hour, ranked
+from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, hour_window_ends
 
 # --------------------------------------------------------------------------- trending
 
@@ -52,6 +53,15 @@ def hour_counts(per_minute: dict, key, minute: int) -> list[int]:
         sum(per_minute.get((key, end - k * MINUTE_MS), 0) for k in range(1, WINDOW_MS // MINUTE_MS + 1))
         for end in hour_window_ends(minute)
     ]
+
+
+def hour_of(per_minute: dict, key, minute: int) -> Hour:
+    """The rule's input for ``key`` at ``minute``: the hour's six counts and the views before them."""
+    hour_start = minute - HOUR_MS
+    earlier = sum(
+        per_minute.get((key, start), 0) for start in range(hour_start - EARLIER_MS, hour_start, MINUTE_MS)
+    )
+    return Hour(tuple(hour_counts(per_minute, key, minute)), earlier)
 
 
 class TrendingOracle:
@@ -76,12 +86,13 @@ class TrendingOracle:
         recent = set().union(*(self.seen_in.get(minute - k * MINUTE_MS, set()) for k in range(1, 11)))
         hours = []
         for project, title in recent:
-            counts = hour_counts(self.per_minute, (project, title), minute)
-            if counts[-1] >= s.trending_min_volume and is_article(title, self.settings.articles):
-                hours.append((project, title, counts))
-        totals = {project: hour_counts(self.site, project, minute) for project, _ in recent}
+            hour = hour_of(self.per_minute, (project, title), minute)
+            if hour.counts[-1] >= s.trending_min_volume and is_article(title, self.settings.articles):
+                hours.append((project, title, hour))
+        site_hours = {project: hour_of(self.site, project, minute) for project, _ in recent}
         return [
-            (r.title, list(r.counts), r.verdict.score) for r in ranked(hours, totals, s.rule, s.trending_top)
+            (r.title, list(r.counts), r.verdict.score)
+            for r in ranked(hours, site_hours, s.rule, s.trending_top)
         ]
 
 

@@ -1,6 +1,6 @@
 """What the site shows, as pure functions: request parameters, titles, links, charts, JSON items.
 
-No I/O here; the handlers in web/app.py are thin shells around these.
+No I/O here; the handlers (web/feed_handlers.py, web/edit_handlers.py) are thin shells around these.
 """
 
 from __future__ import annotations
@@ -149,12 +149,13 @@ def anomaly_item(article: AnomalousArticle, navigation: ListNavigation | None = 
 
 TRENDING_EXPLANATION = (
     "counts: an article's views in the six 10-minute windows of the last hour, oldest first; expected: what "
-    "its share of its wiki's views in the first half hour predicts for each window, given the wiki's own "
-    "traffic then (its daily rhythm); growth: the last half hour's views over their expectation; z: how many "
-    "units of counting (Poisson) noise the last half hour stands above it. Under the rule 'rise' an article "
-    "is listed when its newest window has at least min_volume views, z is at least min_z, growth at least "
-    "min_growth and each window of the last half hour is above its expectation on its own; the list is "
-    "ranked by score, which is z. An empty list means nothing is rising beyond its usual rhythm."
+    "its share of its wiki's views over the 90 minutes before the last half hour predicts for each window, "
+    "given the wiki's own traffic then (its daily rhythm); growth: the last half hour's views over their "
+    "expectation; z: how many units of counting (Poisson) noise the last half hour stands above it. Under "
+    "the rule 'rise' an article is listed when its newest window has at least min_volume views, z is at "
+    "least min_z, growth at least min_growth, each window of the last half hour is above its expectation on "
+    "its own, and the last half hour is also clearly above the hour's first half (still rising now); the "
+    "list is ranked by score, which is z. An empty list means nothing is rising beyond its usual rhythm."
 )
 
 

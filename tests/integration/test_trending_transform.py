@@ -3,8 +3,9 @@
 Runs streaming/job.py's ``trending_table`` on a local Flink mini-cluster
 (the JVM from apache-flink, no stack services) over a small bounded input,
 judges each minute's rows with the publisher's own function, and checks the
-list of 10:00 by hand, a clean hour's list empty, and every minute's list
-against tests/oracle.py's lists made from the same minute counts.
+list of 10:00 by hand, a clean hour's list empty, a slow riser found against
+the hour before its hour, and every minute's list against
+tests/oracle.py's lists made from the same minute counts.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 from core.config import load_settings
 from core.synthetic import parse_time_ms
-from core.trending import judge
+from core.trending import EARLIER_WINDOWS, judge
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS
 from streaming.publish import HourRow, hour_rows, trending_snapshot
 from tests.oracle import TrendingOracle
@@ -45,13 +46,25 @@ CLEAN_HOUR_OF = {
     "Morning_Page": [150, 160, 140, 155, 145, 150],
     "Steady_Small": [25, 31, 22, 28, 24, 30],
 }
+# Later, an hour with the hour before it (six windows, then the hour's six): a page that climbs
+# slowly (x2.2 over the hour, too little against a half hour alone) trends against the 90 minutes
+# before its last half hour; one that doubled at the hour's start and holds flat is no longer rising
+# at its end.
+SLOW_HOUR_END = HOUR_END + 6 * HOUR_MS
+BEFORE = [50] * EARLIER_WINDOWS
+SLOW_HOUR_OF = {
+    "Main_Page": [12_000] * (EARLIER_WINDOWS + 6),
+    "Slow_Riser": [*BEFORE, 60, 70, 80, 90, 100, 110],
+    "Held_High": [*BEFORE, 100, 100, 100, 100, 100, 100],
+}
+PERIODS = ((HOUR_END, HOUR_OF), (CLEAN_HOUR_END, CLEAN_HOUR_OF), (SLOW_HOUR_END, SLOW_HOUR_OF))
 
 
 def minute_counts() -> Counter:
     counts: Counter = Counter()
-    for hour_end, hour_of in ((HOUR_END, HOUR_OF), (CLEAN_HOUR_END, CLEAN_HOUR_OF)):
-        first = hour_end - 6 * WINDOW_MS
-        for title, windows in hour_of.items():
+    for end, windows_of in PERIODS:
+        for title, windows in windows_of.items():
+            first = end - len(windows) * WINDOW_MS
             for k, views in enumerate(windows):
                 if views:
                     counts[((PROJECT, title), first + k * WINDOW_MS)] += views
@@ -119,6 +132,19 @@ def test_the_hour_ending_at_10_lists_the_real_risers_only(lists_by_minute: dict[
 
 def test_a_clean_hour_gives_an_empty_list(lists_by_minute: dict[int, list]) -> None:
     assert lists_by_minute[CLEAN_HOUR_END] == []
+
+
+def test_a_slow_riser_trends_against_the_90_minutes_before_and_a_held_page_does_not(
+    lists_by_minute: dict[int, list],
+) -> None:
+    rule = load_settings().streaming.rule
+    got = lists_by_minute[SLOW_HOUR_END]
+    assert [title for title, _, _ in got] == ["Slow_Riser"]
+    site = [sum(windows[EARLIER_WINDOWS + k] for windows in SLOW_HOUR_OF.values()) for k in range(6)]
+    site_earlier = sum(sum(windows[:EARLIER_WINDOWS]) for windows in SLOW_HOUR_OF.values())
+    verdict = judge(got[0][1], site, rule, sum(BEFORE), site_earlier)
+    assert got[0][2] == pytest.approx(verdict.z, abs=1e-6)
+    assert not judge(got[0][1], site, rule).trends  # the hour alone would not show it
 
 
 def test_every_minute_follows_the_python_oracle(lists_by_minute: dict[int, list]) -> None:

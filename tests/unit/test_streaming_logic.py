@@ -21,7 +21,7 @@ from core.snapshots import (
     encode,
 )
 from core.synthetic import parse_time_ms
-from core.trending import TrendingRule, never_decreasing, seed_score
+from core.trending import Hour, TrendingRule, never_decreasing, seed_score
 from core.windows import hour_start_of, hour_window_ends, iso_time, topic_digit, window_starts_of
 from streaming import sql, tables
 from streaming.publish import (
@@ -121,11 +121,11 @@ def test_an_anomaly_list_published_before_the_counting_noise_rule_still_reads() 
 def test_a_minute_snapshot_judges_each_candidate_against_its_own_wiki() -> None:
     minute = T - T % MINUTE
     rows = [
-        HourRow("en.wikipedia", "B", (20, 20, 20, 50, 60, 70)),
-        HourRow("en.wikipedia", None, (10_000,) * 6),
-        HourRow("de.wikipedia", None, (1_000, 1_000, 1_000, 2_500, 3_000, 3_500)),
-        HourRow("en.wikipedia", "A", (20, 20, 20, 60, 90, 120)),
-        HourRow("de.wikipedia", "C", (20, 20, 20, 50, 60, 70)),  # its wiki rose as much: not news
+        HourRow("en.wikipedia", "B", Hour((20, 20, 20, 50, 60, 70))),
+        HourRow("en.wikipedia", None, Hour((10_000,) * 6)),
+        HourRow("de.wikipedia", None, Hour((1_000, 1_000, 1_000, 2_500, 3_000, 3_500))),
+        HourRow("en.wikipedia", "A", Hour((20, 20, 20, 60, 90, 120))),
+        HourRow("de.wikipedia", "C", Hour((20, 20, 20, 50, 60, 70))),  # its wiki rose as much: not news
     ]
     snapshot = trending_snapshot(minute, rows, TrendingRule(), top=50, computed_at=5)
     assert [(a.rank, a.title) for a in snapshot.articles] == [(1, "A"), (2, "B")]
@@ -139,18 +139,18 @@ def test_a_minute_snapshot_judges_each_candidate_against_its_own_wiki() -> None:
 
 
 def test_hour_rows_read_the_jobs_blocks_of_candidates_and_wiki_rows() -> None:
-    block = '["en.wikipedia","Tōkyō \\"Tower\\"",1,2,3,4,5,6],["de.wikipedia","Köln",0,0,0,20,30,40]'
+    block = '["en.wikipedia","Tōkyō \\"Tower\\"",1,2,3,4,5,6,70],["de.wikipedia","Köln",0,0,0,20,30,40,0]'
     assert hour_rows("articles", block) == [
-        HourRow("en.wikipedia", 'Tōkyō "Tower"', (1, 2, 3, 4, 5, 6)),
-        HourRow("de.wikipedia", "Köln", (0, 0, 0, 20, 30, 40)),
+        HourRow("en.wikipedia", 'Tōkyō "Tower"', Hour((1, 2, 3, 4, 5, 6), 70)),
+        HourRow("de.wikipedia", "Köln", Hour((0, 0, 0, 20, 30, 40))),
     ]
-    assert hour_rows("site", '["en.wikipedia",10,20,30,40,50,60]') == [
-        HourRow("en.wikipedia", None, (10, 20, 30, 40, 50, 60))
+    assert hour_rows("site", '["en.wikipedia",10,20,30,40,50,60,900]') == [
+        HourRow("en.wikipedia", None, Hour((10, 20, 30, 40, 50, 60), 900))
     ]
 
 
 def test_a_minute_with_nothing_rising_has_an_empty_list() -> None:
-    rows = [HourRow("en.wikipedia", None, (500,) * 6), HourRow("en.wikipedia", "Flat", (30,) * 6)]
+    rows = [HourRow("en.wikipedia", None, Hour((500,) * 6)), HourRow("en.wikipedia", "Flat", Hour((30,) * 6))]
     assert trending_snapshot(T - T % MINUTE, rows, TrendingRule(), top=50, computed_at=5).articles == []
 
 
