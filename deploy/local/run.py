@@ -6,7 +6,8 @@
     python3 deploy/local/run.py stop     # stop Airflow, the site, the producer, the job (with a savepoint),
                                          # then the stack
 
-Up means: the local stack (Redis, MinIO, Kafka, Flink), the streaming job
+Up means (the live world's producers: deploy/local/live_world.py; the batch
+set-up: deploy/local/batch_setup.py): the local stack (Redis, MinIO, Kafka, Flink), the streaming job
 submitted to the cluster (once; resumed from the savepoint `stop` took, or
 from the last checkpoint of a job that died), the synthetic producer in real
 time at 2,000 page requests a second (the first time starting at the top of
@@ -33,49 +34,23 @@ import argparse
 import os
 import subprocess
 import sys
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
+from batch_setup import batch_setup, batch_setup_done  # noqa: E402
 from core import flink_jobs  # noqa: E402
 from core.config import LOCAL_CREDENTIALS_FILE, Settings, load_settings  # noqa: E402
-from core.contracts import BOTS_DAG_ID, CLICKSTREAM_DUMPS_PREFIX, DAILY_DAG_ID, HOURLY_DAG_ID  # noqa: E402
-from core.windows import MINUTE_MS  # noqa: E402
+from live_world import live_ground_truth, say, start_edit_stream, start_producer, stream_start  # noqa: E402
 from stack_manager import airflow  # noqa: E402
-from stack_manager.layout import Layout, StackError  # noqa: E402
+from stack_manager.layout import Layout  # noqa: E402
 from stack_manager.pids import ManagedProcess  # noqa: E402
 
 JOB_NAME = "wikitrends-streaming"
 EDITS_JOB_NAME = "wikitrends-edits"
-# 2,000 page requests a second over the 6 M-article catalogue: a big wiki's traffic, which the job
-# keeps up with on one 2-core machine with room to spare (docs/streaming.md, "Throughput").
-LIVE_VIEWS_PER_MINUTE = 120_000
-# The live world's history keeps its 100,000 most popular articles: the anomaly job compares articles of
-# at least 20 views an hour (about the 22,000 most popular here), and an article past rank 100,000
-# (under 5 an hour) all but never reaches 20.
-HISTORY_TOP_RANKS = 100_000
-HISTORY_DAYS = 7
-# The injected spike and drop begin this long after the stream's first minute, inside the hour the
-# first scheduled anomaly run computes.
-INJECTED_AFTER = "30m"
-# The injected trend: it begins this long after the stream's first minute and rises for TREND_HOURS,
-# so that when the job has caught up with the clock (half an hour or so after make run) the trend has
-# a whole hour of rising windows behind it and is on the trending page, and stays there for hours.
-# (An article trends when its last half hour rises beyond its usual share: core/trending.py.)
-TREND_AFTER_MINUTES = 20
-TREND_HOURS = 3
-TREND_TITLE = "Article_40000"
-# Beside it, this many seeded trends an hour on other articles (sizes, starts and rises drawn by
-# core.synthetic.drawn_trends); all of them are in the ground truth file from the start.
-DRAWN_TRENDS_PER_HOUR = 4
-
-
-def say(message: str) -> None:
-    print(f"[run] {message}", flush=True)
 
 
 def processes(settings: Settings) -> dict[str, ManagedProcess]:
@@ -85,16 +60,6 @@ def processes(settings: Settings) -> dict[str, ManagedProcess]:
         name: ManagedProcess(layout.pid_file(name), layout.log(name), marker=name)
         for name in ("producer", "edits-synthetic", "web", "navigation", "airflow", "batch-setup")
     }
-
-
-def batch_setup_done(settings: Settings) -> Path:
-    """The file that says the batch set-up ran (it runs once per stack home)."""
-    return Layout(settings.stack.home_path).run / "batch-setup.done"
-
-
-def live_start_file(settings: Settings) -> Path:
-    """Where the first minute of the live stream is recorded (ISO), for the batch set-up."""
-    return Layout(settings.stack.home_path).run / "live-start"
 
 
 def stop(process: ManagedProcess, what: str) -> None:
@@ -202,46 +167,6 @@ def up(settings: Settings, fresh: bool = False) -> int:
     return 0
 
 
-def stream_start(settings: Settings, resumed: bool) -> datetime:
-    """The first minute the producers send: the top of the previous hour on a first start (its events up
-    to now go out at once, so the first trending hour is complete and every hourly file is a whole
-    hour); now for a resumed job, which already has its hour (the time it was down stays empty)."""
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    start = now if resumed else now.replace(minute=0) - timedelta(hours=1)
-    if not resumed:
-        live_start_file(settings).write_text(start.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    return start
-
-
-def start_producer(settings: Settings, producer: ManagedProcess, python: str, start: datetime) -> None:
-    """Start the synthetic producer in real time from ``start`` with its injected trend, spike and drop."""
-    pid = producer.start(
-        [
-            *(python, "-m", "producer", "synthetic", "--duration", "30d"),
-            *("--start", start.strftime("%Y-%m-%dT%H:%M:%SZ")),
-            *("--speedup", "1", "--views-per-minute", str(LIVE_VIEWS_PER_MINUTE)),
-            *("--trend", f"+{TREND_AFTER_MINUTES}m,{TREND_HOURS}h,400,{TREND_TITLE}"),
-            *("--spike", f"+{INJECTED_AFTER},3h,300", "--drop", f"+{INJECTED_AFTER},2h,0"),
-            *(
-                "--drawn-trends",
-                str(DRAWN_TRENDS_PER_HOUR),
-                "--ground-truth",
-                str(live_ground_truth(settings)),
-            ),
-        ],
-        cwd=ROOT,
-    )
-    say(
-        f"synthetic producer started at {start:%H:%M} UTC (pid {pid}, log {producer.log}); what it injects: "
-        f"{live_ground_truth(settings)}"
-    )
-
-
-def live_ground_truth(settings: Settings) -> Path:
-    """Where the live producer writes what it injects (bench/trending_live.py scores the lists against it)."""
-    return settings.stack.home_path / "runs" / "live-ground-truth.json"
-
-
 def start_edits(settings: Settings, producer: ManagedProcess, python: str, start: datetime) -> bool:
     """Submit the edit job (unless it runs) and start the synthetic edit stream from ``start``.
 
@@ -261,137 +186,9 @@ def start_edits(settings: Settings, producer: ManagedProcess, python: str, start
         say(f"the edit job is {job_id}")
     if producer.pid():
         say(f"the synthetic edit stream is already running (pid {producer.pid()})")
-        return True
-    pid = producer.start(
-        [
-            *(python, "-m", "producer", "edits-synthetic", "--duration", "30d", "--speedup", "1"),
-            *("--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"), "--trend-title", TREND_TITLE),
-            *("--trend-start", f"+{TREND_AFTER_MINUTES}m", "--trend-duration", f"{TREND_HOURS}h"),
-        ],
-        cwd=ROOT,
-    )
-    say(f"synthetic edit stream started at {start:%H:%M} UTC (pid {pid}, log {producer.log})")
+    else:
+        start_edit_stream(producer, python, start)
     return True
-
-
-def wait_until_the_stream_is_current(settings: Settings, timeout_s: float = 1800) -> None:
-    """Wait until the newest trending list is at most two minutes old, so Spark does not slow the catch-up."""
-    from core.clients import redis_client
-    from core.snapshots import Keys, decode_trending
-
-    client, key = redis_client(settings), Keys(settings.redis).trending_latest
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        raw = client.get(key)
-        if raw and time.time() * 1000 - decode_trending(raw).minute <= 2 * MINUTE_MS:
-            return
-        time.sleep(10)
-    say("batch set-up: the stream is still catching up; starting anyway")
-
-
-def batch_setup(settings: Settings) -> int:
-    """The live world's history -> the averages -> the batch DAGs unpaused in Airflow.
-
-    Writes a week of the live producer's synthetic world (same seed, catalogue and rate) and today's
-    hours before the stream's first as hourly counts, as if the pipeline had seen that traffic; backfills
-    the averages from the week; then unpauses the hourly, daily and bot detector DAGs, whose first runs
-    come at once (the bot detector's on the edits so far); then ingests last month's clickstream.
-    It starts once the streaming job has caught up with the clock and runs at a lower CPU priority
-    (nice 10): the live list comes first.
-    """
-    try:
-        stream_start = datetime.fromisoformat(live_start_file(settings).read_text().strip())
-    except (OSError, ValueError):
-        say(f"batch set-up: {live_start_file(settings)} is missing; start once with --fresh to set it up")
-        return 1
-    say("batch set-up: waiting until the streaming job has caught up with the clock …")
-    wait_until_the_stream_is_current(settings)
-    os.nice(10)  # children (Spark, the history writer) inherit it
-    python = str(Layout(settings.stack.home_path).venv_python)
-    counts = f"{settings.s3.bucket}/{settings.s3.hourly_counts_prefix}"
-    first_day = stream_start.date() - timedelta(days=HISTORY_DAYS)
-    last_day = stream_start.date() - timedelta(days=1)
-    history = [
-        *(python, "-m", "producer", "history", "--format", "counts", "--out", f"s3://{counts}"),
-        *("--views-per-minute", str(LIVE_VIEWS_PER_MINUTE), "--top-ranks", str(HISTORY_TOP_RANKS)),
-    ]
-    week = (
-        f"{HISTORY_DAYS} days of the live world's history ({first_day} to {last_day}) as hourly counts",
-        [*history, "--from", first_day.isoformat(), "--days", str(HISTORY_DAYS)],
-    )
-    before_stream = (
-        f"{stream_start:%Y-%m-%d} hour(s) 00 to {stream_start.hour - 1:02d}, before the stream",
-        [*history, "--from", f"{stream_start:%Y-%m-%d}", "--hours", str(stream_start.hour)],
-    )
-    backfill = (
-        "the averages backfilled from that week",
-        [
-            *(str(HERE / "spark-submit"), "batch/backfill.py", "--input", f"s3a://{counts}/"),
-            *("--from", first_day.isoformat(), "--to", last_day.isoformat()),
-        ],
-    )
-    steps = [week, before_stream, backfill] if stream_start.hour else [week, backfill]
-    if not run_steps(steps):
-        return 1
-    try:
-        unpause_batch_dags(settings)
-    except StackError as exc:
-        say(f"batch set-up: {exc}")
-        return 1
-    if not run_steps(clickstream_steps(settings, python, stream_start)):
-        return 1
-    batch_setup_done(settings).write_text(f"{stream_start:%Y-%m-%d}\n")
-    say(
-        "batch set-up: done. Airflow now computes each hour's anomalies at minute 5 of the next, the hour "
-        f"that just ended first: {airflow.ui_url(settings)}"
-    )
-    return 0
-
-
-def run_steps(steps: list[tuple[str, list[str]]]) -> bool:
-    """Run the set-up's steps in order; False (having said which) at the first that fails."""
-    for what, command in steps:
-        say(f"batch set-up: {what} …")
-        if subprocess.run(command, cwd=ROOT).returncode != 0:
-            say(f"batch set-up: {what} failed; see above")
-            return False
-    return True
-
-
-def clickstream_steps(settings: Settings, python: str, stream_start: datetime) -> list[tuple[str, list[str]]]:
-    """Last month's clickstream of the live world, as a Wikimedia dump on S3, ingested with Spark."""
-    month = f"{stream_start.replace(day=1) - timedelta(days=1):%Y-%m}"
-    dumps = f"{settings.s3.bucket}/{CLICKSTREAM_DUMPS_PREFIX}"
-    return [
-        (
-            f"the live world's clickstream of {month} (its {HISTORY_TOP_RANKS:,} most popular articles)",
-            [
-                *(python, "-m", "producer", "clickstream", "--month", month, "--out", f"s3://{dumps}"),
-                *("--views-per-minute", str(LIVE_VIEWS_PER_MINUTE), "--top-ranks", str(HISTORY_TOP_RANKS)),
-            ],
-        ),
-        (
-            "that month ingested (where readers come from)",
-            [str(HERE / "spark-submit"), "batch/clickstream.py", "--input", f"s3a://{dumps}/"],
-        ),
-    ]
-
-
-def unpause_batch_dags(settings: Settings, timeout_s: float = 600) -> None:
-    """Unpause the hourly, daily and bot detector DAGs once Airflow has read them (new DAGs start paused)."""
-    layout = Layout(settings.stack.home_path)
-    env = airflow.environment(settings, airflow.airflow_home(layout))
-    deadline = time.monotonic() + timeout_s
-    for dag in (HOURLY_DAG_ID, DAILY_DAG_ID, BOTS_DAG_ID):
-        while True:
-            try:
-                airflow.cli(settings, env, "dags", "unpause", dag)
-                say(f"batch set-up: unpaused the Airflow DAG {dag}")
-                break
-            except StackError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(15)  # the scheduler has not parsed the DAG folder yet
 
 
 def stop_streaming_job(settings: Settings, job_id: str) -> None:
