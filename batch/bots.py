@@ -5,7 +5,7 @@
 
 Edits come from the edits topic (Spark's Kafka source, earliest to latest offset) and from recorded
 ``recentchange`` files (ndjson, or SSE ``data:`` lines), parsed by the edit job's own parser
-(core.edits); malformed events are counted and skipped. Per account, core.bots.account_features
+(core.edit_events); malformed events are counted and skipped. Per account, core.bots.account_features
 describes its edits; the label is the bot flag, where any of its edits carries it.
 
 A random forest (Spark MLlib) is trained on the accounts outside a held-out share; on the held-out
@@ -44,7 +44,7 @@ from core import bots
 from core.clients import read_json_object, s3_client, write_json_object
 from core.config import Settings, load_settings
 from core.contracts import bots_pointer_key, bots_run_key
-from core.edits import MalformedEditEvent, event_line, parse_recentchange
+from core.edit_events import MalformedEditEvent, event_line, parse_recentchange
 
 log = logging.getLogger("batch.bots")
 

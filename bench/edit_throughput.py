@@ -8,7 +8,7 @@
    at once is the same load.
 2. Ceilings: a Flink job that only reads the topic (raw, into a blackhole),
    and one kafka-python consumer that reads and parses every event with the
-   job's own parser (``core.edits.parse_recentchange``).
+   job's own parser (``core.edit_events.parse_recentchange``).
 3. The edit job from scratch on the topic, everything on (parsing, dead
    letters, watch-list matching, the alert rules in keyed state, alerts to
    Kafka exactly-once, activity and alerts to Redis): edits per second from
@@ -34,7 +34,7 @@ from bench.pipeline import fast_consumer, private_pipeline, topic_size  # noqa: 
 from bench.streaming_throughput import print_operators, run_bounded  # noqa: E402
 from core.clients import flink_rest  # noqa: E402
 from core.config import Settings  # noqa: E402
-from core.edits import MalformedEditEvent, parse_recentchange  # noqa: E402
+from core.edit_events import MalformedEditEvent, parse_recentchange  # noqa: E402
 from core.flink_jobs import cancel, submit  # noqa: E402
 
 PYTHON = sys.executable

@@ -159,7 +159,7 @@ class StreamingSettings:
 
 @dataclass(frozen=True)
 class EditsSettings:
-    """The edit job's rules and the watch list it starts from (core/edits.py applies them)."""
+    """The edit job's rules and the watch list it starts from (core/edit_rules.py applies them)."""
 
     group_id: str
     watermark_delay_seconds: int

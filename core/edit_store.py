@@ -26,7 +26,9 @@ from dataclasses import dataclass
 
 from core.config import EditsSettings, RedisSettings, Settings
 from core.contracts import redis_key
-from core.edits import Edit, EditActivity, EditAlert, activity_record, edit_activity, edit_event
+from core.edit_activity import EditActivity, activity_record, edit_activity, edit_event
+from core.edit_events import Edit
+from core.edit_rules import EditAlert
 from core.windows import HOUR_MS, MINUTE_MS
 
 log = logging.getLogger("core.edit_store")

@@ -31,7 +31,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from core.edits import BOT_EDIT, EDIT_WAR, LARGE_EDIT, RAPID_EDIT, normalise_title
+from core.edit_events import normalise_title
+from core.edit_rules import BOT_EDIT, EDIT_WAR, LARGE_EDIT, RAPID_EDIT
 from core.synthetic import Catalogue
 from core.windows import HOUR_MS, MINUTE_MS
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from core.edits import event_line
+from core.edit_events import event_line
 from core.synthetic import MINUTE_MS, Catalogue, parse_duration_ms, parse_start
 from core.synthetic_edits import EditWorld, encode_event
 from producer.eventstreams import RECENTCHANGE_URL, StreamPosition, follow_stream

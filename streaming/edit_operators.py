@@ -16,17 +16,9 @@ from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 from core.bot_store import BotListsPoller
 from core.clients import redis_client, s3_client
 from core.config import Settings
+from core.edit_events import Edit, MalformedEditEvent, marked_bot, parse_recentchange
+from core.edit_rules import AlertThresholds, ArticleEditWar, EntityAlerts, WatchList
 from core.edit_store import EditWriter, WatchListStore
-from core.edits import (
-    AlertThresholds,
-    ArticleEditWar,
-    Edit,
-    EntityAlerts,
-    MalformedEditEvent,
-    WatchList,
-    marked_bot,
-    parse_recentchange,
-)
 from core.events import DEAD_LETTER_PAYLOAD_CHARS
 from core.windows import MINUTE_MS, iso_time
 from streaming.publish import PICKLED, GatherThenPublish
@@ -102,7 +94,7 @@ class EditTime(TimestampAssigner):
 
 
 class KeyedRules(KeyedProcessFunction):
-    """Runs one core.edits rule object per key, kept in Flink state (so it survives restarts)."""
+    """Runs one core.edit_rules rule object per key, kept in Flink state (so it survives restarts)."""
 
     def __init__(self, settings: Settings, ttl_hours: int) -> None:
         self.thresholds = AlertThresholds.of(settings.edits)

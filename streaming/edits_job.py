@@ -42,8 +42,8 @@ from pyflink.datastream.connectors.kafka import (
 )
 
 from core.config import ConfigError, Settings, load_settings
+from core.edit_rules import war_key
 from core.edit_store import encode_alert
-from core.edits import war_key
 from streaming.edit_operators import (
     DEAD_LETTERS,
     EditTime,

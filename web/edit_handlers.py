@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core.config import Settings
-from core.edits import ALERT_TYPES
+from core.edit_rules import ALERT_TYPES
 from web.base import RETRY_AFTER_SECONDS, BaseHandler, JsonHandler, LivePage
 from web.edits import AlertQuery, EditReader, authorised, parse_alert_query, parse_entity, parse_variants
 from web.snapshots import RedisUnavailable, SnapshotReader

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
+from core.edit_activity import entity_metrics
+from core.edit_rules import ALERT_TYPES
 from core.edit_store import (
     CLOCK_MEMBER,
     EditKeys,
@@ -33,7 +35,6 @@ from core.edit_store import (
     decode_activity,
     watchlist_in_use,
 )
-from core.edits import ALERT_TYPES, entity_metrics
 from core.events import MAX_TITLE_CHARS
 from core.windows import MINUTE_MS
 from web.snapshots import RedisUnavailable

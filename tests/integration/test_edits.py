@@ -36,16 +36,10 @@ from core.bots import DETECTED, LISTED
 from core.clients import list_keys, read_json_object, s3_client
 from core.config import REPO_ROOT, Settings, load_settings
 from core.contracts import edit_topics
+from core.edit_activity import activity_record, edit_activity
+from core.edit_events import parse_recentchange
+from core.edit_rules import LARGE_EDIT, AlertThresholds, WatchList, alerts_of_stream
 from core.edit_store import EditKeys, decode_activity
-from core.edits import (
-    LARGE_EDIT,
-    AlertThresholds,
-    WatchList,
-    activity_record,
-    alerts_of_stream,
-    edit_activity,
-    parse_recentchange,
-)
 from core.synthetic import parse_time_ms
 from core.synthetic_edits import UNFLAGGED_BOT, bot_account, recentchange
 from tests.data import SHARED_DATA

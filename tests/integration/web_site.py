@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from core.config import REPO_ROOT, Settings, load_settings, private_names
+from core.edit_events import Edit
+from core.edit_rules import BOT_EDIT, EDIT_WAR, LARGE_EDIT, EditAlert, alert_of
 from core.edit_store import EditWriter
-from core.edits import BOT_EDIT, EDIT_WAR, LARGE_EDIT, Edit, EditAlert, alert_of
 from core.snapshots import (
     AnomalousArticle,
     AnomalySnapshot,

@@ -8,7 +8,8 @@ import pytest
 
 from core import bots
 from core.bots import AccountEdit, BloomFilter, BotLists, account_features
-from core.edits import BOT_EDIT, AlertThresholds, EntityAlerts, event_line, marked_bot, parse_recentchange
+from core.edit_events import event_line, marked_bot, parse_recentchange
+from core.edit_rules import BOT_EDIT, AlertThresholds, EntityAlerts
 from core.synthetic import Catalogue
 from core.synthetic_edits import UNFLAGGED_BOT, EditWorld, recentchange
 

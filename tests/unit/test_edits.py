@@ -7,17 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from core.edits import (
-    Edit,
-    EditWars,
-    MalformedEditEvent,
-    RapidEdits,
-    WatchList,
-    is_large_edit,
-    is_revert,
-    normalise_title,
-    parse_recentchange,
-)
+from core.edit_events import Edit, MalformedEditEvent, is_revert, normalise_title, parse_recentchange
+from core.edit_rules import EditWars, RapidEdits, WatchList, is_large_edit
 from tests.data import SHARED_DATA
 
 ENWIKI_SAMPLE = SHARED_DATA / "recentchange-enwiki-2023-07-29.ndjson"
@@ -123,18 +114,15 @@ def test_an_edit_war_is_three_reverts_by_two_users_within_the_hour_alerted_once(
 # --- the alert rules together, the synthetic stream's ground truth, activity and the API's checks ---
 
 from core.config import load_settings  # noqa: E402
-from core.edits import (  # noqa: E402
+from core.edit_activity import activity_record, edit_activity, edit_event, entity_metrics  # noqa: E402
+from core.edit_rules import (  # noqa: E402
     BOT_EDIT,
     EDIT_WAR,
     LARGE_EDIT,
     RAPID_EDIT,
     AlertThresholds,
     EntityAlerts,
-    activity_record,
     alerts_of_stream,
-    edit_activity,
-    edit_event,
-    entity_metrics,
 )
 from core.synthetic import Catalogue  # noqa: E402
 from core.synthetic_edits import EditWorld, encode_event  # noqa: E402
