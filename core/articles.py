@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.config import ArticleSettings
+from core.settings import ArticleSettings
 
 
 def namespace_of(title: str) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.config import KafkaSettings, RedisSettings, S3Settings
+from core.settings import KafkaSettings, RedisSettings, S3Settings
 from core.windows import WINDOW_TOPIC_COUNT
 
 # The Airflow DAGs of the batch jobs (deploy/airflow), as the local set-up and the tests name them too.

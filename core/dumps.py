@@ -18,7 +18,8 @@ from typing import Literal
 from urllib.parse import unquote
 
 from core import articles
-from core.config import ArticleSettings, load_settings
+from core.config import load_settings
+from core.settings import ArticleSettings
 
 FileTime = Literal["end", "start"]
 DEFAULT_FILE_TIME: FileTime = "end"

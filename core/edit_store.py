@@ -24,11 +24,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.config import EditsSettings, RedisSettings, Settings
+from core.config import Settings
 from core.contracts import redis_key
 from core.edit_activity import EditActivity, activity_record, edit_activity, edit_event
 from core.edit_events import Edit
 from core.edit_rules import EditAlert
+from core.settings import EditsSettings, RedisSettings
 from core.windows import HOUR_MS, MINUTE_MS
 
 log = logging.getLogger("core.edit_store")

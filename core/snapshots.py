@@ -25,8 +25,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from core.config import RedisSettings
 from core.contracts import redis_key
+from core.settings import RedisSettings
 from core.windows import MINUTE_MS
 
 

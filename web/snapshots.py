@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core.clickstream import ListNavigation, decode_list_navigation
-from core.config import RedisSettings
+from core.settings import RedisSettings
 from core.snapshots import Keys
 from web.feeds import Feed
 

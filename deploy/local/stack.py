@@ -26,10 +26,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from core.config import LOCAL_CREDENTIALS_FILE, ConfigError, load_settings, write_local_credentials  # noqa: E402
+from core.config import LOCAL_CREDENTIALS_FILE, ConfigError, load_settings  # noqa: E402
 from stack_manager import configs, install  # noqa: E402
 from stack_manager.control import Stack  # noqa: E402
-from stack_manager.layout import Layout, StackError, say  # noqa: E402
+from stack_manager.layout import Layout, StackError, say, write_local_credentials  # noqa: E402
 
 # `stop` runs on the machine's Python as it is (it must work even if the environment is broken);
 # `stop` and `status` never generate credentials.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import LOCAL_CREDENTIALS_FILE, REPO_ROOT, ConfigError, load_settings, write_local_credentials
+from core.config import REPO_ROOT, ConfigError, load_settings
 from core.contracts import pipeline_topics, redis_key, windows_topic, windows_topics
 
 
@@ -80,25 +80,3 @@ def test_no_s3_key_pair_is_written_in_the_repository() -> None:
     for config in (REPO_ROOT / "configs").glob("*.toml"):
         s3 = load_settings({"WIKITRENDS_CONFIG": str(config), "WIKITRENDS_STACK_HOME": "/nonexistent"}).s3
         assert (s3.access_key, s3.secret_key) == ("", ""), config.name
-
-
-def test_the_local_stack_generates_its_key_pair_once_and_the_settings_read_it(tmp_path: Path) -> None:
-    home = {"WIKITRENDS_STACK_HOME": str(tmp_path)}
-    assert write_local_credentials(tmp_path)
-    first = load_settings(home).s3
-    assert first.access_key.startswith("wikitrends-") and len(first.secret_key) >= 32
-    assert (tmp_path / LOCAL_CREDENTIALS_FILE).stat().st_mode & 0o077 == 0  # readable by its owner only
-    assert not write_local_credentials(tmp_path)
-    assert load_settings(home).s3 == first
-    other = tmp_path / "other"
-    write_local_credentials(other)
-    assert load_settings({"WIKITRENDS_STACK_HOME": str(other)}).s3.secret_key != first.secret_key
-
-
-def test_the_environment_and_another_deployment_s_file_win_over_the_local_pair(tmp_path: Path) -> None:
-    write_local_credentials(tmp_path)
-    env = {"WIKITRENDS_STACK_HOME": str(tmp_path), "WIKITRENDS_S3_SECRET_KEY": "from-the-environment"}
-    assert load_settings(env).s3.secret_key == "from-the-environment"
-    production = str(REPO_ROOT / "configs" / "production.example.toml")
-    s3 = load_settings({"WIKITRENDS_STACK_HOME": str(tmp_path), "WIKITRENDS_CONFIG": production}).s3
-    assert (s3.access_key, s3.secret_key) == ("", "")  # the instance's IAM role, not the local pair

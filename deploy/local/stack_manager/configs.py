@@ -15,7 +15,8 @@ import uuid
 from pathlib import Path
 from string import Template
 
-from core.config import LOOPBACK, Settings
+from core.config import Settings
+from core.settings import LOOPBACK
 from stack_manager.install import flink_home
 from stack_manager.layout import REPO_ROOT, Layout, StackError
 from stack_manager.steps import run_logged

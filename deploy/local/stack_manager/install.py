@@ -13,7 +13,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from core.config import JAR_PARTS, STREAMING_OPERATORS_JAR
+from core.settings import JAR_PARTS, STREAMING_OPERATORS_JAR
 from stack_manager.layout import REPO_ROOT, Layout, StackError
 from stack_manager.steps import file_digest, require_tool, run_logged, stamp_matches, write_stamp
 
