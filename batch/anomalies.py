@@ -32,52 +32,35 @@ import argparse
 import logging
 import sys
 import time
-from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script by spark-submit: make core and batch importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from batch.anomaly_scores import anomaly_distances, published_articles
 from batch.cli import EXIT_OK, hour_of_day, iso_date, positive_int, run_job, step
-from batch.expressions import (
-    canberra_term,
-    counted,
-    hour_floor,
-    level_poisson_zs,
-    poisson_z,
-    running_sums,
-    wide_sum,
-    z_score,
-)
 from batch.spark import spark_session
 from batch.storage import (
     AveragesPointer,
     BatchError,
-    existing_hourly_counts,
     hour_start_ms,
-    hourly_counts_files,
-    require_hours,
+    hourly_counts_paths,
+    read_averages,
+    read_hourly_counts,
     require_pointer,
 )
 from core.anomalies import (
     MIN_SCORED_DAYS,
-    NOISE_COLUMNS,
-    NOISE_STATISTICS,
-    hour_column,
-    noise_column,
 )
 from core.articles import article_condition_sql
 from core.config import Settings, load_settings
-from core.contracts import anomalies_key, anomaly_distances_uri, hourly_counts_uri
-from core.snapshots import AnomalousArticle, AnomalySnapshot, encode
+from core.contracts import anomalies_key, anomaly_distances_uri
+from core.snapshots import AnomalySnapshot, encode
 
 log = logging.getLogger("batch.anomalies")
-KEY = ["project", "title"]
-TODAY = "today_"  # prefix of today's hour columns after the join; history keeps h00 … hH
 
 
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
@@ -132,141 +115,6 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     return parser
 
 
-# What anomaly_distances gives per article and scored hour, besides the article (KEY).
-DISTANCE_COLUMNS = [
-    "hour",
-    "distance",
-    "expected_distance",
-    "score",
-    "day_score",
-    "hour_score",
-    "day_poisson_z",
-    "hour_poisson_z",
-    "today",
-    "history",
-]
-
-
-def anomaly_distances(
-    today: DataFrame,
-    history: DataFrame,
-    scored_hours: Sequence[int],
-    min_hourly_views: float,
-    min_poisson_z: float,
-    prune: bool = True,
-) -> DataFrame:
-    """Every eligible article at each scored hour H: its two vectors over hours 0..H, distance and score.
-
-    ``today``: (project, title, hour, views) rows for hours 0..max(scored_hours);
-    ``history``: the averages (project, title, h00 … h23 and the noise columns).
-    One row per article and scored hour it is eligible at (column ``hour``).
-    Articles missing on one side count as zeros there (a full outer join, done
-    on the candidates only unless ``prune`` is False, which joins everything:
-    same result, slower).
-    """
-    hours = range(max(scored_hours) + 1)
-    columns = [hour_column(h) for h in hours]
-    noise = [noise_column(statistic, h) for h in scored_hours for statistic in NOISE_STATISTICS]
-    history = history.select(*KEY, *columns, *noise)
-    if prune and min_hourly_views > 0:  # with no volume rule every article is a candidate
-        # An article eligible at hour H averages min_hourly_views over 0..H on one side, so it has an
-        # hour with that many views there: candidates are the articles with such an hour.
-        busy_today = today.filter(F.col("views") >= min_hourly_views).select(*KEY).distinct()
-        busy_history = history.filter(F.greatest(*columns, F.lit(0.0)) >= min_hourly_views).select(*KEY)
-        candidates = F.broadcast(busy_today.unionByName(busy_history).distinct())
-        today, history = today.join(candidates, KEY, "left_semi"), history.join(candidates, KEY, "left_semi")
-    today_wide = (
-        today.groupBy(*KEY)
-        .agg(*wide_sum(F.col("hour"), F.col("views"), hours))
-        .select(*KEY, *[F.col(c).alias(TODAY + c) for c in columns])
-    )
-    today_cols = [F.col(TODAY + c) for c in columns]
-    history_cols = [F.col(c) for c in columns]
-    # Each hour's term and floor once, as columns; the per-hour sums below only add them up.
-    joined = (
-        today_wide.join(history, KEY, "full_outer")
-        .fillna(0.0)
-        .select(
-            "*",
-            *[canberra_term(today_cols[h], history_cols[h]).alias(f"term_{h}") for h in hours],
-            *[hour_floor(today_cols[h], history_cols[h]).alias(f"floor_{h}") for h in hours],
-            *[poisson_z(today_cols[h], history_cols[h]).alias(f"poisson_z_{h}") for h in hours],
-            *[
-                z.alias(f"level_poisson_z_{h}")
-                for h, z in enumerate(level_poisson_zs(today_cols, history_cols))
-            ],
-        )
-    )
-    terms = [F.col(f"term_{h}") for h in hours]
-    floors = [F.col(f"floor_{h}") for h in hours]
-    hour_poisson_zs = [F.col(f"poisson_z_{h}") for h in hours]
-    # The day's: the largest |poisson z| of hours 0..h, each hour against its average scaled to the day's
-    # level up to it (the day's shape at its own level).
-    level_zs = [F.col(f"level_poisson_z_{h}") for h in hours]
-    day_poisson_zs = [F.greatest(*level_zs[: h + 1], F.lit(0.0)) for h in hours]
-    distances = running_sums(terms)
-    day_floors = [F.sqrt(s) for s in running_sums([f * f for f in floors])]
-    today_totals, history_totals = running_sums(today_cols), running_sums(history_cols)
-
-    def at_hour(h: int) -> Column:
-        term_mean, term_square, distance_mean, distance_square = (
-            F.col(noise_column(statistic, h)) for statistic in NOISE_STATISTICS
-        )
-        day_score = z_score(distances[h], distance_mean, distance_square, day_floors[h])
-        hour_score = z_score(terms[h], term_mean, term_square, floors[h])
-        day_poisson_z, hour_poisson_z = day_poisson_zs[h], hour_poisson_zs[h]
-        score = F.greatest(
-            counted(day_score, day_poisson_z, min_poisson_z),
-            counted(hour_score, hour_poisson_z, min_poisson_z),
-        )
-        return F.struct(
-            F.lit(h).alias("hour"),
-            (F.greatest(today_totals[h], history_totals[h]) >= min_hourly_views * (h + 1)).alias("eligible"),
-            distances[h].alias("distance"),
-            distance_mean.alias("expected_distance"),
-            score.alias("score"),
-            day_score.alias("day_score"),
-            hour_score.alias("hour_score"),
-            day_poisson_z.alias("day_poisson_z"),
-            hour_poisson_z.alias("hour_poisson_z"),
-            F.array(*today_cols[: h + 1]).alias("today"),
-            F.array(*history_cols[: h + 1]).alias("history"),
-        )
-
-    scored = joined.select(*KEY, F.explode(F.array(*[at_hour(h) for h in scored_hours])).alias("at"))
-    return scored.filter("at.eligible").select(*KEY, *[f"at.{name}" for name in DISTANCE_COLUMNS])
-
-
-def published_articles(distances: DataFrame, min_score: float, top: int) -> dict[int, list[AnomalousArticle]]:
-    """Per scored hour, at most ``top`` articles scoring at least ``min_score``, highest first, ties by
-    project then title."""
-    ranking = Window.partitionBy("hour").orderBy(F.desc("score"), *KEY)
-    rows = (
-        distances.filter(F.col("score") >= min_score)
-        .withColumn("rank", F.row_number().over(ranking))
-        .filter(F.col("rank") <= top)
-        .orderBy("hour", "rank")
-        .collect()
-    )
-    published: dict[int, list[AnomalousArticle]] = defaultdict(list)
-    for row in rows:  # the row's columns are the item's fields, plus the hour it belongs to
-        fields = row.asDict()
-        published[fields.pop("hour")].append(AnomalousArticle(**fields))
-    return published
-
-
-def read_averages(spark: SparkSession, settings: Settings, pointer: AveragesPointer) -> DataFrame:
-    """The averages ``pointer`` names, after checking they carry the noise the scores need."""
-    averages = spark.read.parquet(pointer.uri(settings))
-    missing = [c for c in NOISE_COLUMNS if c not in averages.columns]
-    if missing:
-        raise BatchError(
-            f"the averages {pointer.version} have no noise statistics (written before they were kept; "
-            f"missing {missing[0]} and {len(missing) - 1} more): run batch/backfill.py again"
-        )
-    return averages
-
-
 def require_noise(pointer: AveragesPointer) -> None:
     """The scores need the noise measured on at least MIN_SCORED_DAYS days."""
     if pointer.scored_days < MIN_SCORED_DAYS:
@@ -275,22 +123,6 @@ def require_noise(pointer: AveragesPointer) -> None:
             f"scoring anomalies needs {MIN_SCORED_DAYS}: backfill at least {MIN_SCORED_DAYS} days "
             "or fold more days with batch/update_averages.py"
         )
-
-
-def hourly_counts_paths(settings: Settings, day: str, last_hour: int) -> list[str]:
-    """The hourly counts files of hours 0..last_hour of ``day``, after checking every one is there."""
-    hours = range(last_hour + 1)
-    require_hours(existing_hourly_counts(settings, day), [day], hours, hourly_counts_uri(settings.s3))
-    return [f.path for f in hourly_counts_files(settings, day, hours)]
-
-
-def read_hourly_counts(spark: SparkSession, settings: Settings, paths: list[str]) -> DataFrame:
-    """(project, title, hour, views) rows of the given hourly counts files."""
-    return (
-        spark.read.option("basePath", hourly_counts_uri(settings.s3))
-        .parquet(*paths)
-        .select(*KEY, F.col("hour").cast("int").alias("hour"), F.col("views").cast("double").alias("views"))
-    )
 
 
 def publish(settings: Settings, snapshots: list[AnomalySnapshot]) -> None:

@@ -27,12 +27,12 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make core and 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from batch.anomalies import KEY
 from batch.cli import EXIT_OK, input_globs, iso_date, run_job, step
 from batch.expressions import canberra_term, day_noise, parse_dump_line, wide_sum
 from batch.spark import spark_session
 from batch.storage import (
     ALL_HOURS,
+    KEY,
     AveragesPointer,
     BatchError,
     InputFile,

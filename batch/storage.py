@@ -13,13 +13,16 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from core.anomalies import HOURS_PER_DAY
+from core.anomalies import HOURS_PER_DAY, NOISE_COLUMNS
 from core.config import Settings
-from core.contracts import averages_pointer_key, averages_uri, hourly_counts_day_key
+from core.contracts import averages_pointer_key, averages_uri, hourly_counts_day_key, hourly_counts_uri
 from core.dumps import FileTime, dump_hour_start
 
+# An article's key in every batch DataFrame.
+KEY = ["project", "title"]
 _COUNTS_PATH = re.compile(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/[^/]+\.parquet$")
 
 
@@ -164,3 +167,31 @@ def require_pointer(settings: Settings) -> AveragesPointer:
 
 
 ALL_HOURS = range(HOURS_PER_DAY)
+
+
+def read_averages(spark: SparkSession, settings: Settings, pointer: AveragesPointer) -> DataFrame:
+    """The averages ``pointer`` names, after checking they carry the noise the scores need."""
+    averages = spark.read.parquet(pointer.uri(settings))
+    missing = [c for c in NOISE_COLUMNS if c not in averages.columns]
+    if missing:
+        raise BatchError(
+            f"the averages {pointer.version} have no noise statistics (written before they were kept; "
+            f"missing {missing[0]} and {len(missing) - 1} more): run batch/backfill.py again"
+        )
+    return averages
+
+
+def hourly_counts_paths(settings: Settings, day: str, last_hour: int) -> list[str]:
+    """The hourly counts files of hours 0..last_hour of ``day``, after checking every one is there."""
+    hours = range(last_hour + 1)
+    require_hours(existing_hourly_counts(settings, day), [day], hours, hourly_counts_uri(settings.s3))
+    return [f.path for f in hourly_counts_files(settings, day, hours)]
+
+
+def read_hourly_counts(spark: SparkSession, settings: Settings, paths: list[str]) -> DataFrame:
+    """(project, title, hour, views) rows of the given hourly counts files."""
+    return (
+        spark.read.option("basePath", hourly_counts_uri(settings.s3))
+        .parquet(*paths)
+        .select(*KEY, F.col("hour").cast("int").alias("hour"), F.col("views").cast("double").alias("views"))
+    )

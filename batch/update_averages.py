@@ -26,11 +26,18 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make core and 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from batch.anomalies import KEY, hourly_counts_paths, read_averages, read_hourly_counts
 from batch.cli import EXIT_OK, iso_date, run_job, step
 from batch.expressions import canberra_term, day_noise, fold_day, wide_sum
 from batch.spark import spark_session
-from batch.storage import AveragesPointer, read_pointer, write_pointer
+from batch.storage import (
+    KEY,
+    AveragesPointer,
+    hourly_counts_paths,
+    read_averages,
+    read_hourly_counts,
+    read_pointer,
+    write_pointer,
+)
 from core.anomalies import HOUR_COLUMNS, HOURS_PER_DAY, NOISE_COLUMNS
 from core.config import Settings, load_settings
 
