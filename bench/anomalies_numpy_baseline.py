@@ -27,7 +27,7 @@ from batch.storage import read_pointer  # noqa: E402
 from core.clients import s3_client  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from core.contracts import hourly_counts_key  # noqa: E402
-from core.synthetic import parse_time_ms  # noqa: E402
+from producer.world import parse_time_ms  # noqa: E402
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ from core.anomalies import HOUR_COLUMNS, NOISE_COLUMNS  # noqa: E402
 from core.clients import s3_client  # noqa: E402
 from core.config import REPO_ROOT, Settings, load_settings, private_names  # noqa: E402
 from core.contracts import anomaly_distances_key, hourly_counts_key  # noqa: E402
-from core.synthetic import parse_time_ms  # noqa: E402
+from producer.world import parse_time_ms  # noqa: E402
 
 DAY = "2026-05-05"
 SPARK_SUBMIT = REPO_ROOT / "deploy" / "local" / "spark-submit"

@@ -53,7 +53,7 @@ from core.config import Settings, load_settings, private_names  # noqa: E402
 from core.contracts import hourly_counts_day_key  # noqa: E402
 from core.hourly_counts import HourlyRow, hourly_counts_parquet  # noqa: E402
 from core.snapshots import Keys, decode_anomalies  # noqa: E402
-from core.synthetic import DAILY_CURVE  # noqa: E402
+from producer.world import DAILY_CURVE  # noqa: E402
 
 SPARK_SUBMIT = ROOT / "deploy" / "local" / "spark-submit"
 JOB_LOG_LINE = re.compile(r" batch(\.\w+)? (INFO|WARNING|ERROR) ")

@@ -35,7 +35,7 @@ from bench.streaming_throughput import print_operators, run_bounded  # noqa: E40
 from core.clients import flink_rest  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.edit_events import MalformedEditEvent, parse_recentchange  # noqa: E402
-from core.flink_jobs import cancel, submit  # noqa: E402
+from streaming.flink_jobs import cancel, submit  # noqa: E402
 
 PYTHON = sys.executable
 WIKIMEDIA_EDITS_PER_SECOND = 30

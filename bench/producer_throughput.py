@@ -23,14 +23,14 @@ from kafka import KafkaAdminClient, KafkaProducer  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
-from core.synthetic import (  # noqa: E402
+from producer.sink import StopFlag  # noqa: E402
+from producer.synthetic import Pace, SyntheticRun, _TitleBytes, encode_chunk, produce  # noqa: E402
+from producer.world import (  # noqa: E402
     Catalogue,
     background_views,
     minute_events,  # noqa: E402
     parse_time_ms,
 )
-from producer.sink import StopFlag  # noqa: E402
-from producer.synthetic import Pace, SyntheticRun, _TitleBytes, encode_chunk, produce  # noqa: E402
 
 START = parse_time_ms("2026-03-02T12:00:00Z")
 

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from core.clients import redis_client  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from core.snapshots import Keys, decode_trending  # noqa: E402
-from core.synthetic import parse_time_ms  # noqa: E402
 from core.windows import MINUTE_MS, iso_time  # noqa: E402
+from producer.world import parse_time_ms  # noqa: E402
 
 RISING_KINDS = ("trend", "spike")
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.synthetic import DAILY_CURVE, parse_time_ms
 from core.windows import HOUR_MS, MINUTE_MS
+from producer.world import DAILY_CURVE, parse_time_ms
 
 START_MS = parse_time_ms("2026-03-02T06:00:00Z")
 CLEAN_HOUR = range(60, 120)  # minutes (from the start) whose lists are the clean hour's

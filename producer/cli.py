@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from core.synthetic import Catalogue, parse_duration_ms, parse_scenario, parse_time_ms
+from producer.world import Catalogue, parse_duration_ms, parse_scenario, parse_time_ms
 
 EXIT_DELIVERY_FAILED = 1
 EXIT_USAGE_OR_BROKER = 2

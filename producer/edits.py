@@ -19,11 +19,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from core.edit_events import event_line
-from core.synthetic import MINUTE_MS, Catalogue, parse_duration_ms, parse_start
-from core.synthetic_edits import EditWorld, encode_event
+from producer.edit_world import EditWorld, encode_event
 from producer.eventstreams import RECENTCHANGE_URL, StreamPosition, follow_stream
 from producer.sink import PageRequestSink, Progress, StopFlag
 from producer.synthetic import Pace, wait_for_turn
+from producer.world import MINUTE_MS, Catalogue, parse_duration_ms, parse_start
 
 log = logging.getLogger("producer")
 

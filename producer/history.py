@@ -1,7 +1,7 @@
 """History mode: months of hourly counts in the Wikimedia dump format, for the batch backfill.
 
 The counts come from the same catalogue, daily curve and scenarios as the
-event stream (core.synthetic.hourly_views), so history and live traffic
+event stream (producer.world.hourly_views), so history and live traffic
 describe one world. Files go to a local folder or to ``s3://bucket/prefix``.
 """
 
@@ -18,9 +18,9 @@ from core.config import Settings
 from core.contracts import hourly_counts_relative_path
 from core.dumps import FileTime, domain_code_of, dump_file_name, format_dump_line
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
-from core.synthetic import HOUR_MS, Catalogue, Scenario, hourly_views, synthetic_clickstream
 from producer.sink import Progress, StopFlag
 from producer.storage import write_bytes
+from producer.world import HOUR_MS, Catalogue, Scenario, hourly_views, synthetic_clickstream
 
 log = logging.getLogger("producer.history")
 

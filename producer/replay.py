@@ -28,9 +28,9 @@ from core.dumps import (
     project_of,
 )
 from core.events import encode_page_request
-from core.synthetic import HOUR_MS
 from producer.sink import PageRequestSink, Progress, StopFlag
 from producer.storage import read_text_lines
+from producer.world import HOUR_MS
 
 log = logging.getLogger("producer.replay")
 MALFORMED_SAMPLES = 5

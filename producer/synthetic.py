@@ -1,6 +1,6 @@
 """The synthetic source: seeded Zipf traffic with injected scenarios, into Kafka, with ground truth.
 
-Each simulated minute is generated whole (core.synthetic.minute_events) and
+Each simulated minute is generated whole (producer.world.minute_events) and
 split between the worker processes by event index, so every process walks the
 clock together and the union of what they send is the same for any number of
 processes. The clock runs in real time (speed-up 1), faster, or as fast as the
@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from core.events import PAGE_REQUEST_TEMPLATE
-from core.synthetic import MINUTE_MS, Catalogue, Scenario, background_views, minute_events
 from producer.sink import PageRequestSink, Progress, StopFlag
+from producer.world import MINUTE_MS, Catalogue, Scenario, background_views, minute_events
 
 log = logging.getLogger("producer.synthetic")
 

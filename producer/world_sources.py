@@ -7,7 +7,6 @@ import logging
 import time
 from pathlib import Path
 
-from core.synthetic import MINUTE_MS, drawn_trends, parse_duration_ms, parse_time_ms
 from producer.cli import (
     EXIT_DELIVERY_FAILED,
     catalogue_of,
@@ -18,6 +17,7 @@ from producer.cli import (
     scenarios_of,
 )
 from producer.sink import StopFlag
+from producer.world import MINUTE_MS, drawn_trends, parse_duration_ms, parse_time_ms
 
 log = logging.getLogger("producer")
 # Drawn trends cover at most this many hours of a run (a month-long run would otherwise carry thousands).

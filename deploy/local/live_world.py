@@ -34,7 +34,7 @@ TREND_AFTER_MINUTES = 20
 TREND_HOURS = 3
 TREND_TITLE = "Article_40000"
 # Beside it, this many seeded trends an hour on other articles (sizes, starts and rises drawn by
-# core.synthetic.drawn_trends); all of them are in the ground truth file from the start.
+# producer.world.drawn_trends); all of them are in the ground truth file from the start.
 DRAWN_TRENDS_PER_HOUR = 4
 
 

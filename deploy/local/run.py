@@ -42,12 +42,12 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from batch_setup import batch_setup, batch_setup_done  # noqa: E402
-from core import flink_jobs  # noqa: E402
 from core.config import LOCAL_CREDENTIALS_FILE, Settings, load_settings  # noqa: E402
 from live_world import live_ground_truth, say, start_edit_stream, start_producer, stream_start  # noqa: E402
 from stack_manager import airflow  # noqa: E402
 from stack_manager.layout import Layout  # noqa: E402
 from stack_manager.pids import ManagedProcess  # noqa: E402
+from streaming import flink_jobs  # noqa: E402
 
 JOB_NAME = "wikitrends-streaming"
 EDITS_JOB_NAME = "wikitrends-edits"

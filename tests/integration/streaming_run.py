@@ -22,14 +22,14 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
-from core import flink_jobs
 from core.clients import flink_rest
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import hourly_counts_key, pipeline_topics, windows_topic
 from core.events import DEAD_LETTER_PAYLOAD_CHARS
 from core.snapshots import Keys, decode_trending
-from core.synthetic import parse_time_ms
 from core.windows import MINUTE_MS, hour_start_of, hour_window_ends, topic_digit, window_starts_of
+from producer.world import parse_time_ms
+from streaming import flink_jobs
 from tests.oracle import TrendingOracle
 
 START = parse_time_ms("2026-03-02T08:00:00Z")

@@ -33,7 +33,7 @@ from core.contracts import (
 )
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import Keys, decode_anomalies
-from core.synthetic import parse_time_ms
+from producer.world import parse_time_ms
 from tests.integration.test_batch import CATALOGUE, SPARK_SUBMIT, SPIKE
 
 sys.path.insert(0, str(REPO_ROOT / "deploy" / "local"))

@@ -26,7 +26,7 @@ from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import anomalies_key, anomaly_distances_key, hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import AnomalySnapshot, Keys, decode_anomalies
-from core.synthetic import HOUR_MS, Catalogue, hourly_views, parse_time_ms
+from producer.world import HOUR_MS, Catalogue, hourly_views, parse_time_ms
 from tests.oracle import Noise, anomaly_score, canberra_distance, fold_noise, noise_of_days
 
 SPARK_SUBMIT = REPO_ROOT / "deploy" / "local" / "spark-submit"

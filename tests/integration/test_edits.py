@@ -30,7 +30,6 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from core import flink_jobs
 from core.bot_store import current_pointer, read_bot_lists
 from core.bots import DETECTED, LISTED
 from core.clients import list_keys, read_json_object, s3_client
@@ -40,8 +39,9 @@ from core.edit_activity import activity_record, edit_activity
 from core.edit_events import parse_recentchange
 from core.edit_rules import LARGE_EDIT, AlertThresholds, WatchList, alerts_of_stream
 from core.edit_store import EditKeys, decode_activity
-from core.synthetic import parse_time_ms
-from core.synthetic_edits import UNFLAGGED_BOT, bot_account, recentchange
+from producer.edit_world import UNFLAGGED_BOT, bot_account, recentchange
+from producer.world import parse_time_ms
+from streaming import flink_jobs
 from tests.data import SHARED_DATA
 from tests.integration.streaming_run import read_topic, wait_for
 from tests.integration.web_site import site_env, start_site, stop

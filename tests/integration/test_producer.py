@@ -19,7 +19,7 @@ import pytest
 from core.config import REPO_ROOT
 from core.dumps import decode_title, dump_hour_start, is_article, parse_dump_line, project_of
 from core.events import encode_page_request
-from core.synthetic import DAILY_CURVE, MINUTE_MS, Catalogue, minute_events, parse_scenario, parse_time_ms
+from producer.world import DAILY_CURVE, MINUTE_MS, Catalogue, minute_events, parse_scenario, parse_time_ms
 from tests.data import SHARED_DATA
 from tests.integration.helpers import consume_all
 from tests.oracle import parse_page_request

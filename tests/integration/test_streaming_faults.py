@@ -14,12 +14,12 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from core import flink_jobs
 from core.clients import flink_rest
 from core.config import Settings, load_settings
 from core.contracts import hourly_counts_key
 from core.snapshots import Keys, decode_trending
 from core.windows import MINUTE_MS
+from streaming import flink_jobs
 from tests.integration.helpers import run_stack
 from tests.integration.streaming_run import (
     START,

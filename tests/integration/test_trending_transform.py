@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from core.config import load_settings
-from core.synthetic import parse_time_ms
 from core.trending import EARLIER_WINDOWS, judge
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS
+from producer.world import parse_time_ms
 from streaming.publish import HourRow, hour_rows, trending_snapshot
 from tests.oracle import TrendingOracle
 

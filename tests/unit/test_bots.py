@@ -10,8 +10,8 @@ from core import bots
 from core.bots import AccountEdit, BloomFilter, BotLists, account_features
 from core.edit_events import event_line, marked_bot, parse_recentchange
 from core.edit_rules import BOT_EDIT, AlertThresholds, EntityAlerts
-from core.synthetic import Catalogue
-from core.synthetic_edits import UNFLAGGED_BOT, EditWorld, recentchange
+from producer.edit_world import UNFLAGGED_BOT, EditWorld, recentchange
+from producer.world import Catalogue
 
 START_MS = 1_772_438_400_000
 WATCHLIST = {name: () for name in ("Academy Awards", "Taylor Swift", "Albert Einstein", "Moon")}

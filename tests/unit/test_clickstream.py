@@ -24,7 +24,7 @@ from core.clickstream import (
     wiki_of_project,
 )
 from core.navigation_store import row_of
-from core.synthetic import CLICKSTREAM_MIN_CLICKS, Catalogue, synthetic_clickstream
+from producer.world import CLICKSTREAM_MIN_CLICKS, Catalogue, synthetic_clickstream
 from tests.data import SHARED_DATA
 from web.views import BadParameter, parse_title, referrers_block, source_bar
 

@@ -124,8 +124,8 @@ from core.edit_rules import (  # noqa: E402
     EntityAlerts,
     alerts_of_stream,
 )
-from core.synthetic import Catalogue  # noqa: E402
-from core.synthetic_edits import EditWorld, encode_event  # noqa: E402
+from producer.edit_world import EditWorld, encode_event  # noqa: E402
+from producer.world import Catalogue  # noqa: E402
 from web.edits import AlertQuery, authorised, parse_alert_query, parse_alert_type, parse_variants  # noqa: E402
 from web.views import BadParameter  # noqa: E402
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from core.events import PAGE_REQUEST_TEMPLATE, encode_page_request, normalize_title
-from core.synthetic import TOP_TITLES
+from producer.world import TOP_TITLES
 from tests.oracle import MalformedEvent, parse_page_request
 
 NOW = 1_767_225_600_000  # 2026-01-01

@@ -1,12 +1,12 @@
-"""Where `make run` resumes the streaming job from: the restore-point rules of core/flink_jobs."""
+"""Where `make run` resumes the streaming job from: the restore-point rules of streaming/flink_jobs."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from core import flink_jobs
 from core.config import Settings, load_settings
+from streaming import flink_jobs
 
 
 def local_settings(tmp_path: Path) -> Settings:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from core.events import encode_page_request, project_of_server
-from core.synthetic import Catalogue
 from producer.live import page_request_from_change
 from producer.replay import spread_over_hour
 from producer.synthetic import _TitleBytes, encode_chunk
+from producer.world import Catalogue
 
 HOUR = 1_767_261_600_000
 

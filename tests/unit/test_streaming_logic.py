@@ -20,9 +20,9 @@ from core.snapshots import (
     decode_trending,
     encode,
 )
-from core.synthetic import parse_time_ms
 from core.trending import Hour, TrendingRule, never_decreasing, seed_score
 from core.windows import hour_start_of, hour_window_ends, iso_time, topic_digit, window_starts_of
+from producer.world import parse_time_ms
 from streaming import sql, tables
 from streaming.publish import (
     RETRY_MAX_SECONDS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.synthetic import (
+from producer.world import (
     DAILY_CURVE,
     HOUR_MS,
     MINUTE_MS,
@@ -139,7 +139,7 @@ def test_history_takes_days_or_hours_not_both(tmp_path) -> None:
 
 
 def test_drawn_trends_are_seeded_spread_over_their_hours_and_large_enough_to_show() -> None:
-    from core.synthetic import DRAWN_TREND_MIN_SIZE, drawn_trends
+    from producer.world import DRAWN_TREND_MIN_SIZE, drawn_trends
 
     catalogue = Catalogue(100_000)
     start = parse_time_ms("2026-03-02T06:00:00Z")

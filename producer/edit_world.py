@@ -1,4 +1,4 @@
-"""A seeded synthetic edit stream with ground truth: the edit side's counterpart of core/synthetic.py.
+"""A seeded synthetic edit stream with ground truth: the edit side's counterpart of producer/world.py.
 
 Events are Wikimedia ``recentchange`` JSON (the shape of the real sample in
 ../shared/data/real), on the same catalogue as the page-request world:
@@ -33,8 +33,8 @@ import numpy as np
 
 from core.edit_events import normalise_title
 from core.edit_rules import BOT_EDIT, EDIT_WAR, LARGE_EDIT, RAPID_EDIT
-from core.synthetic import Catalogue
 from core.windows import HOUR_MS, MINUTE_MS
+from producer.world import Catalogue
 
 SECOND_MS = 1000
 BACKGROUND_USERS = 5_000
