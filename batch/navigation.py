@@ -28,8 +28,9 @@ from redis.exceptions import RedisError
 
 from core.clickstream import ListNavigation, article_key, encode_list_navigation, wiki_of_project
 from core.config import Settings, load_settings
+from core.contracts import Keys
 from core.navigation_store import NavigationStore, NoClickstream
-from core.snapshots import AnomalySnapshot, Keys, TrendingSnapshot, decode_anomalies, decode_trending
+from core.snapshots import AnomalySnapshot, TrendingSnapshot, decode_anomalies, decode_trending
 
 log = logging.getLogger("batch.navigation")
 Snapshot = TrendingSnapshot | AnomalySnapshot

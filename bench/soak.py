@@ -43,8 +43,13 @@ from bench.pipeline import read_back, start_live_producer  # noqa: E402
 from core.anomalies import MIN_SCORED_DAYS  # noqa: E402
 from core.clients import flink_rest, redis_client, s3_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
-from core.contracts import hourly_counts_key, pipeline_topics, windows_topic  # noqa: E402
-from core.snapshots import Keys, decode_trending  # noqa: E402
+from core.contracts import (  # noqa: E402
+    Keys,  # noqa: E402
+    hourly_counts_key,
+    pipeline_topics,
+    windows_topic,
+)
+from core.snapshots import decode_trending  # noqa: E402
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, hour_start_of, topic_digit  # noqa: E402
 from streaming.flink_jobs import cancel, submit  # noqa: E402
 

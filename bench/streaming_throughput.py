@@ -36,7 +36,8 @@ from kafka.admin import NewTopic  # noqa: E402
 from bench.pipeline import fast_consumer, private_pipeline, start_live_producer, topic_size  # noqa: E402
 from core.clients import flink_rest, redis_client  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
-from core.snapshots import Keys, decode_trending  # noqa: E402
+from core.contracts import Keys  # noqa: E402
+from core.snapshots import decode_trending  # noqa: E402
 from streaming.flink_jobs import cancel, submit  # noqa: E402
 
 PYTHON = sys.executable

@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from core.clients import redis_client  # noqa: E402
 from core.config import load_settings  # noqa: E402
-from core.snapshots import Keys, decode_trending  # noqa: E402
+from core.contracts import Keys  # noqa: E402
+from core.snapshots import decode_trending  # noqa: E402
 from core.windows import MINUTE_MS, iso_time  # noqa: E402
 from producer.world import parse_time_ms  # noqa: E402
 

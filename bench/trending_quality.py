@@ -56,7 +56,8 @@ from bench.trending_world import (  # noqa: E402
 )
 from core.clients import flink_rest, redis_client  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
-from core.snapshots import Keys, decode_trending  # noqa: E402
+from core.contracts import Keys  # noqa: E402
+from core.snapshots import decode_trending  # noqa: E402
 from core.windows import MINUTE_MS, iso_time  # noqa: E402
 from producer.sink import PageRequestSink, Progress  # noqa: E402
 from streaming.flink_jobs import cancel, submit  # noqa: E402

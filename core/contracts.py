@@ -6,6 +6,7 @@ nowhere else, so that changing one is a change in one place.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.settings import KafkaSettings, RedisSettings, S3Settings
@@ -46,6 +47,78 @@ def pipeline_topics(kafka: KafkaSettings) -> list[str]:
 def redis_key(redis: RedisSettings, *parts: str) -> str:
     """A Redis key under the project's prefix, e.g. ``wikitrends:trending:latest``."""
     return ":".join([redis.key_prefix, *parts])
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Every Redis key the system uses, from the configured prefix."""
+
+    redis: RedisSettings
+
+    @property
+    def trending_latest(self) -> str:
+        return redis_key(self.redis, "trending", "latest")
+
+    @property
+    def trending_latest_minute(self) -> str:
+        return redis_key(self.redis, "trending", "latest", "minute")
+
+    @property
+    def trending_index(self) -> str:
+        return redis_key(self.redis, "trending", "minutes")
+
+    def trending_minute(self, minute_ms: int) -> str:
+        return redis_key(self.redis, "trending", "minute", str(minute_ms))
+
+    @property
+    def anomalies_latest(self) -> str:
+        return redis_key(self.redis, "anomalies", "latest")
+
+    @property
+    def anomalies_latest_hour(self) -> str:
+        return redis_key(self.redis, "anomalies", "latest", "hour")
+
+    def anomalies_hour(self, hour_start_ms: int) -> str:
+        return redis_key(self.redis, "anomalies", "hour", str(hour_start_ms))
+
+    def navigation_latest(self, list_name: str) -> str:
+        """Where each article of the newest ``trending`` or ``anomalies`` list gets its readers from
+        (core.clickstream.ListNavigation, written by batch/navigation.py)."""
+        return redis_key(self.redis, "navigation", list_name, "latest")
+
+
+@dataclass(frozen=True)
+class EditKeys:
+    redis: RedisSettings
+
+    @property
+    def clock(self) -> str:
+        return redis_key(self.redis, "edits", "clock")
+
+    def article(self, project: str, title: str) -> str:
+        return redis_key(self.redis, "edits", "article", project, title)
+
+    def entity(self, entity: str) -> str:
+        return redis_key(self.redis, "edits", "entity", entity)
+
+    @property
+    def alerts(self) -> str:
+        return redis_key(self.redis, "edits", "alerts")
+
+    def entity_alerts(self, entity: str) -> str:
+        return redis_key(self.redis, "edits", "alerts", "entity", entity)
+
+    @property
+    def last_alert(self) -> str:
+        return redis_key(self.redis, "edits", "last-alert")
+
+    @property
+    def watchlist(self) -> str:
+        return redis_key(self.redis, "edits", "watchlist")
+
+    @property
+    def watchlist_version(self) -> str:
+        return redis_key(self.redis, "edits", "watchlist", "version")
 
 
 def hourly_counts_uri(s3: S3Settings, scheme: str = "s3a") -> str:

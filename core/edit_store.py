@@ -22,10 +22,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from core.config import Settings
-from core.contracts import redis_key
+from core.contracts import EditKeys
 from core.edit_activity import EditActivity, activity_record, edit_activity, edit_event
 from core.edit_events import Edit
 from core.edit_rules import EditAlert
@@ -46,40 +45,6 @@ def _json(value: object) -> str:
 def encode_alert(alert: EditAlert) -> str:
     """An alert as the alerts topic and Redis hold it (the same text for the same alert)."""
     return _json(alert.to_json())
-
-
-@dataclass(frozen=True)
-class EditKeys:
-    redis: RedisSettings
-
-    @property
-    def clock(self) -> str:
-        return redis_key(self.redis, "edits", "clock")
-
-    def article(self, project: str, title: str) -> str:
-        return redis_key(self.redis, "edits", "article", project, title)
-
-    def entity(self, entity: str) -> str:
-        return redis_key(self.redis, "edits", "entity", entity)
-
-    @property
-    def alerts(self) -> str:
-        return redis_key(self.redis, "edits", "alerts")
-
-    def entity_alerts(self, entity: str) -> str:
-        return redis_key(self.redis, "edits", "alerts", "entity", entity)
-
-    @property
-    def last_alert(self) -> str:
-        return redis_key(self.redis, "edits", "last-alert")
-
-    @property
-    def watchlist(self) -> str:
-        return redis_key(self.redis, "edits", "watchlist")
-
-    @property
-    def watchlist_version(self) -> str:
-        return redis_key(self.redis, "edits", "watchlist", "version")
 
 
 def article_field(project: str, title: str) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from core.contracts import redis_key
+from core.contracts import Keys
 from core.settings import RedisSettings
 from core.windows import MINUTE_MS
 
@@ -120,44 +120,6 @@ def decode_anomalies(raw: bytes | str) -> AnomalySnapshot:
         articles=[AnomalousArticle(**article) for article in data["articles"]],
         min_poisson_z=data.get("min_poisson_z"),
     )
-
-
-@dataclass(frozen=True)
-class Keys:
-    """Every Redis key the system uses, from the configured prefix."""
-
-    redis: RedisSettings
-
-    @property
-    def trending_latest(self) -> str:
-        return redis_key(self.redis, "trending", "latest")
-
-    @property
-    def trending_latest_minute(self) -> str:
-        return redis_key(self.redis, "trending", "latest", "minute")
-
-    @property
-    def trending_index(self) -> str:
-        return redis_key(self.redis, "trending", "minutes")
-
-    def trending_minute(self, minute_ms: int) -> str:
-        return redis_key(self.redis, "trending", "minute", str(minute_ms))
-
-    @property
-    def anomalies_latest(self) -> str:
-        return redis_key(self.redis, "anomalies", "latest")
-
-    @property
-    def anomalies_latest_hour(self) -> str:
-        return redis_key(self.redis, "anomalies", "latest", "hour")
-
-    def anomalies_hour(self, hour_start_ms: int) -> str:
-        return redis_key(self.redis, "anomalies", "hour", str(hour_start_ms))
-
-    def navigation_latest(self, list_name: str) -> str:
-        """Where each article of the newest ``trending`` or ``anomalies`` list gets its readers from
-        (core.clickstream.ListNavigation, written by batch/navigation.py)."""
-        return redis_key(self.redis, "navigation", list_name, "latest")
 
 
 # Writes the snapshot under its own key, indexes it, prunes what fell out of

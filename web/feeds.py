@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.clickstream import ListNavigation
-from core.snapshots import Keys, decode_anomalies, decode_trending
+from core.contracts import Keys
+from core.snapshots import decode_anomalies, decode_trending
 from web.views import DEFAULT_LIMIT, anomalies_document, seconds_until_next_minute, trending_document
 
 ANOMALIES_MAX_AGE = 300  # an hourly value: five minutes of caching is harmless

@@ -23,8 +23,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core.clickstream import ListNavigation, decode_list_navigation
+from core.contracts import Keys
 from core.settings import RedisSettings
-from core.snapshots import Keys
 from web.feeds import Feed
 
 STALE = object()  # what cached() returns when the key must be read from Redis again

@@ -34,7 +34,8 @@ def batch_setup_done(settings: Settings) -> Path:
 def wait_until_the_stream_is_current(settings: Settings, timeout_s: float = 1800) -> None:
     """Wait until the newest trending list is at most two minutes old, so Spark does not slow the catch-up."""
     from core.clients import redis_client
-    from core.snapshots import Keys, decode_trending
+    from core.contracts import Keys
+    from core.snapshots import decode_trending
 
     client, key = redis_client(settings), Keys(settings.redis).trending_latest
     deadline = time.monotonic() + timeout_s

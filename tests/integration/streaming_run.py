@@ -24,9 +24,9 @@ from kafka.admin import NewTopic
 
 from core.clients import flink_rest
 from core.config import REPO_ROOT, Settings, load_settings, private_names
-from core.contracts import hourly_counts_key, pipeline_topics, windows_topic
+from core.contracts import Keys, hourly_counts_key, pipeline_topics, windows_topic
 from core.events import DEAD_LETTER_PAYLOAD_CHARS
-from core.snapshots import Keys, decode_trending
+from core.snapshots import decode_trending
 from core.windows import MINUTE_MS, hour_start_of, hour_window_ends, topic_digit, window_starts_of
 from producer.world import parse_time_ms
 from streaming import flink_jobs

@@ -29,10 +29,11 @@ from core.contracts import (
     CLICKSTREAM_DUMPS_PREFIX,
     DAILY_DAG_ID,
     HOURLY_DAG_ID,
+    Keys,
     hourly_counts_key,
 )
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
-from core.snapshots import Keys, decode_anomalies
+from core.snapshots import decode_anomalies
 from producer.world import parse_time_ms
 from tests.integration.test_batch import CATALOGUE, SPARK_SUBMIT, SPIKE
 

@@ -23,9 +23,9 @@ import pytest
 from batch.storage import AveragesPointer, hour_start_ms, read_pointer, write_pointer
 from core.anomalies import HOUR_COLUMNS, NOISE_STATISTICS, noise_column
 from core.config import REPO_ROOT, Settings, load_settings, private_names
-from core.contracts import anomalies_key, anomaly_distances_key, hourly_counts_key
+from core.contracts import Keys, anomalies_key, anomaly_distances_key, hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
-from core.snapshots import AnomalySnapshot, Keys, decode_anomalies
+from core.snapshots import AnomalySnapshot, decode_anomalies
 from producer.world import HOUR_MS, Catalogue, hourly_views, parse_time_ms
 from tests.oracle import Noise, anomaly_score, canberra_distance, fold_noise, noise_of_days
 

@@ -34,11 +34,11 @@ from core.bot_store import current_pointer, read_bot_lists
 from core.bots import DETECTED, LISTED
 from core.clients import list_keys, read_json_object, s3_client
 from core.config import REPO_ROOT, Settings, load_settings
-from core.contracts import edit_topics
+from core.contracts import EditKeys, edit_topics
 from core.edit_activity import activity_record, edit_activity
 from core.edit_events import parse_recentchange
 from core.edit_rules import LARGE_EDIT, AlertThresholds, WatchList, alerts_of_stream
-from core.edit_store import EditKeys, decode_activity
+from core.edit_store import decode_activity
 from producer.edit_world import UNFLAGGED_BOT, bot_account, recentchange
 from producer.world import parse_time_ms
 from streaming import flink_jobs

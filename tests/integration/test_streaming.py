@@ -16,7 +16,7 @@ import signal
 from pathlib import Path
 
 from core.config import Settings
-from core.snapshots import Keys
+from core.contracts import Keys
 from tests.integration.helpers import descendants, listeners_beyond_loopback, run_stack
 from tests.integration.streaming_run import (
     Isolated,

@@ -16,8 +16,8 @@ from kafka.admin import NewTopic
 
 from core.clients import flink_rest
 from core.config import Settings, load_settings
-from core.contracts import hourly_counts_key
-from core.snapshots import Keys, decode_trending
+from core.contracts import Keys, hourly_counts_key
+from core.snapshots import decode_trending
 from core.windows import MINUTE_MS
 from streaming import flink_jobs
 from tests.integration.helpers import run_stack
