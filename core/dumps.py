@@ -13,13 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Literal
 from urllib.parse import unquote
-
-from core import articles
-from core.config import load_settings
-from core.settings import ArticleSettings
 
 FileTime = Literal["end", "start"]
 DEFAULT_FILE_TIME: FileTime = "end"
@@ -115,16 +110,6 @@ def domain_code_of(project: str) -> str:
         raise ValueError(f"no domain code for project {project!r}")
     suffix = SUFFIX_OF_FAMILY[family]
     return f"{language}.{suffix}" if suffix else language
-
-
-@lru_cache(maxsize=1)
-def _article_settings() -> ArticleSettings:
-    return load_settings().articles  # read once: is_article runs for every line of a dump
-
-
-def is_article(title: str) -> bool:
-    """False for the main page, placeholders and non-article namespaces (the rule of core.articles)."""
-    return articles.is_article(title, _article_settings())
 
 
 def dump_hour_start(file_name: str, file_time: FileTime = DEFAULT_FILE_TIME) -> datetime:

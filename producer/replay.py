@@ -4,7 +4,7 @@ Filters (both on by default, documented in the README):
   * project: only lines whose domain code maps to one of ``projects``
     (``en`` and ``en.m`` are both ``en.wikipedia``); empty means every project;
   * articles only: drops the main page, ``-`` and pages in a namespace such as
-    ``Special:``, ``User:``, ``Talk:`` or ``File:`` (core.dumps.is_article).
+    ``Special:``, ``User:``, ``Talk:`` or ``File:`` (core.articles.is_article).
 Malformed lines (wrong field count, non-numeric count, title not UTF-8,
 unknown domain code) are counted, the first few logged, and skipped.
 """
@@ -17,17 +17,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.articles import is_article
 from core.config import Settings
 from core.dumps import (
     FileTime,
     MalformedLine,
     decode_title,
     dump_hour_start,
-    is_article,
     parse_dump_line,
     project_of,
 )
 from core.events import encode_page_request
+from core.settings import ArticleSettings
 from producer.sink import PageRequestSink, Progress, StopFlag
 from producer.storage import read_text_lines
 from producer.world import HOUR_MS
@@ -57,9 +58,14 @@ class ReplayStats:
 
 
 def read_hour(
-    lines, hour_start_ms: int, projects: frozenset[str], articles_only: bool, stats: ReplayStats, source: str
+    lines,
+    hour_start_ms: int,
+    projects: frozenset[str],
+    articles: ArticleSettings | None,
+    stats: ReplayStats,
+    source: str,
 ) -> HourOfViews:
-    """Parse and filter one dump file's lines."""
+    """Parse and filter one dump file's lines; ``articles``: keep only articles by that rule (None: all)."""
     hour = HourOfViews(hour_start_ms)
     for number, line in enumerate(lines, start=1):
         stats.lines += 1
@@ -75,7 +81,7 @@ def read_hour(
         if projects and project not in projects:
             stats.filtered_project += 1
             continue
-        if articles_only and not is_article(title):
+        if articles is not None and not is_article(title, articles):
             stats.filtered_non_article += 1
             continue
         if record.views:
@@ -114,7 +120,9 @@ def replay(
     sim_start, wall_start = hours[0][0], time.monotonic()
     for hour_start_ms, name in hours:
         with read_text_lines(name, settings) as lines:
-            hour = read_hour(lines, hour_start_ms, projects, articles_only, stats, name)
+            hour = read_hour(
+                lines, hour_start_ms, projects, settings.articles if articles_only else None, stats, name
+            )
         pages, timestamps = spread_over_hour(hour.views, hour_start_ms, seed)
         encoded = [
             (title.encode("utf-8"), project, title)

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from core.config import REPO_ROOT
-from core.dumps import decode_title, dump_hour_start, is_article, parse_dump_line, project_of
+from core.articles import is_article
+from core.config import REPO_ROOT, load_settings
+from core.dumps import decode_title, dump_hour_start, parse_dump_line, project_of
 from core.events import encode_page_request
 from producer.world import DAILY_CURVE, MINUTE_MS, Catalogue, minute_events, parse_scenario, parse_time_ms
 from tests.data import SHARED_DATA
@@ -140,7 +141,7 @@ def test_replay_reproduces_a_real_dump_hour_exactly(kafka_bootstrap: str, new_to
     for line in real_lines:
         record = parse_dump_line(line)
         title = decode_title(record.title)
-        if project_of(record.domain_code) == "en.wikipedia" and is_article(title):
+        if project_of(record.domain_code) == "en.wikipedia" and is_article(title, load_settings().articles):
             expected[title] += record.views
     records = consume_all(kafka_bootstrap, topic, expected=sum(expected.values()), idle_s=2)
     events = [json.loads(r.value) for r in records]

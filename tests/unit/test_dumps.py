@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.articles import is_article
+from core.config import load_settings
 from core.dumps import (
     MalformedLine,
     decode_title,
@@ -13,7 +15,6 @@ from core.dumps import (
     dump_file_name,
     dump_hour_start,
     format_dump_line,
-    is_article,
     parse_dump_line,
     project_of,
 )
@@ -98,7 +99,7 @@ def test_domain_code_of_a_project() -> None:
     ],
 )
 def test_article_filter(title: str, article: bool) -> None:
-    assert is_article(title) is article
+    assert is_article(title, load_settings({}).articles) is article
 
 
 def test_file_names_name_the_end_of_the_hour_by_default() -> None:
