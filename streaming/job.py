@@ -184,7 +184,7 @@ def sliding_windows(minute_counts: DataStream) -> DataStream:
 
     Rows (project, title, window_start_ms, w_end_ms, digit, view_count), one per article and window
     with views, each with the window's last millisecond as its event time. The work is done by
-    streaming/jvm/wikitrends/streaming/SlidingWindowCounts.java (its jar ships with the job's jars):
+    streaming/jvm/src/main/java/wikitrends/streaming/SlidingWindowCounts.java (its jar ships with the job):
     Flink SQL's HOP aggregation was the job's bottleneck (docs/streaming.md, "Throughput").
     """
     operators = get_gateway().jvm.wikitrends.streaming.SlidingWindowCounts

@@ -68,7 +68,7 @@ HISTORY_TTL = "150 min"
 
 
 # PAYLOAD_FIELD(payload, name): a field of the event's JSON as JSON_VALUE reads it, the payload parsed once
-# for all its fields (streaming/jvm/wikitrends/streaming/PayloadField.java; streaming/job.py registers it).
+# for all its fields (streaming/jvm's PayloadField.java; streaming/job.py registers it).
 PAYLOAD_FIELD = "payload_field"
 PAYLOAD_FIELD_CLASS = "wikitrends.streaming.PayloadField"
 

@@ -21,6 +21,10 @@ echo "== lint"
 echo "== unit tests (pure logic, no services)"
 "$py" -m pytest tests/unit -q
 
+echo "== JVM operator tests (streaming/jvm on Flink's operator test harness)"
+mvn -B -q -f streaming/jvm/pom.xml -Dmaven.repo.local="$home/m2" \
+  -Dwikitrends.build="$home/build/streaming-operators-test" test
+
 echo "== local stack"
 if stack status >/dev/null 2>&1; then
   echo "the stack is already running; it is left running afterwards"

@@ -192,33 +192,31 @@ def install_flink_lib(layout: Layout) -> None:
 
 
 def install_streaming_operators(layout: Layout) -> None:
-    """The streaming job's JVM operators (streaming/jvm), compiled against PyFlink's Flink into a jar.
+    """The streaming job's JVM operators (streaming/jvm, a Maven module) built into a jar.
 
     The jar goes beside the Flink connector jars, which the jobs ship (``Stack.jars("flink")``), so
-    that the job's client finds the classes and the cluster runs them.
+    that the job's client finds the classes and the cluster runs them. Its tests run in ``make test``.
     """
-    sources = sorted((REPO_ROOT / "streaming" / "jvm").rglob("*.java"))
-    # The DataStream API (flink-dist) and the Table API's functions and data (the uber jar).
-    classpath = [
-        *(flink_home() / "lib").glob("flink-dist-*.jar"),
-        *(flink_home() / "lib").glob("flink-table-api-java-uber-*.jar"),
-    ]
-    digest = "".join(file_digest(source) for source in sources) + ",".join(jar.name for jar in classpath)
+    module = REPO_ROOT / "streaming" / "jvm"
+    sources = sorted((module / "src" / "main").rglob("*.java"))
+    digest = file_digest(module / "pom.xml") + "".join(file_digest(source) for source in sources)
     jar = layout.jars / "flink" / STREAMING_OPERATORS_JAR
     if stamp_matches(layout, "streaming-operators", digest) and jar.exists():
         return
-    classes = compile_java(
-        layout,
-        "streaming-operators",
-        classpath,
-        sources,
-        "the streaming job's JVM operators",
-        "the sources are in streaming/jvm/",
-        release="11",
+    mvn = require_tool("mvn", "to build the streaming job's JVM operators", "Install Maven.")
+    build = layout.home / "build" / "streaming-operators"
+    shutil.rmtree(build, ignore_errors=True)
+    run_logged(
+        [
+            *(mvn, "-B", "-q", "-f", str(module / "pom.xml"), f"-Dmaven.repo.local={layout.home / 'm2'}"),
+            *(f"-Dwikitrends.build={build}", "-DskipTests", "package"),
+        ],
+        layout.logs / "install-streaming-operators.log",
+        "Building the streaming job's JVM operators (streaming/jvm)",
+        "See the log for Maven's message; the sources are in streaming/jvm/src/main/java/.",
     )
     jar.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as archive:
-        write_classes(archive, classes)
+    shutil.copyfile(build / STREAMING_OPERATORS_JAR, jar)
     write_stamp(layout, "streaming-operators", digest)
 
 

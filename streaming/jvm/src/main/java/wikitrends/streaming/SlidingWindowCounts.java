@@ -11,8 +11,8 @@
  * wrote: one per article and window with views, the same columns, the window's last millisecond as
  * the event time.
  *
- * streaming/job.py calls windows() through PyFlink's Java gateway; deploy/local/stack.py compiles
- * this file against PyFlink's Flink and ships the jar with the job.
+ * streaming/job.py calls windows() through PyFlink's Java gateway; deploy/local/stack.py install builds
+ * this module (streaming/jvm/pom.xml) and the job ships its jar; its tests are in src/test.
  */
 package wikitrends.streaming;
 

@@ -1,0 +1,146 @@
+package wikitrends.streaming;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.apache.flink.types.Row;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** The sliding-window operator on Flink's operator test harness: sums, topics, event times, restore. */
+class SlidingWindowCountsTest {
+    private static final long MINUTE = 60_000L;
+    private static final long WINDOW = 10 * MINUTE;
+    private static final long T = 1_772_431_200_000L; // 2026-03-02T06:00:00Z, a minute ending in 0
+
+    private static KeyedOneInputStreamOperatorTestHarness<Tuple2<String, String>, Row, Row> harness()
+            throws Exception {
+        return new KeyedOneInputStreamOperatorTestHarness<>(
+                new SlidingWindowCounts.WindowOperator(WINDOW, MINUTE, 10),
+                new SlidingWindowCounts.ByArticle(),
+                Types.TUPLE(Types.STRING, Types.STRING));
+    }
+
+    /** A minute count as the job's minute windows emit it: its event time is the minute's last ms. */
+    private static StreamRecord<Row> minuteCount(String title, int minute, long views) {
+        return new StreamRecord<>(
+                Row.of("en.wikipedia", title, T + minute * MINUTE, views), T + (minute + 1) * MINUTE - 1);
+    }
+
+    /** The window rows written so far, as "title start-minute digit views @ event-time-minute-end". */
+    private static List<String> windowRows(
+            KeyedOneInputStreamOperatorTestHarness<Tuple2<String, String>, Row, Row> harness) {
+        List<String> rows = new ArrayList<>();
+        for (Object element : harness.getOutput()) {
+            if (element instanceof StreamRecord) {
+                StreamRecord<?> record = (StreamRecord<?>) element;
+                Row row = (Row) record.getValue();
+                long start = (Long) row.getField(2);
+                long end = (Long) row.getField(3);
+                assertEquals(start + WINDOW, end, "a window is ten minutes");
+                assertEquals(end - 1, record.getTimestamp(), "a window row's event time is its last ms");
+                rows.add(
+                        row.getField(1)
+                                + " "
+                                + (start - T) / MINUTE
+                                + " "
+                                + row.getField(4)
+                                + " "
+                                + row.getField(5));
+            }
+        }
+        harness.getOutput().clear();
+        return rows;
+    }
+
+    @Test
+    void eachWindowSumsItsTenMinutesAndGoesToTheTopicOfItsStartMinute() throws Exception {
+        try (var h = harness()) {
+            h.open();
+            h.processElement(minuteCount("Moon", 0, 3));
+            h.processElement(minuteCount("Moon", 4, 5));
+            h.processElement(minuteCount("Sun", 4, 7));
+            h.processWatermark(new Watermark(T + MINUTE - 1)); // minute 0 is over: the window ending at 1
+            // Windows start at -9 (the first to cover minute 0); digit = start minute mod 10.
+            assertEquals(List.of("Moon -9 1 3"), windowRows(h));
+            h.processWatermark(new Watermark(T + 5 * MINUTE - 1)); // windows ending at 2, 3, 4, 5
+            assertEquals(
+                    List.of("Moon -5 5 8", "Moon -6 4 3", "Moon -7 3 3", "Moon -8 2 3", "Sun -5 5 7"),
+                    sorted(windowRows(h)));
+            // Minute 0 leaves the windows that start at 1; minute 4, those that start at 5.
+            h.processWatermark(new Watermark(T + 14 * MINUTE - 1));
+            List<String> rows = sorted(windowRows(h));
+            // Ends 6-14: Moon 8 while minute 0 is in the window (ends 6-10), then 5; Sun 7 throughout.
+            assertEquals(18, rows.size());
+            assertTrue(rows.containsAll(List.of("Moon 0 0 8", "Moon 1 1 5", "Sun 4 4 7")), rows::toString);
+            assertFalse(rows.stream().anyMatch(r -> r.contains(" 5 5 ")), "no window starts at minute 5");
+            // Nothing is left to write: the articles' state is gone.
+            assertEquals(0, h.numKeyedStateEntries());
+        }
+    }
+
+    @Test
+    void aRestoredOperatorNeitherRepeatsNorSkipsAWindow() throws Exception {
+        List<String> straight;
+        try (var h = harness()) {
+            h.open();
+            feed(h);
+            h.processWatermark(new Watermark(T + 30 * MINUTE));
+            straight = sorted(windowRows(h));
+        }
+        List<String> resumed;
+        OperatorSubtaskState snapshot;
+        try (var h = harness()) {
+            h.open();
+            feed(h);
+            h.processWatermark(new Watermark(T + 7 * MINUTE - 1));
+            resumed = new ArrayList<>(windowRows(h));
+            snapshot = h.snapshot(1L, T + 7 * MINUTE);
+        }
+        try (var h = harness()) {
+            h.initializeState(snapshot);
+            h.open();
+            h.processWatermark(new Watermark(T + 30 * MINUTE));
+            resumed.addAll(windowRows(h));
+        }
+        assertEquals(straight, sorted(resumed));
+    }
+
+    private static void feed(KeyedOneInputStreamOperatorTestHarness<Tuple2<String, String>, Row, Row> h)
+            throws Exception {
+        for (int minute = 0; minute < 12; minute++) {
+            h.processElement(minuteCount("Moon", minute, minute + 1));
+            if (minute % 3 == 0) {
+                h.processElement(minuteCount("Tōkyō \"Tower\"", minute, 2));
+            }
+        }
+    }
+
+    private static List<String> sorted(List<String> rows) {
+        List<String> copy = new ArrayList<>(rows);
+        copy.sort(null);
+        return copy;
+    }
+
+    @Test
+    void minutePairsGrowSumAndDrop() {
+        long[] pairs = SlidingWindowCounts.MinutePairs.add(null, 0, 1);
+        for (int minute = 1; minute < 5; minute++) {
+            pairs = SlidingWindowCounts.MinutePairs.add(pairs, minute * MINUTE, minute + 1);
+        }
+        pairs = SlidingWindowCounts.MinutePairs.add(pairs, 2 * MINUTE, 10); // the same minute again
+        assertEquals(1 + 2 + 13 + 4 + 5, SlidingWindowCounts.MinutePairs.sum(pairs, 0, 5 * MINUTE));
+        assertEquals(13 + 4, SlidingWindowCounts.MinutePairs.sum(pairs, 2 * MINUTE, 4 * MINUTE));
+        assertEquals(3, SlidingWindowCounts.MinutePairs.dropBefore(pairs, 2 * MINUTE));
+        assertEquals(13 + 4 + 5, SlidingWindowCounts.MinutePairs.sum(pairs, 0, 5 * MINUTE));
+    }
+}
