@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python's event loop warns whenever a send takes over 0.1 s, as it does while catching up
+    # at full speed on a busy machine: nothing an operator can act on.
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     stop = StopFlag().install()
     runners = {
