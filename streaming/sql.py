@@ -57,6 +57,7 @@ HOURLY_BLOCKS = 64
 TRENDING_BLOCKS = 4
 
 # The names the stages share: tables and views registered by streaming/job.py.
+PAGEVIEWS_RAW = "pageviews_raw"  # the input topic as a table (streaming/tables.py)
 MINUTE_COUNTS = "minute_counts"
 WINDOW_COUNTS = "window_counts"
 CANDIDATE_HISTORY = "candidate_history"
@@ -115,7 +116,7 @@ CREATE TEMPORARY VIEW checked_events AS
 SELECT payload, project, title, event_time,
   {problem_expression()} AS problem,
   COALESCE(event_time < CURRENT_WATERMARK(event_time), FALSE) AS late
-FROM pageviews_raw"""
+FROM {PAGEVIEWS_RAW}"""
 
 
 def valid_events_view() -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from core.config import Settings
 from core.contracts import windows_topics
-from streaming.sql import payload_field, plausible_ts
+from streaming.sql import PAGEVIEWS_RAW, payload_field, plausible_ts
 
 
 def kafka_options(settings: Settings, **options: str) -> str:
@@ -51,7 +51,7 @@ def source_table(settings: Settings, startup_mode: str, bounded: bool = False) -
         },
     )
     return f"""
-CREATE TABLE pageviews_raw (
+CREATE TABLE {PAGEVIEWS_RAW} (
   payload STRING,
   ts AS {ts},
   project AS {payload_field("project")},
