@@ -112,6 +112,7 @@ def build(
     t_env.execute_sql(sql.minute_counts_view())
 
     # Stage 2: window topics and dead letters (exactly-once Kafka), trending, hourly counts.
+    register_window_counts(t_env)
     trending = trending_table(t_env, settings)
     t_env.execute_sql(tables.window_sink_table(settings))
     t_env.execute_sql(tables.dead_letter_sink_table(settings))
@@ -137,16 +138,13 @@ def build(
     return env, t_env
 
 
-def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:
-    """What the trending publisher judges, from a registered ``minute_counts`` view (row time, watermark).
+def register_window_counts(t_env: StreamTableEnvironment) -> None:
+    """Register ``WINDOW_COUNTS``, the sliding windows from the registered ``minute_counts`` view.
 
-    Registers the views it derives on the way: the sliding windows (which the
-    window topics read too), the candidates, each wiki's minute totals, and the candidates' hour, whose
-    event time (the candidate window's last millisecond) comes back through a
-    DataStream with the upstream watermarks: a regular join's output has no
-    time attribute.
+    The windows come from a JVM operator (streaming/jvm); the window topics and the trending
+    candidates both read this one view. The rows' event time (the window's last millisecond) and the
+    upstream watermarks come back through the DataStream.
     """
-    # The windows come from a JVM operator (streaming/jvm), registered once for the window topics too.
     windows = sliding_windows(t_env.to_data_stream(t_env.sql_query(sql.minute_counts_query())))
     t_env.create_temporary_view(
         sql.WINDOW_COUNTS,
@@ -158,6 +156,15 @@ def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:
             .build(),
         ),
     )
+
+
+def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:
+    """What the trending publisher judges, from the registered ``minute_counts`` and ``WINDOW_COUNTS``.
+
+    Registers the views it derives on the way: the candidates, each wiki's minute totals, and the
+    candidates' history, whose event time (the candidate window's last millisecond) comes back
+    through a DataStream with the upstream watermarks: a regular join's output has no time attribute.
+    """
     t_env.execute_sql(sql.candidates_view(settings))
     history = t_env.to_data_stream(t_env.sql_query(sql.candidate_history_query()))
     t_env.create_temporary_view(
