@@ -22,8 +22,8 @@ echo "== unit tests (pure logic, no services)"
 "$py" -m pytest tests/unit -q
 
 echo "== JVM operator tests (streaming/jvm on Flink's operator test harness)"
-mvn -B -q -f streaming/jvm/pom.xml -Dmaven.repo.local="$home/m2" \
-  -Dwikitrends.build="$home/build/streaming-operators-test" test
+mvn -B -ntp -Dstyle.color=never -f streaming/jvm/pom.xml -Dmaven.repo.local="$home/m2" \
+  -Dwikitrends.build="$home/build/streaming-operators-test" test | grep -E "Tests run:|BUILD|ERROR|FAIL"
 
 echo "== local stack"
 if stack status >/dev/null 2>&1; then
