@@ -63,9 +63,9 @@ WINDOW_COUNTS = "window_counts"
 CANDIDATE_HISTORY = "candidate_history"
 SITE_MINUTES = "site_minutes"
 STAGE_ONE = "stage_one"
-# How long (processing time) a minute count stays in the trending join's state: the 120 minutes it
-# is needed for (the hour and EARLIER_MS before it), plus room for a job a little behind the clock.
-HISTORY_TTL = "150 min"
+# How long (processing time) a minute count stays in the trending join's state: the hour and
+# EARLIER_MS before it, plus half an hour of room for a job a little behind the clock.
+HISTORY_TTL = f"{(HOUR_MS + EARLIER_MS) // MINUTE_MS + 30} min"
 
 
 # PAYLOAD_FIELD(payload, name): a field of the event's JSON as JSON_VALUE reads it, the payload parsed once

@@ -10,8 +10,8 @@ timestamps) come from core/, as production's do.
 
 The trending rule is pure Python in core/trending.py, where the job's
 publisher calls it too: what the engine computes for it (each candidate's six
-10-minute counts and its views in the 90 minutes before them, the same for
-each wiki) is what the tests check against the raw events, with
+10-minute counts and its views in the hour before them, the same for each
+wiki) is what the tests check against the raw events, with
 :class:`TrendingOracle` here.
 
 The volume rule of the anomalies: the Canberra distance is scale-free, so a
@@ -89,7 +89,7 @@ class TrendingOracle:
             hour = hour_of(self.per_minute, (project, title), minute)
             if hour.counts[-1] >= s.trending_min_volume and is_article(title, self.settings.articles):
                 hours.append((project, title, hour))
-        site_hours = {project: hour_of(self.site, project, minute) for project, _ in recent}
+        site_hours = {project: hour_of(self.site, project, minute) for project in {p for p, _ in recent}}
         return [
             (r.title, list(r.counts), r.verdict.score)
             for r in ranked(hours, site_hours, s.rule, s.trending_top)
