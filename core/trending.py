@@ -53,7 +53,7 @@ RULE_NAMES: tuple[str, ...] = ("rise", "never-decreasing")
 # Windows 1-3 (oldest) are the hour's first half, 4-6 the half hour judged.
 BASELINE_WINDOWS = WINDOWS_PER_HOUR // 2
 # The baseline also covers this much time before the hour (``earlier``): with the hour's first
-# half, 90 minutes. The streaming job's SQL reads this much history before each hour.
+# half, 90 minutes. The streaming job's window operator keeps this much history before each hour.
 EARLIER_WINDOWS = 6
 EARLIER_MS = EARLIER_WINDOWS * WINDOW_MS
 # Added to the baseline's views when computing what is expected, so that an article with no

@@ -8,8 +8,8 @@ Submit it to a Flink cluster:
 Stage 1 (per event, in the JVM): pageviews -> parse and validate -> views per
 article and minute; bad and late events to the dead-letter topic.
 Stage 2 (per minute count, in the JVM): 10-minute windows sliding every minute
-to pageviews-windows-{d}; trending candidates joined with their last hour, and
-each wiki's hour; hourly sums. Python sees only the candidates (a few thousand
+to pageviews-windows-{d}, and from the same operator the trending candidates'
+hours; each wiki's hour; hourly sums. Python sees only the candidates (a few thousand
 a minute, judged by core/trending.py before each minute's list goes to Redis)
 and a few blocks of each hour's counts (to S3). The two stages are
 joined through a DataStream so that the topic is read once. Why this shape,
@@ -33,7 +33,8 @@ from pyflink.java_gateway import get_gateway
 from pyflink.table import Schema, StreamTableEnvironment, Table
 
 from core.config import ConfigError, Settings, load_settings
-from core.windows import MINUTE_MS, WINDOW_MS, WINDOW_TOPIC_COUNT
+from core.trending import EARLIER_MS
+from core.windows import MINUTE_MS, WINDOW_MS, WINDOW_TOPIC_COUNT, WINDOWS_PER_HOUR
 from streaming import sql, tables
 from streaming.publish import PublishHourlyCounts, PublishTrending
 
@@ -112,7 +113,7 @@ def build(
     t_env.execute_sql(sql.minute_counts_view())
 
     # Stage 2: window topics and dead letters (exactly-once Kafka), trending, hourly counts.
-    register_window_counts(t_env)
+    register_window_counts(t_env, settings)
     trending = trending_table(t_env, settings)
     t_env.execute_sql(tables.window_sink_table(settings))
     t_env.execute_sql(tables.dead_letter_sink_table(settings))
@@ -138,66 +139,51 @@ def build(
     return env, t_env
 
 
-def register_window_counts(t_env: StreamTableEnvironment) -> None:
-    """Register ``WINDOW_COUNTS``, the sliding windows from the registered ``minute_counts`` view.
+def register_window_counts(t_env: StreamTableEnvironment, settings: Settings) -> None:
+    """Register ``WINDOW_COUNTS`` and ``CANDIDATE_HOURS`` from the registered ``minute_counts`` view.
 
-    The windows come from a JVM operator (streaming/jvm); the window topics and the trending
-    candidates both read this one view. The rows' event time (the window's last millisecond) and the
-    upstream watermarks come back through the DataStream.
+    Both come from one JVM operator (streaming/jvm): the sliding windows, which the window topics
+    read, and the trending candidates' hours. Their event time (the window's last millisecond) and
+    the upstream watermarks come back through the DataStreams.
     """
-    windows = sliding_windows(t_env.to_data_stream(t_env.sql_query(sql.minute_counts_query())))
-    t_env.create_temporary_view(
-        sql.WINDOW_COUNTS,
-        t_env.from_data_stream(
-            windows,
-            Schema.new_builder()
-            .column_by_metadata("w_time", "TIMESTAMP_LTZ(3)", "rowtime")
-            .watermark("w_time", "SOURCE_WATERMARK()")
-            .build(),
-        ),
-    )
+    minute_counts = t_env.to_data_stream(t_env.sql_query(sql.minute_counts_query()))
+    windows, candidate_hours = sliding_windows(minute_counts, settings.streaming.trending_min_volume)
+    for name, stream in ((sql.WINDOW_COUNTS, windows), (sql.CANDIDATE_HOURS, candidate_hours)):
+        t_env.create_temporary_view(
+            name,
+            t_env.from_data_stream(
+                stream,
+                Schema.new_builder()
+                .column_by_metadata("w_time", "TIMESTAMP_LTZ(3)", "rowtime")
+                .watermark("w_time", "SOURCE_WATERMARK()")
+                .build(),
+            ),
+        )
 
 
 def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:
-    """What the trending publisher judges, from the registered ``minute_counts`` and ``WINDOW_COUNTS``.
-
-    Registers the views it derives on the way: the candidates, each wiki's minute totals, and the
-    candidates' history, whose event time (the candidate window's last millisecond) comes back
-    through a DataStream with the upstream watermarks: a regular join's output has no time attribute.
-    """
-    t_env.execute_sql(sql.candidates_view(settings))
-    history = t_env.to_data_stream(t_env.sql_query(sql.candidate_history_query()))
-    t_env.create_temporary_view(
-        sql.CANDIDATE_HISTORY,
-        t_env.from_data_stream(
-            history,
-            Schema.new_builder()
-            .column("project", "STRING")
-            .column("title", "STRING")
-            .column("minute_ms", "BIGINT")
-            .column("hour_window", "INT")
-            .column("view_count", "BIGINT")
-            .column_by_expression("w_time", "TO_TIMESTAMP_LTZ(minute_ms - 1, 3)")
-            .watermark("w_time", "SOURCE_WATERMARK()")
-            .build(),
-        ),
-    )
+    """What the trending publisher judges, from ``CANDIDATE_HOURS`` and the wikis' minute totals."""
     t_env.execute_sql(sql.site_minutes_view())
-    return t_env.sql_query(sql.trending_query())
+    return t_env.sql_query(sql.trending_query(settings))
 
 
-def sliding_windows(minute_counts: DataStream) -> DataStream:
-    """The 10-minute windows sliding every minute from minute counts (project, title, minute_ms, view_count).
+def sliding_windows(minute_counts: DataStream, candidate_min_views: int) -> tuple[DataStream, DataStream]:
+    """The 10-minute windows sliding every minute, and the trending candidates' hours.
 
-    Rows (project, title, window_start_ms, w_end_ms, digit, view_count), one per article and window
-    with views, each with the window's last millisecond as its event time. The work is done by
-    streaming/jvm/src/main/java/wikitrends/streaming/SlidingWindowCounts.java (its jar ships with the job):
-    Flink SQL's HOP aggregation was the job's bottleneck (docs/streaming.md, "Throughput").
+    From minute counts (project, title, minute_ms, view_count): window rows (project, title,
+    window_start_ms, w_end_ms, digit, view_count), one per article and window with views; and for
+    each window with at least ``candidate_min_views`` views, its hour (project, title, minute_ms,
+    c1..c6, earlier; core/trending.py). Each row's event time is its window's last millisecond. The
+    work is done by streaming/jvm/src/main/java/wikitrends/streaming/SlidingWindowCounts.java (its
+    jar ships with the job): Flink SQL's HOP aggregation was the job's bottleneck, and a join for
+    the candidates' hours kept a second copy of every minute count (docs/streaming.md).
     """
     operators = get_gateway().jvm.wikitrends.streaming.SlidingWindowCounts
-    return DataStream(
-        operators.windows(minute_counts._j_data_stream, WINDOW_MS, MINUTE_MS, WINDOW_TOPIC_COUNT)
+    hour = get_gateway().jvm.wikitrends.streaming.SlidingWindowCounts.CandidateHours(
+        WINDOWS_PER_HOUR, EARLIER_MS, candidate_min_views
     )
+    windows = operators.windows(minute_counts._j_data_stream, WINDOW_MS, MINUTE_MS, WINDOW_TOPIC_COUNT, hour)
+    return DataStream(windows), DataStream(operators.candidateHours(windows, hour))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     env, t_env = build(settings, args)
     if args.explain:
         print(t_env.explain_sql(sql.stage_one_query()))
-        print(t_env.explain_sql(sql.trending_query()))
+        print(t_env.explain_sql(sql.trending_query(settings)))
         print(t_env.explain_sql(sql.hourly_counts_query()))
         return 0
     env.execute(args.job_name)

@@ -7,10 +7,11 @@ The job runs in two stages (see streaming/job.py), all per-record work in the JV
   and tag bad and late events for the dead-letter topic;
 
   stage 2, per minute count: the 10-minute windows sliding every minute
-  (``window_counts``, to the ten topics; summed by a JVM operator,
-  streaming/jvm, which streaming/job.py registers as that view), the
-  trending candidates' hours beside their wikis' hours (judged by the
-  publisher with core/trending.py), and the hourly counts.
+  (``window_counts``, to the ten topics) and the trending candidates' hours
+  (``candidate_hours``), both from one JVM operator (streaming/jvm, which
+  streaming/job.py registers as those views); the candidates' hours beside
+  their wikis' hours (judged by the publisher with core/trending.py); and
+  the hourly counts.
 
 Why minute counts in the middle: on a catalogue of millions of articles most
 are seen once or twice an hour, so an event makes about one minute count but
@@ -19,14 +20,13 @@ hourly sum) reads the minute counts; only the window topics see window rows.
 
 Trending only looks at **candidates**: an article trends at minute m only if
 its newest window (ending at m) has at least ``trending_min_volume`` views, a
-tiny fraction of the window rows. Each candidate is joined with its own
-minute counts of the 110 minutes before that window, which sum to the five
-older windows of the same topic and the hour before them (the rule's
-baseline reaches 90 minutes back from the last half hour). The join keeps
-the last two hours or so of minute counts as state (each written once, read only for
-candidates) instead of copies of every window row. A wiki's hour (its total
-views in the same windows, the rhythm an article is judged against) comes
-from its minute totals, a few rows a minute.
+tiny fraction of the window rows. The window operator writes each candidate's
+hour beside the window rows (``candidate_hours``: the five older windows of
+the same topic and the hour before them, summed from the article's own minute
+counts, which it keeps for that long; the rule's baseline reaches 90 minutes
+back from the last half hour). A wiki's hour (its total views in the same
+windows, the rhythm an article is judged against) comes from its minute
+totals, a few rows a minute.
 
 Epoch milliseconds are computed from TIMESTAMP values in UTC (the job sets
 the session time zone to UTC).
@@ -60,12 +60,9 @@ TRENDING_BLOCKS = 4
 PAGEVIEWS_RAW = "pageviews_raw"  # the input topic as a table (streaming/tables.py)
 MINUTE_COUNTS = "minute_counts"
 WINDOW_COUNTS = "window_counts"
-CANDIDATE_HISTORY = "candidate_history"
+CANDIDATE_HOURS = "candidate_hours"
 SITE_MINUTES = "site_minutes"
 STAGE_ONE = "stage_one"
-# How long (processing time) a minute count stays in the trending join's state: the hour and
-# EARLIER_MS before it, plus half an hour of room for a job a little behind the clock.
-HISTORY_TTL = f"{(HOUR_MS + EARLIER_MS) // MINUTE_MS + 30} min"
 
 
 # PAYLOAD_FIELD(payload, name): a field of the event's JSON as JSON_VALUE reads it, the payload parsed once
@@ -176,43 +173,6 @@ SELECT
 FROM {STAGE_ONE} WHERE kind = 'dead'"""
 
 
-def candidates_view(settings: Settings) -> str:
-    """Windows that can trend: at least the minimum volume, and the title is an article (core/articles.py)."""
-    articles_only = article_condition_sql("title", settings.articles)
-    return f"""
-CREATE TEMPORARY VIEW candidates AS
-SELECT project, title, w_end_ms, view_count FROM {WINDOW_COUNTS}
-WHERE view_count >= {settings.streaming.trending_min_volume} AND {articles_only}"""
-
-
-def candidate_history_query() -> str:
-    """Each candidate with the views of its hour, tagged by window (1 = oldest, 6 = the candidate).
-
-    Windows 1-5 are the article's minute counts of the 50 minutes before the
-    candidate window, window 0 those of the ``EARLIER_MS`` before the hour
-    (core/trending.py's baseline), found by a regular join on the article:
-    each minute count is stored once (for ``HISTORY_TTL``) and read only when
-    one of its article's windows becomes a candidate. Every minute count of
-    those minutes has arrived before the candidate does (the windows close
-    later), so the join emits them all at once. A regular join, unlike an
-    interval join, does not hold the watermark back; its output has no time
-    attribute, so streaming/job.py gives it back ``w_time`` (the candidate
-    window's last ms) through a DataStream.
-    """
-    hour_start = f"c.w_end_ms - {HOUR_MS}"
-    return f"""
-SELECT /*+ STATE_TTL('m' = '{HISTORY_TTL}', 'c' = '1 s') */
-  c.project, c.title, c.w_end_ms AS minute_ms,
-  CASE WHEN m.minute_ms < {hour_start} THEN 0
-    ELSE CAST((m.minute_ms - ({hour_start})) / {WINDOW_MS} AS INT) + 1 END AS hour_window,
-  m.view_count
-FROM candidates AS c JOIN {MINUTE_COUNTS} AS m
-  ON c.project = m.project AND c.title = m.title
-  AND m.minute_ms >= {hour_start} - {EARLIER_MS} AND m.minute_ms < c.w_end_ms - {WINDOW_MS}
-UNION ALL
-SELECT project, title, w_end_ms, {WINDOWS_PER_HOUR}, view_count FROM candidates"""
-
-
 def _hour_sums(column: str, window_number: str) -> str:
     """SQL for c1..c6 and earlier: ``column`` summed by ``window_number`` (1 = the hour's oldest
     window; 0 and below, the windows before the hour)."""
@@ -227,14 +187,16 @@ def _hour_sums(column: str, window_number: str) -> str:
     )
 
 
-def trending_query() -> str:
+def trending_query(settings: Settings) -> str:
     """What the trending publisher judges each minute: the candidates' hours and their wikis' hours.
 
-    kind 'articles': the candidates (see candidates_view), each as a JSON
-    array ``["project","title",c1,...,c6,earlier]`` of its six 10-minute
-    counts, oldest first (a window with no views counts 0), and its views in
-    the ``EARLIER_MS`` before them, read from ``candidate_history`` with
-    ``w_time`` as its event time, and packed into ``TRENDING_BLOCKS``
+    kind 'articles': the candidates, each as a JSON array
+    ``["project","title",c1,...,c6,earlier]`` of its six 10-minute counts,
+    oldest first (a window with no views counts 0), and its views in the
+    ``EARLIER_MS`` before them. The window operator writes them
+    (``candidate_hours``: every window with at least ``trending_min_volume``
+    views, summed from the article's own minute counts); only articles pass
+    (core/articles.py). They are packed into ``TRENDING_BLOCKS``
     comma-separated blocks per minute: the Python publisher handles a few
     rows a minute instead of thousands (as the hourly counts do).
 
@@ -248,6 +210,7 @@ def trending_query() -> str:
     for the job and the tests' oracle.
     """
     counts = ", ".join([*(f"c{k}" for k in range(1, WINDOWS_PER_HOUR + 1)), "earlier"])
+    articles_only = article_condition_sql("title", settings.articles)
     site_window = (
         f"CAST((minute_ms - {epoch_ms('window_start')}) / {WINDOW_MS} AS INT) + 1 - {EARLIER_WINDOWS}"
     )
@@ -255,12 +218,8 @@ def trending_query() -> str:
 SELECT minute_ms, 'articles' AS kind, LISTAGG(line, ',') AS lines, window_time AS rowtime FROM (
   SELECT window_start, window_end, window_time, minute_ms,
     MOD(ABS(HASH_CODE(title)), {TRENDING_BLOCKS}) AS block, JSON_ARRAY(project, title, {counts}) AS line
-  FROM (
-    SELECT window_start, window_end, window_time, minute_ms, project, title,
-      {_hour_sums("view_count", "hour_window")}
-    FROM TABLE(TUMBLE(TABLE {CANDIDATE_HISTORY}, DESCRIPTOR(w_time), INTERVAL '1' MINUTE))
-    GROUP BY window_start, window_end, window_time, minute_ms, project, title
-  )
+  FROM TABLE(TUMBLE(TABLE {CANDIDATE_HOURS}, DESCRIPTOR(w_time), INTERVAL '1' MINUTE))
+  WHERE {articles_only}
 )
 GROUP BY window_start, window_end, window_time, minute_ms, block
 UNION ALL

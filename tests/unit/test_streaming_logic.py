@@ -176,7 +176,8 @@ def test_the_sql_uses_the_configured_names_and_rule() -> None:
     settings = load_settings(
         {"WIKITRENDS_STREAMING_TRENDING_MIN_VOLUME": "35", "WIKITRENDS_KAFKA_PAGEVIEWS_TOPIC": "pv"}
     )
-    assert "view_count >= 35" in sql.candidates_view(settings)
+    # The minimum volume goes to the window operator (streaming/job.py); the SQL keeps articles only.
+    assert "NOT IN ('-', 'Hauptseite'" in sql.trending_query(settings)
     assert "'topic' = 'pv'" in tables.source_table(settings, "earliest-offset")
     sink = tables.window_sink_table(settings)
     assert (

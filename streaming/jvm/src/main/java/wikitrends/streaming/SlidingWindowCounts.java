@@ -1,18 +1,23 @@
 /*
- * The streaming job's sliding windows: 10-minute windows sliding every minute, from minute counts.
+ * The streaming job's sliding windows and trending candidates' hours, from minute counts.
  *
  * Why this file exists: the window stage was the job's bottleneck in Flink SQL (a HOP aggregation,
- * 87 % busy at ~57,000 window rows/s; README "Throughput"). Flink's sliding windows keep a slice per
- * article and minute, merge ten slices for every window they fire and register a timer per article
- * and window. This operator keeps, per article, the (minute, views) pairs of the minutes it was seen
- * that a window still to be written covers, and when the watermark passes the end of a minute it
- * walks the articles once: sum, write the window row, drop the pairs no later window needs. No
- * timers, one state read and write per article and minute. The rows are the ones the HOP query
- * wrote: one per article and window with views, the same columns, the window's last millisecond as
- * the event time.
+ * 87 % busy at ~57,000 window rows/s; docs/streaming.md "Throughput"). Flink's sliding windows keep
+ * a slice per article and minute, merge ten slices for every window they fire and register a timer
+ * per article and window. This operator keeps, per article, the (minute, views) pairs of the minutes
+ * a window still to be written covers, and when the watermark passes the end of a minute it walks
+ * those articles once: sum, write the window row, move the minutes no later window needs to the
+ * article's older minutes. No timers, one state read and write per article and minute.
  *
- * streaming/job.py calls windows() through PyFlink's Java gateway; deploy/local/stack.py install builds
- * this module (streaming/jvm/pom.xml) and the job ships its jar; its tests are in src/test.
+ * The same walk serves trending: a window with at least the candidates' minimum of views is a
+ * candidate, and its hour (the six windows of its topic and the views before them, core/trending.py)
+ * is summed from the article's older minutes and written to a side output. The older minutes are
+ * read only for candidates and when a minute moves in; they replace a SQL join that kept a second
+ * copy of every minute count (docs/streaming.md).
+ *
+ * streaming/job.py calls windows() and candidateHours() through PyFlink's Java gateway;
+ * deploy/local/stack.py install builds this module (streaming/jvm/pom.xml) and the job ships its
+ * jar; its tests are in src/test.
  */
 package wikitrends.streaming;
 
@@ -32,18 +37,21 @@ import org.apache.flink.runtime.state.StateSnapshotContext;
 import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.types.Row;
+import org.apache.flink.util.OutputTag;
 
+import java.io.Serializable;
 import java.util.Collections;
 
 /** Builds the window stage; the operator and its per-article state follow. */
 public final class SlidingWindowCounts {
 
-    /** The columns of a window row, as the window topics and the trending candidates read them. */
+    /** The columns of a window row, as the window topics read them. */
     public static final String[] WINDOW_COLUMNS = {
         "project", "title", "window_start_ms", "w_end_ms", "digit", "view_count"
     };
@@ -51,16 +59,21 @@ public final class SlidingWindowCounts {
     private SlidingWindowCounts() {}
 
     /**
-     * Window rows from minute counts.
+     * Window rows from minute counts; the candidates' hours are its side output (candidateHours).
      *
      * @param minuteCounts rows (project, title, minute_ms, view_count): one per article and minute,
      *     each before the watermark passes its minute's end (Flink's minute windows emit them so)
      * @param windowMs the window's length (10 minutes)
      * @param slideMs how often a window ends (every minute); windowMs is a multiple of it
      * @param topicCount window topics, chosen by the window start's minute mod this (10)
+     * @param hour which windows make a candidate's hour, and the candidates' minimum views
      */
-    public static DataStream<Row> windows(
-            DataStream<Row> minuteCounts, long windowMs, long slideMs, int topicCount) {
+    public static SingleOutputStreamOperator<Row> windows(
+            DataStream<Row> minuteCounts,
+            long windowMs,
+            long slideMs,
+            int topicCount,
+            CandidateHours hour) {
         TypeInformation<Row> rowType =
                 new RowTypeInfo(
                         new TypeInformation<?>[] {
@@ -70,10 +83,19 @@ public final class SlidingWindowCounts {
         return minuteCounts
                 .keyBy(new ByArticle(), Types.TUPLE(Types.STRING, Types.STRING))
                 .transform(
-                        "sliding windows: views per article, 10 min every minute",
+                        "sliding windows: views per article, 10 min every minute; candidates' hours",
                         rowType,
-                        new WindowOperator(windowMs, slideMs, topicCount))
+                        new WindowOperator(windowMs, slideMs, topicCount, hour))
                 .uid("sliding-window-counts");
+    }
+
+    /**
+     * The candidates' hours of a window stage built by windows(): rows (project, title, minute_ms,
+     * c1, ..., cN, earlier), one per window with at least the minimum views, its event time the
+     * window's last millisecond.
+     */
+    public static DataStream<Row> candidateHours(SingleOutputStreamOperator<Row> windows, CandidateHours hour) {
+        return windows.getSideOutput(hour.outputTag());
     }
 
     /** The article of a minute count: (project, title). */
@@ -85,68 +107,84 @@ public final class SlidingWindowCounts {
     }
 
     /**
-     * Per article, the pairs (minute start ms, views) of the minutes a window still to be written
-     * covers, as one array {@code [pairs, minute, views, minute, views, ...]} with room to grow.
+     * A candidate's hour: the windowsPerHour windows of its topic ending at its window (c1 the
+     * oldest), and its views in the earlierMs before them (core/trending.py's baseline).
      */
-    static final class MinutePairs {
-        private MinutePairs() {}
+    public static final class CandidateHours implements Serializable {
+        private static final long serialVersionUID = 1L;
 
-        static long[] add(long[] pairs, long minuteMs, long views) {
-            if (pairs == null) {
-                return new long[] {1, minuteMs, views, 0, 0};
-            }
-            int used = (int) pairs[0];
-            for (int i = 0; i < used; i++) {
-                if (pairs[1 + 2 * i] == minuteMs) {
-                    pairs[2 + 2 * i] += views;
-                    return pairs;
-                }
-            }
-            long[] grown = pairs;
-            if (1 + 2 * (used + 1) > pairs.length) {
-                grown = new long[1 + 4 * (used + 1)];
-                System.arraycopy(pairs, 0, grown, 0, 1 + 2 * used);
-            }
-            grown[1 + 2 * used] = minuteMs;
-            grown[2 + 2 * used] = views;
-            grown[0] = used + 1;
-            return grown;
+        final int windowsPerHour;
+        final long earlierMs;
+        final long minViews;
+
+        /**
+         * @param windowsPerHour windows of one topic in an hour (6)
+         * @param earlierMs how far before the hour the baseline reaches
+         * @param minViews a window is a candidate when it has at least this many views
+         */
+        public CandidateHours(int windowsPerHour, long earlierMs, long minViews) {
+            this.windowsPerHour = windowsPerHour;
+            this.earlierMs = earlierMs;
+            this.minViews = minViews;
         }
 
-        /** Views of the minutes in [fromMs, toMs). */
-        static long sum(long[] pairs, long fromMs, long toMs) {
-            long total = 0;
-            int used = (int) pairs[0];
-            for (int i = 0; i < used; i++) {
-                long minute = pairs[1 + 2 * i];
-                if (minute >= fromMs && minute < toMs) {
-                    total += pairs[2 + 2 * i];
-                }
+        /** The candidate rows' columns: project, title, minute_ms, c1..cN, earlier. */
+        public String[] columns() {
+            String[] columns = new String[windowsPerHour + 4];
+            columns[0] = "project";
+            columns[1] = "title";
+            columns[2] = "minute_ms";
+            for (int k = 1; k <= windowsPerHour; k++) {
+                columns[2 + k] = "c" + k;
             }
-            return total;
+            columns[windowsPerHour + 3] = "earlier";
+            return columns;
         }
 
-        /** Drops the minutes before keepFromMs in place; returns how many pairs remain. */
-        static int dropBefore(long[] pairs, long keepFromMs) {
-            int used = (int) pairs[0];
-            int kept = 0;
-            for (int i = 0; i < used; i++) {
-                if (pairs[1 + 2 * i] >= keepFromMs) {
-                    pairs[1 + 2 * kept] = pairs[1 + 2 * i];
-                    pairs[2 + 2 * kept] = pairs[2 + 2 * i];
-                    kept++;
-                }
+        OutputTag<Row> outputTag() {
+            TypeInformation<?>[] types = new TypeInformation<?>[windowsPerHour + 4];
+            types[0] = Types.STRING;
+            types[1] = Types.STRING;
+            for (int i = 2; i < types.length; i++) {
+                types[i] = Types.LONG;
             }
-            pairs[0] = kept;
-            return kept;
+            return new OutputTag<>("candidate-hours", new RowTypeInfo(types, columns()));
+        }
+
+        /** The candidate row of the window ending at windowEnd, summed from the article's minutes. */
+        Row row(Tuple2<String, String> article, long windowEnd, long windowMs, long[] older, long[] recent) {
+            Row row = new Row(windowsPerHour + 4);
+            row.setField(0, article.f0);
+            row.setField(1, article.f1);
+            row.setField(2, windowEnd);
+            long hourStart = windowEnd - windowsPerHour * windowMs;
+            for (int k = 1; k <= windowsPerHour; k++) {
+                long from = hourStart + (k - 1) * windowMs;
+                row.setField(2 + k, views(older, recent, from, from + windowMs));
+            }
+            row.setField(windowsPerHour + 3, views(older, recent, hourStart - earlierMs, hourStart));
+            return row;
+        }
+
+        /** How far back a window ending at windowEnd reads: its hour and the baseline before it. */
+        long reachMs(long windowMs) {
+            return windowsPerHour * windowMs + earlierMs;
+        }
+
+        private static long views(long[] older, long[] recent, long fromMs, long toMs) {
+            return MinutePairs.sum(older, fromMs, toMs) + MinutePairs.sum(recent, fromMs, toMs);
         }
     }
 
     /**
-     * Writes each window when the watermark passes its end, then forwards the watermark.
+     * Writes each window when the watermark passes its end, and each candidate's hour, then
+     * forwards the watermark.
      *
-     * <p>{@code nextWindowEnd} is the end of the earliest window not written yet that can have
-     * views; it is checkpointed with the articles' pairs, so a restored job neither repeats nor
+     * <p>Per article two states: the minutes a window still to be written covers ("recent", walked
+     * every minute) and the older minutes a later candidate's hour reaches ("older", read only for
+     * candidates and when a minute moves in; swept once per window length for articles no longer
+     * seen). {@code nextWindowEnd} is the end of the earliest window not written yet that can have
+     * views; it is checkpointed with the articles' minutes, so a restored job neither repeats nor
      * skips a window.
      */
     static final class WindowOperator extends AbstractStreamOperator<Row>
@@ -156,26 +194,35 @@ public final class SlidingWindowCounts {
         private final long windowMs;
         private final long slideMs;
         private final int topicCount;
+        private final CandidateHours hour;
 
-        private transient ValueStateDescriptor<long[]> pairsDescriptor;
-        private transient ValueState<long[]> pairs;
+        private transient ValueStateDescriptor<long[]> recentDescriptor;
+        private transient ValueStateDescriptor<long[]> olderDescriptor;
+        private transient ValueState<long[]> recent;
+        private transient ValueState<long[]> older;
         private transient ListState<Long> nextWindowEndState;
         private transient long nextWindowEnd;
+        private transient OutputTag<Row> candidates;
         private transient StreamRecord<Row> outRecord;
+        private transient StreamRecord<Row> candidateRecord;
 
-        WindowOperator(long windowMs, long slideMs, int topicCount) {
+        WindowOperator(long windowMs, long slideMs, int topicCount, CandidateHours hour) {
             this.windowMs = windowMs;
             this.slideMs = slideMs;
             this.topicCount = topicCount;
+            this.hour = hour;
         }
 
         @Override
         public void initializeState(StateInitializationContext context) throws Exception {
             super.initializeState(context);
-            pairsDescriptor =
-                    new ValueStateDescriptor<>(
-                            "minute-pairs", PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO);
-            pairs = getPartitionedState(pairsDescriptor);
+            // "minute-pairs" is the name the state had before older minutes were kept: savepoints restore.
+            recentDescriptor =
+                    new ValueStateDescriptor<>("minute-pairs", PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO);
+            olderDescriptor =
+                    new ValueStateDescriptor<>("older-minute-pairs", PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO);
+            recent = getPartitionedState(recentDescriptor);
+            older = getPartitionedState(olderDescriptor);
             nextWindowEndState =
                     context.getOperatorStateStore()
                             .getListState(new ListStateDescriptor<>("next-window-end", Types.LONG));
@@ -183,7 +230,9 @@ public final class SlidingWindowCounts {
             for (Long restored : nextWindowEndState.get()) {
                 nextWindowEnd = Math.min(nextWindowEnd, restored);
             }
+            candidates = hour.outputTag();
             outRecord = new StreamRecord<>(null);
+            candidateRecord = new StreamRecord<>(null);
         }
 
         @Override
@@ -197,7 +246,7 @@ public final class SlidingWindowCounts {
             Row minuteCount = element.getValue();
             long minuteMs = (Long) minuteCount.getField(2);
             long views = (Long) minuteCount.getField(3);
-            pairs.update(MinutePairs.add(pairs.value(), minuteMs, views));
+            recent.update(MinutePairs.add(recent.value(), minuteMs, views));
             // The first window that covers this minute ends one slide after its start.
             nextWindowEnd = Math.min(nextWindowEnd, minuteMs + slideMs);
         }
@@ -216,37 +265,70 @@ public final class SlidingWindowCounts {
         private boolean writeWindows(long windowEnd) throws Exception {
             long windowStart = windowEnd - windowMs;
             int digit = (int) Math.floorMod(windowStart / slideMs, (long) topicCount);
-            // The next window starts one slide later: older minutes are no longer needed.
+            // The next window starts one slide later: older minutes move out of the recent ones...
             long keepFrom = windowStart + slideMs;
+            // ... and the next candidate's hour reaches back this far.
+            long olderFrom = windowEnd + slideMs - hour.reachMs(windowMs);
             outRecord.setTimestamp(windowEnd - 1);
+            candidateRecord.setTimestamp(windowEnd - 1);
             boolean[] left = {false};
             KeyedStateBackend<Tuple2<String, String>> articles = getKeyedStateBackend();
+            // applyToAllKeys sets each article as the current key: `older` reads that article's state.
             articles.applyToAllKeys(
+                    VoidNamespace.INSTANCE,
+                    VoidNamespaceSerializer.INSTANCE,
+                    recentDescriptor,
+                    (article, state) -> {
+                        long[] minutes = state.value();
+                        long views = MinutePairs.sum(minutes, windowStart, windowEnd);
+                        if (views > 0) {
+                            output.collect(
+                                    outRecord.replace(
+                                            Row.of(article.f0, article.f1, windowStart, windowEnd, digit, views)));
+                        }
+                        if (views >= hour.minViews) {
+                            Row candidate = hour.row(article, windowEnd, windowMs, older.value(), minutes);
+                            output.collect(candidates, candidateRecord.replace(candidate));
+                        }
+                        if (MinutePairs.anyBefore(minutes, keepFrom)) {
+                            long[] olderMinutes = MinutePairs.addBefore(older.value(), minutes, keepFrom);
+                            if (MinutePairs.dropBefore(olderMinutes, olderFrom) == 0) {
+                                older.clear();
+                            } else {
+                                older.update(olderMinutes);
+                            }
+                            if (MinutePairs.dropBefore(minutes, keepFrom) == 0) {
+                                state.clear();
+                                return;
+                            }
+                            state.update(minutes);
+                        }
+                        left[0] = true;
+                    });
+            if (windowEnd % windowMs == 0) {
+                sweepOlder(olderFrom);
+            }
+            return left[0];
+        }
+
+        /** Drops the older minutes no candidate's hour reaches any more, and articles left with none. */
+        private void sweepOlder(long olderFrom) throws Exception {
+            getKeyedStateBackend()
+                    .applyToAllKeys(
                             VoidNamespace.INSTANCE,
                             VoidNamespaceSerializer.INSTANCE,
-                            pairsDescriptor,
+                            olderDescriptor,
                             (article, state) -> {
-                                long[] articlePairs = state.value();
-                                long views = MinutePairs.sum(articlePairs, windowStart, windowEnd);
-                                if (views > 0) {
-                                    output.collect(
-                                            outRecord.replace(
-                                                    Row.of(
-                                                            article.f0,
-                                                            article.f1,
-                                                            windowStart,
-                                                            windowEnd,
-                                                            digit,
-                                                            views)));
+                                long[] minutes = state.value();
+                                if (!MinutePairs.anyBefore(minutes, olderFrom)) {
+                                    return;
                                 }
-                                if (MinutePairs.dropBefore(articlePairs, keepFrom) == 0) {
+                                if (MinutePairs.dropBefore(minutes, olderFrom) == 0) {
                                     state.clear();
                                 } else {
-                                    state.update(articlePairs);
-                                    left[0] = true;
+                                    state.update(minutes);
                                 }
                             });
-            return left[0];
         }
     }
 }

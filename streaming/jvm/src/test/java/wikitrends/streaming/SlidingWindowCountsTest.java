@@ -22,10 +22,14 @@ class SlidingWindowCountsTest {
     private static final long WINDOW = 10 * MINUTE;
     private static final long T = 1_772_431_200_000L; // 2026-03-02T06:00:00Z, a minute ending in 0
 
+    // An hour of six windows and the hour before it, as core/trending.py reads them; candidates from 20 views.
+    private static final SlidingWindowCounts.CandidateHours HOUR =
+            new SlidingWindowCounts.CandidateHours(6, 60 * MINUTE, 20);
+
     private static KeyedOneInputStreamOperatorTestHarness<Tuple2<String, String>, Row, Row> harness()
             throws Exception {
         return new KeyedOneInputStreamOperatorTestHarness<>(
-                new SlidingWindowCounts.WindowOperator(WINDOW, MINUTE, 10),
+                new SlidingWindowCounts.WindowOperator(WINDOW, MINUTE, 10, HOUR),
                 new SlidingWindowCounts.ByArticle(),
                 Types.TUPLE(Types.STRING, Types.STRING));
     }
@@ -83,8 +87,13 @@ class SlidingWindowCountsTest {
             assertEquals(18, rows.size());
             assertTrue(rows.containsAll(List.of("Moon 0 0 8", "Moon 1 1 5", "Sun 4 4 7")), rows::toString);
             assertFalse(rows.stream().anyMatch(r -> r.contains(" 5 5 ")), "no window starts at minute 5");
-            // Nothing is left to write: the articles' state is gone.
-            assertEquals(0, h.numKeyedStateEntries());
+            // Nothing is left to write; the articles' older minutes stay while a candidate's hour reaches them.
+            assertEquals(2, h.numKeyedStateEntries());
+            // Two hours on, the sweep (every ten minutes of windows) drops them; Star's minute stays.
+            h.processElement(minuteCount("Star", 200, 1));
+            h.processWatermark(new Watermark(T + 210 * MINUTE - 1));
+            assertEquals(10, windowRows(h).size());
+            assertEquals(1, h.numKeyedStateEntries());
         }
     }
 
@@ -133,14 +142,109 @@ class SlidingWindowCountsTest {
 
     @Test
     void minutePairsGrowSumAndDrop() {
-        long[] pairs = SlidingWindowCounts.MinutePairs.add(null, 0, 1);
+        long[] pairs = MinutePairs.add(null, 0, 1);
         for (int minute = 1; minute < 5; minute++) {
-            pairs = SlidingWindowCounts.MinutePairs.add(pairs, minute * MINUTE, minute + 1);
+            pairs = MinutePairs.add(pairs, minute * MINUTE, minute + 1);
         }
-        pairs = SlidingWindowCounts.MinutePairs.add(pairs, 2 * MINUTE, 10); // the same minute again
-        assertEquals(1 + 2 + 13 + 4 + 5, SlidingWindowCounts.MinutePairs.sum(pairs, 0, 5 * MINUTE));
-        assertEquals(13 + 4, SlidingWindowCounts.MinutePairs.sum(pairs, 2 * MINUTE, 4 * MINUTE));
-        assertEquals(3, SlidingWindowCounts.MinutePairs.dropBefore(pairs, 2 * MINUTE));
-        assertEquals(13 + 4 + 5, SlidingWindowCounts.MinutePairs.sum(pairs, 0, 5 * MINUTE));
+        pairs = MinutePairs.add(pairs, 2 * MINUTE, 10); // the same minute again
+        assertEquals(1 + 2 + 13 + 4 + 5, MinutePairs.sum(pairs, 0, 5 * MINUTE));
+        assertEquals(13 + 4, MinutePairs.sum(pairs, 2 * MINUTE, 4 * MINUTE));
+        assertEquals(3, MinutePairs.dropBefore(pairs, 2 * MINUTE));
+        assertEquals(13 + 4 + 5, MinutePairs.sum(pairs, 0, 5 * MINUTE));
+        assertTrue(MinutePairs.anyBefore(pairs, 3 * MINUTE));
+        assertFalse(MinutePairs.anyBefore(pairs, 2 * MINUTE));
+        long[] older = MinutePairs.addBefore(null, pairs, 4 * MINUTE);
+        assertEquals(13 + 4, MinutePairs.sum(older, 0, 10 * MINUTE));
+        assertEquals(0, MinutePairs.sum(null, 0, 10 * MINUTE));
+    }
+
+    /** A candidate's hour as "title minute c1 .. c6 earlier", in the order written. */
+    private static List<String> candidateRows(
+            KeyedOneInputStreamOperatorTestHarness<Tuple2<String, String>, Row, Row> harness) {
+        List<String> rows = new ArrayList<>();
+        var records = harness.getSideOutput(HOUR.outputTag());
+        if (records == null) {
+            return rows;
+        }
+        for (StreamRecord<Row> record : records) {
+            Row row = record.getValue();
+            long end = (Long) row.getField(2);
+            assertEquals(end - 1, record.getTimestamp(), "a candidate's event time is its window's last ms");
+            StringBuilder line = new StringBuilder(row.getField(1) + " " + (end - T) / MINUTE);
+            for (int i = 3; i < row.getArity(); i++) {
+                line.append(' ').append(row.getField(i));
+            }
+            rows.add(line.toString());
+        }
+        records.clear();
+        return rows;
+    }
+
+    /** Views of minutes [from, to) when minute m has m views: what a candidate's window must sum to. */
+    private static long rampViews(int from, int to) {
+        long total = 0;
+        for (int m = Math.max(from, 0); m < to; m++) {
+            total += m;
+        }
+        return total;
+    }
+
+    private static void feedRamp(
+            KeyedOneInputStreamOperatorTestHarness<Tuple2<String, String>, Row, Row> h, int fromMinute, int toMinute)
+            throws Exception {
+        for (int minute = fromMinute; minute < toMinute; minute++) {
+            h.processElement(minuteCount("Ramp", minute, minute));
+            h.processElement(minuteCount("Quiet", minute, 1)); // ten views a window: never a candidate
+        }
+    }
+
+    @Test
+    void aCandidateCarriesTheSixWindowsOfItsTopicAndTheHourBeforeThem() throws Exception {
+        try (var h = harness()) {
+            h.open();
+            feedRamp(h, 0, 131);
+            h.processWatermark(new Watermark(T + 130 * MINUTE - 1));
+            List<String> rows = candidateRows(h);
+            // Ramp's window ending at minute 3 has 0+1+2 views; the first with 20 or more ends at 7.
+            assertTrue(rows.get(0).startsWith("Ramp 7 "), rows.get(0));
+            assertTrue(rows.stream().noneMatch(r -> r.startsWith("Quiet")), "ten views a window is no candidate");
+            String last = rows.get(rows.size() - 1);
+            // The window ending at 130 is c6 = minutes 120-129; c1 = 70-79; earlier = minutes 10-69.
+            StringBuilder expected = new StringBuilder("Ramp 130");
+            for (int k = 1; k <= 6; k++) {
+                expected.append(' ').append(rampViews(70 + 10 * (k - 1), 80 + 10 * (k - 1)));
+            }
+            expected.append(' ').append(rampViews(10, 70));
+            assertEquals(expected.toString(), last);
+            assertEquals(124, rows.size(), "one candidate a minute from 7 to 130");
+        }
+    }
+
+    @Test
+    void aRestoredOperatorGivesTheSameCandidates() throws Exception {
+        List<String> straight;
+        try (var h = harness()) {
+            h.open();
+            feedRamp(h, 0, 131);
+            h.processWatermark(new Watermark(T + 130 * MINUTE - 1));
+            straight = candidateRows(h);
+        }
+        List<String> resumed;
+        OperatorSubtaskState snapshot;
+        try (var h = harness()) {
+            h.open();
+            feedRamp(h, 0, 75);
+            h.processWatermark(new Watermark(T + 70 * MINUTE - 1));
+            resumed = new ArrayList<>(candidateRows(h));
+            snapshot = h.snapshot(1L, T + 70 * MINUTE);
+        }
+        try (var h = harness()) {
+            h.initializeState(snapshot);
+            h.open();
+            feedRamp(h, 75, 131);
+            h.processWatermark(new Watermark(T + 130 * MINUTE - 1));
+            resumed.addAll(candidateRows(h));
+        }
+        assertEquals(straight, resumed);
     }
 }
