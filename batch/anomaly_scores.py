@@ -17,8 +17,8 @@ from batch.expressions import (
     canberra_term,
     counted,
     hour_floor,
+    hour_poisson_zs,
     level_poisson_zs,
-    poisson_z,
     running_sums,
     wide_sum,
     z_score,
@@ -86,7 +86,7 @@ def anomaly_distances(
             "*",
             *[canberra_term(today_cols[h], history_cols[h]).alias(f"term_{h}") for h in hours],
             *[hour_floor(today_cols[h], history_cols[h]).alias(f"floor_{h}") for h in hours],
-            *[poisson_z(today_cols[h], history_cols[h]).alias(f"poisson_z_{h}") for h in hours],
+            *[z.alias(f"poisson_z_{h}") for h, z in enumerate(hour_poisson_zs(today_cols, history_cols))],
             *[
                 z.alias(f"level_poisson_z_{h}")
                 for h, z in enumerate(level_poisson_zs(today_cols, history_cols))
@@ -95,7 +95,7 @@ def anomaly_distances(
     )
     terms = [F.col(f"term_{h}") for h in hours]
     floors = [F.col(f"floor_{h}") for h in hours]
-    hour_poisson_zs = [F.col(f"poisson_z_{h}") for h in hours]
+    latest_hour_poisson_zs = [F.col(f"poisson_z_{h}") for h in hours]
     # The day's: the largest |poisson z| of hours 0..h, each hour against its average scaled to the day's
     # level up to it (the day's shape at its own level).
     level_zs = [F.col(f"level_poisson_z_{h}") for h in hours]
@@ -110,7 +110,7 @@ def anomaly_distances(
         )
         day_score = z_score(distances[h], distance_mean, distance_square, day_floors[h])
         hour_score = z_score(terms[h], term_mean, term_square, floors[h])
-        day_poisson_z, hour_poisson_z = day_poisson_zs[h], hour_poisson_zs[h]
+        day_poisson_z, hour_poisson_z = day_poisson_zs[h], latest_hour_poisson_zs[h]
         score = F.greatest(
             counted(day_score, day_poisson_z, min_poisson_z),
             counted(hour_score, hour_poisson_z, min_poisson_z),

@@ -145,6 +145,19 @@ def level_poisson_zs(today: list[Column], history: list[Column]) -> list[Column]
     return zs
 
 
+def hour_poisson_zs(today: list[Column], history: list[Column]) -> list[Column]:
+    """Per hour h, the signed poisson z of today's views against the average scaled to the day's level
+    before h (today's views over the averages' for hours 0..h-1; 1 at hour 0 and while those averages
+    are all 0): the latest hour against the day so far, so a day quieter or busier in every hour has
+    no hour out of line while a spike still stands out in full."""
+    zs, today_total, history_total = [], F.lit(0.0), F.lit(0.0)
+    for x, y in zip(today, history, strict=True):
+        level = F.when(history_total > 0, today_total / history_total).otherwise(F.lit(1.0))
+        zs.append(poisson_z(x, y * level))
+        today_total, history_total = today_total + x, history_total + y
+    return zs
+
+
 def counted(score: Column, poisson_z: Column, min_poisson_z: float) -> Column:
     """A part's score, or at most 0 when its views are within counting noise (|poisson_z| under the bar)."""
     return F.when(F.abs(poisson_z) >= min_poisson_z, score).otherwise(F.least(score, F.lit(0.0)))

@@ -52,7 +52,7 @@ from core.clients import redis_client, s3_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
 from core.contracts import Keys, hourly_counts_day_key  # noqa: E402
 from core.hourly_counts import HourlyRow, hourly_counts_parquet  # noqa: E402
-from core.snapshots import decode_anomalies  # noqa: E402
+from core.snapshots import AnomalousArticle, decode_anomalies  # noqa: E402
 from producer.world import DAILY_CURVE  # noqa: E402
 
 SPARK_SUBMIT = ROOT / "deploy" / "local" / "spark-submit"
@@ -173,8 +173,8 @@ def run_job(env: dict[str, str], *args: str) -> None:
         raise SystemExit(f"{' '.join(args[:1])} failed:\n{''.join(tail)}")
 
 
-def published(settings: Settings, days: list[str]) -> dict[tuple[str, int], set[str]]:
-    """The titles each (day, hour) list published, read from Redis as the site reads them."""
+def published(settings: Settings, days: list[str]) -> dict[tuple[str, int], list[AnomalousArticle]]:
+    """The items each (day, hour) list published, read from Redis as the site reads them."""
     redis, keys = redis_client(settings), Keys(settings.redis)
     lists = {}
     for day in days:
@@ -182,8 +182,27 @@ def published(settings: Settings, days: list[str]) -> dict[tuple[str, int], set[
             raw = redis.get(keys.anomalies_hour(hour_start_ms(day, hour)))
             if raw is None:
                 raise SystemExit(f"no anomaly list for {day} {hour:02d}:00 in Redis")
-            lists[(day, hour)] = {a.title for a in decode_anomalies(raw).articles}
+            lists[(day, hour)] = decode_anomalies(raw).articles
     return lists
+
+
+def titles_of(lists: dict[tuple[str, int], list[AnomalousArticle]]) -> dict[tuple[str, int], set[str]]:
+    return {day_hour: {a.title for a in items} for day_hour, items in lists.items()}
+
+
+def print_steady_alarms(
+    lists: dict[tuple[str, int], list[AnomalousArticle]], clean: list[str], band_of: dict[str, int]
+) -> None:
+    """Why each steady page was published on a clean day: its scores and its day against its average."""
+    for day in clean:
+        for hour in range(24):
+            for a in lists[(day, hour)]:
+                print(
+                    f"    {day} {hour:02d}:00 {a.title} ({band_of[a.title]} v/h): score {a.score:.1f} "
+                    f"(day {a.day_score:.1f}, hour {a.hour_score:.1f}), poisson z day {a.day_poisson_z} "
+                    f"hour {a.hour_poisson_z}\n      today   {[round(v) for v in a.today]}"
+                    f"\n      average {[round(v) for v in a.history]}"
+                )
 
 
 def detection_hour(lists: dict[tuple[str, int], set[str]], injection: Injection) -> int | None:
@@ -348,7 +367,11 @@ def main() -> int:
     )
     anomalies_s = time.monotonic() - started
     print(f"backfill {backfill_s:.0f} s, anomaly job {anomalies_s:.0f} s ({len(tests) * 24} hourly lists)")
-    ok = report(world, published(settings, tests), injected, clean)
+    items = published(settings, tests)
+    ok = report(world, titles_of(items), injected, clean)
+    if not ok:
+        print("steady pages published on clean days, and why:")
+        print_steady_alarms(items, clean, dict(zip(world.titles, world.bands.tolist(), strict=True)))
     return 0 if ok else 1
 
 

@@ -32,13 +32,15 @@ average under one view counts as one),
   poisson_z = sign(x - y) * sqrt(2 * (x * ln(x / y) - (x - y)))   (x ln(x/y) is 0 when x is 0),
 
 about a z-score with tails close to Poisson's. The hour score counts when
-the latest hour's |poisson_z| reaches ``[batch] anomaly_min_poisson_z``; the
-day score when some hour of the day so far does against its average scaled
-to the day's level up to that hour (times today's views over the averages'
-for hours 0..h; the largest |poisson_z|, the day's, is kept as
-``day_poisson_z``). So the day is judged by its shape at its own level: a
-spike is still news once it is over, while a day a quarter busier (or
-quieter) in every hour, at any volume, has no hour out of its shape.
+the latest hour's |poisson_z| reaches ``[batch] anomaly_min_poisson_z``
+against its average scaled to the day's level before it (today's views over
+the averages' for hours 0..h-1; 1 at hour 0: ``hour_poisson_z``); the day
+score when some hour of the day so far does against its average scaled to
+the day's level up to that hour (hours 0..h; the largest |poisson_z|, the
+day's, is kept as ``day_poisson_z``). So the day and its latest hour are
+judged by their shape at the day's own level: a spike is still news once it
+is over, while a day a quarter busier (or quieter) in every hour, at any
+volume, has no hour out of its shape.
 A part that does not count scores at most 0.
 The article's score is the larger of the two parts; it is published when the
 score reaches ``[batch] anomaly_min_score``.

@@ -292,6 +292,7 @@ def anomaly_score(
         sum(today[: h + 1]) / sum(history[: h + 1]) if sum(history[: h + 1]) > 0 else 1.0
         for h in range(len(today))
     ]
+    level_before = sum(today[:last]) / sum(history[:last]) if sum(history[:last]) > 0 else 1.0
     floors = [hour_floor(x, y) for x, y in zip(today, history, strict=True)]
     day_floor = sum(f * f for f in floors) ** 0.5
     return Score(
@@ -301,6 +302,7 @@ def anomaly_score(
         day_poisson_z=max(
             abs(poisson_z(x, y * level)) for x, y, level in zip(today, history, levels, strict=True)
         ),
-        hour_poisson_z=poisson_z(today[last], history[last]),
+        # The latest hour against the day's level before it (1 at hour 0).
+        hour_poisson_z=poisson_z(today[last], history[last] * level_before),
         min_poisson_z=min_poisson_z,
     )

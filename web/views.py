@@ -189,9 +189,10 @@ ANOMALY_EXPLANATION = (
     "distance: Canberra distance between today's hourly views and the article's averages for the same hours; "
     "expected_distance: the distance its own past days had; score: how many standard deviations today is "
     "above that, for the day so far or the latest hour, whichever is larger, each counted only when views "
-    "are also at least min_poisson_z standard deviations of counting noise from the average (hour_poisson_z "
-    "for the latest hour, day_poisson_z the largest of the day's hours). Articles scoring at least min_score "
-    "are listed; an empty list means no article's traffic is outside its normal variability."
+    "are also at least min_poisson_z standard deviations of counting noise from the average at the day's "
+    "own level (hour_poisson_z for the latest hour, day_poisson_z the largest of the day's hours). "
+    "Articles scoring at least min_score are listed; an empty list means no article's traffic is outside "
+    "its normal variability."
 )
 
 

@@ -213,7 +213,10 @@ def test_the_day_score_counts_once_some_hour_was_beyond_counting_noise() -> None
     spike_over = anomaly_score([50.0] * 2 + [150.0] * 2 + [50.0] * 6, [50.0] * 10, noise, MIN_POISSON_Z)
     # Each hour against its average at the day's level up to it: at 02:00, 250 views where 150 are usual.
     assert spike_over.day_poisson_z == pytest.approx(poisson_z(150.0, 50.0 * 250 / 150))
-    assert spike_over.hour_poisson_z == 0 and spike_over.score == spike_over.day_score > MIN_SCORE
+    # The latest hour is against the day's level before it (1.44 after the spike): within counting noise.
+    assert spike_over.hour_poisson_z == pytest.approx(poisson_z(50.0, 50.0 * 650 / 450))
+    assert abs(spike_over.hour_poisson_z) < MIN_POISSON_Z
+    assert spike_over.score == spike_over.day_score > MIN_SCORE
     # A day a quarter busier in every hour: as far from the average as a Canberra distance, not as counts.
     busier = anomaly_score([62.0] * 10, [50.0] * 10, noise, MIN_POISSON_Z)
     assert busier.day_score > MIN_SCORE and busier.day_poisson_z < MIN_POISSON_Z and busier.score <= 0
@@ -234,3 +237,65 @@ def test_a_tripled_hour_at_fifty_views_passes_both_bars() -> None:
     noise = noise_of_days([flat_day(50)] * 7)
     tripled = anomaly_score([50.0] * 4 + [150.0], [50.0] * 5, noise, MIN_POISSON_Z)
     assert tripled.hour_poisson_z > 2 * MIN_POISSON_Z and tripled.score >= MIN_SCORE
+
+
+def test_the_latest_hour_is_judged_at_the_days_own_level() -> None:
+    # The quality benchmark's one steady page on a clean day (120 views an hour, a day a quarter quieter
+    # than usual): 56 views at 22:00 where 119 are usual is far below average, but not below the day.
+    today = [
+        43,
+        34,
+        43,
+        50,
+        28,
+        43,
+        76,
+        80,
+        77,
+        90,
+        96,
+        93,
+        113,
+        109,
+        113,
+        119,
+        90,
+        111,
+        124,
+        120,
+        101,
+        101,
+        56,
+    ]
+    average = [
+        74,
+        62,
+        60,
+        54,
+        58,
+        70,
+        78,
+        96,
+        113,
+        123,
+        135,
+        134,
+        139,
+        143,
+        144,
+        146,
+        148,
+        149,
+        151,
+        156,
+        151,
+    ]
+    average += [132, 119]
+    noise = noise_of_days([[v * 1.05 for v in average + [100.0]], [v * 0.95 for v in average + [100.0]]])
+    quiet = anomaly_score([float(v) for v in today], [float(v) for v in average], noise, MIN_POISSON_Z)
+    assert poisson_z(56.0, 119.0) < -MIN_POISSON_Z  # against the plain average it would count
+    assert abs(quiet.hour_poisson_z) < MIN_POISSON_Z and quiet.score < MIN_SCORE
+    # The same day with its last hour tripled against its level still counts.
+    level = sum(today[:-1]) / sum(average[:-1])
+    spiked = anomaly_score([float(v) for v in today[:-1]] + [3 * 119 * level], average, noise, MIN_POISSON_Z)
+    assert spiked.hour_poisson_z > MIN_POISSON_Z and spiked.score >= MIN_SCORE
