@@ -113,12 +113,10 @@ def build(
     t_env.execute_sql(sql.minute_counts_view())
 
     # Stage 2: window topics and dead letters (exactly-once Kafka), trending, hourly counts.
-    register_window_counts(t_env, settings)
+    write_window_topics(window_stage(t_env, settings), settings)
     trending = trending_table(t_env, settings)
-    t_env.execute_sql(tables.window_sink_table(settings))
     t_env.execute_sql(tables.dead_letter_sink_table(settings))
     sinks = t_env.create_statement_set()
-    sinks.add_insert_sql(sql.insert_window_counts(settings))
     sinks.add_insert_sql(sql.insert_dead_letters())
     sinks.attach_as_datastream()
 
@@ -139,26 +137,44 @@ def build(
     return env, t_env
 
 
-def register_window_counts(t_env: StreamTableEnvironment, settings: Settings) -> None:
-    """Register ``WINDOW_COUNTS`` and ``CANDIDATE_HOURS`` from the registered ``minute_counts`` view.
+def window_stage(t_env: StreamTableEnvironment, settings: Settings) -> DataStream:
+    """The window rows from the registered ``minute_counts``; registers ``CANDIDATE_HOURS`` on the way.
 
     Both come from one JVM operator (streaming/jvm): the sliding windows, which the window topics
-    read, and the trending candidates' hours. Their event time (the window's last millisecond) and
-    the upstream watermarks come back through the DataStreams.
+    take, and the trending candidates' hours, whose event time (the window's last millisecond) and
+    the upstream watermarks come back to SQL through the DataStream.
     """
     minute_counts = t_env.to_data_stream(t_env.sql_query(sql.minute_counts_query()))
     windows, candidate_hours = sliding_windows(minute_counts, settings.streaming.trending_min_volume)
-    for name, stream in ((sql.WINDOW_COUNTS, windows), (sql.CANDIDATE_HOURS, candidate_hours)):
-        t_env.create_temporary_view(
-            name,
-            t_env.from_data_stream(
-                stream,
-                Schema.new_builder()
-                .column_by_metadata("w_time", "TIMESTAMP_LTZ(3)", "rowtime")
-                .watermark("w_time", "SOURCE_WATERMARK()")
-                .build(),
-            ),
-        )
+    t_env.create_temporary_view(
+        sql.CANDIDATE_HOURS,
+        t_env.from_data_stream(
+            candidate_hours,
+            Schema.new_builder()
+            .column_by_metadata("w_time", "TIMESTAMP_LTZ(3)", "rowtime")
+            .watermark("w_time", "SOURCE_WATERMARK()")
+            .build(),
+        ),
+    )
+    return windows
+
+
+def write_window_topics(windows: DataStream, settings: Settings) -> None:
+    """The window rows to pageviews-windows-{d}, exactly-once, by streaming/jvm's WindowTopics.
+
+    JSON of the topic contract (docs/architecture.md) written in the JVM from the operator's rows:
+    a SQL sink cost two row conversions and Flink's JSON format per row (docs/streaming.md).
+    """
+    gateway = get_gateway()
+    producer = gateway.jvm.java.util.Properties()
+    for key, value in tables.window_topics_producer(settings).items():
+        producer.setProperty(key, value)
+    gateway.jvm.wikitrends.streaming.WindowTopics.write(
+        windows._j_data_stream,
+        settings.kafka.windows_topic_prefix,
+        tables.transactional_id_prefix("windows"),
+        producer,
+    )
 
 
 def trending_table(t_env: StreamTableEnvironment, settings: Settings) -> Table:

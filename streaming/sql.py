@@ -7,11 +7,11 @@ The job runs in two stages (see streaming/job.py), all per-record work in the JV
   and tag bad and late events for the dead-letter topic;
 
   stage 2, per minute count: the 10-minute windows sliding every minute
-  (``window_counts``, to the ten topics) and the trending candidates' hours
-  (``candidate_hours``), both from one JVM operator (streaming/jvm, which
-  streaming/job.py registers as those views); the candidates' hours beside
-  their wikis' hours (judged by the publisher with core/trending.py); and
-  the hourly counts.
+  (to the ten topics) and the trending candidates' hours (``candidate_hours``),
+  both from one JVM operator (streaming/jvm; streaming/job.py writes the
+  windows to their topics and registers the candidates' view); the
+  candidates' hours beside their wikis' hours (judged by the publisher with
+  core/trending.py); and the hourly counts.
 
 Why minute counts in the middle: on a catalogue of millions of articles most
 are seen once or twice an hour, so an event makes about one minute count but
@@ -59,7 +59,6 @@ TRENDING_BLOCKS = 4
 # The names the stages share: tables and views registered by streaming/job.py.
 PAGEVIEWS_RAW = "pageviews_raw"  # the input topic as a table (streaming/tables.py)
 MINUTE_COUNTS = "minute_counts"
-WINDOW_COUNTS = "window_counts"
 CANDIDATE_HOURS = "candidate_hours"
 SITE_MINUTES = "site_minutes"
 STAGE_ONE = "stage_one"
@@ -149,14 +148,6 @@ SELECT project, title, minute_ms, view_count, row_time FROM {STAGE_ONE} WHERE ki
 def minute_counts_query() -> str:
     """The minute counts without their time column, as the sliding-window operator takes them."""
     return f"SELECT project, title, minute_ms, view_count FROM {MINUTE_COUNTS}"
-
-
-def insert_window_counts(settings: Settings) -> str:
-    prefix = settings.kafka.windows_topic_prefix
-    return f"""
-INSERT INTO window_counts_sink
-SELECT CONCAT('{prefix}', CAST(digit AS STRING)), project, title, window_start_ms, w_end_ms, view_count
-FROM {WINDOW_COUNTS}"""
 
 
 def insert_dead_letters() -> str:

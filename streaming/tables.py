@@ -1,11 +1,11 @@
-"""The Kafka tables of the streaming job: the page requests it reads, the ten window topics and the
-dead letters it writes (exactly-once, in Kafka transactions committed with each checkpoint).
+"""The Kafka tables of the streaming job: the page requests it reads and the dead letters it writes
+(exactly-once, in Kafka transactions committed with each checkpoint); the settings of the window
+topics' sink, which the JVM writes (streaming/jvm's WindowTopics).
 """
 
 from __future__ import annotations
 
 from core.config import Settings
-from core.contracts import windows_topics
 from streaming.sql import PAGEVIEWS_RAW, payload_field, plausible_ts
 
 
@@ -15,18 +15,34 @@ def kafka_options(settings: Settings, **options: str) -> str:
     return ",\n  ".join(f"'{key}' = '{value}'" for key, value in merged.items())
 
 
+# Producer settings of the exactly-once sinks. The transaction timeout must stay under the broker's
+# transaction.max.timeout.ms (1 h on the local stack). Window rows are many and small: fill large
+# compressed batches instead of sending each.
+EXACTLY_ONCE_PRODUCER = {
+    "transaction.timeout.ms": "900000",
+    "linger.ms": "50",
+    "batch.size": str(512 * 1024),
+    "compression.type": "lz4",
+}
+
+
+def transactional_id_prefix(name: str) -> str:
+    """The Kafka transactions' id prefix of the job's sink ``name``."""
+    return f"wikitrends-{name}"
+
+
 def exactly_once(name: str) -> dict[str, str]:
-    """Sink options for exactly-once delivery under the transactional id prefix ``wikitrends-<name>``."""
+    """SQL sink options for exactly-once delivery under the transactional id prefix ``wikitrends-<name>``."""
     return {
         "sink.delivery-guarantee": "exactly-once",
-        "sink.transactional-id-prefix": f"wikitrends-{name}",
-        # Must stay under the broker's transaction.max.timeout.ms (1 h on the local stack).
-        "properties.transaction.timeout.ms": "900000",
-        # Window rows are many and small: fill large compressed batches instead of sending each.
-        "properties.linger.ms": "50",
-        "properties.batch.size": str(512 * 1024),
-        "properties.compression.type": "lz4",
+        "sink.transactional-id-prefix": transactional_id_prefix(name),
+        **{f"properties.{key}": value for key, value in EXACTLY_ONCE_PRODUCER.items()},
     }
+
+
+def window_topics_producer(settings: Settings) -> dict[str, str]:
+    """The window topics' producer settings (the JVM sink, streaming/jvm's WindowTopics)."""
+    return {"bootstrap.servers": settings.kafka.bootstrap, **EXACTLY_ONCE_PRODUCER}
 
 
 def source_table(settings: Settings, startup_mode: str, bounded: bool = False) -> str:
@@ -58,32 +74,6 @@ CREATE TABLE {PAGEVIEWS_RAW} (
   title AS {payload_field("title")},
   event_time AS TO_TIMESTAMP_LTZ(CASE WHEN {plausible_ts(ts)} THEN {ts} ELSE 0 END, 3),
   WATERMARK FOR event_time AS event_time - INTERVAL '{s.watermark_delay_seconds}' SECOND
-) WITH (
-  {options}
-)"""
-
-
-def window_sink_table(settings: Settings) -> str:
-    """The ten window topics; each row goes to the topic named in its ``topic`` column."""
-    options = kafka_options(
-        settings,
-        **{
-            "topic": ";".join(windows_topics(settings.kafka)),
-            "key.format": "raw",
-            "key.fields": "title",
-            "value.format": "json",
-            "value.fields-include": "ALL",
-            **exactly_once("windows"),
-        },
-    )
-    return f"""
-CREATE TABLE window_counts_sink (
-  `topic` STRING METADATA,
-  `project` STRING,
-  `title` STRING,
-  `window_start` BIGINT,
-  `window_end` BIGINT,
-  `count` BIGINT
 ) WITH (
   {options}
 )"""

@@ -77,7 +77,7 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
     from pyflink.table import StreamTableEnvironment
 
     from streaming import sql
-    from streaming.job import register_window_counts, trending_table
+    from streaming.job import trending_table, window_stage
 
     path: Path = tmp_path_factory.mktemp("trending") / "minute_counts.csv"
     with path.open("w", newline="") as handle:
@@ -98,7 +98,7 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
           row_time AS TO_TIMESTAMP_LTZ(minute_ms + {MINUTE_MS - 1}, 3),
           WATERMARK FOR row_time AS row_time - INTERVAL '30' SECOND
         ) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv')""")
-    register_window_counts(t_env, settings)
+    window_stage(t_env, settings)
     trending = trending_table(t_env, settings)
     # Every column but the row time (a time attribute does not cross to Python in collect()).
     table = t_env.sql_query(f"SELECT minute_ms, kind, lines FROM {trending}")

@@ -179,11 +179,12 @@ def test_the_sql_uses_the_configured_names_and_rule() -> None:
     # The minimum volume goes to the window operator (streaming/job.py); the SQL keeps articles only.
     assert "NOT IN ('-', 'Hauptseite'" in sql.trending_query(settings)
     assert "'topic' = 'pv'" in tables.source_table(settings, "earliest-offset")
-    sink = tables.window_sink_table(settings)
-    assert (
-        "pageviews-windows-0;pageviews-windows-1" in sink
-        and "'sink.delivery-guarantee' = 'exactly-once'" in sink
-    )
+    dead_letters = tables.dead_letter_sink_table(settings)
+    assert "'sink.delivery-guarantee' = 'exactly-once'" in dead_letters
+    assert "'properties.compression.type' = 'lz4'" in dead_letters
+    # The window topics' JVM sink gets the same producer settings and the configured brokers.
+    producer = tables.window_topics_producer(settings)
+    assert producer["bootstrap.servers"] == settings.kafka.bootstrap and producer["compression.type"] == "lz4"
 
 
 def test_an_hours_blocks_give_back_every_title_whatever_it_holds() -> None:
