@@ -187,7 +187,7 @@ def sliding_windows(minute_counts: DataStream, candidate_min_views: int) -> tupl
     """The 10-minute windows sliding every minute, and the trending candidates' hours.
 
     From minute counts (project, title, minute_ms, view_count): window rows (project, title,
-    window_start_ms, w_end_ms, digit, view_count), one per article and window with views; and for
+    window_start, window_end, topic_digit, count), one per article and window with views; and for
     each window with at least ``candidate_min_views`` views, its hour (project, title, minute_ms,
     c1..c6, earlier; core/trending.py). Each row's event time is its window's last millisecond. The
     work is done by streaming/jvm/src/main/java/wikitrends/streaming/SlidingWindowCounts.java (its

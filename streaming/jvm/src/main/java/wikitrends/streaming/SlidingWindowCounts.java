@@ -51,9 +51,12 @@ import java.util.Collections;
 /** Builds the window stage; the operator and its per-article state follow. */
 public final class SlidingWindowCounts {
 
-    /** The columns of a window row, as the window topics read them. */
+    /**
+     * The columns of a window row: the window topics' JSON fields (docs/architecture.md), and the
+     * digit of the topic it goes to (epoch ms for the window's bounds).
+     */
     public static final String[] WINDOW_COLUMNS = {
-        "project", "title", "window_start_ms", "w_end_ms", "digit", "view_count"
+        "project", "title", "window_start", "window_end", "topic_digit", "count"
     };
 
     private SlidingWindowCounts() {}

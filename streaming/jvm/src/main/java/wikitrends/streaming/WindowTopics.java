@@ -26,7 +26,7 @@ public final class WindowTopics {
     /**
      * Adds the exactly-once Kafka sink of the window topics.
      *
-     * @param windows rows (project, title, window_start_ms, w_end_ms, digit, view_count)
+     * @param windows rows of SlidingWindowCounts.WINDOW_COLUMNS
      * @param topicPrefix a row goes to topicPrefix + digit
      * @param transactionalIdPrefix the Kafka transactions' id prefix (one per sink of a job)
      * @param producerConfig the producer's settings, bootstrap.servers included
@@ -67,14 +67,23 @@ public final class WindowTopics {
 
     /** The record's value: {"project":…,"title":…,"window_start":…,"window_end":…,"count":…}. */
     static String json(String project, String title, long windowStart, long windowEnd, long count) {
+        String[] names = SlidingWindowCounts.WINDOW_COLUMNS;
         StringBuilder out = new StringBuilder(64 + title.length());
-        out.append("{\"project\":");
+        out.append('{');
+        quote(out, names[0]);
+        out.append(':');
         quote(out, project);
-        out.append(",\"title\":");
+        out.append(',');
+        quote(out, names[1]);
+        out.append(':');
         quote(out, title);
-        out.append(",\"window_start\":").append(windowStart);
-        out.append(",\"window_end\":").append(windowEnd);
-        out.append(",\"count\":").append(count).append('}');
+        out.append(',');
+        quote(out, names[2]);
+        out.append(':').append(windowStart).append(',');
+        quote(out, names[3]);
+        out.append(':').append(windowEnd).append(',');
+        quote(out, names[5]);
+        out.append(':').append(count).append('}');
         return out.toString();
     }
 
