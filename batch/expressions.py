@@ -133,29 +133,29 @@ def poisson_z(today: Column, history: Column) -> Column:
     return F.when(x < mean, -F.sqrt(deviance)).otherwise(F.sqrt(deviance))
 
 
+def day_levels(today: list[Column], history: list[Column]) -> list[Column]:
+    """Per hour h, the day's level up to h: today's views over the averages' for hours 0..h (1 while
+    the averages are all 0)."""
+    return [
+        F.when(history_total > 0, today_total / history_total).otherwise(F.lit(1.0))
+        for today_total, history_total in zip(running_sums(today), running_sums(history), strict=True)
+    ]
+
+
 def level_poisson_zs(today: list[Column], history: list[Column]) -> list[Column]:
-    """Per hour h, |poisson z| of today's views against the average scaled to the day's level up to h
-    (today's views over the averages' for hours 0..h; 1 while the averages are all 0)."""
-    zs = []
-    for h, (today_total, history_total) in enumerate(
-        zip(running_sums(today), running_sums(history), strict=True)
-    ):
-        level = F.when(history_total > 0, today_total / history_total).otherwise(F.lit(1.0))
-        zs.append(F.abs(poisson_z(today[h], history[h] * level)))
-    return zs
+    """Per hour h, |poisson z| of today's views against the average scaled to the day's level up to h."""
+    return [
+        F.abs(poisson_z(x, y * level))
+        for x, y, level in zip(today, history, day_levels(today, history), strict=True)
+    ]
 
 
 def hour_poisson_zs(today: list[Column], history: list[Column]) -> list[Column]:
     """Per hour h, the signed poisson z of today's views against the average scaled to the day's level
-    before h (today's views over the averages' for hours 0..h-1; 1 at hour 0 and while those averages
-    are all 0): the latest hour against the day so far, so a day quieter or busier in every hour has
-    no hour out of line while a spike still stands out in full."""
-    zs, today_total, history_total = [], F.lit(0.0), F.lit(0.0)
-    for x, y in zip(today, history, strict=True):
-        level = F.when(history_total > 0, today_total / history_total).otherwise(F.lit(1.0))
-        zs.append(poisson_z(x, y * level))
-        today_total, history_total = today_total + x, history_total + y
-    return zs
+    before h (up to h-1; 1 at hour 0): the latest hour against the day so far, so a day quieter or
+    busier in every hour has no hour out of line while a spike still stands out in full."""
+    levels_before = [F.lit(1.0), *day_levels(today, history)[:-1]]
+    return [poisson_z(x, y * level) for x, y, level in zip(today, history, levels_before, strict=True)]
 
 
 def counted(score: Column, poisson_z: Column, min_poisson_z: float) -> Column:

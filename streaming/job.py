@@ -195,9 +195,7 @@ def sliding_windows(minute_counts: DataStream, candidate_min_views: int) -> tupl
     the candidates' hours kept a second copy of every minute count (docs/streaming.md).
     """
     operators = get_gateway().jvm.wikitrends.streaming.SlidingWindowCounts
-    hour = get_gateway().jvm.wikitrends.streaming.SlidingWindowCounts.CandidateHours(
-        WINDOWS_PER_HOUR, EARLIER_MS, candidate_min_views
-    )
+    hour = operators.CandidateHours(WINDOWS_PER_HOUR, EARLIER_MS, candidate_min_views)
     windows = operators.windows(minute_counts._j_data_stream, WINDOW_MS, MINUTE_MS, WINDOW_TOPIC_COUNT, hour)
     return DataStream(windows), DataStream(operators.candidateHours(windows, hour))
 

@@ -292,7 +292,6 @@ def anomaly_score(
         sum(today[: h + 1]) / sum(history[: h + 1]) if sum(history[: h + 1]) > 0 else 1.0
         for h in range(len(today))
     ]
-    level_before = sum(today[:last]) / sum(history[:last]) if sum(history[:last]) > 0 else 1.0
     floors = [hour_floor(x, y) for x, y in zip(today, history, strict=True)]
     day_floor = sum(f * f for f in floors) ** 0.5
     return Score(
@@ -303,6 +302,6 @@ def anomaly_score(
             abs(poisson_z(x, y * level)) for x, y, level in zip(today, history, levels, strict=True)
         ),
         # The latest hour against the day's level before it (1 at hour 0).
-        hour_poisson_z=poisson_z(today[last], history[last] * level_before),
+        hour_poisson_z=poisson_z(today[last], history[last] * (levels[last - 1] if last > 0 else 1.0)),
         min_poisson_z=min_poisson_z,
     )

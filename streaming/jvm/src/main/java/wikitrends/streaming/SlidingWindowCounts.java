@@ -289,12 +289,16 @@ public final class SlidingWindowCounts {
                                     outRecord.replace(
                                             Row.of(article.f0, article.f1, windowStart, windowEnd, digit, views)));
                         }
-                        if (views >= hour.minViews) {
-                            Row candidate = hour.row(article, windowEnd, windowMs, older.value(), minutes);
-                            output.collect(candidates, candidateRecord.replace(candidate));
+                        boolean candidate = views >= hour.minViews;
+                        boolean movesOut = MinutePairs.anyBefore(minutes, keepFrom);
+                        // The older minutes are read only when needed, and then once.
+                        long[] olderMinutes = candidate || movesOut ? older.value() : null;
+                        if (candidate) {
+                            Row row = hour.row(article, windowEnd, windowMs, olderMinutes, minutes);
+                            output.collect(candidates, candidateRecord.replace(row));
                         }
-                        if (MinutePairs.anyBefore(minutes, keepFrom)) {
-                            long[] olderMinutes = MinutePairs.addBefore(older.value(), minutes, keepFrom);
+                        if (movesOut) {
+                            olderMinutes = MinutePairs.addBefore(olderMinutes, minutes, keepFrom);
                             if (MinutePairs.dropBefore(olderMinutes, olderFrom) == 0) {
                                 older.clear();
                             } else {
