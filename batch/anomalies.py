@@ -127,8 +127,8 @@ def require_noise(pointer: AveragesPointer) -> None:
 
 def publish(settings: Settings, snapshots: list[AnomalySnapshot]) -> None:
     """Each snapshot to S3 (its hour's top.json) and to Redis (what the site reads)."""
-    from core.clients import redis_client, s3_client
-    from core.snapshots import SnapshotWriter
+    from stores.clients import redis_client, s3_client
+    from stores.snapshots import SnapshotWriter
 
     s3, writer = s3_client(settings), SnapshotWriter(redis_client(settings), settings.redis)
     for snapshot in snapshots:

@@ -41,10 +41,10 @@ from batch.cli import EXIT_OK, run_job, step
 from batch.spark import spark_session, stage_progress
 from batch.storage import BatchError, list_paths
 from core import bots
-from core.clients import read_json_object, s3_client, write_json_object
 from core.config import Settings, load_settings
 from core.contracts import bots_pointer_key, bots_run_key
 from core.edit_events import MalformedEditEvent, event_line, parse_recentchange
+from stores.clients import read_json_object, s3_client, write_json_object
 
 log = logging.getLogger("batch.bots")
 

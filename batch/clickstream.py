@@ -39,10 +39,10 @@ from batch.expressions import MALFORMED_EXAMPLES, is_clickstream_header, parse_c
 from batch.spark import spark_session, stage_progress
 from batch.storage import BatchError, list_paths
 from core import clickstream
-from core.clients import list_keys, s3_client, write_json_object
 from core.config import Settings, load_settings
 from core.contracts import clickstream_month_key, clickstream_pointer_key
-from core.navigation_store import clickstream_months
+from stores.clients import list_keys, s3_client, write_json_object
+from stores.navigation import clickstream_months
 
 log = logging.getLogger("batch.clickstream")
 DELETE_BATCH = 1000

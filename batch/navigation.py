@@ -5,7 +5,7 @@
 
 Whenever the newest trending list (each minute) or anomaly list (each hour) changes, or a new
 clickstream month becomes current, each of its articles is looked up in the newest month of its wiki
-(core.navigation_store: one small S3 read at most) and the list's navigation is written to Redis in
+(stores.navigation: one small S3 read at most) and the list's navigation is written to Redis in
 one SET (``navigation:<list>:latest``). A page view then costs the site no S3 read and no lookup, and
 the list and its navigation come in one Redis round trip. Plain Python: no Spark.
 """
@@ -29,8 +29,8 @@ from redis.exceptions import RedisError
 from core.clickstream import ListNavigation, article_key, encode_list_navigation, wiki_of_project
 from core.config import Settings, load_settings
 from core.contracts import Keys
-from core.navigation_store import NavigationStore, NoClickstream
 from core.snapshots import AnomalySnapshot, TrendingSnapshot, decode_anomalies, decode_trending
+from stores.navigation import NavigationStore, NoClickstream
 
 log = logging.getLogger("batch.navigation")
 Snapshot = TrendingSnapshot | AnomalySnapshot
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--once", action="store_true", help="publish for the lists in Redis now, then exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from core.clients import redis_client
+    from stores.clients import redis_client
 
     settings = load_settings()
     publisher = Publisher(settings, redis_client(settings), NavigationStore(settings))

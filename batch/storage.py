@@ -100,7 +100,7 @@ def hourly_counts_files(settings: Settings, day: str, hours: range) -> list[Inpu
 
 def existing_hourly_counts(settings: Settings, day: str) -> list[InputFile]:
     """The hourly counts files present on S3 for ``day`` (one listing call: cheaper than a Hadoop glob)."""
-    from core.clients import list_keys, s3_client
+    from stores.clients import list_keys, s3_client
 
     keys = list_keys(
         s3_client(settings), settings.s3.bucket, f"{settings.s3.hourly_counts_prefix}/date={day}/"
@@ -141,7 +141,7 @@ class AveragesPointer:
 
 def read_pointer(settings: Settings) -> AveragesPointer | None:
     """The current averages pointer, or None when no averages were ever written."""
-    from core.clients import read_json_object, s3_client
+    from stores.clients import read_json_object, s3_client
 
     document = read_json_object(s3_client(settings), settings.s3.bucket, averages_pointer_key(settings.s3))
     return None if document is None else AveragesPointer(**document)
@@ -149,7 +149,7 @@ def read_pointer(settings: Settings) -> AveragesPointer | None:
 
 def write_pointer(settings: Settings, pointer: AveragesPointer) -> None:
     """Switch readers to ``pointer``'s version in one PUT (the version's files are written first)."""
-    from core.clients import s3_client, write_json_object
+    from stores.clients import s3_client, write_json_object
 
     write_json_object(
         s3_client(settings), settings.s3.bucket, averages_pointer_key(settings.s3), asdict(pointer)

@@ -24,10 +24,10 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from batch.storage import read_pointer  # noqa: E402
-from core.clients import s3_client  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from core.contracts import hourly_counts_key  # noqa: E402
 from producer.world import parse_time_ms  # noqa: E402
+from stores.clients import s3_client  # noqa: E402
 
 
 def main() -> None:

@@ -40,10 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from batch.storage import AveragesPointer, write_pointer  # noqa: E402
 from bench.measure import delete_prefix, log, timed  # noqa: E402
 from core.anomalies import HOUR_COLUMNS, NOISE_COLUMNS  # noqa: E402
-from core.clients import s3_client  # noqa: E402
 from core.config import REPO_ROOT, Settings, load_settings, private_names  # noqa: E402
 from core.contracts import anomaly_distances_key, hourly_counts_key  # noqa: E402
 from producer.world import parse_time_ms  # noqa: E402
+from stores.clients import s3_client  # noqa: E402
 
 DAY = "2026-05-05"
 SPARK_SUBMIT = REPO_ROOT / "deploy" / "local" / "spark-submit"

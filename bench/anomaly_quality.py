@@ -48,12 +48,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from batch.storage import hour_start_ms  # noqa: E402
-from core.clients import redis_client, s3_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
 from core.contracts import Keys, hourly_counts_day_key  # noqa: E402
 from core.hourly_counts import HourlyRow, hourly_counts_parquet  # noqa: E402
 from core.snapshots import AnomalousArticle, decode_anomalies  # noqa: E402
 from producer.world import DAILY_CURVE  # noqa: E402
+from stores.clients import redis_client, s3_client  # noqa: E402
 
 SPARK_SUBMIT = ROOT / "deploy" / "local" / "spark-submit"
 JOB_LOG_LINE = re.compile(r" batch(\.\w+)? (INFO|WARNING|ERROR) ")

@@ -32,11 +32,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.measure import delete_prefix, log, timed  # noqa: E402
 from core import bots  # noqa: E402
-from core.bot_store import current_pointer, read_bot_lists  # noqa: E402
-from core.clients import read_json_object, s3_client  # noqa: E402
 from core.config import load_settings, private_names  # noqa: E402
 from producer.edit_world import UNFLAGGED_BOT, EditWorld, encode_event  # noqa: E402
 from producer.world import MINUTE_MS, Catalogue, parse_time_ms  # noqa: E402
+from stores.bot_lists import current_pointer, read_bot_lists  # noqa: E402
+from stores.clients import read_json_object, s3_client  # noqa: E402
 from tests.data import SHARED_DATA  # noqa: E402
 
 START = "2026-03-02T00:00:00Z"

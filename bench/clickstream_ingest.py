@@ -15,7 +15,7 @@ tens of thousands of lines, clicks from 10 up with a long tail. Then, in the sam
 and prints each time, lines/s, the ratio to the floors and the peak resident memory of each process
 tree (driver JVM and Python), the job's own step timings, and what it wrote (lines, pairs, and the
 bytes of edges and summaries on S3). Last, the serving side: a trending list of 50 of the most
-linked-to articles looked up by core.navigation_store (what batch/navigation.py does when a list
+linked-to articles looked up by stores.navigation (what batch/navigation.py does when a list
 changes: cold, then warm), and the Redis commands each page view of the site costs (the site
 under load by wrk on /, /api/trending and /api/anomalies, INFO's command counter before and after).
 Needs the local stack (python3 deploy/local/stack.py start) and wrk (stack.py install-test-tools).
@@ -41,9 +41,9 @@ from batch.navigation import Publisher  # noqa: E402
 from bench.measure import delete_prefix, log, timed  # noqa: E402
 from bench.web_throughput import fill_redis, free_port, run_wrk, start_site, wait_for  # noqa: E402
 from core.clickstream import dump_file_name  # noqa: E402
-from core.clients import redis_client, s3_client  # noqa: E402
 from core.config import REPO_ROOT, load_settings, private_names  # noqa: E402
-from core.navigation_store import NavigationStore  # noqa: E402
+from stores.clients import redis_client, s3_client  # noqa: E402
+from stores.navigation import NavigationStore  # noqa: E402
 
 WIKI, MONTH = "enwiki", "2026-09"
 DATA_DIR = REPO_ROOT / ".stack" / "bench" / "clickstream"

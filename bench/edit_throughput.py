@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import fast_consumer, private_pipeline, topic_size  # noqa: E402
 from bench.streaming_throughput import print_operators, run_bounded  # noqa: E402
-from core.clients import flink_rest  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.edit_events import MalformedEditEvent, parse_recentchange  # noqa: E402
+from stores.clients import flink_rest  # noqa: E402
 from streaming.flink_jobs import cancel, submit  # noqa: E402
 
 PYTHON = sys.executable
@@ -64,7 +64,7 @@ def edit_job_rate(
     (``edits`` of the ``total`` events; the publisher also counts the few alerts)."""
     job_id = submit(
         env,
-        *("-py", "streaming/edits_job.py", "--startup", "earliest-offset"),
+        *("-py", "streaming/edits/job.py", "--startup", "earliest-offset"),
         *("--job-name", tag, "--parallelism", str(parallelism)),
     )
     first_read = sampled = None

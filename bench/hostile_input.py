@@ -32,13 +32,13 @@ from kafka import KafkaProducer  # noqa: E402
 
 from bench.pipeline import private_pipeline, read_back  # noqa: E402
 from bench.streaming_throughput import run_bounded  # noqa: E402
-from core.clients import flink_rest  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.contracts import windows_topics  # noqa: E402
 from core.events import MAX_TITLE_CHARS  # noqa: E402
 from core.windows import window_starts_of  # noqa: E402
 from producer.sink import Progress  # noqa: E402
 from producer.world import MINUTE_MS, parse_time_ms  # noqa: E402
+from stores.clients import flink_rest  # noqa: E402
 from streaming import flink_jobs  # noqa: E402
 
 START = parse_time_ms("2026-03-02T08:00:00Z")
@@ -235,7 +235,7 @@ def main() -> int:
                 env,
                 args.valid + args.hostile,
                 "-py",
-                "streaming/job.py",
+                "streaming/pageviews/job.py",
                 "--bounded",
                 "--job-name",
                 tag,

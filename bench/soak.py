@@ -41,7 +41,6 @@ from kafka.admin import NewTopic  # noqa: E402
 
 from bench.pipeline import read_back, start_live_producer  # noqa: E402
 from core.anomalies import MIN_SCORED_DAYS  # noqa: E402
-from core.clients import flink_rest, redis_client, s3_client  # noqa: E402
 from core.config import Settings, load_settings, private_names  # noqa: E402
 from core.contracts import (  # noqa: E402
     Keys,  # noqa: E402
@@ -51,6 +50,7 @@ from core.contracts import (  # noqa: E402
 )
 from core.snapshots import decode_trending  # noqa: E402
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, hour_start_of, topic_digit  # noqa: E402
+from stores.clients import flink_rest, redis_client, s3_client  # noqa: E402
 from streaming.flink_jobs import cancel, submit  # noqa: E402
 
 SPARK_SUBMIT = ROOT / "deploy" / "local" / "spark-submit"
@@ -197,7 +197,7 @@ def main() -> int:
     if not args.no_batch:
         prepare_batch_inputs(settings, env, f"runs/{tag}/dumps")
     producer = start_live_producer(env, args.rate, "1d")
-    job_id = submit(env, "-py", "streaming/job.py", "--job-name", tag)
+    job_id = submit(env, "-py", "streaming/pageviews/job.py", "--job-name", tag)
     began = time.time()
     ends = run_end(began, args.minutes)
     keys, client = Keys(settings.redis), redis_client(settings)

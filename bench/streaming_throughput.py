@@ -34,10 +34,10 @@ from kafka import KafkaAdminClient  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
 from bench.pipeline import fast_consumer, private_pipeline, start_live_producer, topic_size  # noqa: E402
-from core.clients import flink_rest, redis_client  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.contracts import Keys  # noqa: E402
 from core.snapshots import decode_trending  # noqa: E402
+from stores.clients import flink_rest, redis_client  # noqa: E402
 from streaming.flink_jobs import cancel, submit  # noqa: E402
 
 PYTHON = sys.executable
@@ -179,7 +179,7 @@ def measure_throughput(args: argparse.Namespace, tag: str, env: dict[str, str], 
         env,
         total,
         "-py",
-        "streaming/job.py",
+        "streaming/pageviews/job.py",
         "--bounded",
         "--job-name",
         tag,
@@ -212,7 +212,7 @@ def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int,
     delays: dict[int, float] = {}
     job_id = None
     try:
-        job_id = submit(env, "-py", "streaming/job.py", "--job-name", f"{tag}-live")
+        job_id = submit(env, "-py", "streaming/pageviews/job.py", "--job-name", f"{tag}-live")
         print(f"freshness: {rate:,} events/s in real time for {minutes} minutes ...", flush=True)
         deadline = time.monotonic() + 120 + 60 * (minutes + 1)
         while len(delays) < minutes + 1 and time.monotonic() < deadline:

@@ -24,12 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.clients import redis_client  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from core.contracts import Keys  # noqa: E402
 from core.snapshots import decode_trending  # noqa: E402
 from core.windows import MINUTE_MS, iso_time  # noqa: E402
 from producer.world import parse_time_ms  # noqa: E402
+from stores.clients import redis_client  # noqa: E402
 
 RISING_KINDS = ("trend", "spike")
 

@@ -5,7 +5,7 @@
 Builds the seeded world of bench/trending_world.py (two wikis with opposite
 rhythms, steady articles from 0.5 to 500 views a minute, risers x1.5-x10
 over 30-120 minutes, one-window bursts, fallers, a clean hour), loads its
-page requests into a private ``pageviews`` topic, runs streaming/job.py on
+page requests into a private ``pageviews`` topic, runs streaming/pageviews/job.py on
 the Flink cluster over it (bounded, every minute's list kept, the cap raised
 so that it hides nothing), reads every minute's list back from Redis and
 scores it against the ground truth:
@@ -54,12 +54,12 @@ from bench.trending_world import (  # noqa: E402
     minute_ms,
     minute_views,
 )
-from core.clients import flink_rest, redis_client  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.contracts import Keys  # noqa: E402
 from core.snapshots import decode_trending  # noqa: E402
 from core.windows import MINUTE_MS, iso_time  # noqa: E402
 from producer.sink import PageRequestSink, Progress  # noqa: E402
+from stores.clients import flink_rest, redis_client  # noqa: E402
 from streaming.flink_jobs import cancel, submit  # noqa: E402
 
 GOAL_PRECISION, GOAL_RECALL = 0.95, 0.95
@@ -100,7 +100,7 @@ def load_events(settings: Settings, articles: list[Article], minutes: int, seed:
 
 def run_job(settings: Settings, env: dict[str, str], minutes: int) -> None:
     """The streaming job over the whole topic, bounded; waits for it to finish, with progress lines."""
-    job_id = submit(env, "-py", "streaming/job.py", "--bounded", "--startup", "earliest-offset")
+    job_id = submit(env, "-py", "streaming/pageviews/job.py", "--bounded", "--startup", "earliest-offset")
     print(f"streaming job {job_id} submitted (bounded)", flush=True)
     keys, client = Keys(settings.redis), redis_client(settings)
     began, shown = time.monotonic(), Progress("  simulated minutes listed", minutes, every_s=15)

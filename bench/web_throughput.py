@@ -3,7 +3,7 @@
     .stack/venv/bin/python bench/web_throughput.py [--connections 64] [--seconds 10]
 
 Fills a private Redis prefix with a trending list of 50 articles and an anomaly
-list of 5 (written by core.snapshots.SnapshotWriter, as the jobs write them),
+list of 5 (written by stores.snapshots.SnapshotWriter, as the jobs write them),
 starts the site (``python -m web``, one process) and, in the same run, a
 Tornado process whose only handler returns a constant small JSON body: the
 framework's ceiling on this machine. Then ``wrk`` (Debian's) loads each
@@ -29,15 +29,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.clients import redis_client  # noqa: E402
 from core.config import REPO_ROOT, load_settings, private_names  # noqa: E402
 from core.snapshots import (  # noqa: E402
     AnomalousArticle,
     AnomalySnapshot,
-    SnapshotWriter,
     TrendingArticle,
     TrendingSnapshot,
 )
+from stores.clients import redis_client  # noqa: E402
+from stores.snapshots import SnapshotWriter  # noqa: E402
 
 MINUTE = 1_772_438_400_000
 

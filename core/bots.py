@@ -1,7 +1,7 @@
 """Bot detection: per-account edit features and the Bloom filters of known bot accounts (issue 10).
 
 Pure logic; batch/bots.py trains the classifier on these features with Spark MLlib, and the edit job
-(streaming/edit_operators.py) marks edits with the filters it loads.
+(streaming/edits/operators.py) marks edits with the filters it loads.
 
 - ``account_features``: what an account's edits look like (rate, regularity of the gaps between edits,
   comment repetition, namespaces, its name), the classifier's input.

@@ -7,8 +7,8 @@ import gzip
 import io
 from pathlib import Path
 
-from core.clients import s3_client
 from core.config import Settings
+from stores.clients import s3_client
 
 
 def is_s3(location: str) -> bool:

@@ -16,17 +16,29 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import time
 import urllib.parse
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.clients import flink_rest
-from core.config import REPO_ROOT, Settings
+from core.config import REPO_ROOT, ConfigError, Settings, load_settings
+from stores.clients import flink_rest
 
 FLINK_CLI = REPO_ROOT / "deploy" / "local" / "flink"
 RESUME_FILE = "streaming-job.json"
 ACTIVE_STATES = ("CREATED", "RUNNING", "RESTARTING", "INITIALIZING")
+
+
+def job_settings() -> Settings:
+    """The settings a job is built with, once its jars are in place; exits 2 saying what to do if not."""
+    settings = load_settings()
+    try:
+        settings.stack.required_jars("flink")
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+    return settings
 
 
 class JobControlError(RuntimeError):

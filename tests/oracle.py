@@ -86,9 +86,11 @@ class TrendingOracle:
         recent = set().union(*(self.seen_in.get(minute - k * MINUTE_MS, set()) for k in range(1, 11)))
         hours = []
         for project, title in recent:
-            hour = hour_of(self.per_minute, (project, title), minute)
-            if hour.counts[-1] >= s.trending_min_volume and is_article(title, self.settings.articles):
-                hours.append((project, title, hour))
+            newest_window = sum(
+                self.per_minute.get(((project, title), minute - k * MINUTE_MS), 0) for k in range(1, 11)
+            )
+            if newest_window >= s.trending_min_volume and is_article(title, self.settings.articles):
+                hours.append((project, title, hour_of(self.per_minute, (project, title), minute)))
         site_hours = {project: hour_of(self.site, project, minute) for project in {p for p, _ in recent}}
         return [
             (r.title, list(r.counts), r.verdict.score)

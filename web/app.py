@@ -33,7 +33,7 @@ from pathlib import Path
 import tornado.web
 
 from core.config import Settings
-from core.navigation_store import NavigationStore
+from stores.navigation import NavigationStore
 from web.access_log import AccessLog
 from web.base import NotFound, StaticFiles
 from web.edit_handlers import AlertsApi, AlertsPage, EntitiesApi, WatchListApi, WatchListEntityApi

@@ -25,7 +25,9 @@ from redis.exceptions import RedisError
 
 from core.edit_activity import entity_metrics
 from core.edit_rules import ALERT_TYPES
-from core.edit_store import (
+from core.events import MAX_TITLE_CHARS
+from core.windows import MINUTE_MS
+from stores.edits import (
     CLOCK_MEMBER,
     EditKeys,
     alert_matches,
@@ -35,8 +37,6 @@ from core.edit_store import (
     decode_activity,
     watchlist_in_use,
 )
-from core.events import MAX_TITLE_CHARS
-from core.windows import MINUTE_MS
 from web.snapshots import RedisUnavailable
 from web.views import BadParameter, parse_limit
 
@@ -67,7 +67,7 @@ def parse_alert_query(argument: Callable[[str], str | None], max_limit: int) -> 
 
 
 class EditReader:
-    """Reads what the edit job writes (core/edit_store.py) through the site's asyncio client."""
+    """Reads what the edit job writes (stores/edits.py) through the site's asyncio client."""
 
     def __init__(self, client, settings) -> None:
         self.client, self.settings, self.keys = client, settings, EditKeys(settings.redis)

@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.config import Settings
-from core.navigation_store import NavigationStore, NoClickstream
+from stores.navigation import NavigationStore, NoClickstream
 from web.base import RETRY_AFTER_SECONDS, JsonHandler, LivePage, encode_json
 from web.feeds import Feed
 from web.snapshots import STALE, RedisUnavailable, SnapshotReader
@@ -186,7 +186,7 @@ class AnomaliesPage(PageHandler):
 
 
 class ArticleNavigationApi(JsonHandler):
-    """One article's navigation, looked up on S3 (core.navigation_store) in a worker thread."""
+    """One article's navigation, looked up on S3 (stores.navigation) in a worker thread."""
 
     def initialize(self, reader: SnapshotReader, settings: Settings, store: NavigationStore) -> None:
         super().initialize(reader, settings)

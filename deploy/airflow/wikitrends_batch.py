@@ -56,9 +56,9 @@ def hourly_counts_present(day: str, hour: int) -> bool:
     """Sensor check: is the streaming job's file for ``hour`` of ``day`` on S3 yet?"""
     from botocore.exceptions import ClientError
 
-    from core.clients import s3_client
     from core.config import load_settings
     from core.contracts import hourly_counts_day_key
+    from stores.clients import s3_client
 
     settings = load_settings()
     key = hourly_counts_day_key(settings.s3, day, int(hour))

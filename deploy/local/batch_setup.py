@@ -33,9 +33,9 @@ def batch_setup_done(settings: Settings) -> Path:
 
 def wait_until_the_stream_is_current(settings: Settings, timeout_s: float = 1800) -> None:
     """Wait until the newest trending list is at most two minutes old, so Spark does not slow the catch-up."""
-    from core.clients import redis_client
     from core.contracts import Keys
     from core.snapshots import decode_trending
+    from stores.clients import redis_client
 
     client, key = redis_client(settings), Keys(settings.redis).trending_latest
     deadline = time.monotonic() + timeout_s

@@ -16,7 +16,7 @@ every hourly file is whole), with a spike and a drop injected half an hour
 into the stream, a trend from twenty minutes in, rising for three hours, and
 four seeded trends an hour of other sizes and lengths (what is injected is
 written to .stack/runs/live-ground-truth.json);
-the edit job (streaming/edits_job.py) and the synthetic edit stream (watch-list
+the edit job (streaming/edits/job.py) and the synthetic edit stream (watch-list
 alerts every two hours, an edit surge on the trending article); the site (python -m web);
 Airflow (scheduler and web UI, deploy/airflow's DAGs); and, once, the batch
 set-up in the background: a week of the same synthetic world as hourly counts
@@ -79,10 +79,15 @@ def start_streaming_job(settings: Settings, fresh: bool) -> bool | None:
     if restore:
         say(f"resuming the streaming job {JOB_NAME} from {restore}")
     else:
-        say(f"submitting the streaming job {JOB_NAME} (flink run -d -py streaming/job.py)")
+        say(f"submitting the streaming job {JOB_NAME} (flink run -d -py streaming/pageviews/job.py)")
     try:
         job_id = flink_jobs.submit(
-            dict(os.environ), "-py", "streaming/job.py", "--job-name", JOB_NAME, restore_from=restore
+            dict(os.environ),
+            "-py",
+            "streaming/pageviews/job.py",
+            "--job-name",
+            JOB_NAME,
+            restore_from=restore,
         )
     except flink_jobs.JobControlError as exc:
         say(f"the job could not be submitted: {exc}\nSee .stack/logs/flink/.")
@@ -175,10 +180,10 @@ def start_edits(settings: Settings, producer: ManagedProcess, python: str, start
     if flink_jobs.jobs_named(settings, EDITS_JOB_NAME):
         say(f"the edit job {EDITS_JOB_NAME} is already running")
     else:
-        say(f"submitting the edit job {EDITS_JOB_NAME} (flink run -d -py streaming/edits_job.py)")
+        say(f"submitting the edit job {EDITS_JOB_NAME} (flink run -d -py streaming/edits/job.py)")
         try:
             job_id = flink_jobs.submit(
-                dict(os.environ), "-py", "streaming/edits_job.py", "--job-name", EDITS_JOB_NAME
+                dict(os.environ), "-py", "streaming/edits/job.py", "--job-name", EDITS_JOB_NAME
             )
         except flink_jobs.JobControlError as exc:
             say(f"the edit job could not be submitted: {exc}\nSee .stack/logs/flink/.")

@@ -66,7 +66,10 @@ def parser() -> argparse.ArgumentParser:
     )
     command("restart", "Stop, then start.")
     for name, what in [
-        ("flink", "The `flink` CLI against the local cluster (for example: flink run -py streaming/job.py)."),
+        (
+            "flink",
+            "The `flink` CLI against the local cluster (e.g. flink run -py streaming/pageviews/job.py).",
+        ),
         ("spark-submit", "The venv's spark-submit with the s3a jars, master and memory (later options win)."),
     ]:
         passthrough = command(name, what, add_help=False)  # its --help is the tool's own

@@ -34,4 +34,10 @@ else
 fi
 
 echo "== integration and end-to-end tests (real Kafka, Flink, Spark, Redis, S3, Chromium)"
-"$py" -m pytest tests/integration -q
+# Most of their time is spent waiting on the services, so the tests that leave the stack alone run
+# two at a time (one test file per worker); those that stop, kill or restart a service run alone after.
+status=0
+"$py" -m pytest tests/integration -q -m "not disturbs_stack" -n 2 --dist loadfile || status=$?
+echo "== the tests that stop, kill or restart a service of the stack, one at a time"
+"$py" -m pytest tests/integration -q -m disturbs_stack || status=$?
+exit "$status"

@@ -16,8 +16,8 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from core import clients
 from core.config import Settings
+from stores import clients
 
 # Fixtures that more than one test module uses, defined beside their helpers.
 from tests.integration.streaming_run import isolated  # noqa: F401
@@ -35,8 +35,9 @@ def _port_answers(host: str, port: int) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that restart the shared stack run last, so the others see it steady."""
-    items.sort(key=lambda item: item.get_closest_marker("restarts_stack") is not None)
+    """Tests that disturb the shared stack run last, so the others see it steady (make test runs them
+    on their own, after the others ran two at a time)."""
+    items.sort(key=lambda item: item.get_closest_marker("disturbs_stack") is not None)
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +106,17 @@ def new_topic(kafka_bootstrap: str) -> Iterator[Callable[[str], str]]:
     if created:
         admin.delete_topics(created)
     admin.close()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local SparkSession, as the batch jobs build theirs (batch/spark.py), for tests of their
+    transforms on small DataFrames; no S3 or Redis."""
+    from batch.spark import spark_session
+
+    session = spark_session("transform-tests")
+    # Whole-stage code generation compiles the jobs' wide plans (24 hours, 96 noise columns) for
+    # most of a minute per query; on a few rows, interpreting them gives the same rows in seconds.
+    session.conf.set("spark.sql.codegen.wholeStage", "false")
+    yield session
+    session.stop()

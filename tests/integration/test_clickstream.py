@@ -23,8 +23,9 @@ from core.clickstream import (
     navigation_of,
     parse_clickstream_line,
 )
-from core.navigation_store import NavigationStore, clickstream_months
-from core.snapshots import SnapshotWriter
+from stores.navigation import NavigationStore, clickstream_months
+from stores.snapshots import SnapshotWriter
+from tests.api_contract import check_answer
 from tests.data import SHARED_DATA
 from tests.integration.test_batch import Run, private_run
 from tests.integration.test_web_pages import chromium, no_alert, screenshot
@@ -166,9 +167,11 @@ def get_json(url: str) -> tuple[int, dict]:
 
     try:
         with urllib.request.urlopen(url, timeout=20) as response:
-            return response.status, json.load(response)
+            status, document = response.status, json.load(response)
     except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
+        status, document = error.code, json.load(error)
+    check_answer("GET", url, status, document)  # against docs/openapi.yaml
+    return status, document
 
 
 def test_trending_api_carries_each_articles_referrers(ingested: Ingested, served: str) -> None:

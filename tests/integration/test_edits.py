@@ -30,18 +30,19 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from core.bot_store import current_pointer, read_bot_lists
 from core.bots import DETECTED, LISTED
-from core.clients import list_keys, read_json_object, s3_client
 from core.config import REPO_ROOT, Settings, load_settings
 from core.contracts import EditKeys, edit_topics
 from core.edit_activity import activity_record, edit_activity
 from core.edit_events import parse_recentchange
 from core.edit_rules import LARGE_EDIT, AlertThresholds, WatchList, alerts_of_stream
-from core.edit_store import decode_activity
 from producer.edit_world import UNFLAGGED_BOT, bot_account, recentchange
 from producer.world import parse_time_ms
+from stores.bot_lists import current_pointer, read_bot_lists
+from stores.clients import list_keys, read_json_object, s3_client
+from stores.edits import decode_activity
 from streaming import flink_jobs
+from tests.api_contract import check_answer
 from tests.data import SHARED_DATA
 from tests.integration.streaming_run import read_topic, wait_for
 from tests.integration.web_site import site_env, start_site, stop
@@ -82,9 +83,11 @@ class EditRun:
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read())
+                status, document = response.status, json.loads(response.read())
         except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+            status, document = error.code, json.loads(error.read())
+        check_answer(method, path, status, document)
+        return status, document
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +102,7 @@ def edit_run(kafka_bootstrap, redis_client, flink_overview, tmp_path_factory) ->
     settings = load_settings(env)
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(topic, 2, 1) for topic in edit_topics(settings.kafka)])
-    job_id = flink_jobs.submit(env, "-py", "streaming/edits_job.py", "--job-name", tag)
+    job_id = flink_jobs.submit(env, "-py", "streaming/edits/job.py", "--job-name", tag)
     url, site = start_site(env)
     try:
         yield EditRun(settings, env, job_id, url, tmp_path_factory.mktemp("edits"))

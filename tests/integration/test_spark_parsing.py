@@ -44,15 +44,6 @@ def expected(line: str) -> tuple | None:
         return None
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from batch.spark import spark_session
-
-    session = spark_session("parsing-test")
-    yield session
-    session.stop()
-
-
 def test_spark_parses_dump_lines_as_core_does(spark) -> None:
     from pyspark.sql import functions as F
 

@@ -1,6 +1,6 @@
 """Stopping and starting the stack keeps what Kafka and S3 hold.
 
-Marked ``restarts_stack``: the conftest runs it after every other test, since
+Marked ``disturbs_stack``: the conftest runs it after every other test, since
 it takes the shared services down for a while.
 """
 
@@ -15,7 +15,7 @@ from core.config import Settings
 from tests.integration.helpers import consume_all, run_stack
 
 
-@pytest.mark.restarts_stack
+@pytest.mark.disturbs_stack
 def test_kafka_and_s3_data_survive_a_restart(
     kafka_bootstrap: str, s3_client, redis_client, settings: Settings, new_topic
 ) -> None:

@@ -15,6 +15,8 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from core.config import Settings
 from core.contracts import Keys
 from tests.integration.helpers import descendants, listeners_beyond_loopback, run_stack
@@ -43,6 +45,7 @@ def test_streaming_outputs_equal_the_oracle(
         cancel_job(isolated.settings, job_id)
 
 
+@pytest.mark.disturbs_stack
 def test_a_killed_taskmanager_recovers_to_the_same_outputs(
     isolated: Isolated, tmp_path: Path, s3_client, redis_client, settings: Settings
 ) -> None:

@@ -14,11 +14,11 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from core.clients import flink_rest
 from core.config import Settings, load_settings
 from core.contracts import Keys, hourly_counts_key
 from core.snapshots import decode_trending
 from core.windows import MINUTE_MS
+from stores.clients import flink_rest
 from streaming import flink_jobs
 from tests.integration.helpers import run_stack
 from tests.integration.streaming_run import (
@@ -85,7 +85,7 @@ def published_through(redis_client, settings: Settings, minute: int):
     return check
 
 
-@pytest.mark.restarts_stack
+@pytest.mark.disturbs_stack
 def test_the_stack_restarted_or_the_jobmanager_lost_mid_stream_gives_the_same_outputs(
     isolated: Isolated, tmp_path: Path, s3_client, redis_client
 ) -> None:
@@ -134,7 +134,7 @@ def test_the_stack_restarted_or_the_jobmanager_lost_mid_stream_gives_the_same_ou
 def fault_drill(isolated: Isolated) -> Isolated:
     """The job for tests that feed it while it runs, across outages.
 
-    Checkpoints every 10 s, abandoned after 60 s (the job fails on the first), so an outage can
+    Checkpoints every 10 s, abandoned after 30 s (the job fails on the first), so an outage can
     outlast the timeout in a test. No partition is declared idle during the test's pauses: after a
     silence longer than the idle timeout, a burst of minutes of backlog (which the test feeds, and
     live traffic never is) would let the first partition read run event time ahead of the others.
@@ -142,7 +142,7 @@ def fault_drill(isolated: Isolated) -> Isolated:
     env = {
         **isolated.env,
         "WIKITRENDS_STREAMING_CHECKPOINT_INTERVAL_SECONDS": "10",
-        "WIKITRENDS_STREAMING_CHECKPOINT_TIMEOUT_SECONDS": "60",
+        "WIKITRENDS_STREAMING_CHECKPOINT_TIMEOUT_SECONDS": "30",
         "WIKITRENDS_STREAMING_IDLE_TIMEOUT_SECONDS": "3600",
     }
     return Isolated(env, load_settings(env))
@@ -160,6 +160,7 @@ def outlast_checkpoint_timeout(settings: Settings, job_id: str, what: str) -> No
     assert flink_jobs.failures(settings, job_id) == []
 
 
+@pytest.mark.disturbs_stack
 def test_redis_and_s3_outages_delay_publications_but_lose_nothing(
     fault_drill: Isolated, tmp_path: Path, s3_client, redis_client
 ) -> None:
@@ -204,11 +205,11 @@ def test_redis_and_s3_outages_delay_publications_but_lose_nothing(
         cancel_job(settings, job_id)
 
 
-@pytest.mark.restarts_stack
-def test_the_kafka_broker_stopped_for_a_minute_mid_stream_loses_nothing(
+@pytest.mark.disturbs_stack
+def test_the_kafka_broker_stopped_mid_stream_loses_nothing(
     fault_drill: Isolated, tmp_path: Path, s3_client, redis_client
 ) -> None:
-    """The broker gone for 60 s under a running job: the job fails over and recovers from its last
+    """The broker gone for 30 s under a running job: the job fails over and recovers from its last
     checkpoint when the broker is back (the transactions it had open are aborted), and the outputs
     equal the oracle's."""
     isolated = fault_drill
@@ -220,7 +221,7 @@ def test_the_kafka_broker_stopped_for_a_minute_mid_stream_loses_nothing(
     try:
         wait_for(published_through(redis_client, settings, START + 25 * MINUTE_MS), "the lists up to 08:25")
         run_stack("stop", "kafka")
-        time.sleep(60)
+        time.sleep(30)
         run_stack("start")
         feed(settings, parts[1])
         wait_until_done(isolated, s3_client, redis_client, job_id)

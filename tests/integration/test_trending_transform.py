@@ -1,7 +1,7 @@
 """The trending transform through Flink itself: hand-written minute counts in, each minute's list out.
 
-Runs streaming/job.py's ``trending_table`` on a local Flink mini-cluster
-(the JVM from apache-flink, no stack services) over a small bounded input,
+Runs streaming/pageviews/job.py's ``sliding_windows``, ``site_minutes`` and ``trending`` on a local
+Flink mini-cluster (the JVM from apache-flink, no stack services) over a small bounded input,
 judges each minute's rows with the publisher's own function, and checks the
 list of 10:00 by hand, a clean hour's list empty, a slow riser found against
 the hour before its hour, and every minute's list against
@@ -20,7 +20,7 @@ from core.config import load_settings
 from core.trending import EARLIER_WINDOWS, judge
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS
 from producer.world import parse_time_ms
-from streaming.publish import HourRow, hour_rows, trending_snapshot
+from streaming.pageviews.publish import HourRow, hour_rows, trending_snapshot
 from tests.oracle import TrendingOracle
 
 PROJECT = "en.wikipedia"
@@ -76,8 +76,7 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import StreamTableEnvironment
 
-    from streaming import sql
-    from streaming.job import trending_table, window_stage
+    from streaming.pageviews.job import site_minutes, sliding_windows, trending
 
     path: Path = tmp_path_factory.mktemp("trending") / "minute_counts.csv"
     with path.open("w", newline="") as handle:
@@ -88,20 +87,21 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
     settings = load_settings()
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(2)
-    # The job's JVM operators (the sliding windows) and connectors, as streaming/job.py ships them.
+    # The job's JVM operators (the sliding windows) and connectors, as streaming/pageviews/job.py ships them.
     env.add_jars(*settings.stack.jar_uris("flink"))
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("table.local-time-zone", "UTC")
     t_env.execute_sql(f"""
-        CREATE TABLE {sql.MINUTE_COUNTS} (
+        CREATE TABLE minute_counts (
           project STRING, title STRING, minute_ms BIGINT, view_count BIGINT,
           row_time AS TO_TIMESTAMP_LTZ(minute_ms + {MINUTE_MS - 1}, 3),
           WATERMARK FOR row_time AS row_time - INTERVAL '30' SECOND
         ) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv')""")
-    window_stage(t_env, settings)
-    trending = trending_table(t_env, settings)
+    counts = t_env.from_path("minute_counts")
+    _, candidate_hours = sliding_windows(t_env, counts, settings.streaming.trending_min_volume)
+    judged = trending(t_env, candidate_hours, site_minutes(t_env, counts), settings)
     # Every column but the row time (a time attribute does not cross to Python in collect()).
-    table = t_env.sql_query(f"SELECT minute_ms, kind, lines FROM {trending}")
+    table = t_env.sql_query(f"SELECT minute_ms, kind, lines FROM {judged}")
     rows: dict[int, list[HourRow]] = {}
     with table.execute().collect() as results:
         for minute_ms, kind, lines in results:  # collected rows are positional

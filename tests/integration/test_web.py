@@ -1,6 +1,6 @@
 """The site on a real Redis: the JSON API over HTTP, HEAD, headers, loopback, and a Redis outage.
 
-Redis is filled with core.snapshots.SnapshotWriter, the code the streaming and
+Redis is filled with stores.snapshots.SnapshotWriter, the code the streaming and
 batch jobs publish with. The site runs as users run it (``python -m web``),
 with its own key prefix and a 2-second page refresh (tests/integration/web_site.py).
 """
@@ -20,9 +20,7 @@ import pytest
 import redis as redis_lib
 
 from core.config import load_settings
-from core.snapshots import (
-    SnapshotWriter,
-)
+from stores.snapshots import SnapshotWriter
 from tests.integration.helpers import listeners_beyond_loopback
 from tests.integration.web_site import (
     HOSTILE_COMMENT,

@@ -24,14 +24,15 @@ import pytest
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.edit_events import Edit
 from core.edit_rules import BOT_EDIT, EDIT_WAR, LARGE_EDIT, EditAlert, alert_of
-from core.edit_store import EditWriter
 from core.snapshots import (
     AnomalousArticle,
     AnomalySnapshot,
-    SnapshotWriter,
     TrendingArticle,
     TrendingSnapshot,
 )
+from stores.edits import EditWriter
+from stores.snapshots import SnapshotWriter
+from tests.api_contract import check_answer
 
 MINUTE = 1_772_438_400_000  # 2026-03-02 08:00 UTC
 SCRIPT_TITLE = "<script>alert(1)</script>"
@@ -183,9 +184,12 @@ class Site:
             return error.code, dict(error.headers), error.read()
 
     def json(self, path: str) -> tuple[int, dict]:
+        """A GET's status and JSON body, the body checked against docs/openapi.yaml."""
         status, headers, body = self.get(path)
         assert headers["Content-Type"].startswith("application/json"), headers
-        return status, json.loads(body)
+        document = json.loads(body)
+        check_answer("GET", path, status, document)
+        return status, document
 
 
 def start_site(env: dict[str, str]) -> tuple[str, subprocess.Popen]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from tornado.testing import AsyncHTTPTestCase
 
 from core.config import load_settings
 from core.contracts import Keys
 from core.snapshots import TrendingArticle, TrendingSnapshot, encode
+from tests.api_contract import check_answer, operation_path, spec
 from web.app import make_app
 from web.snapshots import SnapshotReader
 
@@ -93,6 +95,13 @@ class SiteHandlers(AsyncHTTPTestCase):
         reader = SnapshotReader(self.redis, self.settings.redis, cache_seconds=0)
         return make_app(self.settings, reader, navigation_store=object())
 
+    def fetch(self, path: str, **kwargs):
+        """Every JSON answer is also checked against docs/openapi.yaml."""
+        response = super().fetch(path, **kwargs)
+        if response.body and response.headers.get("Content-Type", "").startswith("application/json"):
+            check_answer(kwargs.get("method", "GET"), path, response.code, json.loads(response.body))
+        return response
+
     def test_the_trending_api_answers_with_the_list_and_its_numbers(self) -> None:
         response = self.fetch("/api/trending?limit=3")
         assert response.code == 200
@@ -143,3 +152,26 @@ class SiteHandlers(AsyncHTTPTestCase):
         assert document["count"] == 0 and document["message"] == "no data yet"
         missing = self.fetch("/no/such/page")
         assert missing.code == 404 and missing.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_every_api_route_is_in_the_openapi_document() -> None:
+    settings = load_settings({})
+    reader = SnapshotReader(StandInRedis({}), settings.redis, cache_seconds=0)
+    app = make_app(settings, reader, navigation_store=object())
+    routes = [rule.matcher.regex.pattern.rstrip("$") for rule in app.wildcard_router.rules]
+    api = [route for route in routes if route.startswith(("/api/", "/healthz"))]
+    assert len(api) == 8
+    samples = {"([^/]+)": "en.wikipedia", "(.+)": "AC/DC"}
+    for route in api:
+        for group, sample in samples.items():
+            route = route.replace(group, sample)
+        assert operation_path(route) in spec()["paths"]
+
+
+def test_an_answer_the_document_does_not_describe_fails_the_check() -> None:
+    with pytest.raises(AssertionError, match="count"):
+        check_answer("GET", "/api/trending?limit=2", 200, {"count": "one", "articles": []})
+    with pytest.raises(AssertionError, match="has no 418"):
+        check_answer("GET", "/api/trending", 418, {})
+    with pytest.raises(AssertionError, match="reason"):
+        check_answer("GET", "/api/alerts", 400, {"error": "bad parameter"})

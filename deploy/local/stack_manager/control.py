@@ -130,8 +130,8 @@ def provision(settings: Settings) -> None:
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
-    from core.clients import s3_client
     from core.contracts import pipeline_topics
+    from stores.clients import s3_client
 
     kafka = settings.kafka
     admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap, request_timeout_ms=10000)

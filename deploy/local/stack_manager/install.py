@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tomllib
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core.settings import JAR_PARTS, STREAMING_OPERATORS_JAR
@@ -110,12 +111,15 @@ def install(layout: Layout) -> None:
         raise StackError(
             f"Java {java} found; Kafka and Flink need Java {MIN_JAVA} or newer (17 recommended)."
         )
-    install_jars(layout)
-    install_flink_lib(layout)
-    install_streaming_operators(layout)
-    install_minio(layout)
-    install_debian_packages(layout, {"redis-server": "redis-server"}, "Redis")
-    install_airflow(layout)
+    # MinIO's build is the longest step and needs only Go and the CPU: it runs beside the downloads.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="minio") as background:
+        minio = background.submit(install_minio, layout)
+        install_jars(layout)
+        install_flink_lib(layout)
+        install_streaming_operators(layout)
+        install_debian_packages(layout, {"redis-server": "redis-server"}, "Redis")
+        install_airflow(layout)
+        minio.result()
 
 
 def install_jars(layout: Layout) -> None:

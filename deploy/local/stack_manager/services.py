@@ -12,11 +12,11 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.clients import flink_rest
 from core.config import Settings
 from stack_manager import configs
 from stack_manager.install import flink_home
 from stack_manager.layout import Layout
+from stores.clients import flink_rest
 
 
 @dataclass

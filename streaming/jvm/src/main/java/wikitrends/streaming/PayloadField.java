@@ -10,7 +10,7 @@
  * What it returns, as JSON_VALUE(payload, '$.name') does: a string field's text, a number's or a
  * boolean's text (so {"title": 42} is the article "42"); NULL for a missing field, JSON null, an
  * object or an array, and for a payload that is not one JSON object (nothing may follow it).
- * streaming/job.py registers it; streaming/tables.py uses it.
+ * streaming/pageviews/job.py registers it; streaming/pageviews/tables.py uses it.
  */
 package wikitrends.streaming;
 

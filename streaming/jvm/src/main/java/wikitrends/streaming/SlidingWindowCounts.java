@@ -15,7 +15,7 @@
  * read only for candidates and when a minute moves in; they replace a SQL join that kept a second
  * copy of every minute count (docs/streaming.md).
  *
- * streaming/job.py calls windows() and candidateHours() through PyFlink's Java gateway;
+ * streaming/pageviews/job.py calls windows() and candidateHours() through PyFlink's Java gateway;
  * deploy/local/stack.py install builds this module (streaming/jvm/pom.xml) and the job ships its
  * jar; its tests are in src/test.
  */

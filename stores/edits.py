@@ -31,7 +31,7 @@ from core.edit_rules import EditAlert
 from core.settings import EditsSettings, RedisSettings
 from core.windows import HOUR_MS, MINUTE_MS
 
-log = logging.getLogger("core.edit_store")
+log = logging.getLogger("stores.edits")
 
 CLOCK_MEMBER = "newest"
 # Keys of articles and entities outlive their window a little, then Redis drops the quiet ones.

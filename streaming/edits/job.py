@@ -2,8 +2,8 @@
 
 Submit it beside the page-request job:
 
-    deploy/local/flink run -d -py streaming/edits_job.py
-    flink run -m jobmanager:8081 -pyfs core,streaming -py streaming/edits_job.py [options]
+    deploy/local/flink run -d -py streaming/edits/job.py
+    flink run -m jobmanager:8081 -pyfs core,stores,streaming -py streaming/edits/job.py [options]
 
     edits (Kafka, raw recentchange JSON)
       -> parse, match the watch list (normalised titles; changes made through the API are picked up
@@ -13,7 +13,7 @@ Submit it beside the page-request job:
       -> keyed by watched entity: LARGE_EDIT, BOT_EDIT, RAPID_EDIT (event time)
       -> keyed by article, reverts only: EDIT_WAR
       -> alerts: edit-alerts (Kafka, exactly-once) and Redis
-      -> every edit and alert, gathered per minute of event time: Redis (core/edit_store.py)
+      -> every edit and alert, gathered per minute of event time: Redis (stores/edits.py)
 
 Event time is the event's own (``meta.dt``). Guarantees: checkpoints in
 exactly-once mode; the Kafka sinks are transactional; the Redis writes are
@@ -41,10 +41,10 @@ from pyflink.datastream.connectors.kafka import (
     KafkaSource,
 )
 
-from core.config import ConfigError, Settings, load_settings
+from core.config import Settings
 from core.edit_rules import war_key
-from core.edit_store import encode_alert
-from streaming.edit_operators import (
+from stores.edits import encode_alert
+from streaming.edits.operators import (
     DEAD_LETTERS,
     EditTime,
     EditWarRules,
@@ -53,7 +53,8 @@ from streaming.edit_operators import (
     PublishEdits,
     minute_of,
 )
-from streaming.publish import PICKLED
+from streaming.flink_jobs import job_settings
+from streaming.gather import PICKLED
 
 
 def kafka_sink(settings: Settings, topic: str, name: str) -> KafkaSink:
@@ -93,7 +94,7 @@ def committed_offsets_else_earliest() -> KafkaOffsetsInitializer:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="flink run -py streaming/edits_job.py",
+        prog="flink run -py streaming/edits/job.py",
         description="Read Wikimedia recentchange edits from Kafka; publish each article's edit activity and "
         "the watch-list and edit-war alerts to Redis, alerts also to Kafka. Settings come from configs/ "
         "([edits], [kafka]; WIKITRENDS_* environment variables override).",
@@ -189,13 +190,7 @@ def build(settings: Settings, args: argparse.Namespace) -> StreamExecutionEnviro
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = load_settings()
-    try:
-        settings.stack.required_jars("flink")
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 2
-    build(settings, args).execute(args.job_name)
+    build(job_settings(), args).execute(args.job_name)
     return 0
 
 

@@ -6,7 +6,11 @@ topics' sink, which the JVM writes (streaming/jvm's WindowTopics).
 from __future__ import annotations
 
 from core.config import Settings
-from streaming.sql import PAGEVIEWS_RAW, payload_field, plausible_ts
+from streaming.pageviews.sql import payload_field, plausible_ts
+
+# The names the job registers its Kafka tables under (job.py reads them back from here).
+PAGEVIEWS_RAW = "pageviews_raw"
+DEAD_LETTER_SINK = "dead_letter_sink"
 
 
 def kafka_options(settings: Settings, **options: str) -> str:
@@ -86,7 +90,7 @@ def dead_letter_sink_table(settings: Settings) -> str:
         **{"topic": settings.kafka.dead_letter_topic, "format": "json", **exactly_once("dead-letters")},
     )
     return f"""
-CREATE TABLE dead_letter_sink (
+CREATE TABLE {DEAD_LETTER_SINK} (
   `reason` STRING,
   `payload` STRING,
   `seen_at` BIGINT

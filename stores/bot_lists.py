@@ -6,11 +6,11 @@ import logging
 import time
 
 from core.bots import BotLists
-from core.clients import read_json_object
 from core.config import Settings
 from core.contracts import bots_pointer_key
+from stores.clients import read_json_object
 
-log = logging.getLogger("core.bot_store")
+log = logging.getLogger("stores.bot_lists")
 
 
 def current_pointer(client, settings: Settings) -> dict | None:

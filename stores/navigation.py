@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 
 from core import clickstream
 from core.clickstream import Navigation, Outgoing, Referrer
-from core.clients import list_keys, read_json_object, s3_client
 from core.config import Settings
 from core.contracts import clickstream_pointer_key, clickstream_summaries_key
+from stores.clients import list_keys, read_json_object, s3_client
 
 POINTER_SECONDS = 60.0  # a new month appears once a month: re-reading the pointer each minute is plenty
 CACHED_BUCKETS = 16

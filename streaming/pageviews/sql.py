@@ -1,6 +1,6 @@
 """The SQL of the streaming job, built from the configuration and core's constants.
 
-The job runs in two stages (see streaming/job.py), all per-record work in the JVM:
+The job runs in two stages (see streaming/pageviews/job.py), all per-record work in the JVM:
 
   stage 1, per event: read ``pageviews`` as raw strings, parse and validate
   each event, count valid ones per article and minute (``minute_counts``),
@@ -8,7 +8,7 @@ The job runs in two stages (see streaming/job.py), all per-record work in the JV
 
   stage 2, per minute count: the 10-minute windows sliding every minute
   (to the ten topics) and the trending candidates' hours (``candidate_hours``),
-  both from one JVM operator (streaming/jvm; streaming/job.py writes the
+  both from one JVM operator (streaming/jvm; streaming/pageviews/job.py writes the
   windows to their topics and registers the candidates' view); the
   candidates' hours beside their wikis' hours (judged by the publisher with
   core/trending.py); and the hourly counts.
@@ -34,6 +34,8 @@ the session time zone to UTC).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from core.articles import article_condition_sql
 from core.config import Settings
 from core.events import (
@@ -56,16 +58,16 @@ HOUR_MINUTES = HOUR_MS // MINUTE_MS
 HOURLY_BLOCKS = 64
 TRENDING_BLOCKS = 4
 
-# The names the stages share: tables and views registered by streaming/job.py.
-PAGEVIEWS_RAW = "pageviews_raw"  # the input topic as a table (streaming/tables.py)
-MINUTE_COUNTS = "minute_counts"
-CANDIDATE_HOURS = "candidate_hours"
-SITE_MINUTES = "site_minutes"
-STAGE_ONE = "stage_one"
+if TYPE_CHECKING:
+    pass
+
+# What a query reads: a PyFlink Table (its str() is the name Flink registered it under) or a table's
+# name. job.py hands each query the tables it reads, so no stage depends on a name set elsewhere.
+Relation = "Table | str"
 
 
 # PAYLOAD_FIELD(payload, name): a field of the event's JSON as JSON_VALUE reads it, the payload parsed once
-# for all its fields (streaming/jvm's PayloadField.java; streaming/job.py registers it).
+# for all its fields (streaming/jvm's PayloadField.java; streaming/pageviews/job.py registers it).
 PAYLOAD_FIELD = "payload_field"
 PAYLOAD_FIELD_CLASS = "wikitrends.streaming.PayloadField"
 
@@ -105,23 +107,21 @@ def problem_expression() -> str:
   END"""
 
 
-def checked_events_view() -> str:
+def checked_events_query(pageviews: Relation) -> str:
     """Every event with its problem (if any) and whether it came after the watermark."""
     return f"""
-CREATE TEMPORARY VIEW checked_events AS
 SELECT payload, project, title, event_time,
   {problem_expression()} AS problem,
   COALESCE(event_time < CURRENT_WATERMARK(event_time), FALSE) AS late
-FROM {PAGEVIEWS_RAW}"""
+FROM {pageviews}"""
 
 
-def valid_events_view() -> str:
-    return """
-CREATE TEMPORARY VIEW valid_events AS
-SELECT project, title, event_time FROM checked_events WHERE problem IS NULL AND NOT late"""
+def valid_events_query(checked_events: Relation) -> str:
+    """The events counted: no problem, not late."""
+    return f"SELECT project, title, event_time FROM {checked_events} WHERE problem IS NULL AND NOT late"
 
 
-def stage_one_query() -> str:
+def stage_one_query(checked_events: Relation, valid_events: Relation) -> str:
     """Minute counts and dead letters in one stream, so stage 1 reads the topic once.
 
     kind 'minute': views of one article in one minute; kind 'dead': a bad or late event.
@@ -129,39 +129,36 @@ def stage_one_query() -> str:
     return f"""
 SELECT 'minute' AS kind, project, title, {epoch_ms("window_start")} AS minute_ms, COUNT(*) AS view_count,
   CAST(NULL AS STRING) AS payload, CAST(NULL AS STRING) AS reason, window_time AS rowtime
-FROM TABLE(TUMBLE(TABLE valid_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+FROM TABLE(TUMBLE(TABLE {valid_events}, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
 GROUP BY project, title, window_start, window_end, window_time
 UNION ALL
 SELECT 'dead', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
   payload, CASE WHEN problem IS NULL THEN 'late: event time before the watermark' ELSE problem END,
   event_time
-FROM checked_events WHERE problem IS NOT NULL OR late"""
+FROM {checked_events} WHERE problem IS NOT NULL OR late"""
 
 
-def minute_counts_view() -> str:
+def minute_counts_query(stage_one: Relation) -> str:
     """Views per article and minute; ``row_time`` is the minute's last millisecond (its event time)."""
-    return f"""
-CREATE TEMPORARY VIEW {MINUTE_COUNTS} AS
-SELECT project, title, minute_ms, view_count, row_time FROM {STAGE_ONE} WHERE kind = 'minute'"""
+    return f"SELECT project, title, minute_ms, view_count, row_time FROM {stage_one} WHERE kind = 'minute'"
 
 
-def minute_counts_query() -> str:
+def without_time_query(minute_counts: Relation) -> str:
     """The minute counts without their time column, as the sliding-window operator takes them."""
-    return f"SELECT project, title, minute_ms, view_count FROM {MINUTE_COUNTS}"
+    return f"SELECT project, title, minute_ms, view_count FROM {minute_counts}"
 
 
-def insert_dead_letters() -> str:
+def dead_letters_query(stage_one: Relation) -> str:
     """Dead letters with their payload cut to ``DEAD_LETTER_PAYLOAD_CHARS`` (the reason says so)."""
     limit = DEAD_LETTER_PAYLOAD_CHARS
     return f"""
-INSERT INTO dead_letter_sink
 SELECT
   CASE WHEN CHAR_LENGTH(payload) > {limit}
     THEN CONCAT(reason, ' (payload of ', CAST(CHAR_LENGTH(payload) AS STRING), ' characters cut to {limit})')
     ELSE reason END,
   CASE WHEN CHAR_LENGTH(payload) > {limit} THEN SUBSTRING(payload, 1, {limit}) ELSE payload END,
   {NOW_MS}
-FROM {STAGE_ONE} WHERE kind = 'dead'"""
+FROM {stage_one} WHERE kind = 'dead'"""
 
 
 def _hour_sums(column: str, window_number: str) -> str:
@@ -178,7 +175,7 @@ def _hour_sums(column: str, window_number: str) -> str:
     )
 
 
-def trending_query(settings: Settings) -> str:
+def trending_query(candidate_hours: Relation, site_minutes: Relation, settings: Settings) -> str:
     """What the trending publisher judges each minute: the candidates' hours and their wikis' hours.
 
     kind 'articles': the candidates, each as a JSON array
@@ -197,7 +194,7 @@ def trending_query(settings: Settings) -> str:
     at which a window ends gets a list, empty or not.
 
     The rule itself (core/trending.py) runs in the publisher
-    (streaming/publish.py), so that it lives in one place, tested directly,
+    (streaming/pageviews/publish.py), so that it lives in one place, tested directly,
     for the job and the tests' oracle.
     """
     counts = ", ".join([*(f"c{k}" for k in range(1, WINDOWS_PER_HOUR + 1)), "earlier"])
@@ -209,7 +206,7 @@ def trending_query(settings: Settings) -> str:
 SELECT minute_ms, 'articles' AS kind, LISTAGG(line, ',') AS lines, window_time AS rowtime FROM (
   SELECT window_start, window_end, window_time, minute_ms,
     MOD(ABS(HASH_CODE(title)), {TRENDING_BLOCKS}) AS block, JSON_ARRAY(project, title, {counts}) AS line
-  FROM TABLE(TUMBLE(TABLE {CANDIDATE_HOURS}, DESCRIPTOR(w_time), INTERVAL '1' MINUTE))
+  FROM TABLE(TUMBLE(TABLE {candidate_hours}, DESCRIPTOR(w_time), INTERVAL '1' MINUTE))
   WHERE {articles_only}
 )
 GROUP BY window_start, window_end, window_time, minute_ms, block
@@ -217,22 +214,21 @@ UNION ALL
 SELECT minute_ms, 'site', JSON_ARRAY(project, {counts}), window_time FROM (
   SELECT {epoch_ms("window_end")} AS minute_ms, window_time, project,
     {_hour_sums("total", site_window)}
-  FROM TABLE(HOP(TABLE {SITE_MINUTES}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE,
+  FROM TABLE(HOP(TABLE {site_minutes}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE,
     INTERVAL '{HOUR_MINUTES + EARLIER_MS // MINUTE_MS}' MINUTE(3)))
   GROUP BY window_start, window_end, window_time, project
 ) WHERE c6 > 0"""
 
 
-def site_minutes_view() -> str:
+def site_minutes_query(minute_counts: Relation) -> str:
     """Each wiki's total views per minute (every title: the wiki's own rhythm), with its event time."""
     return f"""
-CREATE TEMPORARY VIEW {SITE_MINUTES} AS
 SELECT project, {epoch_ms("window_start")} AS minute_ms, SUM(view_count) AS total, window_time AS row_time
-FROM TABLE(TUMBLE(TABLE {MINUTE_COUNTS}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE))
+FROM TABLE(TUMBLE(TABLE {minute_counts}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE))
 GROUP BY window_start, window_end, window_time, project"""
 
 
-def hourly_counts_query() -> str:
+def hourly_counts_query(minute_counts: Relation) -> str:
     """Views per article per hour, gathered into a few text blocks per hour for the S3 publisher.
 
     A one-hour tumbling window over the minute counts sums each article's
@@ -247,7 +243,7 @@ SELECT {epoch_ms("window_start")} AS hour_start_ms, block, LISTAGG(line, ',') AS
 FROM (
   SELECT window_start, window_end, window_time, MOD(ABS(HASH_CODE(title)), {HOURLY_BLOCKS}) AS block,
     JSON_ARRAY(project, title, SUM(view_count)) AS line
-  FROM TABLE(TUMBLE(TABLE {MINUTE_COUNTS}, DESCRIPTOR(row_time), INTERVAL '1' HOUR))
+  FROM TABLE(TUMBLE(TABLE {minute_counts}, DESCRIPTOR(row_time), INTERVAL '1' HOUR))
   GROUP BY window_start, window_end, window_time, project, title
 )
 GROUP BY window_start, window_end, window_time, block"""

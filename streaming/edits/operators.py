@@ -1,4 +1,4 @@
-"""The edit job's operators (streaming/edits_job.py lays them out): parsing, the keyed alert rules and
+"""The edit job's operators (streaming/edits/job.py lays them out): parsing, the keyed alert rules and
 the Redis publisher. In a module of their own so that Flink ships them by reference, not by value.
 """
 
@@ -13,15 +13,15 @@ from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
-from core.bot_store import BotListsPoller
-from core.clients import redis_client, s3_client
 from core.config import Settings
 from core.edit_events import Edit, MalformedEditEvent, marked_bot, parse_recentchange
 from core.edit_rules import AlertThresholds, ArticleEditWar, EntityAlerts, WatchList
-from core.edit_store import EditWriter, WatchListStore
 from core.events import DEAD_LETTER_PAYLOAD_CHARS
 from core.windows import MINUTE_MS, iso_time
-from streaming.publish import PICKLED, GatherThenPublish
+from stores.bot_lists import BotListsPoller
+from stores.clients import redis_client, s3_client
+from stores.edits import EditWriter, WatchListStore
+from streaming.gather import PICKLED, GatherThenPublish
 
 log = logging.getLogger("streaming.edits")
 
@@ -132,7 +132,7 @@ class EditWarRules(KeyedRules):
 
 
 class PublishEdits(GatherThenPublish):
-    """Keyed by minute of event time: the minute's edits and alerts to Redis (core/edit_store.py).
+    """Keyed by minute of event time: the minute's edits and alerts to Redis (stores/edits.py).
 
     Published when event time passes the minute, or PUBLISH_AFTER_SECONDS after its first row arrived
     when event time stands still; rows arriving later are published by the next timer.
