@@ -37,7 +37,7 @@ echo "== integration and end-to-end tests (real Kafka, Flink, Spark, Redis, S3, 
 # Most of their time is spent waiting on the services, so the tests that leave the stack alone run
 # two at a time (one test file per worker); those that stop, kill or restart a service run alone after.
 status=0
-"$py" -m pytest tests/integration -q -m "not disturbs_stack" -n 2 --dist loadfile || status=$?
+"$py" -m pytest tests/integration -q -m "not disturbs_stack" -n 2 --dist loadfile --durations=8 || status=$?
 echo "== the tests that stop, kill or restart a service of the stack, one at a time"
-"$py" -m pytest tests/integration -q -m disturbs_stack || status=$?
+"$py" -m pytest tests/integration -q -m disturbs_stack --durations=0 || status=$?
 exit "$status"
