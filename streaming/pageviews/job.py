@@ -226,23 +226,37 @@ def hourly_counts(t_env: StreamTableEnvironment, minute_counts: Table) -> Table:
 
 def publish_trending(t_env: StreamTableEnvironment, trending: Table, settings: Settings) -> None:
     """Each minute's list, judged by core/trending.py, to Redis once event time passes the minute."""
-    (
-        t_env.to_data_stream(trending)
-        .key_by(lambda row: row.minute_ms, key_type=Types.LONG())
-        .process(PublishTrending(settings))
-        .name("publish trending lists to Redis")
-        .uid("publish-trending")
+    publish(
+        t_env,
+        trending,
+        "minute_ms",
+        PublishTrending(settings),
+        "publish trending lists to Redis",
+        "publish-trending",
     )
 
 
 def publish_hourly_counts(t_env: StreamTableEnvironment, hourly_counts: Table, settings: Settings) -> None:
     """Each hour's counts as one Parquet object on S3 once event time passes the hour."""
+    publish(
+        t_env,
+        hourly_counts,
+        "hour_start_ms",
+        PublishHourlyCounts(settings),
+        "publish hourly counts to S3",
+        "publish-hourly-counts",
+    )
+
+
+def publish(t_env: StreamTableEnvironment, rows: Table, key: str, publisher, name: str, uid: str) -> None:
+    """``rows`` keyed by their ``key`` column (a minute or an hour) into a gathering Python publisher
+    (streaming/gather.py); ``uid`` keeps its state across savepoints."""
     (
-        t_env.to_data_stream(hourly_counts)
-        .key_by(lambda row: row.hour_start_ms, key_type=Types.LONG())
-        .process(PublishHourlyCounts(settings))
-        .name("publish hourly counts to S3")
-        .uid("publish-hourly-counts")
+        t_env.to_data_stream(rows)
+        .key_by(lambda row: row[key], key_type=Types.LONG())
+        .process(publisher)
+        .name(name)
+        .uid(uid)
     )
 
 
