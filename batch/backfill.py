@@ -178,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings: Settings = load_settings()
     spark = spark_session("wikitrends-backfill", settings)
+    # Compiling these wide plans (24 hours, 96 noise columns) into one Java method each costs more
+    # than the generated code saves: bench/spark_codegen.py, docs/batch.md "Speed".
+    spark.conf.set("spark.sql.codegen.wholeStage", "false")
     try:
         with step("listing inputs"):
             files = find_inputs(spark, args.input, args.file_time)

@@ -85,6 +85,27 @@ def published_through(redis_client, settings: Settings, minute: int):
     return check
 
 
+def fed_in_parts(isolated: Isolated, **overrides: str) -> Isolated:
+    """The job's settings for a test that feeds its input in parts, pausing between them.
+
+    No partition is declared idle during the pauses: PyFlink's Python operators can drop a watermark
+    they hold when their input turns idle (docs/streaming.md, "When the input stops"), and after a
+    silence longer than the idle timeout a burst of backlog (which live traffic never is) would let
+    the first partition read run event time ahead of the others. ``overrides``: more WIKITRENDS_
+    STREAMING_* settings, by key.
+    """
+    streaming = {"IDLE_TIMEOUT_SECONDS": "3600", **overrides}
+    env = {**isolated.env, **{f"WIKITRENDS_STREAMING_{key}": value for key, value in streaming.items()}}
+    return Isolated(env, load_settings(env))
+
+
+@pytest.fixture
+def fault_drill(isolated: Isolated) -> Isolated:
+    """The job for tests that feed it while it runs, across outages: checkpoints every 10 s,
+    abandoned after 30 s (the job fails on the first), so an outage can outlast the timeout."""
+    return fed_in_parts(isolated, CHECKPOINT_INTERVAL_SECONDS="10", CHECKPOINT_TIMEOUT_SECONDS="30")
+
+
 @pytest.mark.disturbs_stack
 def test_the_stack_restarted_or_the_jobmanager_lost_mid_stream_gives_the_same_outputs(
     isolated: Isolated, tmp_path: Path, s3_client, redis_client
@@ -94,6 +115,7 @@ def test_the_stack_restarted_or_the_jobmanager_lost_mid_stream_gives_the_same_ou
     lost), started again and the job resumed from the checkpoint it retained. The input arrives in
     three parts, so each restart has open windows, minutes and hours to carry over; the outputs must
     equal the oracle's: no window, minute or hour lost or doubled."""
+    isolated = fed_in_parts(isolated)
     settings = isolated.settings
     truth, parts = produce_in_parts(isolated, tmp_path, [START + 40 * MINUTE_MS, START + 80 * MINUTE_MS])
 
@@ -128,24 +150,6 @@ def test_the_stack_restarted_or_the_jobmanager_lost_mid_stream_gives_the_same_ou
         cancel_job(settings, job_id)
         for location in restore_points:
             flink_jobs.discard_restore_point(settings, location)
-
-
-@pytest.fixture
-def fault_drill(isolated: Isolated) -> Isolated:
-    """The job for tests that feed it while it runs, across outages.
-
-    Checkpoints every 10 s, abandoned after 30 s (the job fails on the first), so an outage can
-    outlast the timeout in a test. No partition is declared idle during the test's pauses: after a
-    silence longer than the idle timeout, a burst of minutes of backlog (which the test feeds, and
-    live traffic never is) would let the first partition read run event time ahead of the others.
-    """
-    env = {
-        **isolated.env,
-        "WIKITRENDS_STREAMING_CHECKPOINT_INTERVAL_SECONDS": "10",
-        "WIKITRENDS_STREAMING_CHECKPOINT_TIMEOUT_SECONDS": "30",
-        "WIKITRENDS_STREAMING_IDLE_TIMEOUT_SECONDS": "3600",
-    }
-    return Isolated(env, load_settings(env))
 
 
 def outlast_checkpoint_timeout(settings: Settings, job_id: str, what: str) -> None:
