@@ -48,11 +48,11 @@ def parser() -> argparse.ArgumentParser:
     def command(name: str, what: str, **options) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=what, description=what, **options)
 
-    command("install", "Download and build everything; start nothing.")
-    command(
-        "install-test-tools",
-        "What only the tests need: Chromium and its driver, wrk, Airflow in its own venv.",
+    install_command = command("install", "Download and build everything; start nothing.")
+    install_command.add_argument(
+        "--test-tools", action="store_true", help="also what only the tests need (as install-test-tools)"
     )
+    command("install-test-tools", "What only the tests need: Chromium and its driver, wrk, a CJK font.")
     command(
         "start", "Install what is missing, start every service that is down, create the topics and bucket."
     )
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace, settings, layout: Layout) -> int:
     """Carry out one subcommand."""
     stack = Stack(settings)
     if args.command == "install":
-        install.install(layout)
+        install.install(layout, test_tools=args.test_tools)
         say("Everything is installed.")
     elif args.command == "install-test-tools":
         install.install_test_tools(layout)

@@ -9,8 +9,7 @@ cd "$(dirname "$0")/../.."
 stack() { python3 deploy/local/stack.py "$@"; }
 
 echo "== install (skips what is already current)"
-stack install
-stack install-test-tools  # Chromium and its driver, wrk, a CJK font (Airflow comes with the stack)
+stack install --test-tools  # and Chromium with its driver, wrk, a CJK font
 home=$(python3 -c 'from core.config import load_settings; print(load_settings().stack.home_path)')
 py="$home/venv/bin/python"
 

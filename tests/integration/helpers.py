@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -77,6 +79,17 @@ def descendants(pid: int) -> list[int]:
         found += children
         pending += children
     return found
+
+
+def kill_taskmanager(settings: Settings) -> None:
+    """SIGKILL the Flink TaskManager, as a crashed machine would, and start it again."""
+    pid = int((settings.stack.run_path / "flink-taskmanager.pid").read_text())
+    python_workers = descendants(pid)
+    os.kill(pid, signal.SIGKILL)
+    for worker in python_workers:  # a killed TaskManager leaves its Python workers behind
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGTERM)
+    run_stack("start")
 
 
 def kernel_address(hex_address: str) -> str:

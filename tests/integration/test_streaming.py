@@ -10,23 +10,15 @@ every minute exactly, and the hourly counts exactly.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 from pathlib import Path
 
-import pytest
-
-from core.config import Settings
-from core.contracts import Keys
-from tests.integration.helpers import descendants, listeners_beyond_loopback, run_stack
+from tests.integration.helpers import listeners_beyond_loopback
 from tests.integration.streaming_run import (
     Isolated,
     cancel_job,
     check_outputs,
     produce_run,
     submit_job,
-    wait_for,
     wait_until_done,
 )
 
@@ -41,28 +33,5 @@ def test_streaming_outputs_equal_the_oracle(
         check_outputs(isolated, s3_client, redis_client, truth)
         # While the job runs, the TaskManager also serves its Python workers (the Fn API's gRPC).
         assert listeners_beyond_loopback(isolated.settings) == []
-    finally:
-        cancel_job(isolated.settings, job_id)
-
-
-@pytest.mark.disturbs_stack
-def test_a_killed_taskmanager_recovers_to_the_same_outputs(
-    isolated: Isolated, tmp_path: Path, s3_client, redis_client, settings: Settings
-) -> None:
-    truth = produce_run(isolated, tmp_path)
-    job_id = submit_job(isolated)
-    keys = Keys(isolated.settings.redis)
-    try:
-        # Kill the TaskManager once the job has published some minutes but is far from done.
-        wait_for(lambda: redis_client.zcard(keys.trending_index) >= 20, "the first trending minutes")
-        pid = int((settings.stack.run_path / "flink-taskmanager.pid").read_text())
-        python_workers = descendants(pid)
-        os.kill(pid, signal.SIGKILL)
-        for worker in python_workers:  # a killed TaskManager leaves its Python workers behind
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(worker, signal.SIGTERM)
-        run_stack("start")
-        wait_until_done(isolated, s3_client, redis_client, job_id)
-        check_outputs(isolated, s3_client, redis_client, truth)
     finally:
         cancel_job(isolated.settings, job_id)

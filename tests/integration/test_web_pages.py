@@ -63,9 +63,11 @@ def no_alert(driver) -> bool:
 
 
 def shown_titles(driver) -> list[str]:
-    from selenium.webdriver.common.by import By
-
-    return [element.text for element in driver.find_elements(By.CSS_SELECTOR, "#live-list .article .title")]
+    """The listed titles as the reader sees them, read in one script: the page may replace its list
+    between finding the elements and reading each one's text."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#live-list .article .title'), e => e.innerText.trim())"
+    )
 
 
 def test_trending_page_lists_the_articles_in_order_with_charts(site: Site, browser) -> None:

@@ -24,6 +24,15 @@ from stack_manager.steps import file_digest, require_tool, run_logged, stamp_mat
 MINIO_MODULE = "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 MIN_JAVA = 11
+# Debian packages (a command, or a file path, that shows each is installed -> the package).
+STACK_PACKAGES = {"redis-server": "redis-server"}
+TEST_TOOL_PACKAGES = {
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
+    "wrk": "wrk",
+    # A CJK font, so screenshots of non-Latin titles show glyphs, not boxes.
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc": "fonts-wqy-zenhei",
+}
 
 
 def required_python() -> str:
@@ -104,22 +113,26 @@ def java_major_version() -> int:
     return int(match.group(2)) if major == 1 else major
 
 
-def install(layout: Layout) -> None:
-    """Download and build everything the stack runs; skip what is already current."""
+def install(layout: Layout, test_tools: bool = False) -> None:
+    """Download and build everything the stack runs (and, with ``test_tools``, what only the tests
+    need); skip what is already current."""
     java = java_major_version()
     if java < MIN_JAVA:
         raise StackError(
             f"Java {java} found; Kafka and Flink need Java {MIN_JAVA} or newer (17 recommended)."
         )
-    # MinIO's build is the longest step and needs only Go and the CPU: it runs beside the downloads.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="minio") as background:
-        minio = background.submit(install_minio, layout)
+    # MinIO's build (Go, CPU) and Airflow's virtual environment (PyPI) are the longest steps and
+    # need nothing else: they run beside the downloads and the operators' build.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="install") as background:
+        beside = [background.submit(install_minio, layout), background.submit(install_airflow, layout)]
         install_jars(layout)
         install_flink_lib(layout)
         install_streaming_operators(layout)
-        install_debian_packages(layout, {"redis-server": "redis-server"}, "Redis")
-        install_airflow(layout)
-        minio.result()
+        # One apt-get for everything Debian gives (it holds a lock: two at once would fail).
+        packages = {**STACK_PACKAGES, **(TEST_TOOL_PACKAGES if test_tools else {})}
+        install_debian_packages(layout, packages, "The stack" + (" and its tests" if test_tools else ""))
+        for step in beside:
+            step.result()
 
 
 def install_jars(layout: Layout) -> None:
@@ -318,18 +331,8 @@ def install_debian_packages(layout: Layout, commands: dict[str, str], what: str)
 
 
 def install_test_tools(layout: Layout) -> None:
-    """What only the tests and benchmarks need: Chromium and its driver, and wrk."""
-    install_debian_packages(
-        layout,
-        {
-            "chromium": "chromium",
-            "chromedriver": "chromium-driver",
-            "wrk": "wrk",
-            # A CJK font, so screenshots of non-Latin titles show glyphs, not boxes.
-            "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc": "fonts-wqy-zenhei",
-        },
-        "The browser tests",
-    )
+    """What only the tests and benchmarks need: Chromium and its driver, wrk, a CJK font."""
+    install_debian_packages(layout, TEST_TOOL_PACKAGES, "The browser tests")
 
 
 def install_airflow(layout: Layout) -> None:

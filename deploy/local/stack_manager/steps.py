@@ -79,4 +79,4 @@ def run_logged(
             f"{what} failed (exit {code}) after {elapsed:.0f} s. Last lines of {log}:\n"
             f"{log_tail(log)}\n{hint}"
         )
-    say(f"  done in {elapsed:.0f} s")
+    say(f"  done in {elapsed:.0f} s: {what[0].lower()}{what[1:]}")
