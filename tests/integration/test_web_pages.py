@@ -7,7 +7,7 @@ the alerts page with hostile comments and right-to-left user names. Screenshots 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -172,16 +172,26 @@ def test_trending_articles_show_their_edits_of_the_last_hour_and_last_alert(site
 
 
 def alert_rows(driver) -> list[tuple[str, str]]:
-    from selenium.webdriver.common.by import By
+    """(type, title) of each listed alert, read in one script (the page replaces its list as it
+    refreshes itself)."""
+    rows = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#live-list .alert'), row =>"
+        " [row.querySelector('.alert-type').innerText.trim(), row.querySelector('.title').innerText.trim()])"
+    )
+    return [tuple(row) for row in rows]
 
-    rows = driver.find_elements(By.CSS_SELECTOR, "#live-list .alert")
-    return [(row.find_element(By.CSS_SELECTOR, ".alert-type").text, title_of(row)) for row in rows]
 
+def on_a_settled_list(check: Callable[[], None], attempts: int = 3) -> None:
+    """Run ``check`` (reads of the page's elements), again if the page replaced its list meanwhile."""
+    from selenium.common.exceptions import StaleElementReferenceException
 
-def title_of(row) -> str:
-    from selenium.webdriver.common.by import By
-
-    return row.find_element(By.CSS_SELECTOR, ".title").text
+    for attempt in range(attempts):
+        try:
+            check()
+            return
+        except StaleElementReferenceException:
+            if attempt == attempts - 1:
+                raise
 
 
 def test_alerts_page_lists_newest_first_with_hostile_text_inert(site: Site, browser) -> None:
@@ -194,17 +204,21 @@ def test_alerts_page_lists_newest_first_with_hostile_text_inert(site: Site, brow
         ("LARGE_EDIT", "Köln"),
         ("LARGE_EDIT", "Albert Einstein"),
     ]
-    large = browser.find_elements(By.CSS_SELECTOR, "#live-list .alert")[3]
-    # The comment's markup is text on the page, and ran nothing.
-    assert large.find_element(By.CSS_SELECTOR, ".comment").text == "Comment: " + HOSTILE_COMMENT
-    assert large.find_elements(By.CSS_SELECTOR, "script, img") == []
+
+    def the_large_edit_is_shown_inert() -> None:
+        large = browser.find_elements(By.CSS_SELECTOR, "#live-list .alert")[3]
+        # The comment's markup is text on the page, and ran nothing.
+        assert large.find_element(By.CSS_SELECTOR, ".comment").text == "Comment: " + HOSTILE_COMMENT
+        assert large.find_elements(By.CSS_SELECTOR, "script, img") == []
+        # A right-to-left user name is isolated, so it does not reorder the text around it.
+        user = large.find_element(By.CSS_SELECTOR, ".user bdi")
+        assert user.text == RTL_USER and "by " + RTL_USER in large.text
+        assert "+812 bytes" in large.text and "more than 500" in large.text
+        link = large.find_element(By.CSS_SELECTOR, "a.title")
+        assert link.get_attribute("href") == "https://en.wikipedia.org/wiki/Albert_Einstein"
+
+    on_a_settled_list(the_large_edit_is_shown_inert)
     assert no_alert(browser) and browser.execute_script("return window.xssRan === undefined")
-    # A right-to-left user name is isolated, so it does not reorder the text around it.
-    user = large.find_element(By.CSS_SELECTOR, ".user bdi")
-    assert user.text == RTL_USER and "by " + RTL_USER in large.text
-    assert "+812 bytes" in large.text and "more than 500" in large.text
-    link = large.find_element(By.CSS_SELECTOR, "a.title")
-    assert link.get_attribute("href") == "https://en.wikipedia.org/wiki/Albert_Einstein"
     screenshot(browser, "alerts")
     time.sleep(3)  # the refreshed list is as inert
     assert len(alert_rows(browser)) == 4 and no_alert(browser)
