@@ -29,7 +29,7 @@ from batch.spark import spark_session  # noqa: E402
 from bench.measure import log  # noqa: E402
 
 
-def hourly_rows(spark: SparkSession, articles: int, days: int, hours_viewed: int) -> DataFrame:
+def generated_hourly_rows(spark: SparkSession, articles: int, days: int, hours_viewed: int) -> DataFrame:
     """Rows shaped like batch.backfill.hourly_rows: every article viewed in a few hours of each day."""
     per_day = articles * hours_viewed
     ids = spark.range(articles * days * hours_viewed)
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     spark = spark_session("bench-spark-codegen")
-    rows = hourly_rows(spark, args.articles, args.days, args.hours_viewed)
+    rows = generated_hourly_rows(spark, args.articles, args.days, args.hours_viewed)
     total = args.articles * args.days * args.hours_viewed
     log(f"{args.articles:,} articles x {args.days} days, {total:,} hourly rows, the backfill's averages")
     seconds = {}

@@ -27,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
 from core.config import LOCAL_CREDENTIALS_FILE, ConfigError, load_settings  # noqa: E402
-from stack_manager import configs, install  # noqa: E402
+from stack_manager import configs, debian, install  # noqa: E402
 from stack_manager.control import Stack  # noqa: E402
 from stack_manager.layout import Layout, StackError, say, write_local_credentials  # noqa: E402
 
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, settings, layout: Layout) -> int:
         install.install(layout, test_tools=args.test_tools)
         say("Everything is installed.")
     elif args.command == "install-test-tools":
-        install.install_test_tools(layout)
+        debian.install_test_tools(layout)
         say("The test tools are installed.")
     elif args.command in ("start", "restart"):
         if args.command == "restart":

@@ -18,7 +18,7 @@ from core.config import Settings, load_settings
 from core.contracts import Keys, hourly_counts_key
 from core.snapshots import decode_trending
 from core.windows import MINUTE_MS
-from stores.clients import flink_rest
+from stores.clients import flink_rest, list_keys
 from streaming import flink_jobs
 from tests.integration.helpers import kill_taskmanager, run_stack
 from tests.integration.streaming_run import (
@@ -225,5 +225,4 @@ def test_redis_s3_and_kafka_outages_lose_nothing(
 def hour_written(s3_client, settings: Settings, hour_start: int) -> bool:
     """Whether the hour's counts are on S3."""
     key = hourly_counts_key(settings.s3, hour_start)
-    listed = s3_client.list_objects_v2(Bucket=settings.s3.bucket, Prefix=key)
-    return listed.get("KeyCount", 0) > 0
+    return key in list_keys(s3_client, settings.s3.bucket, key)

@@ -1,5 +1,6 @@
 """Installing what the stack runs: the virtual environment, Maven jars, flink-python on loopback, MinIO,
-Debian packages, and the tests' own tools. Every step is skipped when its stamp says it is current.
+Airflow, and (stack_manager.debian) Debian's packages. Every step is skipped when its stamp says it is
+current.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core.settings import JAR_PARTS, STREAMING_OPERATORS_JAR
+from stack_manager.debian import STACK_PACKAGES, TEST_TOOL_PACKAGES, install_debian_packages
 from stack_manager.layout import REPO_ROOT, Layout, StackError
 from stack_manager.steps import file_digest, require_tool, run_logged, stamp_matches, write_stamp
 
@@ -24,15 +26,6 @@ from stack_manager.steps import file_digest, require_tool, run_logged, stamp_mat
 MINIO_MODULE = "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 MIN_JAVA = 11
-# Debian packages (a command, or a file path, that shows each is installed -> the package).
-STACK_PACKAGES = {"redis-server": "redis-server"}
-TEST_TOOL_PACKAGES = {
-    "chromium": "chromium",
-    "chromedriver": "chromium-driver",
-    "wrk": "wrk",
-    # A CJK font, so screenshots of non-Latin titles show glyphs, not boxes.
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc": "fonts-wqy-zenhei",
-}
 
 
 def required_python() -> str:
@@ -297,42 +290,6 @@ def install_minio(layout: Layout) -> None:
         env=env,
     )
     write_stamp(layout, "minio", MINIO_MODULE)
-
-
-def install_debian_packages(layout: Layout, commands: dict[str, str], what: str) -> None:
-    """Install Debian packages (command or file path -> package) that are missing; needs root."""
-
-    def present(probe: str) -> bool:
-        return Path(probe).exists() if probe.startswith("/") else shutil.which(probe) is not None
-
-    missing = sorted({package for probe, package in commands.items() if not present(probe)})
-    if not missing:
-        return
-    if os.geteuid() != 0:
-        raise StackError(
-            f"{what} needs Debian's {' '.join(missing)}. Install as root: "
-            f"apt-get update && apt-get install -y {' '.join(missing)}"
-        )
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    run_logged(
-        ["apt-get", "update"],
-        layout.logs / "install-apt-update.log",
-        "Updating Debian's package lists",
-        "Check that Debian's mirrors are reachable.",
-        env=env,
-    )
-    run_logged(
-        ["apt-get", "install", "-y", "--no-install-recommends", *missing],
-        layout.logs / f"install-{missing[0]}.log",
-        f"Installing Debian's {' '.join(missing)}",
-        "Check that Debian's mirrors are reachable.",
-        env=env,
-    )
-
-
-def install_test_tools(layout: Layout) -> None:
-    """What only the tests and benchmarks need: Chromium and its driver, wrk, a CJK font."""
-    install_debian_packages(layout, TEST_TOOL_PACKAGES, "The browser tests")
 
 
 def install_airflow(layout: Layout) -> None:
