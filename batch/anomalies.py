@@ -42,7 +42,7 @@ from pyspark.sql import functions as F
 
 from batch.anomaly_scores import anomaly_distances, published_articles
 from batch.cli import EXIT_OK, hour_of_day, iso_date, positive_int, run_job, step
-from batch.spark import spark_session
+from batch.spark import job_session
 from batch.storage import (
     AveragesPointer,
     BatchError,
@@ -239,8 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         args.from_hour,
         args.hour,
     )
-    spark = spark_session("wikitrends-anomalies", settings)
-    try:
+    with job_session("wikitrends-anomalies", settings) as spark:
         # Anomaly lists show articles: the rule the trending list uses (core/articles.py).
         articles_only = F.expr(article_condition_sql("title", settings.articles, dialect="spark"))
         history = read_averages(spark, settings, pointer).filter(articles_only)
@@ -254,8 +253,6 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 publish(settings, snapshots)
                 log.info("%s: published %d hour(s) to Redis and S3", day, len(snapshots))
-    finally:
-        spark.stop()
     return EXIT_OK
 
 

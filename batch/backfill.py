@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 
 from batch.cli import EXIT_OK, input_globs, iso_date, run_job, step
 from batch.expressions import canberra_term, day_noise, parse_dump_line, wide_sum
-from batch.spark import spark_session
+from batch.spark import job_session
 from batch.storage import (
     ALL_HOURS,
     KEY,
@@ -177,11 +177,10 @@ def averages_and_noise(per_day: DataFrame, days: int) -> DataFrame:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings: Settings = load_settings()
-    spark = spark_session("wikitrends-backfill", settings)
     # Compiling these wide plans (24 hours, 96 noise columns) into one Java method each costs more
     # than the generated code saves: bench/spark_codegen.py, docs/batch.md "Speed".
-    spark.conf.set("spark.sql.codegen.wholeStage", "false")
-    try:
+    interpreted = {"spark.sql.codegen.wholeStage": "false"}
+    with job_session("wikitrends-backfill", settings, conf=interpreted) as spark:
         with step("listing inputs"):
             files = find_inputs(spark, args.input, args.file_time)
         days = select_days(files, args.first_day, args.last_day)
@@ -217,8 +216,6 @@ def main(argv: list[str] | None = None) -> int:
             pointer.days,
             f", replacing {previous.version}" if previous and previous != pointer else "",
         )
-    finally:
-        spark.stop()
     return EXIT_OK
 
 

@@ -38,7 +38,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from batch.cli import EXIT_OK, run_job, step
-from batch.spark import spark_session, stage_progress
+from batch.spark import job_session, stage_progress
 from batch.storage import BatchError, list_paths
 from core import bots
 from core.config import Settings, load_settings
@@ -297,8 +297,7 @@ def publish(settings: Settings, version: str, results: list, model, report: dict
 def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     args = build_parser(settings).parse_args(argv)
-    spark = spark_session("wikitrends-bots", settings)
-    try:
+    with job_session("wikitrends-bots", settings) as spark:
         with stage_progress(spark):
             accounts, counts = account_table(spark, args, settings)
             if counts["malformed"]:
@@ -314,8 +313,6 @@ def main(argv: list[str] | None = None) -> int:
             "threshold": settings.bots.detection_threshold,
         }
         pointer = publish(settings, version, results, model, report)
-    finally:
-        spark.stop()
     per_account, per_edit = report["cross_validated"]["accounts"], report["cross_validated"]["edits"]
     log.info(
         "cross-validated: precision %.3f, recall %.3f (%d flagged accounts); per edit: precision %.3f, "

@@ -36,7 +36,7 @@ from pyspark.sql import functions as F
 
 from batch.cli import EXIT_OK, checked, input_globs, run_job, step
 from batch.expressions import MALFORMED_EXAMPLES, is_clickstream_header, parse_clickstream_lines
-from batch.spark import spark_session, stage_progress
+from batch.spark import job_session, stage_progress
 from batch.storage import BatchError, list_paths
 from core import clickstream
 from core.config import Settings, load_settings
@@ -219,8 +219,7 @@ def ingest_month(spark: SparkSession, settings: Settings, wiki: str, month: str,
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
-    spark = spark_session("wikitrends-clickstream", settings)
-    try:
+    with job_session("wikitrends-clickstream", settings) as spark:
         paths = []
         for pattern in args.input:
             found = [p for p in list_paths(spark, pattern) if not p.endswith("_SUCCESS")]
@@ -232,8 +231,6 @@ def main(argv: list[str] | None = None) -> int:
             for number, ((wiki, month), files) in enumerate(sorted(groups.items()), 1):
                 log.info("month %d of %d: %s %s, %d file(s)", number, len(groups), wiki, month, len(files))
                 ingest_month(spark, settings, wiki, month, files)
-    finally:
-        spark.stop()
     return EXIT_OK
 
 

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -90,6 +90,34 @@ def spark_session(app_name: str, settings: Settings | None = None) -> SparkSessi
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")  # the jobs log what they do; Spark's INFO drowns it
     return session
+
+
+@contextmanager
+def job_session(
+    app_name: str, settings: Settings, conf: Mapping[str, str] | None = None
+) -> Iterator[SparkSession]:
+    """A job's SparkSession (``spark_session``) with the job's own SQL settings ``conf``, for the job.
+
+    A session the job started is stopped at its end. One that was already running in this process
+    (a notebook, or the tests running several jobs in one session) is left running, with its SQL
+    settings as they were.
+    """
+    running = SparkSession.getActiveSession()
+    spark = spark_session(app_name, settings)
+    before = {key: spark.conf.get(key, None) for key in conf or {}}
+    for key, value in (conf or {}).items():
+        spark.conf.set(key, value)
+    try:
+        yield spark
+    finally:
+        if running is None:
+            spark.stop()
+        else:
+            for key, value in before.items():
+                if value is None:
+                    spark.conf.unset(key)
+                else:
+                    spark.conf.set(key, value)
 
 
 @contextmanager

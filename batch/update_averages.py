@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 
 from batch.cli import EXIT_OK, iso_date, run_job, step
 from batch.expressions import canberra_term, day_noise, fold_day, wide_sum
-from batch.spark import spark_session
+from batch.spark import job_session
 from batch.storage import (
     KEY,
     AveragesPointer,
@@ -91,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%s is already folded into the averages (%s); nothing to do", args.date, current.version)
         return EXIT_OK
     paths = hourly_counts_paths(settings, args.date, HOURS_PER_DAY - 1)
-    spark = spark_session("wikitrends-update-averages", settings)
-    try:
+    with job_session("wikitrends-update-averages", settings) as spark:
         day_rows = read_hourly_counts(spark, settings, paths)
         averages = read_averages(spark, settings, current) if current else None
         days = current.days if current else 0
@@ -106,8 +105,6 @@ def main(argv: list[str] | None = None) -> int:
             )
         write_pointer(settings, pointer)
         log.info("current averages are now %s (%d days)", pointer.version, pointer.days)
-    finally:
-        spark.stop()
     return EXIT_OK
 
 

@@ -34,6 +34,9 @@ from stack_manager.layout import Layout, StackError, say, write_local_credential
 # `stop` runs on the machine's Python as it is (it must work even if the environment is broken);
 # `stop` and `status` never generate credentials.
 NO_VENV = {"stop"}
+# Commands that install what is missing: before re-entering the venv, so that its creation runs
+# beside the longer steps.
+INSTALLS_FIRST = {"install", "start", "restart"}
 NO_CREDENTIALS = {"stop", "status"}
 
 
@@ -86,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             say(f"Generated the local S3 server's key pair in {layout.home / LOCAL_CREDENTIALS_FILE}")
             settings = load_settings()
         if args.command not in NO_VENV and not install.in_venv(layout):
-            install.ensure_venv(layout)
+            if args.command in INSTALLS_FIRST:  # everything at once, the venv among the rest
+                install.install(layout, test_tools=getattr(args, "test_tools", False))
+            else:
+                install.ensure_venv(layout)
             os.execv(str(layout.venv_python), [str(layout.venv_python), __file__, *sys.argv[1:]])
         return run(args, settings, layout)
     except (StackError, ConfigError) as error:

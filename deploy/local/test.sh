@@ -13,6 +13,19 @@ stack install --test-tools  # and Chromium with its driver, wrk, a CJK font
 home=$(python3 -c 'from core.config import load_settings; print(load_settings().stack.home_path)')
 py="$home/venv/bin/python"
 
+# The stack starts in the background while the fast tests run (they need none of it).
+started=""
+if stack status >/dev/null 2>&1; then
+  echo "== the stack is already running; it is left running afterwards"
+else
+  echo "== starting the local stack in the background (log: $home/logs/stack-start.log)"
+  mkdir -p "$home/logs"
+  stack start >"$home/logs/stack-start.log" 2>&1 &
+  started=$!
+  # Whatever happens, the stack this run started is stopped (once its start is over).
+  trap 'wait "$started" 2>/dev/null || true; echo "== stopping the stack this run started"; stack stop' EXIT
+fi
+
 echo "== lint"
 "$py" -m ruff check .
 "$py" -m ruff format --check .
@@ -24,12 +37,13 @@ echo "== JVM operator tests (streaming/jvm on Flink's operator test harness)"
 mvn -B -ntp -Dstyle.color=never -f streaming/jvm/pom.xml -Dmaven.repo.local="$home/m2" \
   -Dwikitrends.build="$home/build/streaming-operators-test" test | grep -E "Tests run:|BUILD|ERROR|FAIL"
 
-echo "== local stack"
-if stack status >/dev/null 2>&1; then
-  echo "the stack is already running; it is left running afterwards"
-else
-  trap 'echo "== stopping the stack this run started"; stack stop' EXIT
-  stack start
+if [ -n "$started" ]; then
+  echo "== waiting for the local stack"
+  if ! wait "$started"; then
+    cat "$home/logs/stack-start.log"
+    exit 1
+  fi
+  tail -n 12 "$home/logs/stack-start.log"
 fi
 
 echo "== integration and end-to-end tests (real Kafka, Flink, Spark, Redis, S3, Chromium)"

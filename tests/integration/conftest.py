@@ -110,13 +110,11 @@ def new_topic(kafka_bootstrap: str) -> Iterator[Callable[[str], str]]:
 
 @pytest.fixture(scope="session")
 def spark():
-    """A local SparkSession, as the batch jobs build theirs (batch/spark.py), for tests of their
-    transforms on small DataFrames; no S3 or Redis."""
+    """A local SparkSession, as the batch jobs build theirs when run as plain Python (batch/spark.py):
+    for tests of their transforms on small DataFrames, and for jobs run in this process (a job leaves
+    a session it did not start running)."""
     from batch.spark import spark_session
 
-    session = spark_session("transform-tests")
-    # Whole-stage code generation compiles the jobs' wide plans (24 hours, 96 noise columns) for
-    # most of a minute per query; on a few rows, interpreting them gives the same rows in seconds.
-    session.conf.set("spark.sql.codegen.wholeStage", "false")
+    session = spark_session("batch-tests")
     yield session
     session.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from stores.clients import flink_rest
 from streaming import flink_jobs
 from tests.oracle import TrendingOracle
 
+log = logging.getLogger(__name__)
 START = parse_time_ms("2026-03-02T08:00:00Z")
 END = START + 135 * MINUTE_MS  # events up to 10:15
 # A live stream never ends; this input does. Once the job has read it all, its partitions go
@@ -163,18 +165,23 @@ def cancel_job(settings: Settings, job_id: str) -> None:
 
 
 def wait_for(condition, what: str, timeout_s: float = 900, between=lambda: None) -> None:
-    deadline = time.monotonic() + timeout_s
+    """Poll ``condition`` every 3 s (calling ``between`` after each miss); log how long it took."""
+    began = time.monotonic()
     while not condition():
-        if time.monotonic() > deadline:
+        if time.monotonic() - began > timeout_s:
             pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
         time.sleep(3)
         between()
+    log.info("%s after %.0f s", what, time.monotonic() - began)
 
 
-def read_topic(bootstrap: str, topic: str) -> list:
-    """Everything committed in a topic (transactional writers: read_committed)."""
+def read_topics(bootstrap: str, topics: list[str]) -> dict[str, list]:
+    """Everything committed in ``topics`` (transactional writers: read_committed), by topic.
+
+    One consumer for all of them: the read ends after 3 s without a record, once, not once per topic.
+    """
     consumer = KafkaConsumer(
-        topic,
+        *topics,
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -183,10 +190,18 @@ def read_topic(bootstrap: str, topic: str) -> list:
         isolation_level="read_committed",
         check_crcs=False,  # kafka-python checks CRC32C in pure Python: seconds per topic
     )
+    by_topic: dict[str, list] = {topic: [] for topic in topics}
     try:
-        return list(consumer)
+        for record in consumer:
+            by_topic[record.topic].append(record)
     finally:
         consumer.close()
+    return by_topic
+
+
+def read_topic(bootstrap: str, topic: str) -> list:
+    """Everything committed in one topic."""
+    return read_topics(bootstrap, [topic])[topic]
 
 
 @dataclass
@@ -214,20 +229,20 @@ class Oracle:
 
 def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> None:
     settings = isolated.settings
-    bootstrap = settings.kafka.bootstrap
+    windows_topics = [windows_topic(settings.kafka, digit) for digit in range(10)]
+    kafka = settings.kafka
+    topics = read_topics(kafka.bootstrap, [kafka.pageviews_topic, kafka.dead_letter_topic, *windows_topics])
     # The synthetic run's events: not the malformed ones (no key), the late one (dead-lettered) nor
     # the ticks (their windows never close).
     events = [
-        r
-        for r in read_topic(bootstrap, settings.kafka.pageviews_topic)
-        if r.key not in (None, b"Late_arrival", TICK_TITLE.encode())
+        r for r in topics[kafka.pageviews_topic] if r.key not in (None, b"Late_arrival", TICK_TITLE.encode())
     ]
     oracle = Oracle.from_events(events)
 
     # Every window count is exact, and in the topic of its start minute's last digit, once.
     seen: dict[tuple[str, int], int] = {}
-    for digit in range(10):
-        for record in read_topic(bootstrap, windows_topic(settings.kafka, digit)):
+    for digit, topic in enumerate(windows_topics):
+        for record in topics[topic]:
             window = json.loads(record.value)
             assert set(window) == {"project", "title", "window_start", "window_end", "count"}
             assert topic_digit(window["window_start"]) == digit
@@ -275,7 +290,7 @@ def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> N
         assert {row["project"] for row in table} == {"en.wikipedia"}
 
     # Malformed events and the late one are in the dead-letter topic with their reasons.
-    dead = [json.loads(r.value) for r in read_topic(bootstrap, settings.kafka.dead_letter_topic)]
+    dead = [json.loads(r.value) for r in topics[kafka.dead_letter_topic]]
     reasons = {d["payload"]: d["reason"] for d in dead}
     for payload, reason in MALFORMED:
         assert reason in reasons[payload.decode(errors="replace")[:DEAD_LETTER_PAYLOAD_CHARS]]

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ from core.contracts import (
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import decode_anomalies
 from producer.world import parse_time_ms
-from tests.integration.test_batch import CATALOGUE, SPARK_SUBMIT, SPIKE
+from tests.integration.test_batch import CATALOGUE, SPIKE, put_averages, world_averages
 
 sys.path.insert(0, str(REPO_ROOT / "deploy" / "local"))
 from stack_manager import airflow as local_airflow  # noqa: E402
@@ -171,7 +171,7 @@ def test_the_monthly_sensor_sees_a_month_once_a_wikis_dump_is_there(settings: Se
 
 
 def test_the_scheduler_runs_the_hourly_dag_and_the_hour_is_published(
-    settings: Settings, tmp_path: Path, redis_client
+    settings: Settings, tmp_path: Path, s3_client, redis_client
 ) -> None:
     """A real scheduler, unpaused, runs the hour that just ended: the sensor finds its file on S3 and the
     task's spark-submit publishes the hour's anomalies to Redis."""
@@ -191,23 +191,19 @@ def test_the_scheduler_runs_the_hourly_dag_and_the_hour_is_published(
 
     bucket = private.s3.bucket
     # The scheduler's first run covers the last complete hour, or the one before if it starts just as an
-    # hour's run falls due: write every hour of yesterday and today, with a spike through both, and two
-    # days before them as the history the averages come from.
+    # hour's run falls due: write every hour of yesterday and today, with a spike through both, and the
+    # averages of the two days before them, as the backfill makes them (test_batch.py checks that).
     now = datetime.now(UTC)
     yesterday = now.date() - timedelta(days=1)
     spike_from = (now - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
-
-    def write_counts(first_day: date, out: str, *injected: str) -> None:
-        """Two days of the test world as hourly counts, written by the producer."""
-        command = ["python", "-m", "producer", "history", *CATALOGUE, "--days", "2", "--format", "counts"]
-        command += ["--from", first_day.isoformat(), "--out", f"s3://{bucket}/{out}", *injected]
-        subprocess.run(command, cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=300)
-
-    write_counts(yesterday - timedelta(days=2), f"runs/{tag}/history")
-    backfill = [str(SPARK_SUBMIT), "batch/backfill.py", "--input", f"s3a://{bucket}/runs/{tag}/history/"]
-    subprocess.run(backfill, cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=600)
+    averages, noise = world_averages((yesterday - timedelta(days=2)).isoformat(), days=2)
+    put_averages(s3_client, private, averages, days=2, noise=noise)
     spike = f"{spike_from:%Y-%m-%dT%H:%M:%SZ},4h,5,{SPIKE}"
-    write_counts(yesterday, private.s3.hourly_counts_prefix, "--spike", spike)
+    counts = ["python", "-m", "producer", "history", *CATALOGUE, "--days", "2", "--format", "counts"]
+    counts += ["--from", yesterday.isoformat(), "--out", f"s3://{bucket}/{private.s3.hourly_counts_prefix}"]
+    subprocess.run(
+        [*counts, "--spike", spike], cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=300
+    )
 
     airflow_cli("db", "migrate")
     log = (tmp_path / "scheduler.log").open("w")

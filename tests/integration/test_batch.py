@@ -1,4 +1,7 @@
-"""The batch jobs on real Spark, S3 and Redis, run as users run them (deploy/local/spark-submit).
+"""The batch jobs on real Spark, S3 and Redis, run as users run them: each job once with
+deploy/local/spark-submit (cron's and Airflow's way, exit codes included), its other runs in this
+process's SparkSession (a plain-Python run of the same main, which leaves a session it did not
+start running): one JVM, and Spark's generated code compiled once, for all of them.
 
 Each test has its own S3 prefixes and Redis keys (core.config.private_names)
 and checks the jobs' outputs against what is computed here independently:
@@ -8,18 +11,23 @@ the synthetic world's own hourly views, or NumPy over the same files.
 from __future__ import annotations
 
 import gzip
+import importlib
 import io
 import json
+import logging
 import os
 import subprocess
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from batch.cli import run_job
 from batch.storage import AveragesPointer, hour_start_ms, read_pointer, write_pointer
 from core.anomalies import HOUR_COLUMNS, NOISE_STATISTICS, noise_column
 from core.config import REPO_ROOT, Settings, load_settings, private_names
@@ -62,6 +70,27 @@ class Run:
         assert done.returncode == expect, log[-5000:]
         return log
 
+    def in_session(self, script: str, *args: str, expect: int = 0) -> str:
+        """Run a batch job's main in this process's SparkSession; returns its log, after checking its exit
+        code. The same code as under spark-submit, without a JVM and Spark started for each run."""
+        job = importlib.import_module(f"batch.{Path(script).stem}")
+        captured = io.StringIO()
+        handler = logging.StreamHandler(captured)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        batch_log = logging.getLogger("batch")
+        level = batch_log.level
+        batch_log.addHandler(handler)
+        batch_log.setLevel(logging.INFO)
+        try:
+            with mock.patch.dict(os.environ, self.env, clear=True), pytest.raises(SystemExit) as exited:
+                run_job(job.main, list(args))
+        finally:
+            batch_log.removeHandler(handler)
+            batch_log.setLevel(level)
+        log = captured.getvalue()
+        assert exited.value.code == expect, log[-5000:]
+        return log
+
     def module(self, name: str, *args: str) -> str:
         """Run ``python -m name``; returns its log, after checking that it succeeded."""
         done = subprocess.run(
@@ -80,6 +109,12 @@ class Run:
 
     def s3_uri(self, what: str) -> str:
         return f"s3://{self.settings.s3.bucket}/runs/{self.env['WIKITRENDS_REDIS_KEY_PREFIX']}/{what}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_session(spark):
+    """The SparkSession the in-process runs share (Run.in_session)."""
+    return spark
 
 
 def private_run() -> Run:
@@ -155,23 +190,32 @@ def test_backfill_averages_every_hour_over_the_days_covered_and_keeps_the_noise(
     pointer, averages, days = read_averages(s3_client, world)
     assert pointer.days == pointer.scored_days == HISTORY_DAYS and days == {HISTORY_DAYS}
     assert f"skipped {len(MALFORMED_LINES)} malformed line(s)" in world.log
-    # The oracle: the synthetic world's own hourly views, averaged over all 7 days (absent = 0 views).
-    catalogue = Catalogue(size=3000)
-    first_ms = parse_time_ms(f"{FIRST_DAY}T00:00:00Z")
-    views = np.zeros((HISTORY_DAYS, catalogue.size, 24))
-    for hour in range(HISTORY_DAYS * 24):
-        views[hour // 24, :, hour % 24] = hourly_views(catalogue, first_ms + hour * HOUR_MS, 500, 5)
-    expected = views.mean(axis=0)
-    seen = np.flatnonzero(expected.sum(axis=1))
-    assert set(averages) == {catalogue.title(rank) for rank in seen}
-    for rank in seen:
-        assert averages[catalogue.title(rank)] == pytest.approx(list(expected[rank]), abs=1e-9)
-    # The noise: each day against the other six, for every article (days without views included).
+    # The oracle: the synthetic world's own hourly views, averaged over all 7 days (absent = 0 views),
+    # and the noise of each day against the other six (days without views included).
+    want_averages, want_noise = world_averages(FIRST_DAY, HISTORY_DAYS)
+    assert set(averages) == set(want_averages)
     _, rows = read_averages_rows(s3_client, world)
     by_title = {row["title"]: row for row in rows}
-    for rank in seen:
-        want = noise_of_days([list(views[day, rank]) for day in range(HISTORY_DAYS)])
-        assert_same_noise(stored_noise(by_title[catalogue.title(rank)], HISTORY_DAYS), want)
+    for title, expected in want_averages.items():
+        assert averages[title] == pytest.approx(list(expected), abs=1e-9)
+        assert_same_noise(stored_noise(by_title[title], HISTORY_DAYS), want_noise[title])
+
+
+def world_averages(first_day: str, days: int) -> tuple[dict[str, np.ndarray], dict[str, Noise]]:
+    """What the backfill makes of ``days`` of the test world's dumps from ``first_day``: each seen
+    article's hour-of-day averages and noise, computed from the world's own hourly views."""
+    catalogue = Catalogue(size=3000)
+    first_ms = parse_time_ms(f"{first_day}T00:00:00Z")
+    views = np.zeros((days, catalogue.size, 24))
+    for hour in range(days * 24):
+        views[hour // 24, :, hour % 24] = hourly_views(catalogue, first_ms + hour * HOUR_MS, 500, 5)
+    mean = views.mean(axis=0)
+    seen = np.flatnonzero(mean.sum(axis=1))
+    averages = {catalogue.title(rank): mean[rank] for rank in seen}
+    noise = {
+        catalogue.title(rank): noise_of_days([list(views[day, rank]) for day in range(days)]) for rank in seen
+    }
+    return averages, noise
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +306,7 @@ def test_one_run_publishes_every_hour_of_the_day_as_the_hourly_runs_would(
 ) -> None:
     """Catching up (--from-hour): each hour's list is what that hour's own run publishes."""
     run = today_published.run
-    log = run.job("anomalies.py", "--date", TODAY, "--from-hour", "0", "--hour", "23")
+    log = run.in_session("anomalies.py", "--date", TODAY, "--from-hour", "0", "--hour", "23")
     keys = Keys(run.settings.redis)
     lists = {
         h: decode_anomalies(redis_client.get(keys.anomalies_hour(hour_start_ms(TODAY, h)))) for h in range(24)
@@ -293,7 +337,7 @@ def test_a_clean_day_publishes_an_empty_list(world: Run, s3_client, redis_client
     world.producer(
         "history", *CATALOGUE, "--from", CLEAN_DAY, "--days", "1", "--format", "counts", "--out", counts
     )
-    log = world.job("anomalies.py", "--date", CLEAN_DAY, "--hour", "20")
+    log = world.in_session("anomalies.py", "--date", CLEAN_DAY, "--hour", "20")
     snapshot = decode_anomalies(
         redis_client.get(Keys(world.settings.redis).anomalies_hour(hour_start_ms(CLEAN_DAY, 20)))
     )
@@ -305,7 +349,9 @@ def test_without_the_volume_rule_quiet_pages_top_the_distances_but_not_the_score
     today_published: AnomaliesRun, s3_client, redis_client
 ) -> None:
     run = today_published.run
-    run.job("anomalies.py", "--date", TODAY, "--hour", str(HOUR), "--min-hourly-views", "0", "--no-publish")
+    run.in_session(
+        "anomalies.py", "--date", TODAY, "--hour", str(HOUR), "--min-hourly-views", "0", "--no-publish"
+    )
     prefix = anomaly_distances_key(run.settings.s3, TODAY, HOUR)
     rows = sorted(
         read_parquet_prefix(s3_client, run.settings, prefix).to_pylist(),
@@ -323,7 +369,7 @@ def test_without_the_volume_rule_quiet_pages_top_the_distances_but_not_the_score
     assert len(rows) > 10 * today_published.snapshot.compared
     assert {r["title"] for r in rows if r["score"] >= bar} == {SPIKE, DROP}
     # Re-running the hour with the rule publishes the same list again.
-    run.job("anomalies.py", "--date", TODAY, "--hour", str(HOUR))
+    run.in_session("anomalies.py", "--date", TODAY, "--hour", str(HOUR))
     # The hour's own key: "latest" may already be a later hour another test published.
     again = decode_anomalies(
         redis_client.get(Keys(run.settings.redis).anomalies_hour(hour_start_ms(TODAY, HOUR)))
@@ -333,13 +379,13 @@ def test_without_the_volume_rule_quiet_pages_top_the_distances_but_not_the_score
 
 def test_averages_without_noise_are_refused_with_what_to_do(s3_client) -> None:
     run = private_run()
-    put_averages(s3_client, run, {"Page": np.ones(24)}, days=1)
+    put_averages(s3_client, run.settings, {"Page": np.ones(24)}, days=1)
     log = run.job("anomalies.py", "--date", "2026-03-10", "--hour", "0", expect=2)
     assert "noise measured on 0 day(s)" in log and "backfill at least 2 days" in log
 
 
 def test_a_missing_hour_is_an_error_naming_it(world: Run, s3_client) -> None:
-    log = world.job("anomalies.py", "--date", "2026-03-09", "--hour", "2", expect=2)
+    log = world.in_session("anomalies.py", "--date", "2026-03-09", "--hour", "2", expect=2)
     assert "3 input hour(s) missing" in log and "2026-03-09 00:00, 2026-03-09 01:00, 2026-03-09 02:00" in log
 
 
@@ -353,7 +399,11 @@ def put_hour(s3_client, settings: Settings, day: str, hour: int, views: dict[str
 
 
 def put_averages(
-    s3_client, run: Run, averages: dict[str, np.ndarray], days: int, noise: dict[str, Noise] | None = None
+    s3_client,
+    settings: Settings,
+    averages: dict[str, np.ndarray],
+    days: int,
+    noise: dict[str, Noise] | None = None,
 ) -> None:
     """Averages written straight to S3 as the jobs write them; without ``noise``, none was measured."""
     scored_days = next(iter(noise.values())).scored_days if noise else 0
@@ -368,9 +418,9 @@ def put_averages(
             ]
     buffer = io.BytesIO()
     pq.write_table(pa.table(columns | {"days": [days] * len(averages)}), buffer)
-    key = f"{run.settings.s3.averages_prefix}/{pointer.version}/part-0.parquet"
-    s3_client.put_object(Bucket=run.settings.s3.bucket, Key=key, Body=buffer.getvalue())
-    write_pointer(run.settings, pointer)
+    key = f"{settings.s3.averages_prefix}/{pointer.version}/part-0.parquet"
+    s3_client.put_object(Bucket=settings.s3.bucket, Key=key, Body=buffer.getvalue())
+    write_pointer(settings, pointer)
 
 
 def numpy_canberra(today: np.ndarray, history: np.ndarray) -> np.ndarray:
@@ -405,13 +455,17 @@ def test_job_distances_equal_numpy_on_many_articles(s3_client) -> None:
         if has_history[i]
     }
     put_averages(
-        s3_client, run, {t: history[i] for i, t in enumerate(titles) if has_history[i]}, days=30, noise=noise
+        s3_client,
+        run.settings,
+        {t: history[i] for i, t in enumerate(titles) if has_history[i]},
+        days=30,
+        noise=noise,
     )
     for hour in range(last_hour + 1):
         put_hour(s3_client, run.settings, day, hour, dict(zip(titles, today[:, hour].tolist(), strict=True)))
 
     min_views, top = 3.0, 10
-    run.job(
+    run.in_session(
         "anomalies.py",
         "--date",
         day,
@@ -474,16 +528,16 @@ def test_folding_days_one_by_one_gives_the_plain_mean_the_noise_and_a_day_counts
                 )
 
     run.job("update_averages.py", "--date", days[0])
-    run.job("update_averages.py", "--date", days[1])
-    failed = run.job("update_averages.py", "--date", days[2], expect=2)
+    run.in_session("update_averages.py", "--date", days[1])
+    failed = run.in_session("update_averages.py", "--date", days[2], expect=2)
     assert "1 input hour(s) missing" in failed and f"{days[2]} 07:00" in failed
     put_hour(
         s3_client, run.settings, days[2], 7, dict(zip(titles, views[days[2]][:, 7].tolist(), strict=True))
     )
-    run.job("update_averages.py", "--date", days[2])
+    run.in_session("update_averages.py", "--date", days[2])
     pointer, averages, stored_days = read_averages(s3_client, run)
 
-    again = run.job("update_averages.py", "--date", days[1])
+    again = run.in_session("update_averages.py", "--date", days[1])
     assert "already folded" in again
     assert read_pointer(run.settings) == pointer
 

@@ -39,6 +39,15 @@ def random_day(rng: random.Random, level: float) -> list[float]:
     ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def interpreted(spark):
+    """Whole-stage code generation compiles the jobs' wide plans (24 hours, 96 noise columns) for most
+    of a minute per query; on a few rows, interpreting them gives the same rows in seconds."""
+    spark.conf.set("spark.sql.codegen.wholeStage", "false")
+    yield
+    spark.conf.unset("spark.sql.codegen.wholeStage")
+
+
 @pytest.fixture(scope="module")
 def history() -> dict[str, list[list[float]]]:
     """Six days of hourly views per title; a title absent on a day had no views that day."""

@@ -1,8 +1,9 @@
 """Where readers come from, on real Spark, S3 and Redis: the ingest job, the serving step, the API, the page.
 
-One ingest run (deploy/local/spark-submit batch/clickstream.py, as users run it) of the real 2015 sample
-and a generated month of the synthetic world with hostile titles and malformed lines; every summary is
-checked against core.clickstream.navigation_of over the same lines, computed here.
+One ingest run (deploy/local/spark-submit batch/clickstream.py, as users run it; its re-run in this
+process's SparkSession) of the real 2015 sample and a generated month of the synthetic world with
+hostile titles and malformed lines; every summary is checked against core.clickstream.navigation_of
+over the same lines, computed here.
 """
 
 from __future__ import annotations
@@ -124,10 +125,10 @@ def test_malformed_lines_are_counted_and_sampled_not_fatal(ingested: Ingested) -
     assert "expected 4 or 6 tab-separated fields, got 5" in ingested.log
 
 
-def test_re_running_a_month_changes_nothing(ingested: Ingested, s3_client) -> None:
+def test_re_running_a_month_changes_nothing(ingested: Ingested, s3_client, spark) -> None:
     settings = ingested.run.settings
     before = clickstream_months(s3_client, settings)["enwiki"][GENERATED_MONTH]
-    ingested.run.job("clickstream.py", "--input", ingested.dumps_uri)
+    ingested.run.in_session("clickstream.py", "--input", ingested.dumps_uri)  # in this process's session
     months = clickstream_months(s3_client, settings)
     after = months["enwiki"][GENERATED_MONTH]
     assert after != before and months["enwiki"][SAMPLE_MONTH]  # the other month is untouched

@@ -54,8 +54,20 @@ def python_allowed(version: tuple[int, ...], requirement: str) -> bool:
     return True
 
 
-def flink_home() -> Path:
-    """PyFlink's Flink distribution (bin/, conf/, lib/, opt/) inside the virtual environment."""
+def flink_home(layout: Layout | None = None) -> Path:
+    """PyFlink's Flink distribution (bin/, conf/, lib/, opt/) inside the virtual environment.
+
+    Outside it (the install runs before it re-enters the venv), given ``layout``, the venv's own
+    interpreter says where.
+    """
+    if layout is not None and not in_venv(layout):
+        where = subprocess.run(
+            [str(layout.venv_python), "-c", "import pyflink; print(pyflink.__file__)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return Path(where.stdout.strip()).resolve().parent
     import pyflink
 
     return Path(pyflink.__file__).resolve().parent
@@ -114,16 +126,22 @@ def install(layout: Layout, test_tools: bool = False) -> None:
         raise StackError(
             f"Java {java} found; Kafka and Flink need Java {MIN_JAVA} or newer (17 recommended)."
         )
-    # MinIO's build (Go, CPU) and Airflow's virtual environment (PyPI) are the longest steps and
-    # need nothing else: they run beside the downloads and the operators' build.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="install") as background:
-        beside = [background.submit(install_minio, layout), background.submit(install_airflow, layout)]
+    # MinIO's build (Go, CPU, the longest step), Airflow's virtual environment (PyPI) and Debian's
+    # packages need nothing else: they start first and run beside the project's virtual environment,
+    # the downloads and the operators' build. One apt-get for everything Debian gives (it holds a
+    # lock: two at once would fail).
+    packages = {**STACK_PACKAGES, **(TEST_TOOL_PACKAGES if test_tools else {})}
+    needing = "The stack" + (" and its tests" if test_tools else "")
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="install") as background:
+        beside = [
+            background.submit(install_minio, layout),
+            background.submit(install_airflow, layout),
+            background.submit(install_debian_packages, layout, packages, needing),
+        ]
+        ensure_venv(layout)
         install_jars(layout)
         install_flink_lib(layout)
         install_streaming_operators(layout)
-        # One apt-get for everything Debian gives (it holds a lock: two at once would fail).
-        packages = {**STACK_PACKAGES, **(TEST_TOOL_PACKAGES if test_tools else {})}
-        install_debian_packages(layout, packages, "The stack" + (" and its tests" if test_tools else ""))
         for step in beside:
             step.result()
 
@@ -169,7 +187,7 @@ def install_flink_lib(layout: Layout) -> None:
     shipped jar and replaces the shipped classes in a copy of it, which goes on the cluster's
     classpath, so that it is loaded before the copy `flink run -py` ships with each job.
     """
-    home, lib = flink_home(), layout.flink_lib
+    home, lib = flink_home(layout), layout.flink_lib
     source = REPO_ROOT / "deploy" / "flink" / "ServerFactory.java"
     (flink_python,) = (home / "opt").glob("flink-python-*.jar")
     shipped = sorted((home / "lib").glob("*.jar"))
@@ -283,7 +301,7 @@ def install_minio(layout: Layout) -> None:
         GOFLAGS="-buildvcs=false",
     )
     run_logged(
-        [go, "install", MINIO_MODULE],
+        [go, "install", "-trimpath", "-ldflags=-s -w", MINIO_MODULE],  # no symbol tables: a shorter link
         layout.logs / "install-minio.log",
         "Building MinIO from the Go module proxy (about 5 minutes on 2 cores)",
         "Check that the Go module proxy is reachable (go env GOPROXY), then run the command again.",
