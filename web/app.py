@@ -62,7 +62,7 @@ def make_app(
     """The application; ``reader`` is shared by every handler; requests are logged to ``access_log``."""
     shared = {"reader": reader, "settings": settings}
     bodies = RenderedBodies()
-    site_feeds = feeds(reader.keys)
+    site_feeds = feeds(reader.keys, settings.streaming.trending_retention_minutes)
     trending, anomalies = site_feeds.trending, site_feeds.anomalies
     store = navigation_store or NavigationStore(settings)
     edit_reader = EditReader(reader.client, settings)

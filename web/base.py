@@ -13,6 +13,7 @@ from typing import Any
 import tornado.web
 
 from core.config import Settings
+from core.list_changes import streak_text
 from web.feeds import Feed
 from web.snapshots import SnapshotReader
 from web.views import (
@@ -23,6 +24,7 @@ from web.views import (
     iso_time,
     parse_limit,
     parse_project,
+    rank_change,
     source_bar,
 )
 
@@ -115,6 +117,8 @@ class LivePage(BaseHandler):
         namespace.update(
             display_title=display_title,
             article_url=article_url,
+            rank_change=rank_change,
+            streak_text=streak_text,
             chart_points=chart_points,
             iso_time=iso_time,
             source_bar=source_bar,

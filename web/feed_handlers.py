@@ -104,17 +104,21 @@ class FeedApi(JsonHandler):
             (navigation.list_computed_at, tuple(sorted(navigation.months.items()))) if navigation else None
         )
         edits, edits_version = self.reader.edits(feed)
+        changes = self.reader.changes(feed)
         key = (
             feed.name,
             snapshot.computed_at,
             len(snapshot.articles),
             navigation_version,
             edits_version,
+            changes is not None,  # read once per snapshot: known or not is all that can differ
             project,
             limit,
         )
         rendered = self.bodies.get(
-            key, snapshot.computed_at, lambda: feed.document(snapshot, navigation, project, limit, edits)
+            key,
+            snapshot.computed_at,
+            lambda: feed.document(snapshot, navigation, project, limit, edits, changes),
         )
         self.cache_for(feed.max_age())
         self.set_header("Last-Modified", rendered.last_modified)
@@ -147,6 +151,7 @@ class PageHandler(LivePage):
             "project": None,
             "navigation": None,
             "edits": {},
+            "changes": {},
         }
         try:
             limit, project = self.query(self.feed.page_limit)
@@ -167,6 +172,7 @@ class PageHandler(LivePage):
                 "articles": select(snapshot.articles, project, limit),
                 "navigation": self.reader.navigation(self.feed),
                 "edits": self.reader.edits(self.feed)[0] or {},
+                "changes": self.reader.changes(self.feed) or {},
             }
         self.set_header("Cache-Control", "no-cache")
         self.render_page(**values)

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from core.clickstream import ListNavigation, decode_list_navigation
 from core.contracts import Keys
 from core.settings import RedisSettings
-from web.feeds import Feed
+from web.feeds import ArticleChanges, Feed
 
 STALE = object()  # what cached() returns when the key must be read from Redis again
 
@@ -42,6 +42,7 @@ class _Cached:
     # (project, title) -> the article's edits of the last hour and last alert (web/edits.py)
     edits: dict[tuple[str, str], dict] | None = None
     edits_version: str = ""
+    changes: ArticleChanges | None = None  # what changed since the earlier lists (web.feeds.ListHistory)
 
 
 def redis_connection(settings: RedisSettings) -> aioredis.Redis:
@@ -85,6 +86,11 @@ class SnapshotReader:
         cached = self._cache.get(feed.key)
         return (cached.edits, cached.edits_version) if cached else (None, "")
 
+    def changes(self, feed: Feed) -> ArticleChanges | None:
+        """What changed for each of the feed's articles since the earlier lists (None: not read)."""
+        cached = self._cache.get(feed.key)
+        return cached.changes if cached else None
+
     def navigation(self, feed: Feed) -> ListNavigation | None:
         """Where the readers of the feed's articles come from, read with its snapshot (None: not yet)."""
         cached = self._cache.get(feed.key)
@@ -114,8 +120,23 @@ class SnapshotReader:
         value = feed.decode(raw) if raw is not None else None
         navigation = decode_list_navigation(raw_navigation) if raw_navigation is not None else None
         edits, edits_version = await self._edits_of(feed, value)
-        self._cache[feed.key] = _Cached(time.monotonic(), value, navigation, edits, edits_version)
+        changes = await self._changes_of(feed, value)
+        self._cache[feed.key] = _Cached(time.monotonic(), value, navigation, edits, edits_version, changes)
         return value
+
+    async def _changes_of(self, feed: Feed, snapshot: Any) -> ArticleChanges | None:
+        """What changed since the earlier lists, read once per snapshot; None when it cannot be read (the
+        list is still shown)."""
+        if not snapshot or not snapshot.articles:
+            return None
+        cached = self._cache.get(feed.key)
+        if cached is not None and cached.value == snapshot and cached.changes is not None:
+            return cached.changes
+        try:
+            earlier = await self.client.mget(feed.history.keys(snapshot))
+        except (RedisError, OSError):
+            return None
+        return feed.history.changes(snapshot, earlier)
 
     async def _edits_of(self, feed: Feed, snapshot: Any) -> tuple[dict | None, str]:
         """The feed's articles' edit context; None when there is none to show (the list still is)."""

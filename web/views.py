@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from core.clickstream import SOURCES, ListNavigation, Navigation
 from core.dumps import PROJECT_SUFFIXES
+from core.list_changes import TrendingChange
 from core.snapshots import AnomalousArticle, AnomalySnapshot, TrendingArticle, TrendingSnapshot
 from core.windows import iso_time
 
@@ -126,25 +127,54 @@ def referrers_block(navigation: ListNavigation | None, project: str, title: str)
     return navigation_block(found)
 
 
+# What changed, per item (core/list_changes.py); null when the earlier lists could not be read.
+TRENDING_CHANGE_FIELDS = {field: None for field in TrendingChange.__dataclass_fields__}
+ANOMALY_CHANGE_FIELDS = {"listed_hour_before": None}
+
+
 def trending_item(
-    article: TrendingArticle, navigation: ListNavigation | None = None, edits: dict | None = None
+    article: TrendingArticle,
+    navigation: ListNavigation | None = None,
+    edits: dict | None = None,
+    changes: dict | None = None,
 ) -> dict:
-    """One trending article as the API gives it: the numbers behind its rank, its link, its readers,
-    and its edits of the last hour with its last alert (null when it has neither)."""
+    """One trending article as the API gives it: the numbers behind its rank, what changed since the
+    earlier lists, its link, its readers, and its edits of the last hour with its last alert (null
+    when it has neither)."""
+    key = (article.project, article.title)
     return {
         **asdict(article),
+        **TRENDING_CHANGE_FIELDS,
+        **(changes or {}).get(key, {}),
         "url": article_url(article.project, article.title),
         "referrers": referrers_block(navigation, article.project, article.title),
-        "edits": (edits or {}).get((article.project, article.title)),
+        "edits": (edits or {}).get(key),
     }
 
 
-def anomaly_item(article: AnomalousArticle, navigation: ListNavigation | None = None) -> dict:
+def anomaly_item(
+    article: AnomalousArticle, navigation: ListNavigation | None = None, changes: dict | None = None
+) -> dict:
     return {
         **asdict(article),
+        **ANOMALY_CHANGE_FIELDS,
+        **(changes or {}).get((article.project, article.title), {}),
         "url": article_url(article.project, article.title),
         "referrers": referrers_block(navigation, article.project, article.title),
     }
+
+
+def rank_change(rank: int, change: dict | None) -> str:
+    """A trending item's move since an hour before, as its page shows it: "new", "up from 7",
+    "down from 2", "same rank", or "" when the list of an hour before is not kept."""
+    if not change or change.get("new") is None:
+        return ""
+    before = change["rank_an_hour_ago"]
+    if change["new"]:
+        return "new"
+    if before == rank:
+        return "same rank"
+    return f"{'up' if before > rank else 'down'} from {before}"
 
 
 TRENDING_EXPLANATION = (
@@ -155,7 +185,11 @@ TRENDING_EXPLANATION = (
     "the rule 'rise' an article is listed when its newest window has at least min_volume views, z is at "
     "least min_z, growth at least min_growth, each window of the last half hour is above its expectation on "
     "its own, and the last half hour is also clearly above the hour's first half (still rising now); the "
-    "list is ranked by score, which is z. An empty list means nothing is rising beyond its usual rhythm."
+    "list is ranked by score, which is z. An empty list means nothing is rising beyond its usual rhythm. "
+    "rank_an_hour_ago: the article's rank in the list of the minute an hour before (null: not on it, or that "
+    "list is not kept); new: it was not on that list; listed_minutes: minutes on the list without a break, "
+    "this one included (listed_at_least: the run reaches back to the oldest list kept or to a minute without "
+    "a list, so it may be longer)."
 )
 
 
@@ -165,6 +199,7 @@ def trending_document(
     project: str | None,
     limit: int,
     edits: dict | None = None,
+    changes: dict | None = None,
 ) -> dict:
     """The /api/trending body."""
     articles = select(snapshot.articles, project, limit)
@@ -181,7 +216,7 @@ def trending_document(
         "project": project,
         "count": len(articles),
         "explanation": TRENDING_EXPLANATION,
-        "articles": [trending_item(a, navigation, edits) for a in articles],
+        "articles": [trending_item(a, navigation, edits, changes) for a in articles],
     }
 
 
@@ -192,7 +227,8 @@ ANOMALY_EXPLANATION = (
     "are also at least min_poisson_z standard deviations of counting noise from the average at the day's "
     "own level (hour_poisson_z for the latest hour, day_poisson_z the largest of the day's hours). "
     "Articles scoring at least min_score are listed; an empty list means no article's traffic is outside "
-    "its normal variability."
+    "its normal variability. listed_hour_before: whether the article was on the hour before's list (null: "
+    "that hour has no list)."
 )
 
 
@@ -202,6 +238,7 @@ def anomalies_document(
     project: str | None,
     limit: int,
     edits: dict | None = None,  # the anomaly list shows no edit context (yet)
+    changes: dict | None = None,
 ) -> dict:
     """The /api/anomalies body."""
     articles = select(snapshot.articles, project, limit)
@@ -218,7 +255,7 @@ def anomalies_document(
         "project": project,
         "count": len(articles),
         "explanation": ANOMALY_EXPLANATION,
-        "articles": [anomaly_item(a, navigation) for a in articles],
+        "articles": [anomaly_item(a, navigation, changes) for a in articles],
     }
 
 

@@ -53,6 +53,13 @@ def test_api_trending_lists_articles_in_rank_order_with_their_numbers(site: Site
     assert first["url"] == "https://en.wikipedia.org/wiki/Albert_Einstein"
     assert document["minute"] == MINUTE and document["computed_at"] == MINUTE + 4_000
     assert site.json("/api/trending")[1]["count"] == 5  # default limit
+    # What changed, against the list of an hour before: Einstein was second, the others not on it; no
+    # list for the minute before this one, so each has been listed for at least this minute.
+    changes = [
+        (a["rank_an_hour_ago"], a["new"], a["listed_minutes"], a["listed_at_least"])
+        for a in document["articles"]
+    ]
+    assert changes == [(2, False, 1, True)] + [(None, True, 1, True)] * 6
 
 
 def test_api_trending_carries_each_articles_edits_of_the_last_hour_and_its_last_alert(site: Site) -> None:
@@ -133,6 +140,8 @@ def test_api_anomalies_carry_both_vectors_and_the_distance(site: Site) -> None:
     assert (document["date"], document["hour"], document["compared"]) == ("2026-03-02", 3, 1234)
     assert (document["min_score"], document["min_poisson_z"]) == (6.0, 5.5)
     assert "standard deviations" in document["explanation"]
+    # Against the hour before's list, which had only the quiet page.
+    assert [a["listed_hour_before"] for a in document["articles"]] == [False, True, False]
 
 
 @pytest.mark.parametrize(

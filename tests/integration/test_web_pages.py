@@ -62,12 +62,17 @@ def no_alert(driver) -> bool:
     return False
 
 
-def shown_titles(driver) -> list[str]:
-    """The listed titles as the reader sees them, read in one script: the page may replace its list
-    between finding the elements and reading each one's text."""
+def driver_texts(driver, selector: str) -> list[str]:
+    """The text of every element ``selector`` finds as the reader sees it, read in one script: the page
+    may replace its list between finding the elements and reading each one's text."""
     return driver.execute_script(
-        "return Array.from(document.querySelectorAll('#live-list .article .title'), e => e.innerText.trim())"
+        "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText.trim())", selector
     )
+
+
+def shown_titles(driver) -> list[str]:
+    """The listed titles."""
+    return driver_texts(driver, "#live-list .article .title")
 
 
 def test_trending_page_lists_the_articles_in_order_with_charts(site: Site, browser) -> None:
@@ -80,8 +85,11 @@ def test_trending_page_lists_the_articles_in_order_with_charts(site: Site, brows
     # Each article's views beside what its wiki's rhythm predicted of it, on the same scale.
     expected = browser.find_elements(By.CSS_SELECTOR, "#live-list .article svg.chart polyline.history")
     assert len(expected) == len(TRENDING_TITLES)
-    first = browser.find_elements(By.CSS_SELECTOR, "#live-list .article")[0]
+    first, second = browser.find_elements(By.CSS_SELECTOR, "#live-list .article")[:2]
     assert "expected 6 → 6 → 6 → 6 → 6 → 6" in first.text and "×4.4, z 9.0" in first.text
+    # What changed since the list of an hour before: Einstein was second; the others were not on it.
+    assert "up from 2" in first.text and "listed for at least 1 min" in first.text
+    assert second.find_element(By.CSS_SELECTOR, ".change.new").text == "new"
     for chart in charts:
         assert len(chart.get_attribute("points").split()) == 6
         box = browser.execute_script("const b = arguments[0].getBBox(); return [b.width, b.height];", chart)
@@ -138,6 +146,8 @@ def test_anomalies_page_shows_both_vectors_and_the_distance(site: Site, browser)
     assert today == ["3", "2", "310", "295"] and average == ["2.5", "3.0", "2.0", "2.5"]
     assert "distance 2.26, usually 0.50: score 14.5" in first.text
     assert len(first.find_elements(By.CSS_SELECTOR, "svg.chart polyline")) == 2
+    changes = driver_texts(browser, "#live-list .article .change")
+    assert changes == ["new this hour", "listed the hour before too", "new this hour"]
     screenshot(browser, "anomalies")
 
 

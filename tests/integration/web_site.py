@@ -38,6 +38,7 @@ MINUTE = 1_772_438_400_000  # 2026-03-02 08:00 UTC
 SCRIPT_TITLE = "<script>alert(1)</script>"
 IMG_TITLE = '<img src=x onerror="window.xssRan=1">'
 TRENDING_TITLES = ["Albert_Einstein", SCRIPT_TITLE, "東京", "Москва", IMG_TITLE, "Deaths_in_2026", "Zürich"]
+HOUR_AGO_TITLES = ["Listed_an_hour_ago", "Albert_Einstein"]
 # Edits come from strangers: a comment or a user name may carry markup or right-to-left text.
 HOSTILE_COMMENT = '<script>window.xssRan=1</script><img src=x onerror="window.xssRan=1"> expanded'
 RTL_USER = "משתמש_ותיק"
@@ -125,6 +126,14 @@ def anomaly_snapshot() -> AnomalySnapshot:
     articles = [spike, quiet, busier]
     return AnomalySnapshot(
         "2026-03-02", 3, MINUTE - 5 * 3_600_000, MINUTE - 3_600_000, 6.0, 1234, articles, 5.5
+    )
+
+
+def anomaly_snapshot_hour_before() -> AnomalySnapshot:
+    """The list of the hour before anomaly_snapshot's: only the quiet page was on it."""
+    now = anomaly_snapshot()
+    return replace(
+        now, hour=2, hour_start=now.hour_start - 3_600_000, articles=[replace(now.articles[1], rank=1)]
     )
 
 
@@ -241,7 +250,10 @@ def site(redis_client) -> Iterator[Site]:
     env = site_env(f"web{uuid.uuid4().hex[:6]}")
     settings = load_settings(env)
     writer = SnapshotWriter(redis_client, settings.redis)
+    # The list of an hour before (what changed): Albert Einstein second, none of the others on it.
+    writer.write_trending(trending_snapshot(MINUTE - 3_600_000, HOUR_AGO_TITLES), retention_minutes=60)
     writer.write_trending(trending_snapshot(MINUTE, TRENDING_TITLES), retention_minutes=60)
+    writer.write_anomalies(anomaly_snapshot_hour_before())
     writer.write_anomalies(anomaly_snapshot())
     EditWriter(redis_client, settings.redis, settings.edits).write(*edit_history())
     url, process = start_site(env)

@@ -8,6 +8,7 @@ same handlers against the real Redis, and in a browser: tests/integration.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from tornado.testing import AsyncHTTPTestCase
@@ -145,6 +146,26 @@ class SiteHandlers(AsyncHTTPTestCase):
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
         assert response.headers["X-Frame-Options"] == "DENY"
         assert self.fetch("/", method="HEAD").code == 200
+
+    def test_each_item_says_what_changed_since_the_earlier_lists(self) -> None:
+        """Read from the minute lists the job keeps: third an hour ago, listed the last five minutes
+        (the minute before those has no list: a restart), so "at least" six."""
+        keys = Keys(self.settings.redis)
+        earlier = replace(SNAPSHOT, articles=[replace(SNAPSHOT.articles[0], rank=3)])
+        for minutes_before in (*range(1, 6), 60):
+            self.redis.values[keys.trending_minute(MINUTE - minutes_before * 60_000)] = encode(earlier)
+        item = json.loads(self.fetch("/api/trending").body)["articles"][0]
+        assert (item["rank_an_hour_ago"], item["new"]) == (3, False)
+        assert (item["listed_minutes"], item["listed_at_least"]) == (6, True)
+        page = self.fetch("/").body.decode()
+        assert "up from 3" in page and "listed for at least 6 min" in page
+        # Not on the list of an hour before: new. (What changed is read once per list: the job's next
+        # write of it, here a re-run, reads the earlier lists again.)
+        self.redis.values[keys.trending_minute(MINUTE - 3_600_000)] = encode(replace(SNAPSHOT, articles=[]))
+        rewritten = replace(SNAPSHOT, computed_at=SNAPSHOT.computed_at + 1)
+        self.redis.values[keys.trending_latest] = encode(rewritten)
+        item = json.loads(self.fetch("/api/trending").body)["articles"][0]
+        assert (item["rank_an_hour_ago"], item["new"]) == (None, True)
 
     def test_no_list_yet_and_unknown_paths(self) -> None:
         self.redis.values.clear()

@@ -13,6 +13,7 @@ from web.views import (
     display_title,
     parse_limit,
     parse_project,
+    rank_change,
     seconds_until_next_minute,
     trending_document,
 )
@@ -90,8 +91,14 @@ def test_trending_document_filters_by_project_keeps_rank_order_and_the_numbers()
         "url",
         "referrers",
         "edits",
+        "rank_an_hour_ago",
+        "new",
+        "listed_minutes",
+        "listed_at_least",
     }
     assert first["counts"] == [1, 2, 3, 4, 5, 30] and first["score"] == 3.5
+    # Without the earlier lists, what changed is unknown: null, not "new".
+    assert first["new"] is None and first["listed_minutes"] is None
     assert trending_document(trending_snapshot(), None, None, 1)["count"] == 1
 
 
@@ -112,4 +119,41 @@ def test_anomalies_document_carries_both_vectors_and_the_distance() -> None:
         "2026-03-02",
         2,
         "2026-03-02T02:00:00Z",
+    )
+
+
+def test_trending_items_carry_what_changed_and_the_page_says_it_in_words() -> None:
+    changes = {
+        ("en.wikipedia", "A"): {
+            "rank_an_hour_ago": 4,
+            "new": False,
+            "listed_minutes": 75,
+            "listed_at_least": False,
+        },
+        ("en.wikipedia", "C"): {
+            "rank_an_hour_ago": None,
+            "new": True,
+            "listed_minutes": 3,
+            "listed_at_least": False,
+        },
+    }
+    document = trending_document(trending_snapshot(), None, None, 5, None, changes)
+    a, b, c = document["articles"]
+    assert (a["rank_an_hour_ago"], a["new"], a["listed_minutes"]) == (4, False, 75)
+    assert b["new"] is None and (c["new"], c["listed_minutes"]) == (True, 3)
+    assert rank_change(1, changes[("en.wikipedia", "A")]) == "up from 4"
+    assert rank_change(3, changes[("en.wikipedia", "C")]) == "new"
+    assert rank_change(2, {"rank_an_hour_ago": 1, "new": False}) == "down from 1"
+    assert rank_change(2, {"rank_an_hour_ago": 2, "new": False}) == "same rank"
+    assert rank_change(2, {"rank_an_hour_ago": None, "new": None}) == "" and rank_change(2, None) == ""
+
+
+def test_anomaly_items_say_whether_they_were_listed_the_hour_before() -> None:
+    article = AnomalousArticle(1, "en.wikipedia", "X", 2.5, [0, 0, 300], [40, 42, 41], 0.3, 9.5, 7.1, 9.5)
+    snapshot = AnomalySnapshot("2026-03-02", 2, 1_772_416_800_000, 1_772_420_700_000, 6.0, 812, [article])
+    assert anomalies_document(snapshot, None, None, 5)["articles"][0]["listed_hour_before"] is None
+    changes = {("en.wikipedia", "X"): {"listed_hour_before": False}}
+    assert (
+        anomalies_document(snapshot, None, None, 5, None, changes)["articles"][0]["listed_hour_before"]
+        is False
     )
