@@ -69,10 +69,3 @@ def listed_before(
     """Whether each article was on the list before (the anomaly list of the hour before); None when that
     list is not there."""
     return {article: (article in before if before is not None else None) for article in current}
-
-
-def streak_text(minutes: int, at_least: bool) -> str:
-    """How long an article has been listed, as a reader says it: "listed for 1 h 5 min", "over 3 h"."""
-    hours, rest = divmod(minutes, HOUR_MINUTES)
-    length = " ".join(part for part in (f"{hours} h" if hours else "", f"{rest} min" if rest else "") if part)
-    return f"listed for {'at least ' if at_least else ''}{length}"

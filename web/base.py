@@ -13,7 +13,6 @@ from typing import Any
 import tornado.web
 
 from core.config import Settings
-from core.list_changes import streak_text
 from web.feeds import Feed
 from web.snapshots import SnapshotReader
 from web.views import (
@@ -26,6 +25,7 @@ from web.views import (
     parse_project,
     rank_change,
     source_bar,
+    streak_text,
 )
 
 # Seconds a client is told to wait (Retry-After) when a data store does not answer.

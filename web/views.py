@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from core.clickstream import SOURCES, ListNavigation, Navigation
 from core.dumps import PROJECT_SUFFIXES
-from core.list_changes import TrendingChange
+from core.list_changes import HOUR_MINUTES, TrendingChange
 from core.snapshots import AnomalousArticle, AnomalySnapshot, TrendingArticle, TrendingSnapshot
 from core.windows import iso_time
 
@@ -162,6 +162,14 @@ def anomaly_item(
         "url": article_url(article.project, article.title),
         "referrers": referrers_block(navigation, article.project, article.title),
     }
+
+
+def streak_text(minutes: int, at_least: bool) -> str:
+    """How long an article has been listed, as a reader says it: "listed for 1 h 5 min", "listed for at
+    least 3 h"."""
+    hours, rest = divmod(minutes, HOUR_MINUTES)
+    length = " ".join([f"{hours} h"] * bool(hours) + [f"{rest} min"] * bool(rest))
+    return f"listed for {'at least ' if at_least else ''}{length}"
 
 
 def rank_change(rank: int, change: dict | None) -> str:

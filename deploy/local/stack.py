@@ -31,12 +31,13 @@ from stack_manager import configs, debian, install  # noqa: E402
 from stack_manager.control import Stack  # noqa: E402
 from stack_manager.layout import Layout, StackError, say, write_local_credentials  # noqa: E402
 
-# `stop` runs on the machine's Python as it is (it must work even if the environment is broken);
-# `stop` and `status` never generate credentials.
-NO_VENV = {"stop"}
-# Commands that install what is missing: before re-entering the venv, so that its creation runs
-# beside the longer steps.
+# `stop` runs on the machine's Python as it is (it must work even if the environment is broken), and
+# the installs need no venv; `stop` and `status` never generate credentials.
+NO_VENV = {"stop", "install", "install-test-tools"}
+# Commands that install what is missing first: before entering the venv, so that its creation runs
+# beside the longer steps. The process re-entered in the venv is told, so it does not check again.
 INSTALLS_FIRST = {"install", "start", "restart"}
+INSTALLED = "STACK_PY_INSTALLED"
 NO_CREDENTIALS = {"stop", "status"}
 
 
@@ -88,11 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command not in NO_CREDENTIALS and write_local_credentials(layout.home):
             say(f"Generated the local S3 server's key pair in {layout.home / LOCAL_CREDENTIALS_FILE}")
             settings = load_settings()
+        if args.command in INSTALLS_FIRST and not os.environ.get(INSTALLED):
+            install.install(layout, test_tools=getattr(args, "test_tools", False))
+            os.environ[INSTALLED] = "1"  # inherited through execv below
         if args.command not in NO_VENV and not install.in_venv(layout):
-            if args.command in INSTALLS_FIRST:  # everything at once, the venv among the rest
-                install.install(layout, test_tools=getattr(args, "test_tools", False))
-            else:
-                install.ensure_venv(layout)
+            install.ensure_venv(layout)
             os.execv(str(layout.venv_python), [str(layout.venv_python), __file__, *sys.argv[1:]])
         return run(args, settings, layout)
     except (StackError, ConfigError) as error:
@@ -106,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, settings, layout: Layout) -> int:
     """Carry out one subcommand."""
     stack = Stack(settings)
-    if args.command == "install":
-        install.install(layout, test_tools=args.test_tools)
+    if args.command == "install":  # done before (main)
         say("Everything is installed.")
     elif args.command == "install-test-tools":
         debian.install_test_tools(layout)
@@ -116,8 +116,7 @@ def run(args: argparse.Namespace, settings, layout: Layout) -> int:
         if args.command == "restart":
             stack.stop()
         began = time.monotonic()
-        install.install(layout)
-        stack.start()
+        stack.start()  # what it runs was installed before (main)
         say(f"Stack is up in {time.monotonic() - began:.0f} s:")
         stack.status()
     elif args.command == "stop":

@@ -37,6 +37,8 @@ from core.snapshots import AnomalySnapshot, decode_anomalies
 from producer.world import HOUR_MS, Catalogue, hourly_views, parse_time_ms
 from tests.oracle import Noise, anomaly_score, canberra_distance, fold_noise, noise_of_days
 
+# The in-process runs (Run.in_session) share the tests' SparkSession.
+pytestmark = pytest.mark.usefixtures("spark")
 SPARK_SUBMIT = REPO_ROOT / "deploy" / "local" / "spark-submit"
 HISTORY_DAYS = 7
 FIRST_DAY = "2026-03-01"
@@ -109,12 +111,6 @@ class Run:
 
     def s3_uri(self, what: str) -> str:
         return f"s3://{self.settings.s3.bucket}/runs/{self.env['WIKITRENDS_REDIS_KEY_PREFIX']}/{what}"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_session(spark):
-    """The SparkSession the in-process runs share (Run.in_session)."""
-    return spark
 
 
 def private_run() -> Run:

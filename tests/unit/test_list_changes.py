@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from core.list_changes import listed_before, listed_ranks, streak_text, trending_changes
+from core.list_changes import listed_before, listed_ranks, trending_changes
+from web.views import streak_text
 
 A, B, C = ("en.wikipedia", "A"), ("en.wikipedia", "B"), ("de.wikipedia", "C")
 
