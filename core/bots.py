@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-# How an edit came to be a bot's (Edit.bot_source).
+# How an edit came to be a bot's (Edit.bot_reason).
 FLAGGED = "flagged"  # the event carries the account's bot flag
 LISTED = "listed"  # the account is in the list of accounts seen with the flag
 DETECTED = "detected"  # the classifier found the unflagged account editing like a bot

@@ -69,7 +69,7 @@ def edit_event(edit: Edit, entity: str | None) -> dict:
         "timestamp_ms": edit.timestamp_ms,
         "user": edit.user,
         "is_bot": edit.is_bot,
-        "bot_source": edit.bot_source,
+        "bot_reason": edit.bot_reason,
         "title": edit.title,
         "comment": edit.comment,
         "size_change": edit.size_change,

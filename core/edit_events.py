@@ -49,7 +49,7 @@ class Edit:
     size_change: int  # new length − old length (the whole length for a new page)
     revision_id: int | None
     is_revert: bool
-    bot_source: str | None = None  # how it is a bot's: core.bots FLAGGED, LISTED or DETECTED
+    bot_reason: str | None = None  # how it is a bot's: core.bots FLAGGED, LISTED or DETECTED
 
 
 def normalise_title(title: str) -> str:
@@ -115,15 +115,15 @@ def parse_recentchange(raw: str | bytes | dict) -> Edit | None:
         size_change=(length.get("new") or 0) - (length.get("old") or 0),
         revision_id=revision.get("new") if isinstance(revision, dict) else None,
         is_revert=is_revert(comment, event.get("tags")),
-        bot_source=FLAGGED if event.get("bot") is True else None,
+        bot_reason=FLAGGED if event.get("bot") is True else None,
     )
 
 
-def marked_bot(edit: Edit, bot_source: str | None) -> Edit:
+def marked_bot(edit: Edit, bot_reason: str | None) -> Edit:
     """The edit marked as a bot's when the bot lists say so (an edit with the flag stays FLAGGED)."""
-    if bot_source is None or edit.is_bot:
+    if bot_reason is None or edit.is_bot:
         return edit
-    return replace(edit, is_bot=True, bot_source=bot_source)
+    return replace(edit, is_bot=True, bot_reason=bot_reason)
 
 
 SSE_DATA = "data:"

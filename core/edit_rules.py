@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 
 from core.bots import DETECTED, FLAGGED, LISTED
 from core.edit_events import Edit, normalise_title
+from core.windows import iso_time
 
 
 def is_large_edit(edit: Edit, threshold_bytes: int) -> bool:
@@ -127,7 +128,7 @@ class EditAlert:
     comment: str
     size_change: int
     revision_id: int | None
-    bot_source: str | None = None
+    bot_reason: str | None = None
 
     @property
     def alert_id(self) -> str:
@@ -135,7 +136,9 @@ class EditAlert:
         return f"{self.alert_type}:{self.wiki}:{self.revision_id or self.timestamp_ms}:{self.title}"
 
     def to_json(self) -> dict:
-        return {"alert_id": self.alert_id, **asdict(self)}
+        """The record as published: the documented fields (``timestamp`` in ISO 8601, ``bot_reason``),
+        with ``alert_id`` and ``timestamp_ms`` beside them for storage and sorting."""
+        return {"alert_id": self.alert_id, "timestamp": iso_time(self.timestamp_ms), **asdict(self)}
 
 
 def alert_of(edit: Edit, alert_type: str, reason: str, entity: str | None) -> EditAlert:
@@ -153,7 +156,7 @@ def alert_of(edit: Edit, alert_type: str, reason: str, entity: str | None) -> Ed
         comment=edit.comment,
         size_change=edit.size_change,
         revision_id=edit.revision_id,
-        bot_source=edit.bot_source,
+        bot_reason=edit.bot_reason,
     )
 
 
@@ -205,7 +208,7 @@ class EntityAlerts:
                 alert_of(edit, LARGE_EDIT, f"{edit.size_change:+,} bytes (more than {limit:,})", entity)
             )
         if edit.is_bot:
-            found.append(alert_of(edit, BOT_EDIT, BOT_REASONS[edit.bot_source or FLAGGED], entity))
+            found.append(alert_of(edit, BOT_EDIT, BOT_REASONS[edit.bot_reason or FLAGGED], entity))
         burst = self.rapid.add(entity, edit.timestamp_ms)
         if burst is not None:
             count, seconds = self.thresholds.rapid_edit_count, (burst[1] - burst[0]) / 1000

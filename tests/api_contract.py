@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import urllib.parse
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -65,3 +66,18 @@ def check_answer(method: str, path: str, status: int, document: Any) -> None:
     assert not errors, f"{method} {path} {status} breaks {OPENAPI.name}: " + "; ".join(
         f"{'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message}" for e in errors[:5]
     )
+
+
+# The edit alert record as the design's contract lists its fields (the alerts topic, Redis and the API
+# carry them, with alert_id and timestamp_ms beside them).
+DOCUMENTED_ALERT_FIELDS = frozenset(
+    {"entity", "timestamp", "user", "is_bot", "bot_reason", "title", "comment", "size_change", "wiki"}
+    | {"revision_id", "alert_type", "alert_reason"}
+)
+
+
+def check_alert_record(alert: dict) -> None:
+    """Fail unless ``alert`` has the documented fields, its ``timestamp`` the moment of ``timestamp_ms``."""
+    assert alert.keys() >= DOCUMENTED_ALERT_FIELDS, f"missing {DOCUMENTED_ALERT_FIELDS - alert.keys()}"
+    moment = datetime.fromisoformat(alert["timestamp"].replace("Z", "+00:00"))
+    assert moment.tzinfo is not None and int(moment.timestamp()) == alert["timestamp_ms"] // 1000

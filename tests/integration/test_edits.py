@@ -42,7 +42,7 @@ from stores.bot_lists import current_pointer, read_bot_lists
 from stores.clients import list_keys, read_json_object, s3_client
 from stores.edits import decode_activity
 from streaming import flink_jobs
-from tests.api_contract import check_answer
+from tests.api_contract import check_alert_record, check_answer
 from tests.data import SHARED_DATA
 from tests.integration.streaming_run import read_topic, wait_for
 from tests.integration.web_site import site_env, start_site, stop
@@ -207,6 +207,7 @@ def test_every_injected_alert_is_raised_once_and_the_background_raises_none(
     in_kafka = alerts_in_kafka()
     assert sorted(alert_identity(a) for a in in_kafka) == everything  # exactly once: no duplicates
     for alert in in_kafka:
+        check_alert_record(alert)  # the documented fields, as a consumer of the topic reads them
         assert alert["alert_reason"] and alert["wiki"] == "enwiki" and isinstance(alert["is_bot"], bool)
 
     status, body = edit_run.request("GET", "/api/alerts?type=edit_war&limit=100")
@@ -278,7 +279,7 @@ def test_the_bot_detector_finds_the_unflagged_bot_and_the_running_job_marks_list
         for member in redis_client.zrange(keys.entity(entity), 0, -1):
             event = json.loads(member)
             if event["user"] in editors:
-                sources[event["user"]].add(event["bot_source"])
+                sources[event["user"]].add(event["bot_reason"])
         return sources
 
     send_round.count = 0
@@ -295,7 +296,7 @@ def test_the_bot_detector_finds_the_unflagged_bot_and_the_running_job_marks_list
         for m in redis_client.zrange(keys.entity_alerts(entity), 0, -1)
         if json.loads(m)["alert_type"] == "BOT_EDIT"
     ]
-    assert {(a["user"], a["bot_source"]) for a in bot_alerts if a["user"] in editors} >= {
+    assert {(a["user"], a["bot_reason"]) for a in bot_alerts if a["user"] in editors} >= {
         (UNFLAGGED_BOT, DETECTED),
         (bot_account(3), LISTED),
     }

@@ -103,14 +103,14 @@ def test_the_lists_say_how_an_edit_is_a_bots_and_only_grow() -> None:
 def test_an_edit_marked_by_the_lists_sets_off_bot_edit_with_its_source() -> None:
     event = recentchange("Moon", "Quiet_script", False, START_MS, 10, "tidy", 5)
     edit = parse_recentchange(event)
-    assert not edit.is_bot and edit.bot_source is None
+    assert not edit.is_bot and edit.bot_reason is None
     marked = marked_bot(edit, bots.DETECTED)
-    assert marked.is_bot and marked.bot_source == bots.DETECTED
+    assert marked.is_bot and marked.bot_reason == bots.DETECTED
     (alert,) = EntityAlerts(AlertThresholds()).add(marked, "Moon")
     assert alert.alert_type == BOT_EDIT and "bot detector" in alert.alert_reason
-    assert alert.to_json()["bot_source"] == bots.DETECTED
+    assert alert.to_json()["bot_reason"] == bots.DETECTED
     flagged = parse_recentchange({**event, "bot": True})
-    assert flagged.bot_source == bots.FLAGGED and marked_bot(flagged, bots.LISTED) == flagged
+    assert flagged.bot_reason == bots.FLAGGED and marked_bot(flagged, bots.LISTED) == flagged
 
 
 def test_synthetic_bots_edit_on_timers_and_people_do_not() -> None:
