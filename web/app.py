@@ -8,6 +8,10 @@
                           where an article's readers come from and go next, in the newest clickstream
                           month of its wiki (400 for a malformed project or title, 404 for an article
                           that month does not have or a wiki without clickstream)
+    GET /articles/<project>/<title>, /api/articles/<project>/<title>
+                          one article: its views per hour of the last 24 hours, its trending ranks and
+                          anomaly listings, its edits and alerts, where its readers come from (400 for
+                          a malformed project or title, 404 when nothing about it is known)
     GET /healthz          200 when Redis answers, 503 with the reason when it does not
     GET /alerts           watch-list alerts, newest first (HTML; ?entity=&type=&wiki=&limit=)
     GET /api/alerts, /api/entities, /api/watchlist; PUT and DELETE /api/watchlist/<entity>
@@ -35,6 +39,8 @@ import tornado.web
 from core.config import Settings
 from stores.navigation import NavigationStore
 from web.access_log import AccessLog
+from web.article_handlers import ArticleApi, ArticlePage
+from web.articles import ArticleReader
 from web.base import NotFound, StaticFiles
 from web.edit_handlers import AlertsApi, AlertsPage, EntitiesApi, WatchListApi, WatchListEntityApi
 from web.edits import EditReader
@@ -68,6 +74,10 @@ def make_app(
     edit_reader = EditReader(reader.client, settings)
     reader.attach_edit_context(trending, edit_reader.activity)
     edit_side = {**shared, "edits": edit_reader}
+    article_side = {
+        **shared,
+        "articles": ArticleReader(settings, reader, trending, anomalies, edit_reader, store),
+    }
     return tornado.web.Application(
         [
             (r"/", TrendingPage, {**shared, "feed": trending}),
@@ -75,6 +85,8 @@ def make_app(
             (r"/api/trending", FeedApi, {**shared, "feed": trending, "bodies": bodies}),
             (r"/api/anomalies", FeedApi, {**shared, "feed": anomalies, "bodies": bodies}),
             (r"/api/articles/([^/]+)/(.+)/navigation", ArticleNavigationApi, {**shared, "store": store}),
+            (r"/api/articles/([^/]+)/(.+)", ArticleApi, article_side),
+            (r"/articles/([^/]+)/(.+)", ArticlePage, article_side),
             (r"/healthz", HealthHandler, shared),
             (r"/alerts", AlertsPage, edit_side),
             (r"/api/alerts", AlertsApi, edit_side),

@@ -13,6 +13,7 @@ from typing import Any
 import tornado.web
 
 from core.config import Settings
+from web.article_views import article_page_path
 from web.feeds import Feed
 from web.snapshots import SnapshotReader
 from web.views import (
@@ -117,6 +118,7 @@ class LivePage(BaseHandler):
         namespace.update(
             display_title=display_title,
             article_url=article_url,
+            article_page_path=article_page_path,
             rank_change=rank_change,
             streak_text=streak_text,
             chart_points=chart_points,

@@ -92,6 +92,13 @@ class EditReader:
         found = [a for a in map(json.loads, members) if alert_matches(a, query.alert_type, query.wiki)]
         return found[: query.limit]
 
+    async def article_alerts(self, project: str, title: str, limit: int) -> list[dict]:
+        """The newest alerts about one article among those kept, newest first."""
+        members = await self._call(
+            self.client.zrevrange(self.keys.alerts, 0, self.settings.edits.alerts_kept - 1)
+        )
+        return alerts_of_article(members, project, title, limit)
+
     async def entities(self) -> list[dict]:
         watched = await self.watchlist()
         pipe = self.client.pipeline(transaction=False)
@@ -132,6 +139,17 @@ class EditReader:
         args = change_watchlist_args(self.settings, entity, variants)
         keys = [self.keys.watchlist, self.keys.watchlist_version]
         return bool(await self._call(self._change(keys=keys, args=args)))
+
+
+def alerts_of_article(members: list[bytes | str], project: str, title: str, limit: int) -> list[dict]:
+    """The first ``limit`` alerts about ``(project, title)`` among stored alert records, in their order."""
+    found = []
+    for alert in map(json.loads, members):
+        if alert["project"] == project and alert["title"] == title:
+            found.append(alert)
+            if len(found) == limit:
+                break
+    return found
 
 
 def parse_alert_type(raw: str | None) -> str | None:

@@ -244,7 +244,7 @@ def test_redis_down_gives_503_and_the_site_recovers_when_it_returns() -> None:
     settings = load_settings(env)
     SnapshotWriter(redis_lib.Redis(port=port), settings.redis).write_anomalies(anomaly_snapshot())
     url, site_process = start_site(env)
-    site = Site(url, settings, None, site_process)  # type: ignore[arg-type]
+    site = Site(url, settings, None, site_process, [])  # type: ignore[arg-type]
     try:
         assert site.json("/api/anomalies")[0] == 200
         redis_process.send_signal(signal.SIGTERM)

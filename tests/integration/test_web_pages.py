@@ -7,6 +7,7 @@ the alerts page with hostile comments and right-to-left user names. Screenshots 
 from __future__ import annotations
 
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -16,7 +17,9 @@ from tests.integration.web_site import (
     HOSTILE_COMMENT,
     IMG_TITLE,
     MINUTE,
+    QUOTE_TITLE,
     RTL_COMMENT,
+    RTL_TITLE,
     RTL_USER,
     SCRIPT_TITLE,
     TRENDING_TITLES,
@@ -95,7 +98,7 @@ def test_trending_page_lists_the_articles_in_order_with_charts(site: Site, brows
         box = browser.execute_script("const b = arguments[0].getBBox(); return [b.width, b.height];", chart)
         assert box[0] > 100 and box[1] > 10  # drawn across the chart, rising
     link = browser.find_elements(By.CSS_SELECTOR, "#live-list .article .title")[2]
-    assert link.get_attribute("href") == "https://ja.wikipedia.org/wiki/%E6%9D%B1%E4%BA%AC"
+    assert link.get_attribute("href") == site.url + "/articles/ja.wikipedia/%E6%9D%B1%E4%BA%AC"
     screenshot(browser, "trending")
 
 
@@ -158,12 +161,55 @@ def test_filters_and_bad_parameters_on_the_page(site: Site, browser) -> None:
     assert "limit must be a whole number" in browser.page_source
 
 
+def test_a_listed_title_leads_to_its_page_with_its_day_edits_and_links(site: Site, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(site.url + "/?limit=10")
+    browser.find_elements(By.CSS_SELECTOR, "#live-list .article .title")[0].click()
+    deadline = time.monotonic() + 10
+    while not browser.current_url.endswith("/articles/en.wikipedia/Albert_Einstein"):
+        assert time.monotonic() < deadline, f"the title led to {browser.current_url}"
+        time.sleep(0.2)
+    heading = browser.find_element(By.CSS_SELECTOR, "h2.article-title")
+    assert heading.text == "Albert Einstein en.wikipedia"
+    # 24 hours, a bar each; the hours with a file drawn with their views, the others empty.
+    bars = browser.find_elements(By.CSS_SELECTOR, "svg.chart.hours rect.hour")
+    assert len(bars) == 24
+    drawn = [b for b in bars if float(b.get_attribute("height")) > 0]
+    hours = browser.find_elements(By.CSS_SELECTOR, ".hours-table tr.today td")
+    assert len(drawn) == sum(cell.text != "–" for cell in hours) > 0
+    text = browser.find_element(By.TAG_NAME, "main").text
+    assert "Rank 1 on the list of" in text and "4 edits by 3 editors in the last hour" in text
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".edits-section .alert")) == 3
+    links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, ".links a")}
+    assert links["Read it on en.wikipedia"] == "https://en.wikipedia.org/wiki/Albert_Einstein"
+    assert links["JSON"] == site.url + "/api/articles/en.wikipedia/Albert_Einstein"
+    assert no_alert(browser) and browser.execute_script("return window.xssRan === undefined")
+    screenshot(browser, "article")
+
+
+def test_an_article_page_with_a_hostile_title_keeps_it_text(site: Site, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    for project, title in (("en.wikipedia", QUOTE_TITLE), ("he.wikipedia", RTL_TITLE)):
+        browser.get(f"{site.url}/articles/{project}/{urllib.parse.quote(title, safe='')}")
+        heading = browser.find_element(By.CSS_SELECTOR, "h2.article-title bdi")
+        assert heading.text == title.replace("_", " ")
+        assert browser.title.startswith(title.replace("_", " "))
+        assert no_alert(browser)
+    browser.get(f"{site.url}/articles/en.wikipedia/{urllib.parse.quote(SCRIPT_TITLE, safe='')}")
+    assert "characters no title may hold" in browser.find_element(By.CSS_SELECTOR, ".problem").text
+    assert no_alert(browser) and browser.execute_script("return window.xssRan === undefined")
+
+
 def test_the_list_is_there_with_javascript_off(site: Site) -> None:
     driver = chromium(javascript=False)
     try:
         driver.get(site.url + "/?limit=3")
         assert shown_titles(driver) == ["Albert Einstein", SCRIPT_TITLE, "東京"]
         assert no_alert(driver)
+        driver.get(site.url + "/articles/en.wikipedia/Albert_Einstein")
+        assert len(driver.find_elements("css selector", "svg.chart.hours rect.hour")) == 24
     finally:
         driver.quit()
 
@@ -225,7 +271,7 @@ def test_alerts_page_lists_newest_first_with_hostile_text_inert(site: Site, brow
         assert user.text == RTL_USER and "by " + RTL_USER in large.text
         assert "+812 bytes" in large.text and "more than 500" in large.text
         link = large.find_element(By.CSS_SELECTOR, "a.title")
-        assert link.get_attribute("href") == "https://en.wikipedia.org/wiki/Albert_Einstein"
+        assert link.get_attribute("href") == site.url + "/articles/en.wikipedia/Albert_Einstein"
 
     on_a_settled_list(the_large_edit_is_shown_inert)
     assert no_alert(browser) and browser.execute_script("return window.xssRan === undefined")

@@ -22,14 +22,17 @@ from pathlib import Path
 import pytest
 
 from core.config import REPO_ROOT, Settings, load_settings, private_names
+from core.contracts import hourly_counts_key
 from core.edit_events import Edit
 from core.edit_rules import BOT_EDIT, EDIT_WAR, LARGE_EDIT, EditAlert, alert_of
+from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import (
     AnomalousArticle,
     AnomalySnapshot,
     TrendingArticle,
     TrendingSnapshot,
 )
+from core.windows import HOUR_MS
 from stores.edits import EditWriter
 from stores.snapshots import SnapshotWriter
 from tests.api_contract import check_answer
@@ -44,6 +47,63 @@ HOSTILE_COMMENT = '<script>window.xssRan=1</script><img src=x onerror="window.xs
 RTL_USER = "משתמש_ותיק"
 RTL_COMMENT = "הרחבה גדולה של הערך"
 ARTIFACTS = Path(os.environ.get("WIKITRENDS_ARTIFACTS", REPO_ROOT / "test-artifacts"))
+
+
+# The article pages' hourly views: files for the hours from 26 to 5 hours before the site starts (so
+# the last 24 hours always show some hours without a file, even when the hour turns during the tests).
+HOURS_BACK_WRITTEN = range(5, 27)
+QUOTE_TITLE = 'Don\'t_"Stop"_Me_Now'
+LONG_TITLE = "é" * 127 + "x"  # 255 bytes: MediaWiki's limit
+RTL_TITLE = "ירושלים"
+TWO_WIKI_TITLE = "Mercury"
+FILLER_ARTICLES = 20_000  # per wiki: each file has several row groups, the articles in different ones
+
+
+def article_hourly_views(project: str, title: str, hour_start_ms: int) -> int:
+    """The oracle of the hourly files the site fixture writes: an article's views in an hour."""
+    hour = hour_start_ms // HOUR_MS % 24
+    views = {
+        ("en.wikipedia", "Albert_Einstein"): 100 + 3 * hour,
+        ("en.wikipedia", TWO_WIKI_TITLE): 10 + hour,
+        ("de.wikipedia", TWO_WIKI_TITLE): 3,
+        ("en.wikipedia", QUOTE_TITLE): 7,
+        ("en.wikipedia", LONG_TITLE): 5,
+        ("he.wikipedia", RTL_TITLE): 4,
+        ("ja.wikipedia", "東京"): 50 + hour,
+        ("de.wikipedia", "Köln"): 41,
+    }
+    return views.get((project, title), 0)
+
+
+def hourly_rows(hour_start_ms: int) -> list[HourlyRow]:
+    """One hour's rows: the articles of ``article_hourly_views`` and filler on two wikis."""
+    named = [
+        ("en.wikipedia", "Albert_Einstein"),
+        ("en.wikipedia", TWO_WIKI_TITLE),
+        ("de.wikipedia", TWO_WIKI_TITLE),
+        ("en.wikipedia", QUOTE_TITLE),
+        ("en.wikipedia", LONG_TITLE),
+        ("he.wikipedia", RTL_TITLE),
+        ("ja.wikipedia", "東京"),
+        ("de.wikipedia", "Köln"),
+    ]
+    rows = [HourlyRow(p, t, article_hourly_views(p, t, hour_start_ms)) for p, t in named]
+    for project in ("de.wikipedia", "en.wikipedia"):
+        rows += [HourlyRow(project, f"Filler_{n:05d}", 1 + n % 9) for n in range(FILLER_ARTICLES)]
+    return rows
+
+
+def write_hourly_history(s3, settings: Settings, now_ms: int) -> list[int]:
+    """Writes the hourly counts files of HOURS_BACK_WRITTEN as the streaming job does; their hour starts."""
+    current = now_ms - now_ms % HOUR_MS
+    written = [current - k * HOUR_MS for k in HOURS_BACK_WRITTEN]
+    for hour_start in written:
+        s3.put_object(
+            Bucket=settings.s3.bucket,
+            Key=hourly_counts_key(settings.s3, hour_start),
+            Body=hourly_counts_parquet(hourly_rows(hour_start)),
+        )
+    return written
 
 
 def free_port() -> int:
@@ -184,6 +244,7 @@ class Site:
     settings: Settings
     writer: SnapshotWriter
     process: subprocess.Popen
+    hours_written: list[int]  # the hour starts of the hourly counts files on S3
 
     def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
         try:
@@ -246,7 +307,7 @@ def site_env(tag: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def site(redis_client) -> Iterator[Site]:
+def site(redis_client, s3_client) -> Iterator[Site]:
     env = site_env(f"web{uuid.uuid4().hex[:6]}")
     settings = load_settings(env)
     writer = SnapshotWriter(redis_client, settings.redis)
@@ -256,6 +317,7 @@ def site(redis_client) -> Iterator[Site]:
     writer.write_anomalies(anomaly_snapshot_hour_before())
     writer.write_anomalies(anomaly_snapshot())
     EditWriter(redis_client, settings.redis, settings.edits).write(*edit_history())
+    hours_written = write_hourly_history(s3_client, settings, int(time.time() * 1000))
     url, process = start_site(env)
-    yield Site(url, settings, writer, process)
+    yield Site(url, settings, writer, process, hours_written)
     stop(process)

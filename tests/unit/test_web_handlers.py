@@ -181,7 +181,7 @@ def test_every_api_route_is_in_the_openapi_document() -> None:
     app = make_app(settings, reader, navigation_store=object())
     routes = [rule.matcher.regex.pattern.rstrip("$") for rule in app.wildcard_router.rules]
     api = [route for route in routes if route.startswith(("/api/", "/healthz"))]
-    assert len(api) == 8
+    assert len(api) == 9
     samples = {"([^/]+)": "en.wikipedia", "(.+)": "AC/DC"}
     for route in api:
         for group, sample in samples.items():

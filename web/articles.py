@@ -1,0 +1,158 @@
+"""Gathering what the site knows about one article, from every store, for its page and JSON.
+
+    its views per hour     the hourly counts files on S3, one row group each (stores/hourly_views.py)
+    its trending ranks     the minute lists the streaming job keeps in Redis
+    its anomaly listings   today's hourly anomaly lists in Redis
+    its edits and alerts   what the edit job writes to Redis (web/edits.py)
+    where readers come from  the newest clickstream month on S3 (stores/navigation.py)
+
+Lists kept in Redis do not change once written, so each is read and decoded once per web process
+(``KeptLists``); the S3 lookups run in worker threads and an article's hours are kept until the next
+hour. A store that does not answer leaves its part of the page empty and says so in the log; only
+Redis down makes the page a 503 (as the lists' pages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+
+from botocore.exceptions import BotoCoreError, ClientError
+from redis.exceptions import RedisError
+
+from core.config import Settings
+from core.contracts import Keys
+from core.list_changes import listed_ranks
+from core.snapshots import AnomalySnapshot, decode_anomalies
+from core.windows import HOUR_MS, MINUTE_MS
+from stores.hourly_views import HourlyViewsReader
+from stores.navigation import NavigationStore, NoClickstream
+from web.article_views import AnomalyListing, ArticleFacts, completed_hours
+from web.edits import EditReader
+from web.feeds import Feed
+from web.snapshots import RedisUnavailable, SnapshotReader
+
+log = logging.getLogger("web.articles")
+
+ARTICLE_ALERTS_SHOWN = 10
+HOURS_CACHED = 4096  # articles whose last 24 hours are kept until the hour turns
+
+
+class KeptLists:
+    """Decoded lists from Redis by key, read once each: a kept list is never rewritten (a missing one is
+    asked for again)."""
+
+    def __init__(self, client, decode, size: int) -> None:
+        self.client, self.decode, self.size = client, decode, size
+        self._decoded: OrderedDict[str, object] = OrderedDict()
+
+    async def get(self, keys: list[str]) -> list:
+        missing = [key for key in keys if key not in self._decoded]
+        if missing:
+            try:
+                documents = await self.client.mget(missing)
+            except (RedisError, OSError) as error:
+                raise RedisUnavailable(f"Redis is not answering ({error})") from error
+            for key, document in zip(missing, documents, strict=True):
+                if document is not None:
+                    self._decoded[key] = self.decode(document)
+            while len(self._decoded) > self.size:
+                self._decoded.popitem(last=False)
+        return [self._decoded.get(key) for key in keys]
+
+
+class ArticleReader:
+    def __init__(
+        self,
+        settings: Settings,
+        reader: SnapshotReader,
+        trending: Feed,
+        anomalies: Feed,
+        edits: EditReader,
+        navigation: NavigationStore,
+        hourly_views: HourlyViewsReader | None = None,
+    ) -> None:
+        self.settings, self.reader, self.trending, self.anomalies = settings, reader, trending, anomalies
+        self.edits, self.navigation = edits, navigation
+        self.hourly = hourly_views or HourlyViewsReader(settings)
+        self.keys = Keys(settings.redis)
+        kept_minutes = settings.streaming.trending_retention_minutes
+        self.minute_lists = KeptLists(reader.client, listed_ranks, kept_minutes + 5)
+        self.hour_lists = KeptLists(reader.client, decode_anomalies, 2 * 24)
+        self._hours: OrderedDict[tuple, dict[int, int | None]] = OrderedDict()
+
+    async def facts(self, project: str, title: str) -> ArticleFacts:
+        """Everything known about ``(project, title)``; RedisUnavailable when Redis does not answer."""
+        now_ms = int(time.time() * 1000)
+        hours, navigation = await asyncio.gather(
+            self._hourly_views(project, title, now_ms), self._navigation(project, title)
+        )
+        facts = ArticleFacts(project, title, hourly_views=hours)
+        facts.navigation_month, facts.navigation = navigation
+        await self._trending(facts)
+        await self._anomalies(facts)
+        facts.edits = (await self.edits.activity([(project, title)])).get((project, title))
+        facts.alerts = await self.edits.article_alerts(project, title, ARTICLE_ALERTS_SHOWN)
+        return facts
+
+    async def _trending(self, facts: ArticleFacts) -> None:
+        snapshot = await self.reader.load(self.trending)
+        if snapshot is None:
+            return
+        facts.trending_minute = snapshot.minute
+        facts.trending_now = next(
+            (a for a in snapshot.articles if (a.project, a.title) == (facts.project, facts.title)), None
+        )
+        kept = self.settings.streaming.trending_retention_minutes
+        minutes = [snapshot.minute - k * MINUTE_MS for k in range(kept - 1, -1, -1)]
+        lists = await self.minute_lists.get([self.keys.trending_minute(m) for m in minutes])
+        facts.minutes_kept = sum(ranks is not None for ranks in lists)
+        article = (facts.project, facts.title)
+        listed = zip(minutes, lists, strict=True)
+        facts.ranks = [(minute, ranks[article]) for minute, ranks in listed if ranks and article in ranks]
+
+    async def _anomalies(self, facts: ArticleFacts) -> None:
+        latest: AnomalySnapshot | None = await self.reader.load(self.anomalies)
+        if latest is None:
+            return
+        day_start = latest.hour_start - latest.hour * HOUR_MS
+        hours = [day_start + h * HOUR_MS for h in range(latest.hour + 1)]
+        lists = await self.hour_lists.get([self.keys.anomalies_hour(h) for h in hours])
+        article = (facts.project, facts.title)
+        for snapshot in filter(None, lists):
+            for item in snapshot.articles:
+                if (item.project, item.title) == article:
+                    facts.anomalies.append(
+                        AnomalyListing(snapshot.hour_start, snapshot.date, snapshot.hour, item)
+                    )
+
+    async def _hourly_views(self, project: str, title: str, now_ms: int) -> dict[int, int | None]:
+        hours = completed_hours(now_ms)
+        key = (project, title, hours[-1])
+        if key in self._hours:
+            return self._hours[key]
+        loop = asyncio.get_running_loop()
+        try:
+            views = await loop.run_in_executor(None, self.hourly.views, project, title, hours)
+        except (BotoCoreError, ClientError, OSError) as error:
+            log.warning(
+                "S3 did not give %s %s's hourly views (%s): the page shows none", project, title, error
+            )
+            return dict.fromkeys(hours)
+        self._hours[key] = views
+        while len(self._hours) > HOURS_CACHED:
+            self._hours.popitem(last=False)
+        return views
+
+    async def _navigation(self, project: str, title: str) -> tuple[str | None, object]:
+        loop = asyncio.get_running_loop()
+        try:
+            month, navigation = await loop.run_in_executor(None, self.navigation.find, project, title)
+        except NoClickstream:
+            return None, None
+        except (BotoCoreError, ClientError, OSError) as error:
+            log.warning("S3 did not give %s %s's navigation (%s): the page shows none", project, title, error)
+            return None, None
+        return month, navigation
