@@ -3,12 +3,16 @@
     .stack/venv/bin/python bench/web_throughput.py [--connections 64] [--seconds 10]
 
 Fills a private Redis prefix with a trending list of 50 articles and an anomaly
-list of 5 (written by stores.snapshots.SnapshotWriter, as the jobs write them),
-starts the site (``python -m web``, one process) and, in the same run, a
-Tornado process whose only handler returns a constant small JSON body: the
-framework's ceiling on this machine. Then ``wrk`` (Debian's) loads each
+list of 5 (written by stores.snapshots.SnapshotWriter, as the jobs write them)
+and a private S3 prefix with the last 24 hours' counts files of 200,000 articles
+each (core.hourly_counts, as the streaming job writes them), starts the site
+(``python -m web``, one process) and, in the same run, a Tornado process
+whose only handler returns a constant small JSON body: the framework's
+ceiling on this machine. Then ``wrk`` (Debian's) loads each
 endpoint in turn on loopback and the figures are printed with the ratio to
-the ceiling. Needs the local stack's Redis and wrk (stack.py install-test-tools).
+the ceiling; an article's page is also timed on its first request, when its
+hours are read from S3. Needs the local stack's Redis and MinIO and wrk
+(stack.py install-test-tools).
 """
 
 from __future__ import annotations
@@ -30,13 +34,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import REPO_ROOT, load_settings, private_names  # noqa: E402
+from core.contracts import hourly_counts_key  # noqa: E402
+from core.hourly_counts import HourlyRow, hourly_counts_parquet  # noqa: E402
 from core.snapshots import (  # noqa: E402
     AnomalousArticle,
     AnomalySnapshot,
     TrendingArticle,
     TrendingSnapshot,
 )
-from stores.clients import redis_client  # noqa: E402
+from core.windows import HOUR_MS  # noqa: E402
+from stores.clients import list_keys, redis_client, s3_client  # noqa: E402
 from stores.snapshots import SnapshotWriter  # noqa: E402
 
 MINUTE = 1_772_438_400_000
@@ -118,6 +125,34 @@ def fill_redis(settings, trending_title: Callable[[int], str] = "Trending_articl
     writer.write_anomalies(AnomalySnapshot("2026-03-02", 23, MINUTE, MINUTE + 300_000, 6.0, 5_000, anomalies))
 
 
+HOURLY_ARTICLES = 200_000
+ARTICLE = "/articles/en.wikipedia/Trending_article_1"
+
+
+def fill_s3(settings) -> None:
+    """The last 24 hours' counts files: the 50 trending articles among ``HOURLY_ARTICLES`` others."""
+    client = s3_client(settings)
+    now_ms = int(time.time() * 1000)
+    for k in range(1, 25):
+        hour_start = now_ms - now_ms % HOUR_MS - k * HOUR_MS
+        rows = [HourlyRow("en.wikipedia", f"Article_{n:06d}", 1 + n % 50) for n in range(HOURLY_ARTICLES)]
+        rows += [
+            HourlyRow("en.wikipedia", f"Trending_article_{rank}", 100 * rank + k) for rank in range(1, 51)
+        ]
+        key = hourly_counts_key(settings.s3, hour_start)
+        client.put_object(Bucket=settings.s3.bucket, Key=key, Body=hourly_counts_parquet(rows))
+
+
+def first_requests_ms(base: str) -> list[float]:
+    """Each trending article's page requested once: its hours read from S3 (not cached yet)."""
+    took = []
+    for rank in range(2, 51):
+        started = time.perf_counter()
+        urllib.request.urlopen(f"{base}/api/articles/en.wikipedia/Trending_article_{rank}", timeout=30).read()
+        took.append((time.perf_counter() - started) * 1000)
+    return took
+
+
 def run_wrk(url: str, connections: int, seconds: int) -> tuple[float, float, float, int]:
     """Requests/s, p50 and p99 latency (ms) and the requests made, from wrk --latency."""
     done = subprocess.run(
@@ -163,6 +198,8 @@ def main() -> int:
     env = {**os.environ, **private_names(tag)}
     settings = load_settings(env)
     fill_redis(settings)
+    print(f"writing 24 hourly counts files of {HOURLY_ARTICLES:,} articles to S3 …", flush=True)
+    fill_s3(settings)
     site_port, ceiling_port = free_port(), free_port()
     site = start_site(env, site_port)
     ceiling = subprocess.Popen([sys.executable, __file__, "--ceiling-server", str(ceiling_port)])
@@ -174,7 +211,14 @@ def main() -> int:
             ("/api/trending (5 of 50)", f"http://127.0.0.1:{site_port}/api/trending"),
             ("/api/trending?limit=50", f"http://127.0.0.1:{site_port}/api/trending?limit=50"),
             ("/api/anomalies (5 × 24 h)", f"http://127.0.0.1:{site_port}/api/anomalies"),
+            ("/api/articles/… (24 h)", f"http://127.0.0.1:{site_port}/api{ARTICLE}"),
+            ("/articles/… (the page)", f"http://127.0.0.1:{site_port}{ARTICLE}"),
         ]
+        first = first_requests_ms(f"http://127.0.0.1:{site_port}")
+        print(
+            f"an article's first request (its 24 hours read from S3), {len(first)} articles: "
+            f"median {statistics.median(first):.0f} ms, slowest {max(first):.0f} ms"
+        )
         print(
             f"wrk -t2 -c{args.connections} -d{args.seconds}s on loopback, one Tornado process each, "
             f"median of {args.rounds} interleaved rounds"
@@ -197,6 +241,9 @@ def main() -> int:
         client = redis_client(settings)
         for key in client.scan_iter(f"{tag}:*"):
             client.delete(key)
+        s3 = s3_client(settings)
+        for key in list_keys(s3, settings.s3.bucket, settings.s3.hourly_counts_prefix + "/"):
+            s3.delete_object(Bucket=settings.s3.bucket, Key=key)
     return 0
 
 

@@ -7,7 +7,6 @@ answer. The page is server-rendered (its chart is SVG) and does not refresh itse
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from core.config import Settings
@@ -22,7 +21,7 @@ from web.article_views import (
     rank_runs,
 )
 from web.articles import ArticleReader
-from web.base import RETRY_AFTER_SECONDS, JsonHandler, LivePage
+from web.base import RETRY_AFTER_SECONDS, JsonHandler, LivePage, encode_json
 from web.snapshots import RedisUnavailable, SnapshotReader
 from web.views import BadParameter, parse_project, parse_title
 
@@ -62,7 +61,9 @@ class ArticleApi(JsonHandler):
             self.send_json(404, {"error": "not found", "reason": not_known(project, title)})
             return
         self.cache_for(ARTICLE_MAX_AGE)
-        self.send_json(200, article_document(facts, int(time.time() * 1000)))
+        self.send_json(
+            200, self.articles.rendered(facts, "json", lambda: encode_json(article_document(facts)))
+        )
 
     async def head(self, raw_project: str, raw_title: str) -> None:
         await self.get(raw_project, raw_title)
@@ -78,9 +79,14 @@ class ArticlePage(LivePage):
     def page_name(self) -> str:
         return "article"
 
+    def page_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        facts = values.get("facts")
+        extra = article_page_values(facts) if facts else {}
+        return {"page": self.page_name(), "refresh_seconds": 0, **values, **extra}
+
     def render_page(self, status: int = 200, **values: Any) -> None:
         self.set_status(status)
-        self.render(self.template, page=self.page_name(), refresh_seconds=0, **values)
+        self.render(self.template, **self.page_values(values))
 
     async def get(self, raw_project: str, raw_title: str) -> None:
         values: dict[str, Any] = {"facts": None, "problem": None, "project": None, "title": raw_title}
@@ -100,7 +106,12 @@ class ArticlePage(LivePage):
             self.render_page(404, **values | {"problem": not_known(project, title).capitalize() + "."})
             return
         self.set_header("Cache-Control", "no-cache")
-        self.render_page(**values | {"facts": facts, **article_page_values(facts)})
+        values |= {"facts": facts}
+        self.finish(
+            self.articles.rendered(
+                facts, "page", lambda: self.render_string(self.template, **self.page_values(values))
+            )
+        )
 
     async def head(self, raw_project: str, raw_title: str) -> None:
         await self.get(raw_project, raw_title)

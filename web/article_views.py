@@ -55,6 +55,7 @@ class ArticleFacts:
 
     project: str
     title: str
+    computed_at: int = 0  # epoch ms when they were gathered
     # The last completed hours' views, oldest first: None when that hour's file is not on S3.
     hourly_views: dict[int, int | None] = field(default_factory=dict)
     trending_minute: int | None = None  # the newest trending list's minute
@@ -115,7 +116,7 @@ def rank_runs(ranks: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
     return runs
 
 
-def article_document(facts: ArticleFacts, now_ms: int) -> dict:
+def article_document(facts: ArticleFacts) -> dict:
     """The /api/articles/<project>/<title> body."""
     now = facts.trending_now
     return {
@@ -123,8 +124,8 @@ def article_document(facts: ArticleFacts, now_ms: int) -> dict:
         "title": facts.title,
         "url": article_url(facts.project, facts.title),
         "pageviews_url": pageviews_url(facts.project, facts.title),
-        "computed_at": now_ms,
-        "computed_at_iso": iso_time(now_ms),
+        "computed_at": facts.computed_at,
+        "computed_at_iso": iso_time(facts.computed_at),
         "hours": hourly_series(facts),
         "trending": {
             "minute": facts.trending_minute,

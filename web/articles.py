@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 from redis.exceptions import RedisError
@@ -38,6 +39,7 @@ log = logging.getLogger("web.articles")
 
 ARTICLE_ALERTS_SHOWN = 10
 HOURS_CACHED = 4096  # articles whose last 24 hours are kept until the hour turns
+FACTS_CACHED = 1024  # articles whose whole answer is kept for a few seconds
 
 
 class KeptLists:
@@ -82,14 +84,45 @@ class ArticleReader:
         self.minute_lists = KeptLists(reader.client, listed_ranks, kept_minutes + 5)
         self.hour_lists = KeptLists(reader.client, decode_anomalies, 2 * 24)
         self._hours: OrderedDict[tuple, dict[int, int | None]] = OrderedDict()
+        # Whole answers, kept as long as the lists' snapshots are ([web] snapshot_cache_seconds).
+        self._facts: OrderedDict[tuple[str, str], tuple[float, ArticleFacts]] = OrderedDict()
+        self._gathering: dict[tuple[str, str], asyncio.Future] = {}
+        # (article, "json" or "page") -> (the facts it shows, its encoded body): one encoding per gathering.
+        self._rendered: dict[tuple, tuple[ArticleFacts, bytes]] = {}
 
     async def facts(self, project: str, title: str) -> ArticleFacts:
         """Everything known about ``(project, title)``; RedisUnavailable when Redis does not answer."""
+        article = (project, title)
+        cached = self._facts.get(article)
+        if cached and time.monotonic() - cached[0] < self.settings.web.snapshot_cache_seconds:
+            return cached[1]
+        # One gathering per article at a time: the requests that arrive meanwhile wait for it.
+        gathering = self._gathering.get(article)
+        if gathering is None:
+            gathering = self._gathering[article] = asyncio.ensure_future(self._gather(project, title))
+            gathering.add_done_callback(lambda _: self._gathering.pop(article, None))
+        facts = await asyncio.shield(gathering)
+        self._facts[article] = (time.monotonic(), facts)
+        while len(self._facts) > FACTS_CACHED:
+            self._facts.popitem(last=False)
+        return facts
+
+    def rendered(self, facts: ArticleFacts, kind: str, render: Callable[[], bytes]) -> bytes:
+        """``render()`` of these facts, made once per gathering (answers are cached as the facts are)."""
+        key = (facts.project, facts.title, kind)
+        cached = self._rendered.get(key)
+        if cached is None or cached[0] is not facts:
+            if len(self._rendered) >= 2 * FACTS_CACHED:
+                self._rendered.clear()
+            cached = self._rendered[key] = (facts, render())
+        return cached[1]
+
+    async def _gather(self, project: str, title: str) -> ArticleFacts:
         now_ms = int(time.time() * 1000)
         hours, navigation = await asyncio.gather(
             self._hourly_views(project, title, now_ms), self._navigation(project, title)
         )
-        facts = ArticleFacts(project, title, hourly_views=hours)
+        facts = ArticleFacts(project, title, computed_at=now_ms, hourly_views=hours)
         facts.navigation_month, facts.navigation = navigation
         await self._trending(facts)
         await self._anomalies(facts)

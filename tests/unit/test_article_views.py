@@ -76,10 +76,10 @@ def test_an_article_is_known_by_anything_found_about_it() -> None:
 
 def test_the_document_names_the_article_and_its_referrers_state() -> None:
     facts = ArticleFacts("en.wikipedia", "X", hourly_views={DAY: 3}, navigation_month="2026-02")
-    document = article_document(facts, DAY + 5_000)
+    document = article_document(facts)
     assert document["referrers"] == {"found": False, "month": "2026-02"}
     assert document["url"] == "https://en.wikipedia.org/wiki/X" and document["trending"]["now"] is None
-    assert article_document(ArticleFacts("en.wikipedia", "X"), DAY)["referrers"] is None
+    assert article_document(ArticleFacts("en.wikipedia", "X"))["referrers"] is None
 
 
 def test_chart_bars_scale_to_the_largest_value_and_name_every_sixth_hour() -> None:
