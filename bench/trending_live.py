@@ -10,7 +10,10 @@ Reads the ground truth `make run`'s synthetic producer writes when it starts
 risers (a trend or a spike, from its start until ``--grace`` minutes after
 its end), the precision, the injected risers found among those that rose in
 those minutes (recall), each with its first minute on the list, and what
-else was listed. Needs the live stack (make run).
+else was listed. Then the same for the TRAFFIC_SPIKE alerts in Redis: every
+injected riser on a watched title should raise one alert (recall), every alert
+should be one of those (precision), and none twice. Needs the live stack
+(make run).
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.config import load_settings  # noqa: E402
-from core.contracts import Keys  # noqa: E402
+from core.contracts import EditKeys, Keys  # noqa: E402
+from core.edit_rules import TRAFFIC_SPIKE, WatchList  # noqa: E402
 from core.snapshots import decode_trending  # noqa: E402
 from core.windows import MINUTE_MS, iso_time  # noqa: E402
 from producer.world import parse_time_ms  # noqa: E402
 from stores.clients import redis_client  # noqa: E402
+from stores.edits import WatchListStore  # noqa: E402
 
 RISING_KINDS = ("trend", "spike")
 
@@ -120,7 +125,30 @@ def main(argv: list[str] | None = None) -> int:
             "listed but not injected (item-minutes): "
             + ", ".join(f"{t} {n}" for t, n in other.most_common(15))
         )
+    score_traffic_alerts(client, settings, due, first, last, rising)
     return 0
+
+
+def score_traffic_alerts(client, settings, due: list[dict], first: int, last: int, rising) -> None:
+    """TRAFFIC_SPIKE's precision and recall: the injected risers on watched titles, each alerted once."""
+    watchlist = WatchList(WatchListStore(client, settings).current())
+    alerts = [
+        alert
+        for alert in map(json.loads, client.zrange(EditKeys(settings.redis).alerts, 0, -1))
+        if alert["alert_type"] == TRAFFIC_SPIKE and first <= alert["timestamp_ms"] <= last
+    ]
+    expected = [s for s in due if watchlist.entity_of(s["title"])]
+    right = [a for a in alerts if rising(a["title"], a["timestamp_ms"] + MINUTE_MS)]
+    per_riser = Counter(a["title"] for a in right)
+    found = [s for s in expected if per_riser[s["title"]]]
+    print(
+        f"TRAFFIC_SPIKE alerts: {len(alerts)}, on injected risers: {len(right)}, "
+        f"precision {len(right) / len(alerts) if alerts else 1.0:.3f}; watched risers: {len(expected)}, "
+        f"alerted: {len(found)}, recall {len(found) / len(expected) if expected else 1.0:.3f}; "
+        f"alerted more than once: {sum(n > 1 for n in per_riser.values())}"
+    )
+    for alert in alerts:
+        print(f"  {alert['timestamp'][:16]} {alert['entity']}: {alert['title']} ({alert['alert_reason']})")
 
 
 if __name__ == "__main__":

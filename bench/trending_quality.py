@@ -20,6 +20,12 @@ scores it against the ground truth:
 
 Then the goals: precision >= 0.95; recall >= 0.95 for risers of x2 or more
 whose newest window reaches 50 views; no steady article in the clean hour.
+
+TRAFFIC_SPIKE, from the same run: every other riser, every burst and faller
+and as many steady articles are put on the watch list (as the API writes it);
+the alerts the job raises are scored like the lists (an alert is right on a
+riser between its start and an hour after its rise), with recall over the
+watched risers of the goal, and no riser may be alerted twice.
 ``--rule never-decreasing`` scores the seed's rule on the same world.
 Needs the stack (make up). Uses its own topics and Redis keys.
 """
@@ -55,11 +61,13 @@ from bench.trending_world import (  # noqa: E402
     minute_views,
 )
 from core.config import Settings, load_settings  # noqa: E402
-from core.contracts import Keys  # noqa: E402
+from core.contracts import EditKeys, Keys  # noqa: E402
+from core.edit_rules import TRAFFIC_SPIKE  # noqa: E402
 from core.snapshots import decode_trending  # noqa: E402
 from core.windows import MINUTE_MS, iso_time  # noqa: E402
 from producer.sink import PageRequestSink, Progress  # noqa: E402
 from stores.clients import flink_rest, redis_client  # noqa: E402
+from stores.edits import change_watchlist_args, change_watchlist_script  # noqa: E402
 from streaming.flink_jobs import cancel, submit  # noqa: E402
 
 GOAL_PRECISION, GOAL_RECALL = 0.95, 0.95
@@ -225,6 +233,76 @@ def print_report(result: dict, rule: str) -> bool:
     return all(met for _, met, _ in goals)
 
 
+def watched_articles(articles: list[Article], seed: int) -> list[Article]:
+    """Every other riser, every burst and faller, and as many steady articles (seeded)."""
+    risers = [a for a in articles if a.kind == "riser"][::2]
+    others = [a for a in articles if a.kind in ("burst", "faller")]
+    steady = [a for a in articles if a.kind == "steady"]
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(len(steady), size=min(len(risers), len(steady)), replace=False)
+    return risers + others + [steady[i] for i in sorted(picked)]
+
+
+def watch(settings: Settings, watched: list[Article]) -> None:
+    """Put each watched article on the watch list as an entity of its own, as the API writes it."""
+    client, keys = redis_client(settings), EditKeys(settings.redis)
+    change = change_watchlist_script(client)
+    for article in watched:
+        args = change_watchlist_args(settings, f"{article.project} {article.title}", [article.title])
+        change(keys=[keys.watchlist, keys.watchlist_version], args=args)
+
+
+def score_traffic_alerts(settings: Settings, watched: list[Article]) -> dict:
+    """TRAFFIC_SPIKE's precision, recall over the watched goal risers, and risers alerted twice."""
+    client = redis_client(settings)
+    by_name = {(a.project, a.title): a for a in watched}
+    alerts = [
+        alert
+        for alert in map(json.loads, client.zrange(EditKeys(settings.redis).alerts, 0, -1))
+        if alert["alert_type"] == TRAFFIC_SPIKE
+    ]
+    alerted: Counter = Counter()
+    right, wrong = 0, Counter()
+    for alert in alerts:
+        article = by_name.get((alert["project"], alert["title"]))
+        minute = (alert["timestamp_ms"] - minute_ms(0)) // MINUTE_MS
+        if article is not None and is_rising_at(article, minute):
+            right += 1
+            alerted[(article.project, article.title)] += 1
+        else:
+            wrong[article.kind if article else "not watched"] += 1
+    goal = [a for a in watched if in_goal(a)]
+    found = [a for a in goal if alerted[(a.project, a.title)]]
+    return {
+        "alerts": len(alerts),
+        "precision": right / len(alerts) if alerts else 1.0,
+        "wrong": wrong,
+        "goal": len(goal),
+        "recall": len(found) / len(goal) if goal else 1.0,
+        "twice": sum(n > 1 for n in alerted.values()),
+        "watched": Counter(a.kind for a in watched),
+    }
+
+
+def print_traffic_report(result: dict) -> bool:
+    watched = ", ".join(f"{n} {kind}" for kind, n in sorted(result["watched"].items()))
+    print(f"\nTRAFFIC_SPIKE: watched {watched}; {result['alerts']} alerts")
+    print(f"  precision {result['precision']:.3f}; wrong: {dict(result['wrong']) or 'none'}")
+    print(f"  recall over {result['goal']} watched goal risers: {result['recall']:.3f}")
+    goals = [
+        (
+            f"precision >= {GOAL_PRECISION}",
+            result["precision"] >= GOAL_PRECISION,
+            f"{result['precision']:.3f}",
+        ),
+        (f"recall >= {GOAL_RECALL}", result["recall"] >= GOAL_RECALL, f"{result['recall']:.3f}"),
+        ("no riser alerted twice", result["twice"] == 0, str(result["twice"])),
+    ]
+    for what, met, figure in goals:
+        print(f"  {'met' if met else 'NOT MET':>7}  {what}: {figure}")
+    return all(met for _, met, _ in goals)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -249,9 +327,12 @@ def main(argv: list[str] | None = None) -> int:
                 "WIKITRENDS_STREAMING_TRENDING_RULE": args.rule,
                 "WIKITRENDS_STREAMING_TRENDING_TOP": "10000",
                 "WIKITRENDS_STREAMING_TRENDING_RETENTION_MINUTES": str(10 * args.minutes),
+                "WIKITRENDS_EDITS_ALERTS_KEPT": "100000",
             }
         )
         settings = load_settings(env)
+        watched = watched_articles(articles, args.seed)
+        watch(settings, watched)
         load_events(settings, articles, args.minutes, args.seed)
         run_job(settings, env, args.minutes)
         lists = read_lists(settings, args.minutes, args.save_lists)
@@ -262,11 +343,13 @@ def main(argv: list[str] | None = None) -> int:
                 "the lists are not of the world's counts"
             )
             return 2
+        traffic = score_traffic_alerts(settings, watched)
         client = redis_client(settings)
         for key in client.scan_iter(f"{settings.redis.key_prefix}:*"):
             client.delete(key)
     result = score(articles, lists, args.minutes)
-    return 0 if print_report(result, args.rule) else 1
+    lists_met = print_report(result, args.rule)
+    return 0 if print_traffic_report(traffic) and lists_met else 1
 
 
 if __name__ == "__main__":

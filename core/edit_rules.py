@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from core.bots import DETECTED, FLAGGED, LISTED
 from core.edit_events import Edit, normalise_title
@@ -107,14 +107,18 @@ class EditWars:
         return False
 
 
-# The alert types, as the alerts topic, Redis and the API name them.
+# The alert types, as the alerts topic, Redis and the API name them. TRAFFIC_SPIKE is about readers,
+# not an edit: a watched article's rise on the trending list (core/traffic_alerts.py).
 LARGE_EDIT, BOT_EDIT, RAPID_EDIT, EDIT_WAR = "LARGE_EDIT", "BOT_EDIT", "RAPID_EDIT", "EDIT_WAR"
-ALERT_TYPES = (LARGE_EDIT, BOT_EDIT, RAPID_EDIT, EDIT_WAR)
+TRAFFIC_SPIKE = "TRAFFIC_SPIKE"
+ALERT_TYPES = (LARGE_EDIT, BOT_EDIT, RAPID_EDIT, EDIT_WAR, TRAFFIC_SPIKE)
 
 
 @dataclass(frozen=True)
 class EditAlert:
-    """An alert about one edit (the one that set it off), as stored in the alerts topic and Redis."""
+    """An alert as stored in the alerts topic and Redis: about one edit (the one that set it off), or
+    for TRAFFIC_SPIKE about an article's readers (no user, comment or revision; ``views`` carries the
+    numbers behind it)."""
 
     alert_type: str
     alert_reason: str
@@ -122,13 +126,14 @@ class EditAlert:
     wiki: str
     project: str
     title: str
-    user: str
+    user: str | None  # None for TRAFFIC_SPIKE
     is_bot: bool
     timestamp_ms: int
     comment: str
     size_change: int
     revision_id: int | None
     bot_reason: str | None = None
+    views: dict | None = field(default=None, compare=False, hash=False)  # TRAFFIC_SPIKE's numbers
 
     @property
     def alert_id(self) -> str:

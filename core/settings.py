@@ -152,6 +152,7 @@ class EditsSettings:
     activity_minutes: int
     entity_history_hours: int
     alerts_kept: int
+    traffic_spike_quiet_minutes: int
     watchlist_poll_seconds: float
     watchlist_token: str
     # entity -> its title variants ([edits.watchlist]; a dict, so not hashable, hence compare=False)

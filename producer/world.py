@@ -66,6 +66,11 @@ TOP_TITLES = (
     "Москва",
 )
 
+# Catalogue articles deeper down that carry real titles: variants of the configured watch list's
+# entities (configs/local.toml [edits.watchlist]), so that a trend injected on one raises a TRAFFIC_SPIKE
+# alert (make run's world). A rank of a quiet page: a trend on it stands out by growth alone.
+NAMED_TITLES = {45_000: "Machine_intelligence"}
+
 ScenarioKind = Literal["trend", "spike", "drop"]
 # Default ranks per scenario: a trend on a quiet page (it must stand out by
 # growth alone), a spike on a page with a real history, a drop on a popular page.
@@ -87,12 +92,17 @@ class Catalogue:
             raise ValueError("the Zipf exponent must be positive")
 
     def title(self, rank: int) -> str:
-        return TOP_TITLES[rank] if rank < len(TOP_TITLES) else f"Article_{rank}"
+        if rank < len(TOP_TITLES):
+            return TOP_TITLES[rank]
+        return NAMED_TITLES.get(rank) or f"Article_{rank}"
 
     def rank(self, title: str) -> int:
         """The rank of a catalogue title; ValueError for a title not in the catalogue."""
+        named = {name: rank for rank, name in NAMED_TITLES.items()}
         if title in TOP_TITLES:
             rank = TOP_TITLES.index(title)
+        elif title in named:
+            rank = named[title]
         else:
             match = re.fullmatch(r"Article_(\d+)", title)
             if not match:

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable
 
 from core.config import Settings
 from core.contracts import EditKeys
 from core.edit_activity import EditActivity, activity_record, edit_activity, edit_event
 from core.edit_events import Edit
-from core.edit_rules import EditAlert
+from core.edit_rules import EditAlert, WatchList
 from core.settings import EditsSettings, RedisSettings
 from core.windows import HOUR_MS, MINUTE_MS
 
@@ -158,6 +159,28 @@ class WatchListStore:
         except (redis.ConnectionError, redis.TimeoutError) as error:
             log.warning("cannot read the watch list from Redis (%s); keeping the one in use", error)
             return None
+
+
+class WatchListPoller:
+    """The watch list a job matches with: the configured one, then the API's changes, looked for at most
+    every ``[edits] watchlist_poll_seconds`` (Redis down: the list in use is kept)."""
+
+    def __init__(self, client, settings: Settings) -> None:
+        self.store = WatchListStore(client, settings)
+        self.poll_seconds = settings.edits.watchlist_poll_seconds
+        self.watchlist = WatchList(settings.edits.watchlist)
+        self.next_poll = 0.0
+
+    def current(self) -> WatchList:
+        """The watch list in use."""
+        now = time.monotonic()
+        if now >= self.next_poll:
+            self.next_poll = now + self.poll_seconds
+            changed = self.store.changed_watchlist()
+            if changed is not None:
+                log.info("watch list changed: now %d entities", len(changed))
+                self.watchlist = WatchList(changed)
+        return self.watchlist
 
 
 def change_watchlist_script(client):

@@ -18,6 +18,7 @@ is published.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
@@ -81,7 +82,7 @@ class GatherThenPublish(KeyedProcessFunction):
             return iter(())
         key = ctx.get_current_key()
         try:
-            self.publish(key, list(self.rows.get() or []))
+            published = self.publish(key, list(self.rows.get() or []))
         except self.unreachable as error:
             self.failures += 1
             self.retries.inc()
@@ -109,7 +110,7 @@ class GatherThenPublish(KeyedProcessFunction):
             )
             self.failures, self.next_attempt_ms = 0, 0
         self.rows.clear()
-        return iter(())
+        return iter(published or ())
 
     def connect(self, runtime_context: RuntimeContext) -> None:
         raise NotImplementedError
@@ -117,8 +118,9 @@ class GatherThenPublish(KeyedProcessFunction):
     def row_of(self, value: Row):
         raise NotImplementedError
 
-    def publish(self, key: int, rows: list) -> None:
-        """Write the key's document; raise one of ``unreachable`` if the service cannot be reached."""
+    def publish(self, key: int, rows: list) -> Iterable | None:
+        """Write the key's document; raise one of ``unreachable`` if the service cannot be reached. What
+        it returns, if anything, goes downstream once the write succeeded."""
         raise NotImplementedError
 
     def describe(self, key: int) -> str:

@@ -3,7 +3,8 @@
 The page-request producer runs in real time at 2,000 page requests a second
 (the first time from the top of the previous hour), with a spike and a drop
 half an hour into the stream, a trend from twenty minutes in that rises for
-three hours, and four seeded trends an hour of other sizes and lengths (what
+three hours, one on a watched article from fifty minutes in (its TRAFFIC_SPIKE
+alert), and four seeded trends an hour of other sizes and lengths (what
 is injected is written to .stack/runs/live-ground-truth.json); the synthetic
 edit stream beside it gives watch-list alerts every two hours and an edit
 surge on the trending article.
@@ -33,7 +34,11 @@ INJECTED_AFTER = "30m"
 TREND_AFTER_MINUTES = 20
 TREND_HOURS = 3
 TREND_TITLE = "Article_40000"
-# Beside it, this many seeded trends an hour on other articles (sizes, starts and rises drawn by
+# A trend on a watched article (a variant of the watch list's "Artificial intelligence"), so that the
+# alerts page shows a TRAFFIC_SPIKE: it begins this long after the stream's first minute.
+WATCHED_TREND_AFTER_MINUTES = 50
+WATCHED_TREND_TITLE = "Machine_intelligence"
+# Beside them, this many seeded trends an hour on other articles (sizes, starts and rises drawn by
 # producer.world.drawn_trends); all of them are in the ground truth file from the start.
 DRAWN_TRENDS_PER_HOUR = 4
 
@@ -66,6 +71,7 @@ def start_producer(settings: Settings, producer: ManagedProcess, python: str, st
             *("--start", start.strftime("%Y-%m-%dT%H:%M:%SZ")),
             *("--speedup", "1", "--views-per-minute", str(LIVE_VIEWS_PER_MINUTE)),
             *("--trend", f"+{TREND_AFTER_MINUTES}m,{TREND_HOURS}h,400,{TREND_TITLE}"),
+            *("--trend", f"+{WATCHED_TREND_AFTER_MINUTES}m,2h,300,{WATCHED_TREND_TITLE}"),
             *("--spike", f"+{INJECTED_AFTER},3h,300", "--drop", f"+{INJECTED_AFTER},2h,0"),
             *(
                 "--drawn-trends",

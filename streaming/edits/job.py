@@ -33,13 +33,7 @@ from pyflink.datastream import (
     CheckpointingMode,
     StreamExecutionEnvironment,
 )
-from pyflink.datastream.connectors.base import DeliveryGuarantee
-from pyflink.datastream.connectors.kafka import (
-    KafkaOffsetsInitializer,
-    KafkaRecordSerializationSchema,
-    KafkaSink,
-    KafkaSource,
-)
+from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
 
 from core.config import Settings
 from core.edit_rules import war_key
@@ -55,26 +49,7 @@ from streaming.edits.operators import (
 )
 from streaming.flink_jobs import job_settings
 from streaming.gather import PICKLED
-
-
-def kafka_sink(settings: Settings, topic: str, name: str) -> KafkaSink:
-    """An exactly-once sink of strings to ``topic`` (transactions committed with each checkpoint)."""
-    return (
-        KafkaSink.builder()
-        .set_bootstrap_servers(settings.kafka.bootstrap)
-        .set_record_serializer(
-            KafkaRecordSerializationSchema.builder()
-            .set_topic(topic)
-            .set_value_serialization_schema(SimpleStringSchema())
-            .build()
-        )
-        .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
-        # One prefix per consumer group: two runs of the job (tests) never fence each other.
-        .set_transactional_id_prefix(f"{settings.edits.group_id}-{name}")
-        # Must stay under the broker's transaction.max.timeout.ms (1 h on the local stack).
-        .set_property("transaction.timeout.ms", "900000")
-        .build()
-    )
+from streaming.kafka_sinks import kafka_sink
 
 
 def committed_offsets_else_earliest() -> KafkaOffsetsInitializer:
@@ -145,7 +120,9 @@ def build(settings: Settings, args: argparse.Namespace) -> StreamExecutionEnviro
     raw = env.from_source(source, WatermarkStrategy.no_watermarks(), "edits").uid("edits-source")
     parsed = raw.process(ParseEdits(settings), output_type=PICKLED).name("parse edits, match the watch list")
     parsed.get_side_output(DEAD_LETTERS).sink_to(
-        kafka_sink(settings, settings.kafka.edits_dead_letter_topic, "dead-letters")
+        kafka_sink(
+            settings, settings.kafka.edits_dead_letter_topic, f"{settings.edits.group_id}-dead-letters"
+        )
     ).name("dead letters to Kafka")
     timed = parsed.assign_timestamps_and_watermarks(
         WatermarkStrategy.for_bounded_out_of_orderness(
@@ -174,7 +151,7 @@ def build(settings: Settings, args: argparse.Namespace) -> StreamExecutionEnviro
     )
     alerts = entity_alerts.union(war_alerts)
     alerts.map(encode_alert, output_type=Types.STRING()).sink_to(
-        kafka_sink(settings, settings.kafka.edit_alerts_topic, "alerts")
+        kafka_sink(settings, settings.kafka.edit_alerts_topic, f"{settings.edits.group_id}-alerts")
     ).name("alerts to Kafka")
 
     (

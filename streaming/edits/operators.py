@@ -15,12 +15,12 @@ from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
 from core.config import Settings
 from core.edit_events import Edit, MalformedEditEvent, marked_bot, parse_recentchange
-from core.edit_rules import AlertThresholds, ArticleEditWar, EntityAlerts, WatchList
+from core.edit_rules import AlertThresholds, ArticleEditWar, EntityAlerts
 from core.events import DEAD_LETTER_PAYLOAD_CHARS
 from core.windows import MINUTE_MS, iso_time
 from stores.bot_lists import BotListsPoller
 from stores.clients import redis_client, s3_client
-from stores.edits import EditWriter, WatchListStore
+from stores.edits import EditWriter, WatchListPoller
 from streaming.gather import PICKLED, GatherThenPublish
 
 log = logging.getLogger("streaming.edits")
@@ -52,21 +52,9 @@ class ParseEdits(ProcessFunction):
         self.parsed = group.counter("edits_parsed")
         self.malformed = group.counter("edits_malformed")
         self.other_types = group.counter("events_not_edits")
-        self.store = WatchListStore(redis_client(self.settings, attempts=1), self.settings)
-        self.watchlist = WatchList(self.settings.edits.watchlist)
-        self.next_poll = 0.0
+        self.watchlist = WatchListPoller(redis_client(self.settings, attempts=1), self.settings)
         self.bot_lists = BotListsPoller(s3_client(self.settings, attempts=1), self.settings)
         self.bots_marked = group.counter("edits_marked_bot_by_lists")
-
-    def _current_watchlist(self) -> WatchList:
-        now = time.monotonic()
-        if now >= self.next_poll:
-            self.next_poll = now + self.settings.edits.watchlist_poll_seconds
-            changed = self.store.changed_watchlist()
-            if changed is not None:
-                log.info("watch list changed: now %d entities", len(changed))
-                self.watchlist = WatchList(changed)
-        return self.watchlist
 
     def process_element(self, value: str, ctx: ProcessFunction.Context):
         try:
@@ -85,7 +73,7 @@ class ParseEdits(ProcessFunction):
             if marked is not edit:
                 self.bots_marked.inc()
             edit = marked
-        yield edit, self._current_watchlist().entity_of(edit.title)
+        yield edit, self.watchlist.current().entity_of(edit.title)
 
 
 class EditTime(TimestampAssigner):

@@ -16,6 +16,8 @@ Submit it to a Flink cluster:
       -> site_minutes          each wiki's views per minute (the rhythm articles are judged against)
       -> trending              candidates' hours beside their wikis' hours, a few blocks a minute
                                  -> publish_trending: core/trending.py's rule, the minute's list to Redis
+                                 -> publish_traffic_alerts: watched articles' rises, TRAFFIC_SPIKE to the
+                                    alerts topic and Redis (streaming/pageviews/traffic.py)
       -> hourly_counts         each article's hour, a few blocks an hour
                                  -> publish_hourly_counts: one Parquet object per hour to S3
 
@@ -50,6 +52,7 @@ from core.windows import MINUTE_MS, WINDOW_MS, WINDOW_TOPIC_COUNT, WINDOWS_PER_H
 from streaming.flink_jobs import job_settings
 from streaming.pageviews import sql, tables
 from streaming.pageviews.publish import PublishHourlyCounts, PublishTrending
+from streaming.pageviews.traffic import publish_traffic_alerts
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -91,7 +94,8 @@ def build(
     write_window_topics(windows, settings)
     write_dead_letters(t_env, dead_letters, settings)
     wikis = site_minutes(t_env, minute_counts)
-    publish_trending(t_env, trending(t_env, candidate_hours, wikis, settings), settings)
+    listed = publish_trending(t_env, trending(t_env, candidate_hours, wikis, settings), settings)
+    publish_traffic_alerts(listed, settings)
     publish_hourly_counts(t_env, hourly_counts(t_env, minute_counts), settings)
     return env, t_env
 
@@ -224,9 +228,15 @@ def hourly_counts(t_env: StreamTableEnvironment, minute_counts: Table) -> Table:
     return t_env.sql_query(sql.hourly_counts_query(minute_counts))
 
 
-def publish_trending(t_env: StreamTableEnvironment, trending: Table, settings: Settings) -> None:
-    """Each minute's list, judged by core/trending.py, to Redis once event time passes the minute."""
-    publish(
+def publish_trending(t_env: StreamTableEnvironment, trending: Table, settings: Settings) -> DataStream:
+    """Each minute's list, judged by core/trending.py, to Redis once event time passes the minute; the
+    articles of each list written, as (minute, TrendingArticle).
+
+    One subtask: the minutes are then published, and their articles sent on, in event-time order, so
+    each article's listings reach its TRAFFIC_SPIKE state in order (a rise starts where it starts).
+    A minute's list is a few thousand candidates judged once; one subtask keeps up with ease.
+    """
+    published = publish(
         t_env,
         trending,
         "minute_ms",
@@ -234,6 +244,7 @@ def publish_trending(t_env: StreamTableEnvironment, trending: Table, settings: S
         "publish trending lists to Redis",
         "publish-trending",
     )
+    return published.set_parallelism(1)
 
 
 def publish_hourly_counts(t_env: StreamTableEnvironment, hourly_counts: Table, settings: Settings) -> None:
@@ -248,10 +259,12 @@ def publish_hourly_counts(t_env: StreamTableEnvironment, hourly_counts: Table, s
     )
 
 
-def publish(t_env: StreamTableEnvironment, rows: Table, key: str, publisher, name: str, uid: str) -> None:
+def publish(
+    t_env: StreamTableEnvironment, rows: Table, key: str, publisher, name: str, uid: str
+) -> DataStream:
     """``rows`` keyed by their ``key`` column (a minute or an hour) into a gathering Python publisher
-    (streaming/gather.py); ``uid`` keeps its state across savepoints."""
-    (
+    (streaming/gather.py); ``uid`` keeps its state across savepoints. What it publishes, downstream."""
+    return (
         t_env.to_data_stream(rows)
         .key_by(lambda row: row[key], key_type=Types.LONG())
         .process(publisher)

@@ -99,13 +99,15 @@ class PublishTrending(GatherThenPublish):
     def row_of(self, value: Row) -> tuple[str, str]:
         return (value.kind, value.lines)
 
-    def publish(self, key: int, blocks: list) -> None:
+    def publish(self, key: int, blocks: list) -> list[tuple[int, TrendingArticle]]:
+        """Writes the minute's list; its articles go on downstream (watch-list alerts, traffic.py)."""
         s = self.settings.streaming
         rows = [row for kind, lines in blocks for row in hour_rows(kind, lines)]
         snapshot = trending_snapshot(key, rows, s.rule, s.trending_top, int(time.time() * 1000))
         self.writer.write_trending(snapshot, self.settings.streaming.trending_retention_minutes)
         self.lists_written.inc()
         self.articles_written.inc(len(snapshot.articles))
+        return [(snapshot.minute, article) for article in snapshot.articles]
 
     def describe(self, minute_ms: int) -> str:
         return f"the trending list of minute {iso_time(minute_ms)}"

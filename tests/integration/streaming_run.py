@@ -24,13 +24,17 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
 from core.config import REPO_ROOT, Settings, load_settings, private_names
-from core.contracts import Keys, hourly_counts_key, pipeline_topics, windows_topic
+from core.contracts import EditKeys, Keys, hourly_counts_key, pipeline_topics, windows_topic
+from core.edit_rules import WatchList
 from core.events import DEAD_LETTER_PAYLOAD_CHARS
 from core.snapshots import decode_trending
+from core.traffic_alerts import traffic_alerts_of_lists
 from core.windows import MINUTE_MS, hour_start_of, hour_window_ends, topic_digit, window_starts_of
 from producer.world import parse_time_ms
 from stores.clients import flink_rest
+from stores.edits import change_watchlist_args, change_watchlist_script, encode_alert
 from streaming import flink_jobs
+from tests.api_contract import check_alert_record
 from tests.oracle import TrendingOracle
 
 log = logging.getLogger(__name__)
@@ -67,6 +71,11 @@ MALFORMED = [
         "ts outside",
     ),
 ]
+# The run's two injected trends: the first (the producer's default title for a trend) is on the
+# watch list the test sets through the API's Redis write, the second is not.
+WATCHED_TREND_TITLE = "Article_19999"
+UNWATCHED_TREND_TITLE = "Article_15000"
+WATCHED_ENTITY = "Injected trend"
 LATE_EVENT = json.dumps(
     {"ts": START + 5 * MINUTE_MS, "project": "en.wikipedia", "title": "Late_arrival"}
 ).encode()
@@ -93,6 +102,12 @@ def isolated(kafka_bootstrap: str, redis_client, s3_client, flink_overview) -> I
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     topics = pipeline_topics(settings.kafka)
     admin.create_topics([NewTopic(t, num_partitions=4, replication_factor=1) for t in topics])
+    # The watch list as PUT /api/watchlist/<entity> leaves it: the job reads it when it starts.
+    edit_keys = EditKeys(settings.redis)
+    change_watchlist_script(redis_client)(
+        keys=[edit_keys.watchlist, edit_keys.watchlist_version],
+        args=change_watchlist_args(settings, WATCHED_ENTITY, [WATCHED_TREND_TITLE]),
+    )
     yield Isolated(env, settings)
     admin.delete_topics(topics)
     admin.close()
@@ -122,7 +137,9 @@ def produce_run(isolated: Isolated, tmp_path: Path, topic: str | None = None) ->
             "--speedup",
             "0",
             "--trend",
-            "+40m,60m,150",
+            f"+40m,60m,150,{WATCHED_TREND_TITLE}",
+            "--trend",
+            f"+55m,50m,150,{UNWATCHED_TREND_TITLE}",
             "--ground-truth",
             str(truth_path),
         ],
@@ -231,7 +248,10 @@ def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> N
     settings = isolated.settings
     windows_topics = [windows_topic(settings.kafka, digit) for digit in range(10)]
     kafka = settings.kafka
-    topics = read_topics(kafka.bootstrap, [kafka.pageviews_topic, kafka.dead_letter_topic, *windows_topics])
+    topics = read_topics(
+        kafka.bootstrap,
+        [kafka.pageviews_topic, kafka.dead_letter_topic, kafka.edit_alerts_topic, *windows_topics],
+    )
     # The synthetic run's events: not the malformed ones (no key), the late one (dead-lettered) nor
     # the ticks (their windows never close).
     events = [
@@ -261,24 +281,27 @@ def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> N
     # Every minute's trending list is the rule applied to those windows, ranked by the score.
     keys = Keys(settings.redis)
     trending = TrendingOracle(oracle.per_minute, settings)
-    expected_lists = {}
+    expected_lists, snapshots = {}, []
     for minute in range(START + MINUTE_MS, LAST_MINUTE + 1, MINUTE_MS):
         raw = redis_client.get(keys.trending_minute(minute))
         assert raw is not None, f"no trending list for minute {minute}"
         snapshot = decode_trending(raw)
+        snapshots.append(snapshot)
         got = [(a.title, a.counts, pytest.approx(a.score, abs=1e-6)) for a in snapshot.articles]
         expected_lists[minute] = trending.trending(minute)
         assert got == expected_lists[minute], minute
         assert all(a.window_ends == hour_window_ends(minute) for a in snapshot.articles)
         titles = [a.title for a in snapshot.articles]
         assert "Main_Page" not in titles and "Special:Search" not in titles  # not articles
-    # The injected trend (08:40-09:40, rising to 150 a minute) is listed, and it alone: the rest of
-    # the world is steady traffic under the daily rhythm.
-    trend_title = next(s["title"] for s in truth["scenarios"] if s["kind"] == "trend")
+    # The injected trends (08:40-09:40 and 08:55-09:45, rising to 150 a minute) are listed, and they
+    # alone: the rest of the world is steady traffic under the daily rhythm.
+    trend_titles = {s["title"] for s in truth["scenarios"] if s["kind"] == "trend"}
+    assert trend_titles == {WATCHED_TREND_TITLE, UNWATCHED_TREND_TITLE}
     listed = Counter(title for items in expected_lists.values() for title, _, _ in items)
-    assert listed[trend_title] >= 20, listed
-    assert set(listed) == {trend_title}, listed
+    assert all(listed[title] >= 20 for title in trend_titles), listed
+    assert set(listed) == trend_titles, listed
     assert decode_trending(redis_client.get(keys.trending_latest)).minute >= LAST_MINUTE
+    check_traffic_alerts(isolated, redis_client, topics[kafka.edit_alerts_topic], snapshots)
 
     # Each finished hour's counts on S3 equal the events of that hour, per article.
     for hour in (START, START + 60 * MINUTE_MS):
@@ -296,6 +319,24 @@ def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> N
         assert reason in reasons[payload.decode(errors="replace")[:DEAD_LETTER_PAYLOAD_CHARS]]
     assert reasons[LATE_EVENT.decode()].startswith("late")
     assert len(dead) == len(MALFORMED) + 1
+
+
+def check_traffic_alerts(isolated: Isolated, redis_client, alert_records: list, lists: list) -> None:
+    """The watched trend's rise raised one TRAFFIC_SPIKE, in the alerts topic exactly once and in Redis,
+    with the numbers of its first listing; the unwatched trend none. ``lists``: every minute's list,
+    already checked against the oracle."""
+    settings = isolated.settings
+    watchlist = WatchList({WATCHED_ENTITY: (WATCHED_TREND_TITLE,)})
+    expected = traffic_alerts_of_lists(lists, watchlist, settings.edits.traffic_spike_quiet_minutes)
+    assert [(a.entity, a.title) for a in expected] == [(WATCHED_ENTITY, WATCHED_TREND_TITLE)]
+    in_topic = [json.loads(record.value) for record in alert_records]
+    published = json.loads(encode_alert(expected[0]))
+    assert len(in_topic) == 1, in_topic  # once: committed, no duplicate
+    differing = {k: (v, published.get(k)) for k, v in in_topic[0].items() if v != published.get(k)}
+    assert differing == {}, differing
+    check_alert_record(in_topic[0])
+    in_redis = [json.loads(m) for m in redis_client.zrange(EditKeys(settings.redis).alerts, 0, -1)]
+    assert in_redis == in_topic
 
 
 def source_watermark(settings: Settings, job_id: str) -> int:

@@ -92,10 +92,14 @@ def test_scenario_specs() -> None:
 
 
 def test_catalogue_titles_map_back_to_ranks() -> None:
-    for rank in (0, 5, 11, 12, 49_999):
+    for rank in (0, 5, 11, 12, 45_000, 49_999):
         assert CATALOGUE.rank(CATALOGUE.title(rank)) == rank
     with pytest.raises(ValueError, match="beyond"):
         CATALOGUE.rank("Article_50000")
+    # A watched entity's variant stands at its rank (make run's TRAFFIC_SPIKE), in no small catalogue.
+    assert CATALOGUE.title(45_000) == "Machine_intelligence"
+    with pytest.raises(ValueError, match="beyond"):
+        Catalogue(20_000).rank("Machine_intelligence")
 
 
 def test_history_hours_match_the_stream_expectation() -> None:
