@@ -126,16 +126,23 @@ def require_noise(pointer: AveragesPointer) -> None:
 
 
 def publish(settings: Settings, snapshots: list[AnomalySnapshot]) -> None:
-    """Each snapshot to S3 (its hour's top.json) and to Redis (what the site reads)."""
+    """Each snapshot to S3 (its hour's top.json) and to Redis (what the site reads), in hour order, and
+    the TRAFFIC_SPIKE alerts of watched articles new on it (stores/traffic_alerts.py)."""
     from stores.clients import redis_client, s3_client
     from stores.snapshots import SnapshotWriter
+    from stores.traffic_alerts import AnomalyAlerts
 
-    s3, writer = s3_client(settings), SnapshotWriter(redis_client(settings), settings.redis)
-    for snapshot in snapshots:
+    client = redis_client(settings)
+    s3, writer = s3_client(settings), SnapshotWriter(client, settings.redis)
+    alerts = AnomalyAlerts(client, settings)
+    for snapshot in sorted(snapshots, key=lambda s: s.hour_start):
         key = anomalies_key(settings.s3, snapshot.date, snapshot.hour, "top.json")
         body = encode(snapshot).encode()
         s3.put_object(Bucket=settings.s3.bucket, Key=key, Body=body, ContentType="application/json")
         writer.write_anomalies(snapshot)
+        for alert in alerts.publish(snapshot):
+            log.info("TRAFFIC_SPIKE on %s %s (%s)", alert.project, alert.title, alert.entity)
+    alerts.close()
 
 
 def write_distances(settings: Settings, day: str, distances: DataFrame) -> None:

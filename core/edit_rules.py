@@ -138,7 +138,8 @@ class EditAlert:
     @property
     def alert_id(self) -> str:
         """The same alert always has the same id, so a replay after a restart stores it once."""
-        return f"{self.alert_type}:{self.wiki}:{self.revision_id or self.timestamp_ms}:{self.title}"
+        source = f"{self.views['source']}:" if self.views else ""  # TRAFFIC_SPIKE: trending or anomalies
+        return f"{self.alert_type}:{source}{self.wiki}:{self.revision_id or self.timestamp_ms}:{self.title}"
 
     def to_json(self) -> dict:
         """The record as published: the documented fields (``timestamp`` in ISO 8601, ``bot_reason``),

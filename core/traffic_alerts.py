@@ -7,6 +7,9 @@ article's title is a variant of a watched entity (core.edit_rules.WatchList) rai
 the numbers behind the listing; the rest of the rise raises none. Pure: the page-view job keeps a
 ``Rise`` per article in Flink state (streaming/pageviews/traffic.py) and ``traffic_alerts_of_lists``
 is the same rule over a sequence of lists, for tests and benchmarks.
+
+The hourly anomaly lists raise it too (``anomaly_traffic_alerts``, published by batch/anomalies.py):
+a watched article on an hour's list that was not on the hour before's, once per run of hours.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from dataclasses import dataclass, replace
 
 from core.clickstream import wiki_of_project
 from core.edit_rules import TRAFFIC_SPIKE, EditAlert, WatchList
-from core.snapshots import TrendingArticle, TrendingSnapshot
+from core.list_changes import listed_before
+from core.snapshots import AnomalySnapshot, TrendingArticle, TrendingSnapshot
 from core.windows import MINUTE_MS, iso_time
 
 
@@ -103,4 +107,50 @@ def traffic_alerts_of_lists(
             rises[key], alert = spike_of(rises.get(key), article, snapshot.minute, watchlist, quiet_minutes)
             if alert is not None:
                 alerts.append(alert)
+    return alerts
+
+
+def anomaly_traffic_alerts(
+    snapshot: AnomalySnapshot, hour_before: dict[tuple[str, str], int] | None, watchlist: WatchList
+) -> list[EditAlert]:
+    """TRAFFIC_SPIKE for each watched article new on an hour's anomaly list. ``hour_before``: the hour
+    before's list as (project, title) -> rank (core.list_changes.listed_ranks), None when there is none
+    (then every watched article listed is new)."""
+    was_listed = listed_before([(a.project, a.title) for a in snapshot.articles], hour_before)
+    alerts = []
+    for article in snapshot.articles:
+        entity = watchlist.entity_of(article.title)
+        if entity is None or was_listed[(article.project, article.title)]:
+            continue
+        reason = (
+            f"anomalous on {article.project} from {snapshot.hour:02d}:00 UTC, rank {article.rank}: "
+            f"score {article.score:.1f} (distance {article.distance:.2f}, "
+            f"usually {article.expected_distance:.2f})"
+        )
+        alerts.append(
+            EditAlert(
+                alert_type=TRAFFIC_SPIKE,
+                alert_reason=reason,
+                entity=entity,
+                wiki=wiki_of(article.project),
+                project=article.project,
+                title=article.title,
+                user=None,
+                is_bot=False,
+                timestamp_ms=snapshot.hour_start,
+                comment="",
+                size_change=0,
+                revision_id=None,
+                views={
+                    "source": "anomalies",
+                    "hour_start": snapshot.hour_start,
+                    "rank": article.rank,
+                    "score": article.score,
+                    "distance": article.distance,
+                    "expected_distance": article.expected_distance,
+                    "today": list(article.today),
+                    "history": list(article.history),
+                },
+            )
+        )
     return alerts

@@ -31,10 +31,13 @@ from batch.cli import run_job
 from batch.storage import AveragesPointer, hour_start_ms, read_pointer, write_pointer
 from core.anomalies import HOUR_COLUMNS, NOISE_STATISTICS, noise_column
 from core.config import REPO_ROOT, Settings, load_settings, private_names
-from core.contracts import Keys, anomalies_key, anomaly_distances_key, hourly_counts_key
+from core.contracts import EditKeys, Keys, anomalies_key, anomaly_distances_key, hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import AnomalySnapshot, decode_anomalies
 from producer.world import HOUR_MS, Catalogue, hourly_views, parse_time_ms
+from stores.edits import change_watchlist_args, change_watchlist_script
+from tests.api_contract import check_alert_record
+from tests.integration.streaming_run import read_topic
 from tests.oracle import Noise, anomaly_score, canberra_distance, fold_noise, noise_of_days
 
 # The in-process runs (Run.in_session) share the tests' SparkSession.
@@ -302,6 +305,13 @@ def test_one_run_publishes_every_hour_of_the_day_as_the_hourly_runs_would(
 ) -> None:
     """Catching up (--from-hour): each hour's list is what that hour's own run publishes."""
     run = today_published.run
+    # The spiking page is watched (as PUT /api/watchlist leaves it): its first hour on a list raises
+    # one TRAFFIC_SPIKE; the unwatched drop none.
+    edit_keys = EditKeys(run.settings.redis)
+    change_watchlist_script(redis_client)(
+        keys=[edit_keys.watchlist, edit_keys.watchlist_version],
+        args=change_watchlist_args(run.settings, "Spiking page", [SPIKE]),
+    )
     log = run.in_session("anomalies.py", "--date", TODAY, "--from-hour", "0", "--hour", "23")
     keys = Keys(run.settings.redis)
     lists = {
@@ -326,6 +336,21 @@ def test_one_run_publishes_every_hour_of_the_day_as_the_hourly_runs_would(
     # note), so it leaves the list after its last hour. No steady page shows at any hour.
     assert published_at == {DROP: list(range(8, 24)), SPIKE: [10, 11, 12]}, log[-3000:]
     assert "2026-03-08 12:00: 2 of" in log and "2026-03-08 23:00: 1 of" in log
+
+    def traffic_alerts() -> tuple[list[dict], list[dict]]:
+        in_redis = [json.loads(m) for m in redis_client.zrange(edit_keys.alerts, 0, -1)]
+        topic = read_topic(run.settings.kafka.bootstrap, run.settings.kafka.edit_alerts_topic)
+        return in_redis, [json.loads(record.value) for record in topic]
+
+    in_redis, in_topic = traffic_alerts()
+    assert [(a["alert_type"], a["title"], a["timestamp_ms"]) for a in in_redis] == [
+        ("TRAFFIC_SPIKE", SPIKE, hour_start_ms(TODAY, 10))
+    ]
+    assert in_topic == in_redis and in_redis[0]["views"]["source"] == "anomalies"
+    check_alert_record(in_redis[0])
+    # The hours run again: nothing is sent twice.
+    run.in_session("anomalies.py", "--date", TODAY, "--from-hour", "9", "--hour", "12")
+    assert traffic_alerts() == (in_redis, in_topic)
 
 
 def test_a_clean_day_publishes_an_empty_list(world: Run, s3_client, redis_client) -> None:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from core.edit_rules import TRAFFIC_SPIKE, WatchList
-from core.snapshots import TrendingArticle, TrendingSnapshot
-from core.traffic_alerts import Rise, listed_again, spike_of, traffic_alerts_of_lists
+from core.snapshots import AnomalousArticle, AnomalySnapshot, TrendingArticle, TrendingSnapshot
+from core.traffic_alerts import (
+    Rise,
+    anomaly_traffic_alerts,
+    listed_again,
+    spike_of,
+    traffic_alerts_of_lists,
+)
 from core.windows import MINUTE_MS
 from tests.api_contract import check_alert_record
 
@@ -59,7 +65,11 @@ def test_back_on_the_list_after_a_quiet_hour_is_a_new_rise_and_a_new_alert() -> 
 def test_the_same_rise_replayed_gives_the_same_alert_id() -> None:
     first = traffic_alerts_of_lists(lists({0: ["Machine_intelligence"]}), WATCHED, 60)
     again = traffic_alerts_of_lists(lists({0: ["Machine_intelligence"]}), WATCHED, 60)
-    assert first[0].alert_id == again[0].alert_id == f"{TRAFFIC_SPIKE}:enwiki:{MINUTE}:Machine_intelligence"
+    assert (
+        first[0].alert_id
+        == again[0].alert_id
+        == f"{TRAFFIC_SPIKE}:trending:enwiki:{MINUTE}:Machine_intelligence"
+    )
 
 
 def test_a_title_watched_during_its_rise_is_alerted_then_once() -> None:
@@ -77,3 +87,23 @@ def test_the_same_title_on_two_wikis_rises_apart() -> None:
     )
     alerts = traffic_alerts_of_lists([snapshot], WATCHED, 60)
     assert sorted(a.wiki for a in alerts) == ["dewiki", "enwiki"]
+
+
+def anomaly_list(hour: int, titles: list[str]) -> AnomalySnapshot:
+    articles = [
+        AnomalousArticle(rank, "en.wikipedia", title, 2.0, [1.0, 90.0], [1.0, 2.0], 0.4, 9.0, 9.0, 6.0)
+        for rank, title in enumerate(titles, 1)
+    ]
+    return AnomalySnapshot("2026-03-02", hour, MINUTE + hour * 3_600_000, 0, 6.0, 100, articles)
+
+
+def test_a_watched_article_new_on_an_hours_anomaly_list_raises_one_alert() -> None:
+    snapshot = anomaly_list(9, ["Machine_intelligence", "Article_3"])
+    (alert,) = anomaly_traffic_alerts(snapshot, {("en.wikipedia", "Article_3"): 1}, WATCHED)
+    assert alert.title == "Machine_intelligence" and alert.timestamp_ms == snapshot.hour_start
+    assert alert.views["source"] == "anomalies" and alert.views["score"] == 9.0
+    assert alert.alert_id.startswith(f"{TRAFFIC_SPIKE}:anomalies:enwiki:")
+    check_alert_record(alert.to_json())
+    # Listed the hour before too: the same run of hours, no alert; no list before: new.
+    assert anomaly_traffic_alerts(snapshot, {("en.wikipedia", "Machine_intelligence"): 2}, WATCHED) == []
+    assert len(anomaly_traffic_alerts(snapshot, None, WATCHED)) == 1
