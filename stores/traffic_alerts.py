@@ -34,19 +34,29 @@ class AnomalyAlerts:
         found = anomaly_traffic_alerts(snapshot, hour_before, WatchList(self.watchlist.current()))
         new = [a for a in found if self.client.zscore(self.edit_keys.alerts, encode_alert(a)) is None]
         if new:
-            producer = self.producer()
-            for alert in new:
-                producer.send(self.settings.kafka.edit_alerts_topic, value=encode_alert(alert).encode())
-            producer.flush()
+            self.send(new)
             self.writer.write([], new)
         return new
 
-    def producer(self):
+    def send(self, alerts: list[EditAlert]) -> None:
         from kafka import KafkaProducer
+        from kafka.errors import KafkaError
 
-        if self._producer is None:
-            self._producer = KafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap, acks="all")
-        return self._producer
+        topic = self.settings.kafka.edit_alerts_topic
+        try:
+            if self._producer is None:
+                self._producer = KafkaProducer(
+                    bootstrap_servers=self.settings.kafka.bootstrap, acks="all", max_block_ms=30_000
+                )
+            for alert in alerts:
+                self._producer.send(topic, value=encode_alert(alert).encode())
+            self._producer.flush()
+        except KafkaError as error:
+            raise RuntimeError(
+                f"could not send {len(alerts)} TRAFFIC_SPIKE alert(s) to the topic {topic} at "
+                f"{self.settings.kafka.bootstrap} ({error!r}); the hour's list is published, run the hour "
+                "again to send them"
+            ) from error
 
     def close(self) -> None:
         if self._producer is not None:

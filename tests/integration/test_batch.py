@@ -18,6 +18,7 @@ import logging
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
@@ -26,6 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
 
 from batch.cli import run_job
 from batch.storage import AveragesPointer, hour_start_ms, read_pointer, write_pointer
@@ -167,9 +170,13 @@ def assert_same_noise(got: Noise, want: Noise) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(s3_client, redis_client) -> Run:
-    """Seven days of synthetic dumps on S3 (one with malformed lines), backfilled into averages."""
+def world(s3_client, redis_client, kafka_bootstrap) -> Iterator[Run]:
+    """Seven days of synthetic dumps on S3 (one with malformed lines), backfilled into averages; the
+    alerts topic the anomaly job sends TRAFFIC_SPIKE to."""
     run = private_run()
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    alerts_topic = run.settings.kafka.edit_alerts_topic
+    admin.create_topics([NewTopic(alerts_topic, num_partitions=1, replication_factor=1)])
     run.producer(
         "history", *CATALOGUE, "--from", FIRST_DAY, "--days", str(HISTORY_DAYS), "--out", run.s3_uri("dumps")
     )
@@ -180,7 +187,9 @@ def world(s3_client, redis_client) -> Run:
         Bucket=bucket, Key=key, Body=gzip.compress((text + "".join(MALFORMED_LINES)).encode())
     )
     run.log = run.job("backfill.py", "--input", run.s3_uri("dumps").replace("s3://", "s3a://") + "/*.gz")
-    return run
+    yield run
+    admin.delete_topics([alerts_topic])
+    admin.close()
 
 
 def test_backfill_averages_every_hour_over_the_days_covered_and_keeps_the_noise(
