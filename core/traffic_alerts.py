@@ -46,6 +46,25 @@ def wiki_of(project: str) -> str:
     return wiki_of_project(project) or project
 
 
+def spike_alert(entity: str, project: str, title: str, since_ms: int, reason: str, views: dict) -> EditAlert:
+    """A TRAFFIC_SPIKE record: about readers, so no user, comment or revision; ``views`` its numbers."""
+    return EditAlert(
+        alert_type=TRAFFIC_SPIKE,
+        alert_reason=reason,
+        entity=entity,
+        wiki=wiki_of(project),
+        project=project,
+        title=title,
+        user=None,
+        is_bot=False,
+        timestamp_ms=since_ms,
+        comment="",
+        size_change=0,
+        revision_id=None,
+        views=views,
+    )
+
+
 def traffic_alert(entity: str, article: TrendingArticle, minute_ms: int, rise: Rise) -> EditAlert:
     """The alert for ``article`` listed at ``minute_ms`` in ``rise``: its id is the rise's (a replay of
     the same lists raises the same alert)."""
@@ -56,20 +75,13 @@ def traffic_alert(entity: str, article: TrendingArticle, minute_ms: int, rise: R
             f": its last half hour ×{article.growth:.1f} of what its wiki's rhythm predicts, "
             f"{article.z:.1f} noise units above it"
         )
-    return EditAlert(
-        alert_type=TRAFFIC_SPIKE,
-        alert_reason=reason,
-        entity=entity,
-        wiki=wiki_of(article.project),
-        project=article.project,
-        title=article.title,
-        user=None,
-        is_bot=False,
-        timestamp_ms=rise.first_minute,
-        comment="",
-        size_change=0,
-        revision_id=None,
-        views={
+    return spike_alert(
+        entity,
+        article.project,
+        article.title,
+        rise.first_minute,
+        reason,
+        {
             "source": "trending",
             "minute": minute_ms,
             "rank": article.rank,
@@ -128,20 +140,13 @@ def anomaly_traffic_alerts(
             f"usually {article.expected_distance:.2f})"
         )
         alerts.append(
-            EditAlert(
-                alert_type=TRAFFIC_SPIKE,
-                alert_reason=reason,
-                entity=entity,
-                wiki=wiki_of(article.project),
-                project=article.project,
-                title=article.title,
-                user=None,
-                is_bot=False,
-                timestamp_ms=snapshot.hour_start,
-                comment="",
-                size_change=0,
-                revision_id=None,
-                views={
+            spike_alert(
+                entity,
+                article.project,
+                article.title,
+                snapshot.hour_start,
+                reason,
+                {
                     "source": "anomalies",
                     "hour_start": snapshot.hour_start,
                     "rank": article.rank,

@@ -13,7 +13,8 @@ from the last checkpoint of a job that died), the synthetic producer in real
 time at 2,000 page requests a second (the first time starting at the top of
 the previous hour, so that the first trending hour is complete at once and
 every hourly file is whole), with a spike and a drop injected half an hour
-into the stream, a trend from twenty minutes in, rising for three hours, and
+into the stream, a trend from twenty minutes in, rising for three hours, one
+on a watched article from fifty minutes in (a TRAFFIC_SPIKE alert), and
 four seeded trends an hour of other sizes and lengths (what is injected is
 written to .stack/runs/live-ground-truth.json);
 the edit job (streaming/edits/job.py) and the synthetic edit stream (watch-list
@@ -158,7 +159,8 @@ def up(settings: Settings, fresh: bool = False) -> int:
         f"  the site: trending now               {web}/\n"
         f"            anomalies of the hour      {web}/anomalies\n"
         f"            JSON                       {web}/api/trending  {web}/api/anomalies\n"
-        f"            edit alerts                {web}/alerts\n"
+        f"            an article (titles link)   {web}/articles/<project>/<title>\n"
+        f"            watch-list alerts          {web}/alerts  (edits and traffic spikes)\n"
         f"            JSON                       {web}/api/alerts  {web}/api/entities\n"
         f"  what the world injects (trends)      {live_ground_truth(settings)}\n"
         f"  Flink web UI (the job, its metrics)  {settings.flink.rest_url}\n"
