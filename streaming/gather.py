@@ -12,7 +12,8 @@ waiting for a service: checkpoints keep completing through an outage of any
 length (a blocked operator holds every checkpoint until it expires and fails
 the job). Each subtask makes one attempt per pause, however many keys are
 pending, with growing pauses; once an attempt succeeds, everything pending
-is published.
+is published, oldest key first (a publisher's output downstream stays in
+event-time order through an outage).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ RETRY_FIRST_SECONDS = 1
 RETRY_MAX_SECONDS = 15
 # While a publication keeps failing, its warning is repeated every this many attempts (~5 min).
 RETRY_LOG_EVERY = 20
+# A key that fires while an earlier one is still unpublished waits this long and looks again.
+IN_ORDER_WAIT_MS = 200
 
 
 def retry_delay_seconds(failures: int) -> int:
@@ -67,6 +70,9 @@ class GatherThenPublish(KeyedProcessFunction):
         # subtask simply tries again).
         self.failures = 0
         self.next_attempt_ms = 0
+        # Keys whose timer fired and that are not published yet (after a restart, restored event-time
+        # timers fire in key order anyway).
+        self.pending: set[int] = set()
         self.connect(runtime_context)
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
@@ -76,11 +82,17 @@ class GatherThenPublish(KeyedProcessFunction):
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         timers = ctx.timer_service()
+        key = ctx.get_current_key()
+        self.pending.add(key)
         if timers.current_processing_time() < self.next_attempt_ms:
             # The service failed moments ago: wait for the subtask's next attempt.
             timers.register_processing_time_timer(self.next_attempt_ms)
             return iter(())
-        key = ctx.get_current_key()
+        if key != min(self.pending):
+            # An earlier key is still waiting (its service just came back): keys go out in order, so
+            # that what a publisher sends downstream stays in event-time order (traffic.py).
+            timers.register_processing_time_timer(timers.current_processing_time() + IN_ORDER_WAIT_MS)
+            return iter(())
         try:
             published = self.publish(key, list(self.rows.get() or []))
         except self.unreachable as error:
@@ -110,6 +122,7 @@ class GatherThenPublish(KeyedProcessFunction):
             )
             self.failures, self.next_attempt_ms = 0, 0
         self.rows.clear()
+        self.pending.discard(key)
         return iter(published or ())
 
     def connect(self, runtime_context: RuntimeContext) -> None:
