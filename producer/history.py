@@ -18,9 +18,10 @@ from core.config import Settings
 from core.contracts import hourly_counts_relative_path
 from core.dumps import FileTime, domain_code_of, dump_file_name, format_dump_line
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
+from producer.clickstream_world import synthetic_clickstream
 from producer.sink import Progress, StopFlag
 from producer.storage import write_bytes
-from producer.world import HOUR_MS, Catalogue, Scenario, hourly_views, synthetic_clickstream
+from producer.world import HOUR_MS, Catalogue, Scenario, hourly_views
 
 log = logging.getLogger("producer.history")
 

@@ -10,14 +10,13 @@ few threads (each GET waits on the network, not the interpreter).
 from __future__ import annotations
 
 import io
-import threading
 import time
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 from core.config import Settings
 from core.contracts import hourly_counts_key
 from core.hourly_counts import row_group_ranges, row_groups_holding
+from stores.recent import RecentEntries
 
 # A missing hour (not written yet) is asked for again after this long.
 MISSING_RECHECK_SECONDS = 60
@@ -75,8 +74,7 @@ class HourlyViewsReader:
 
         self.settings = settings
         self.client = client or s3_client(settings, attempts=1)
-        self._footers: OrderedDict[str, _Footer] = OrderedDict()
-        self._lock = threading.Lock()
+        self._footers = RecentEntries(FOOTERS_KEPT)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="hourly-views")
 
     def views(self, project: str, title: str, hour_starts: list[int]) -> dict[int, int | None]:
@@ -105,8 +103,7 @@ class HourlyViewsReader:
         import pyarrow.parquet as pq
         from botocore.exceptions import ClientError
 
-        with self._lock:
-            footer = self._footers.get(key)
+        footer = self._footers.get(key)
         if footer is not None and (
             footer.missing_since is None or time.monotonic() - footer.missing_since < MISSING_RECHECK_SECONDS
         ):
@@ -120,9 +117,5 @@ class HourlyViewsReader:
         else:
             metadata = pq.ParquetFile(S3RangeFile(self.client, self.settings.s3.bucket, key, size)).metadata
             footer = _Footer(size, metadata, row_group_ranges(metadata))
-        with self._lock:
-            self._footers[key] = footer
-            self._footers.move_to_end(key)
-            while len(self._footers) > FOOTERS_KEPT:
-                self._footers.popitem(last=False)
+        self._footers.put(key, footer)
         return footer

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections import OrderedDict
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,6 +22,7 @@ from core.clickstream import Navigation, Outgoing, Referrer
 from core.config import Settings
 from core.contracts import clickstream_pointer_key, clickstream_summaries_key
 from stores.clients import list_keys, read_json_object, s3_client
+from stores.recent import RecentEntries
 
 POINTER_SECONDS = 60.0  # a new month appears once a month: re-reading the pointer each minute is plenty
 CACHED_BUCKETS = 16
@@ -44,8 +44,8 @@ class NavigationStore:
         self.client = client or s3_client(settings, attempts=2)  # a page waits on it: fail fast
         self._lock = threading.Lock()
         self._pointer: tuple[float, dict[str, dict[str, str]]] | None = None
-        self._buckets = _Recent(CACHED_BUCKETS)  # (wiki, month, version, bucket) -> its Arrow table
-        self._rows = _Recent(CACHED_TITLES)  # (wiki, month, version, title) -> row, or None: not there
+        self._buckets = RecentEntries(CACHED_BUCKETS)  # (wiki, month, version, bucket) -> its Arrow table
+        self._rows = RecentEntries(CACHED_TITLES)  # (wiki, month, version, title) -> row, or None: not there
 
     def months(self) -> dict[str, dict[str, str]]:
         """wiki -> month -> current version (re-read at most every POINTER_SECONDS)."""
@@ -75,7 +75,7 @@ class NavigationStore:
                 f"no clickstream has been ingested for {project}{f' in {month}' if month else ''}"
             )
         month, version = found
-        row = self._rows.get((wiki, month, version, title))
+        row = self._rows.get((wiki, month, version, title), _MISSING)
         if row is _MISSING:
             row = row_of(self._bucket(wiki, month, version, title), title)
             self._rows.put((wiki, month, version, title), row)
@@ -83,7 +83,7 @@ class NavigationStore:
 
     def _bucket(self, wiki: str, month: str, version: str, title: str) -> pa.Table:
         bucket = clickstream.summary_bucket(title, self.settings.navigation.summary_buckets)
-        table = self._buckets.get((wiki, month, version, bucket))
+        table = self._buckets.get((wiki, month, version, bucket), _MISSING)
         if table is _MISSING:
             table = self._read_bucket(
                 clickstream_summaries_key(self.settings.s3, wiki, month, version, bucket)
@@ -101,29 +101,6 @@ class NavigationStore:
             if key.endswith(".parquet")
         ]
         return pa.concat_tables(tables) if tables else None
-
-
-class _Recent:
-    """The ``size`` most recently used entries of a mapping; thread-safe (the site looks up in threads)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        """The value, or _MISSING."""
-        with self._lock:
-            if key not in self._items:
-                return _MISSING
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
 
 def row_of(summaries: pa.Table | None, title: str) -> dict | None:

@@ -12,8 +12,8 @@ from typing import Any
 from core.config import Settings
 from web.article_views import (
     ArticleFacts,
+    article_api_path,
     article_document,
-    article_page_path,
     chart_hours,
     chart_top,
     hourly_series,
@@ -23,17 +23,9 @@ from web.article_views import (
 from web.articles import ArticleReader
 from web.base import RETRY_AFTER_SECONDS, JsonHandler, LivePage, encode_json
 from web.snapshots import RedisUnavailable, SnapshotReader
-from web.views import BadParameter, parse_project, parse_title
+from web.views import BadParameter, parse_article
 
 ARTICLE_MAX_AGE = 60  # its hours change hourly, its ranks every minute
-
-
-def parse_article(raw_project: str, raw_title: str) -> tuple[str, str]:
-    """(project, title) from the path; BadParameter with the reason."""
-    project = parse_project(raw_project)
-    if project is None:
-        raise BadParameter("the project is empty")
-    return project, parse_title(raw_title)
 
 
 def not_known(project: str, title: str) -> str:
@@ -125,5 +117,5 @@ def article_page_values(facts: ArticleFacts) -> dict[str, Any]:
         "has_averages": any(hour["average"] is not None for hour in series),
         "rank_runs": rank_runs(facts.ranks),
         "pageviews_url": pageviews_url(facts.project, facts.title),
-        "article_page_path": article_page_path,
+        "article_api_path": article_api_path,
     }

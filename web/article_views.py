@@ -23,6 +23,11 @@ def article_page_path(project: str, title: str) -> str:
     return f"/articles/{project}/{quote(title, safe='')}"
 
 
+def article_api_path(project: str, title: str) -> str:
+    """The same page as JSON: /api/articles/<project>/<title>."""
+    return "/api" + article_page_path(project, title)
+
+
 def pageviews_url(project: str, title: str) -> str:
     """Pageviews Analysis for the article's long range (the last 90 days)."""
     query = urlencode({"project": f"{project}.org", "pages": title, "range": "latest-90"})

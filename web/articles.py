@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +29,7 @@ from core.snapshots import AnomalySnapshot, decode_anomalies
 from core.windows import HOUR_MS, MINUTE_MS
 from stores.hourly_views import HourlyViewsReader
 from stores.navigation import NavigationStore, NoClickstream
+from stores.recent import RecentEntries
 from web.article_views import AnomalyListing, ArticleFacts, completed_hours
 from web.edits import EditReader
 from web.feeds import Feed
@@ -47,21 +47,21 @@ class KeptLists:
     asked for again)."""
 
     def __init__(self, client, decode, size: int) -> None:
-        self.client, self.decode, self.size = client, decode, size
-        self._decoded: OrderedDict[str, object] = OrderedDict()
+        self.client, self.decode = client, decode
+        self._decoded = RecentEntries(size)
 
     async def get(self, keys: list[str]) -> list:
-        missing = [key for key in keys if key not in self._decoded]
-        if missing:
-            try:
-                documents = await self.client.mget(missing)
-            except (RedisError, OSError) as error:
-                raise RedisUnavailable(f"Redis is not answering ({error})") from error
-            for key, document in zip(missing, documents, strict=True):
-                if document is not None:
-                    self._decoded[key] = self.decode(document)
-            while len(self._decoded) > self.size:
-                self._decoded.popitem(last=False)
+        found = [self._decoded.get(key) for key in keys]
+        missing = [key for key, value in zip(keys, found, strict=True) if value is None]
+        if not missing:
+            return found
+        try:
+            documents = await self.client.mget(missing)
+        except (RedisError, OSError) as error:
+            raise RedisUnavailable(f"Redis is not answering ({error})") from error
+        for key, document in zip(missing, documents, strict=True):
+            if document is not None:
+                self._decoded.put(key, self.decode(document))
         return [self._decoded.get(key) for key in keys]
 
 
@@ -83,12 +83,12 @@ class ArticleReader:
         kept_minutes = settings.streaming.trending_retention_minutes
         self.minute_lists = KeptLists(reader.client, listed_ranks, kept_minutes + 5)
         self.hour_lists = KeptLists(reader.client, decode_anomalies, 2 * 24)
-        self._hours: OrderedDict[tuple, dict[int, int | None]] = OrderedDict()
+        self._hours = RecentEntries(HOURS_CACHED)  # (project, title, newest hour) -> views per hour
         # Whole answers, kept as long as the lists' snapshots are ([web] snapshot_cache_seconds).
-        self._facts: OrderedDict[tuple[str, str], tuple[float, ArticleFacts]] = OrderedDict()
+        self._facts = RecentEntries(FACTS_CACHED)  # (project, title) -> (when, ArticleFacts)
         self._gathering: dict[tuple[str, str], asyncio.Future] = {}
-        # (article, "json" or "page") -> (the facts it shows, its encoded body): one encoding per gathering.
-        self._rendered: dict[tuple, tuple[ArticleFacts, bytes]] = {}
+        # (project, title, "json" or "page") -> (the facts it shows, its encoded body)
+        self._rendered = RecentEntries(2 * FACTS_CACHED)
 
     async def facts(self, project: str, title: str) -> ArticleFacts:
         """Everything known about ``(project, title)``; RedisUnavailable when Redis does not answer."""
@@ -102,9 +102,7 @@ class ArticleReader:
             gathering = self._gathering[article] = asyncio.ensure_future(self._gather(project, title))
             gathering.add_done_callback(lambda _: self._gathering.pop(article, None))
         facts = await asyncio.shield(gathering)
-        self._facts[article] = (time.monotonic(), facts)
-        while len(self._facts) > FACTS_CACHED:
-            self._facts.popitem(last=False)
+        self._facts.put(article, (time.monotonic(), facts))
         return facts
 
     def rendered(self, facts: ArticleFacts, kind: str, render: Callable[[], bytes]) -> bytes:
@@ -112,9 +110,8 @@ class ArticleReader:
         key = (facts.project, facts.title, kind)
         cached = self._rendered.get(key)
         if cached is None or cached[0] is not facts:
-            if len(self._rendered) >= 2 * FACTS_CACHED:
-                self._rendered.clear()
-            cached = self._rendered[key] = (facts, render())
+            cached = (facts, render())
+            self._rendered.put(key, cached)
         return cached[1]
 
     async def _gather(self, project: str, title: str) -> ArticleFacts:
@@ -164,8 +161,9 @@ class ArticleReader:
     async def _hourly_views(self, project: str, title: str, now_ms: int) -> dict[int, int | None]:
         hours = completed_hours(now_ms)
         key = (project, title, hours[-1])
-        if key in self._hours:
-            return self._hours[key]
+        cached = self._hours.get(key)
+        if cached is not None:
+            return cached
         loop = asyncio.get_running_loop()
         try:
             views = await loop.run_in_executor(None, self.hourly.views, project, title, hours)
@@ -174,9 +172,7 @@ class ArticleReader:
                 "S3 did not give %s %s's hourly views (%s): the page shows none", project, title, error
             )
             return dict.fromkeys(hours)
-        self._hours[key] = views
-        while len(self._hours) > HOURS_CACHED:
-            self._hours.popitem(last=False)
+        self._hours.put(key, views)
         return views
 
     async def _navigation(self, project: str, title: str) -> tuple[str | None, object]:

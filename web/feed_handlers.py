@@ -20,8 +20,7 @@ from web.views import (
     DEFAULT_LIMIT,
     BadParameter,
     navigation_block,
-    parse_project,
-    parse_title,
+    parse_article,
     select,
 )
 
@@ -200,10 +199,7 @@ class ArticleNavigationApi(JsonHandler):
 
     async def get(self, raw_project: str, raw_title: str) -> None:
         try:
-            project = parse_project(raw_project)
-            if project is None:
-                raise BadParameter("the project is empty")
-            title = parse_title(raw_title)
+            project, title = parse_article(raw_project, raw_title)
         except BadParameter as error:
             self.send_json(400, {"error": "bad parameter", "reason": str(error)})
             return

@@ -68,6 +68,14 @@ def parse_title(raw: str) -> str:
     return title
 
 
+def parse_article(raw_project: str, raw_title: str) -> tuple[str, str]:
+    """(project, title) from an article's path (/articles/<project>/<title>); BadParameter with the reason."""
+    project = parse_project(raw_project)
+    if project is None:
+        raise BadParameter("the project is empty")
+    return project, parse_title(raw_title)
+
+
 def display_title(title: str) -> str:
     """How a reader writes a title: underscores as spaces."""
     return title.replace("_", " ")

@@ -23,7 +23,8 @@ from core.clickstream import (
     summary_bucket,
     wiki_of_project,
 )
-from producer.world import CLICKSTREAM_MIN_CLICKS, Catalogue, synthetic_clickstream
+from producer.clickstream_world import CLICKSTREAM_MIN_CLICKS, synthetic_clickstream
+from producer.world import Catalogue
 from stores.navigation import row_of
 from tests.data import SHARED_DATA
 from web.views import BadParameter, parse_title, referrers_block, source_bar
