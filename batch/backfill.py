@@ -1,6 +1,7 @@
 """Backfill: historical average views per article for each hour of day, from raw hourly data.
 
     deploy/local/spark-submit batch/backfill.py --input 's3a://wikitrends/dumps/pageviews-2026*.gz'
+    deploy/local/spark-submit batch/backfill.py --from-site --days 7 --wikis en,de
 
 Inputs are Wikimedia pageview dumps (``pageviews-YYYYMMDD-HH0000[.gz]``) and
 the streaming job's hourly counts (``…/date=YYYY-MM-DD/hour=HH/counts.parquet``),
@@ -8,6 +9,10 @@ local or on any Hadoop filesystem, mixed freely. Every day in the range must
 have all 24 hours, or the job stops naming the missing ones. An hour in which
 an article has no line counts as zero views: the average is over the days
 covered, not over the days the article appears.
+
+``--from-site`` fetches the days' hourly files from Wikimedia's dumps site (or a mirror) into S3 first,
+only those S3 lacks (batch/dumps_fetch.py), and reads them from there. ``--wikis`` keeps those wikis'
+articles only, as the Wikipedia source sends them.
 
 The averages (project, title, h00 … h23, days) are written as a new immutable
 version under the averages prefix, then ``current.json`` is switched to it in
@@ -19,15 +24,17 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script by spark-submit: make core and batch importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from batch.cli import EXIT_OK, input_globs, iso_date, run_job, step
+from batch.dumps_fetch import fetch_days, last_whole_days
 from batch.expressions import canberra_term, day_noise, parse_dump_line, wide_sum
 from batch.spark import job_session
 from batch.storage import (
@@ -44,7 +51,9 @@ from batch.storage import (
     write_pointer,
 )
 from core.anomalies import HOUR_COLUMNS, MIN_SCORED_DAYS, NOISE_COLUMNS
+from core.articles import article_condition_sql
 from core.config import Settings, load_settings
+from core.dumps import parse_projects
 
 log = logging.getLogger("batch.backfill")
 TOTAL = "total_"  # prefix of an hour's views summed over the days
@@ -57,9 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build the historical averages (views per article per hour of day) from months of "
         "raw hourly data, and make them the current averages.",
     )
-    input_globs(parser, "dump files or hourly counts")
+    input_globs(parser, "dump files or hourly counts (not with --from-site)", required=False)
     parser.add_argument("--from", dest="first_day", type=iso_date, help="first day to include (YYYY-MM-DD)")
     parser.add_argument("--to", dest="last_day", type=iso_date, help="last day to include (YYYY-MM-DD)")
+    parser.add_argument("--days", type=int, help="the N whole UTC days before today (instead of --from/--to)")
+    parser.add_argument(
+        "--from-site",
+        action="store_true",
+        help="fetch the days' hourly files from the dumps site into S3 first (what S3 lacks); needs the days",
+    )
+    parser.add_argument("--base-url", help="the dumps site or a mirror (default: [wikipedia] base_url)")
+    parser.add_argument(
+        "--wikis",
+        help="keep only these wikis' articles, e.g. en,de (default: every page of every wiki; with "
+        "--from-site, [wikipedia] projects)",
+    )
     parser.add_argument(
         "--file-time",
         choices=["end", "start"],
@@ -100,6 +121,23 @@ def select_days(files: list[InputFile], first_day: str | None, last_day: str | N
     return days_between(first, last)
 
 
+def resolve_inputs(args: argparse.Namespace, settings: Settings) -> tuple[list[str], frozenset[str]]:
+    """The input globs (fetching from the dumps site with --from-site) and the wikis to keep (empty: all)."""
+    if args.days:
+        args.first_day, args.last_day = last_whole_days(args.days, datetime.now(UTC))
+    wikis = args.wikis or (",".join(settings.wikipedia.projects) if args.from_site else "")
+    projects = parse_projects(wikis)
+    if not args.from_site:
+        if not args.input:
+            raise BatchError("name the inputs with --input, or fetch them with --from-site")
+        return args.input, projects
+    if args.input or not (args.first_day and args.last_day):
+        raise BatchError("--from-site takes the days (--days N, or --from and --to), not --input")
+    base_url = args.base_url or settings.wikipedia.base_url
+    with step(f"fetching {args.first_day} to {args.last_day} from {base_url} into S3 (what S3 lacks)"):
+        return fetch_days(settings, base_url, args.first_day, args.last_day), projects
+
+
 def hourly_rows(spark: SparkSession, files: list[InputFile]) -> DataFrame:
     """(project, title, views, problem, day, hour, line) for every input line; problem is null when good."""
     frames = []
@@ -133,6 +171,12 @@ def hourly_rows(spark: SparkSession, files: list[InputFile]) -> DataFrame:
     for frame in frames[1:]:
         combined = combined.unionByName(frame)
     return combined
+
+
+def kept_wikis(projects: frozenset[str], settings: Settings) -> Column:
+    """True for the articles of ``projects``, and for malformed rows (counted, not averaged)."""
+    article = F.expr(article_condition_sql("title", settings.articles, dialect="spark"))
+    return F.col("project").isNull() | (F.col("project").isin(sorted(projects)) & article)
 
 
 def daily_views(rows: DataFrame) -> DataFrame:
@@ -181,18 +225,23 @@ def main(argv: list[str] | None = None) -> int:
     # than the generated code saves: bench/spark_codegen.py, docs/batch.md "Speed".
     interpreted = {"spark.sql.codegen.wholeStage": "false"}
     with job_session("wikitrends-backfill", settings, conf=interpreted) as spark:
+        inputs, projects = resolve_inputs(args, settings)
         with step("listing inputs"):
-            files = find_inputs(spark, args.input, args.file_time)
+            files = find_inputs(spark, inputs, args.file_time)
         days = select_days(files, args.first_day, args.last_day)
         files = [f for f in files if days[0] <= f.day <= days[-1]]
-        require_hours(files, days, ALL_HOURS, ", ".join(args.input))
+        require_hours(files, days, ALL_HOURS, ", ".join(inputs))
         log.info("averaging %d days (%s to %s) from %d files", len(days), days[0], days[-1], len(files))
 
         # Leave-one-out needs another day to compare each day with.
         pointer = AveragesPointer.for_dates(
             days, scored_days=len(days) if len(days) >= MIN_SCORED_DAYS else 0
         )
-        per_day = daily_views(hourly_rows(spark, files)).persist()  # read twice, the input scanned once
+        rows = hourly_rows(spark, files)
+        if projects:
+            log.info("keeping the articles of %s", ", ".join(sorted(projects)))
+            rows = rows.filter(kept_wikis(projects, settings))
+        per_day = daily_views(rows).persist()  # read twice, the input scanned once
         good = per_day.filter(F.col("project").isNotNull())
         with step(f"writing averages and their noise to {pointer.uri(settings)}"):
             (

@@ -53,12 +53,12 @@ def checked(check: Callable[[str], str]) -> Callable[[str], str]:
     return argument_type
 
 
-def input_globs(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--input GLOB``, repeatable and required: ``what`` the files are (local or s3a://, folders walked)."""
+def input_globs(parser: argparse.ArgumentParser, what: str, required: bool = True) -> None:
+    """``--input GLOB``, repeatable: ``what`` the files are (local or s3a://, folders walked)."""
     parser.add_argument(
         "--input",
         action="append",
-        required=True,
+        required=required,
         metavar="GLOB",
         help=f"{what}, local or s3a://; a folder is walked; repeat for several",
     )

@@ -149,4 +149,7 @@ def private_names(tag: str) -> dict[str, str]:
         "WIKITRENDS_S3_ANOMALIES_PREFIX": f"runs/{tag}/anomalies",
         "WIKITRENDS_S3_CLICKSTREAM_PREFIX": f"runs/{tag}/clickstream",
         "WIKITRENDS_S3_BOTS_PREFIX": f"runs/{tag}/bots",
+        "WIKITRENDS_S3_DUMPS_PREFIX": f"runs/{tag}/dumps",
+        "WIKITRENDS_KAFKA_WIKIPEDIA_HOURS_TOPIC": f"{tag}-wikipedia-hours",
+        "WIKITRENDS_WIKIPEDIA_TRANSACTIONAL_ID": f"{tag}-wikipedia",
     }

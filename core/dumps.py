@@ -26,6 +26,7 @@ PROJECT_SUFFIXES = {
     "": "wikipedia",
     "b": "wikibooks",
     "d": "wiktionary",
+    "f": "wikimediafoundation",
     "n": "wikinews",
     "q": "wikiquote",
     "s": "wikisource",
@@ -39,7 +40,17 @@ SUFFIX_OF_FAMILY = {family: suffix for suffix, family in PROJECT_SUFFIXES.items(
 ACCESS_MARKERS = {"m", "zero", "mw"}
 # Sites under wikimedia.org, whose ".m" means wikimedia, not mobile ("commons.m").
 WIKIMEDIA_SITES = frozenset(
-    {"commons", "meta", "species", "incubator", "outreach", "wikimania", "foundation"}
+    {
+        "commons",
+        "meta",
+        "species",
+        "incubator",
+        "outreach",
+        "wikimania",
+        "foundation",
+        "strategy",
+        "usability",
+    }
 )
 
 
@@ -101,6 +112,18 @@ def project_of(domain_code: str) -> str:
         raise MalformedLine(f"unknown domain code {domain_code!r}")
     family = PROJECT_SUFFIXES[parts[0] if parts else ""]
     return f"{language}.{family}"
+
+
+def parse_projects(text: str) -> frozenset[str]:
+    """``en,de.wiktionary`` -> {en.wikipedia, de.wiktionary}: a bare language code means its Wikipedia."""
+    projects = set()
+    for item in (part.strip().lower() for part in text.split(",")):
+        if not item:
+            continue
+        project = item if "." in item else f"{item}.wikipedia"
+        domain_code_of(project)  # raises ValueError, with the name, for an unknown family
+        projects.add(project)
+    return frozenset(projects)
 
 
 def domain_code_of(project: str) -> str:

@@ -80,6 +80,7 @@ class KafkaSettings:
     edits_topic: str
     edit_alerts_topic: str
     edits_dead_letter_topic: str
+    wikipedia_hours_topic: str
     retention_hours: int
 
     @property
@@ -186,6 +187,7 @@ class S3Settings:
     anomalies_prefix: str
     clickstream_prefix: str
     bots_prefix: str
+    dumps_prefix: str
 
     @property
     def endpoint_url(self) -> str:
@@ -261,6 +263,30 @@ class ArticleSettings:
 
 
 @dataclass(frozen=True)
+class WikipediaSettings:
+    """The source that follows Wikimedia's hourly pageview files (producer/wikipedia.py)."""
+
+    base_url: str
+    projects: tuple[str, ...]
+    checksum_file: str
+    since_hours: int
+    history_days: int
+    poll_seconds: float
+    unverified_after_minutes: int
+    retry_attempts: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+    chunk_events: int
+    transactional_id: str
+    download_dir: str
+
+    def download_path(self, stack: StackSettings) -> Path:
+        """Where files are downloaded before they are verified and kept on S3."""
+        path = Path(self.download_dir)
+        return path if path.is_absolute() else stack.home_path / path
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: StackSettings
     kafka: KafkaSettings
@@ -276,6 +302,7 @@ class Settings:
     web: WebSettings
     airflow: AirflowSettings
     articles: ArticleSettings
+    wikipedia: WikipediaSettings
 
     @property
     def checkpoint_dir(self) -> str:
@@ -303,4 +330,5 @@ SECTION_TYPES: dict[str, type] = {
     "web": WebSettings,
     "airflow": AirflowSettings,
     "articles": ArticleSettings,
+    "wikipedia": WikipediaSettings,
 }

@@ -34,6 +34,7 @@ def build_parser(settings) -> argparse.ArgumentParser:
     world_sources.add_clickstream_parser(sources, settings)
     stream_sources.add_replay_parser(sources, settings)
     stream_sources.add_live_parser(sources, settings)
+    stream_sources.add_wikipedia_parser(sources, settings)
     add_edit_parsers(sources, settings, world_options)
     return parser
 
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         "clickstream": world_sources.run_clickstream,
         "replay": stream_sources.run_replay,
         "live": stream_sources.run_live,
+        "wikipedia": stream_sources.run_wikipedia,
         "edits-synthetic": run_edits_synthetic,
         "edits-replay": run_edits_replay,
         "edits-live": run_edits_live,

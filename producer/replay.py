@@ -100,6 +100,26 @@ def spread_over_hour(views: list[int], hour_start_ms: int, seed: int) -> tuple[n
     return pages[order], timestamps[order]
 
 
+def encoded_pages(hour: HourOfViews) -> list[tuple[bytes, str, str]]:
+    """Each page's Kafka key (its UTF-8 title), project and title, by page index."""
+    return [
+        (title.encode("utf-8"), project, title)
+        for project, title in zip(hour.projects, hour.titles, strict=True)
+    ]
+
+
+def page_requests(
+    encoded: list[tuple[bytes, str, str]], pages: list[int], timestamps: list[int]
+) -> tuple[list[bytes], list[bytes]]:
+    """The keys and values of the page requests for these (page index, time) pairs."""
+    keys, values = [], []
+    for page, ts in zip(pages, timestamps, strict=True):
+        key, project, title = encoded[page]
+        keys.append(key)
+        values.append(encode_page_request(ts, project, title))
+    return keys, values
+
+
 def replay(
     files: list[str],
     sink: PageRequestSink,
@@ -124,10 +144,7 @@ def replay(
                 lines, hour_start_ms, projects, settings.articles if articles_only else None, stats, name
             )
         pages, timestamps = spread_over_hour(hour.views, hour_start_ms, seed)
-        encoded = [
-            (title.encode("utf-8"), project, title)
-            for project, title in zip(hour.projects, hour.titles, strict=True)
-        ]
+        encoded = encoded_pages(hour)
         log.info("%s: %d pages, %d events for %s", name, len(hour.titles), pages.size, _iso(hour_start_ms))
         for begin in range(0, pages.size, CHUNK):
             if stop.is_set():
@@ -139,11 +156,7 @@ def replay(
                 delay = wall_start + (chunk_ts[0] - sim_start) / 1000 / speedup - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            keys, values = [], []
-            for page, ts in zip(chunk_pages, chunk_ts, strict=True):
-                key, project, title = encoded[page]
-                keys.append(key)
-                values.append(encode_page_request(ts, project, title))
+            keys, values = page_requests(encoded, chunk_pages, chunk_ts)
             sink.send_many(keys, values)
             stats.events += len(keys)
             progress.update(stats.events, detail=f"hour {_iso(hour_start_ms)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import socket
@@ -54,7 +55,13 @@ class PageRequestSink:
     pure-Python hash is a fifth of the client's cost per message.
     """
 
-    def __init__(self, bootstrap: str, topic: str, client_id: str = "wikitrends-producer") -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        client_id: str = "wikitrends-producer",
+        transactional_id: str | None = None,
+    ) -> None:
         self.topic = topic
         self.stats = DeliveryStats()
         require_a_broker(bootstrap)
@@ -67,7 +74,11 @@ class PageRequestSink:
                 batch_size=512 * 1024,
                 max_block_ms=30_000,
                 retries=10,
+                transactional_id=transactional_id,
             )
+            if transactional_id:
+                # Fences an earlier producer with this id and ends its open transaction (aborted).
+                self._producer.init_transactions()
         except KafkaError as error:
             raise BrokerUnreachable(
                 f"no Kafka broker answered at {bootstrap} ({error.__class__.__name__}); "
@@ -107,6 +118,26 @@ class PageRequestSink:
         for key, value in zip(keys, values, strict=True):
             send(topic, key=key, value=value, partition=partition(key)).add_errback(on_error)
         self.stats.accepted += len(keys)
+
+    def send_transaction(
+        self, keys: list[bytes], values: list[bytes], records: list[tuple[str, bytes, bytes]]
+    ) -> None:
+        """Send page requests and other ``(topic, key, value)`` records in one Kafka transaction.
+
+        Either all of them are committed or none is visible to readers with read_committed; a
+        failure aborts and raises KafkaError. Needs a ``transactional_id``.
+        """
+        self._producer.begin_transaction()
+        try:
+            self.send_many(keys, values)
+            for topic, key, value in records:
+                self._send(topic, key=key, value=value)
+            self._producer.commit_transaction()
+        except KafkaError:
+            self.stats.accepted -= len(keys)
+            with contextlib.suppress(KafkaError):  # the original error says more than the abort's
+                self._producer.abort_transaction()
+            raise
 
     def close(self) -> DeliveryStats:
         """Deliver everything accepted so far, then close; returns the final counts."""

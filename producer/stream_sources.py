@@ -52,11 +52,12 @@ def add_live_parser(sources, settings) -> None:
 
 
 def run_replay(args, settings, stop: StopFlag) -> int:
+    from core.dumps import parse_projects
     from producer.replay import replay
     from producer.storage import expand
 
     files = expand(args.files, settings)
-    projects = frozenset(p.strip() for p in args.projects.split(",") if p.strip())
+    projects = parse_projects(args.projects)
     sink = PageRequestSink(args.bootstrap, args.topic, client_id="wikitrends-replay")
     try:
         stats = replay(
@@ -84,5 +85,100 @@ def run_live(args, settings, stop: StopFlag) -> int:
     print(
         f"live: {stats.messages:,} messages, {stats.malformed:,} malformed, {stats.ignored:,} filtered, "
         f"{stats.reconnects} reconnects; sent {stats.events:,} page requests, {delivery.failed:,} failed"
+    )
+    return EXIT_DELIVERY_FAILED if delivery.failed else 0
+
+
+def add_wikipedia_parser(sources, settings) -> None:
+    """The ``wikipedia`` source's options."""
+    w = settings.wikipedia
+    wikipedia = sources.add_parser(
+        "wikipedia",
+        help="follow Wikimedia's hourly pageview files (real traffic, about an hour behind the clock)",
+        description="Downloads each hour's pageview file from the dumps site (resumed, verified against the "
+        "month's checksums, kept on S3), and sends its views on the chosen wikis as page requests spread "
+        "over the hour, as replay does. Each chunk of page requests is committed to Kafka in one "
+        "transaction with a ledger record of what is sent, so a restart neither skips an hour nor sends "
+        "one twice. Hours not published yet are waited for.",
+    )
+    wikipedia.add_argument(
+        "--wikis",
+        default=",".join(w.projects),
+        help="comma-separated wikis: a Wikipedia language code (en) or a project (de.wiktionary); "
+        "default %(default)s",
+    )
+    wikipedia.add_argument(
+        "--since",
+        default=str(w.since_hours),
+        help="first hour of a first run: N hours before the newest published hour, or an ISO time "
+        "(default %(default)s); later runs go on from the ledger",
+    )
+    wikipedia.add_argument("--until", help="stop after this hour (ISO time); default: follow forever")
+    wikipedia.add_argument("--once", action="store_true", help="send what is published, then stop")
+    wikipedia.add_argument(
+        "--base-url", default=w.base_url, help="the dumps site or a mirror (default %(default)s)"
+    )
+    wikipedia.add_argument("--all-pages", action="store_true", help="keep non-article pages")
+    wikipedia.add_argument("--seed", type=int, default=1, help="seed of the event times inside each hour")
+    kafka_options(wikipedia, settings)
+
+
+def run_wikipedia(args, settings, stop: StopFlag) -> int:
+    from datetime import UTC, datetime
+
+    from core.dumps import parse_projects
+    from core.dumps_site import HOUR, first_hour_to_send, floor_hour, iso_hour, newest_per_hour, stream_id
+    from producer.dumps_site import DumpsSite, RetryPolicy
+    from producer.ledger import ensure_ledger_topic, read_ledger
+    from producer.wikipedia import DumpsArchive, HourFiles, HourSender, follow, newest_published_hour
+    from producer.world import parse_time_ms
+
+    projects = parse_projects(args.wikis)
+    stream = stream_id(projects, not args.all_pages, args.seed)
+    ledger_topic = settings.kafka.wikipedia_hours_topic
+    site = DumpsSite(
+        args.base_url, settings.wikipedia.checksum_file, RetryPolicy.of(settings.wikipedia), stop
+    )
+    ensure_ledger_topic(args.bootstrap, ledger_topic)
+    sink = PageRequestSink(
+        args.bootstrap,
+        args.topic,
+        client_id="wikitrends-wikipedia",
+        transactional_id=f"{settings.wikipedia.transactional_id}-{stream}",
+    )
+    try:
+        ledger = newest_per_hour(read_ledger(args.bootstrap, ledger_topic), stream)
+        since = None
+        if not ledger:
+            if args.since.isdigit():
+                newest = newest_published_hour(site, datetime.now(UTC))
+                if newest is None:
+                    raise ValueError(
+                        f"no hourly file is listed at {args.base_url} for this month or the last"
+                    )
+                since = newest - int(args.since) * HOUR + HOUR
+            else:
+                since = floor_hour(datetime.fromtimestamp(parse_time_ms(args.since) / 1000, UTC))
+        first = first_hour_to_send(ledger, since, floor_hour(datetime.now(UTC)))
+        until = (
+            floor_hour(datetime.fromtimestamp(parse_time_ms(args.until) / 1000, UTC)) if args.until else None
+        )
+        print(
+            f"wikipedia: {', '.join(sorted(projects))} from {args.base_url}, starting at {iso_hour(first)}"
+            + (f" (the ledger has {len(ledger)} hours)" if ledger else "")
+        )
+        files = HourFiles(site, DumpsArchive(settings), settings)
+        sender = HourSender(
+            sink, ledger_topic, stream, settings, projects, not args.all_pages, args.seed, stop
+        )
+        hours = follow(files, sender, ledger, first, until, args.once)
+    finally:
+        delivery = sink.close()
+        site.close()
+    s = sender.replay_stats
+    print(
+        f"wikipedia: {hours} hours, {files.bytes_downloaded:,} bytes downloaded; {s.lines:,} lines, "
+        f"{s.malformed:,} malformed, {s.filtered_project:,} other wikis, {s.filtered_non_article:,} "
+        f"non-articles; sent {sender.events_sent:,} page requests, {delivery.failed:,} failed"
     )
     return EXIT_DELIVERY_FAILED if delivery.failed else 0

@@ -65,6 +65,8 @@ def source_table(settings: Settings, startup_mode: str, bounded: bool = False) -
             "scan.startup.mode": startup_mode,
             # A new consumer group (no committed offsets) starts from the beginning.
             "properties.auto.offset.reset": "earliest",
+            # The Wikipedia source commits page requests in transactions; an aborted one is never counted.
+            "properties.isolation.level": "read_committed",
             "format": "raw",
             # Bounded: read up to the offsets of the job's start, then finish (benchmarks, backfills).
             **({"scan.bounded.mode": "latest-offset"} if bounded else {}),
