@@ -28,7 +28,7 @@ from producer.synthetic import Pace, SyntheticRun, _TitleBytes, encode_chunk, pr
 from producer.world import (  # noqa: E402
     Catalogue,
     background_views,
-    minute_events,  # noqa: E402
+    minute_events_with_access,  # noqa: E402
     parse_time_ms,
 )
 
@@ -47,9 +47,11 @@ def bare_send_loop(bootstrap: str, topic: str, run: SyntheticRun) -> tuple[int, 
     keys: list[bytes] = []
     values: list[bytes] = []
     for minute in run.minute_starts():
-        ranks, timestamps = minute_events(run.catalogue, minute, run.views_per_minute, run.seed)
+        ranks, timestamps, access = minute_events_with_access(
+            run.catalogue, minute, run.views_per_minute, run.seed
+        )
         chunk_keys, chunk_values = encode_chunk(
-            ranks, timestamps, run.catalogue.project.encode(), title_bytes
+            ranks, timestamps, access, run.catalogue.project.encode(), title_bytes
         )
         keys += chunk_keys
         values += chunk_values

@@ -104,6 +104,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(**sections)
     try:
         settings.streaming.rule  # noqa: B018 - a bad rule name or threshold is a configuration error
+        settings.streaming.access_rule  # noqa: B018
     except ValueError as exc:
         raise ConfigError(f"[streaming] {exc}") from exc
     # Another deployment's file brings its own keys (or empty ones: an IAM role), not the local pair.

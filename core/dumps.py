@@ -114,6 +114,16 @@ def project_of(domain_code: str) -> str:
     return f"{language}.{family}"
 
 
+def access_of(domain_code: str) -> str:
+    """The site a line's views came from: ``en.m``, ``en.zero``, ``de.m.voy`` -> mobile-web; ``en`` ->
+    desktop (``commons.m`` is Commons' desktop site, ``commons.m.m`` its mobile one). The dumps cannot
+    tell the mobile app from the mobile web: both are counted on the mobile domain."""
+    language, *rest = domain_code.lower().split(".")
+    if language in WIKIMEDIA_SITES and rest[:1] == ["m"]:
+        rest = rest[1:]
+    return "mobile-web" if any(part in ACCESS_MARKERS for part in rest) else "desktop"
+
+
 def parse_projects(text: str) -> frozenset[str]:
     """``en,de.wiktionary`` -> {en.wikipedia, de.wiktionary}: a bare language code means its Wikipedia."""
     projects = set()

@@ -1,7 +1,9 @@
 """The page-request event: the contract between producers and the streaming job.
 
 A page request is UTF-8 JSON ``{"ts": epoch_ms, "project": "en.wikipedia",
-"title": "Albert_Einstein"}`` with the title as the Kafka message key. Extra
+"title": "Albert_Einstein"}`` with the title as the Kafka message key, and
+optionally ``"access"``: ``desktop``, ``mobile-web`` or ``mobile-app`` (the
+site the reader used; absent, or any other value, means unknown). Extra
 fields are allowed and ignored.
 """
 
@@ -32,10 +34,17 @@ FORBIDDEN_IN_TITLES_REASON = "title contains control characters, or bytes or esc
 # A dead letter keeps at most this much of its payload (a 1 MB record would not fit in the topic).
 DEAD_LETTER_PAYLOAD_CHARS = 4096
 
+# The optional access field: the site a reader used. The desktop share of an article's views against
+# its wiki's tells readers from automated traffic (core/automated.py).
+DESKTOP = "desktop"
+MOBILE_ACCESS = ("mobile-web", "mobile-app")
+ACCESS_VALUES = (DESKTOP, *MOBILE_ACCESS)
+
 # The exact bytes encode_page_request gives for a title and project that need
 # no JSON escaping; the synthetic producer formats with it directly because it
 # is several times faster than json.dumps on its hot path.
 PAGE_REQUEST_TEMPLATE = b'{"ts":%d,"project":"%s","title":"%s"}'
+PAGE_REQUEST_ACCESS_TEMPLATE = b'{"ts":%d,"project":"%s","title":"%s","access":"%s"}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +65,9 @@ def project_of_server(server_name: str) -> str:
     return ".".join(parts)
 
 
-def encode_page_request(ts: int, project: str, title: str) -> bytes:
+def encode_page_request(ts: int, project: str, title: str, access: str | None = None) -> bytes:
     """The JSON bytes of one page request (compact, UTF-8, non-ASCII kept as is)."""
-    return json.dumps(
-        {"ts": ts, "project": project, "title": title}, ensure_ascii=False, separators=(",", ":")
-    ).encode("utf-8")
+    event = {"ts": ts, "project": project, "title": title}
+    if access is not None:
+        event["access"] = access
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -23,6 +23,8 @@ class HourlyRow(NamedTuple):
     project: str
     title: str
     views: int
+    desktop: int = 0  # views whose access is known to be the desktop site
+    mobile: int = 0  # ... the mobile site (web or app)
 
 
 def hourly_counts_parquet(rows: list[HourlyRow]) -> bytes:
@@ -36,6 +38,8 @@ def hourly_counts_parquet(rows: list[HourlyRow]) -> bytes:
             "project": pa.array([r.project for r in ordered], pa.string()),
             "title": pa.array([r.title for r in ordered], pa.string()),
             "views": pa.array([int(r.views) for r in ordered], pa.int64()),
+            "desktop_views": pa.array([int(r.desktop) for r in ordered], pa.int64()),
+            "mobile_views": pa.array([int(r.mobile) for r in ordered], pa.int64()),
         }
     )
     buffer = io.BytesIO()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.automated import AccessRule
 from core.trending import TrendingRule
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -122,6 +123,10 @@ class StreamingSettings:
     trending_min_hour_z: float
     trending_min_hour_growth: float
     trending_top: int
+    automated_leave_out: bool
+    automated_desktop_share_low: float
+    automated_desktop_share_high: float
+    automated_min_known_views: int
     trending_retention_minutes: int
 
     @property
@@ -135,6 +140,16 @@ class StreamingSettings:
             min_growth=self.trending_min_growth,
             min_hour_z=self.trending_min_hour_z,
             min_hour_growth=self.trending_min_hour_growth,
+        )
+
+    @property
+    def access_rule(self) -> AccessRule:
+        """Which trending articles are likely automated traffic (core/automated.py applies it)."""
+        return AccessRule(
+            leave_out=self.automated_leave_out,
+            low=self.automated_desktop_share_low,
+            high=self.automated_desktop_share_high,
+            min_known_views=self.automated_min_known_views,
         )
 
 

@@ -40,6 +40,10 @@ class TrendingArticle:
     expected: list[float] = field(default_factory=list)
     growth: float | None = None
     z: float | None = None
+    # The mobile site's share of the hour's views of known access (None when no view says its access),
+    # and whether the article is likely automated traffic (core/automated.py).
+    mobile_share: float | None = None
+    likely_automated: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class TrendingSnapshot:
     min_z: float | None = None
     min_growth: float | None = None
     candidates: int | None = None  # articles judged this minute (newest window at least min_volume)
+    # Trending articles likely automated ([streaming] automated_*): apart from the list, not hidden.
+    automated: list[TrendingArticle] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ def decode_trending(raw: bytes | str) -> TrendingSnapshot:
         min_z=data.get("min_z"),
         min_growth=data.get("min_growth"),
         candidates=data.get("candidates"),
+        automated=[TrendingArticle(**article) for article in data.get("automated", [])],
     )
 
 

@@ -202,6 +202,8 @@ class Ranked(NamedTuple):
     title: str
     counts: tuple[int, ...]
     verdict: Verdict
+    desktop: int = 0  # the hour's views known to be from the desktop site (core/automated.py)
+    mobile: int = 0  # ... and from the mobile site
 
 
 class Hour(NamedTuple):
@@ -209,15 +211,18 @@ class Hour(NamedTuple):
 
     counts: tuple[int, ...]  # the six 10-minute windows of the hour, oldest first
     earlier: int = 0  # the EARLIER_WINDOWS windows before the hour
+    desktop: int = 0  # the hour's views whose access is known to be the desktop site
+    mobile: int = 0  # ... the mobile site (web or app); the rest are of unknown access
 
 
 def ranked(
     hours: Iterable[tuple[str, str, Hour]],
     site_hours: dict[str, Hour],
     rule: TrendingRule,
-    top: int,
+    top: int | None,
 ) -> list[Ranked]:
-    """The minute's list: every (project, title, hour) that trends, best score first, at most ``top``.
+    """The minute's list: every (project, title, hour) that trends, best score first, at most ``top``
+    (None: all).
 
     Ties go by project and title so the list is stable. An article whose wiki
     has no totals is not judged.
@@ -229,6 +234,6 @@ def ranked(
             continue
         verdict = judge(hour.counts, site.counts, rule, hour.earlier, site.earlier)
         if verdict.trends:
-            found.append(Ranked(project, title, tuple(hour.counts), verdict))
+            found.append(Ranked(project, title, tuple(hour.counts), verdict, hour.desktop, hour.mobile))
     found.sort(key=lambda item: (-item.verdict.score, item.project, item.title))
     return found[:top]

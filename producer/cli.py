@@ -33,6 +33,7 @@ def catalogue_options(parser: argparse.ArgumentParser) -> None:
         ("trend", "views rising minute after minute to SIZE per minute"),
         ("spike", "SIZE extra views every minute"),
         ("drop", "the article's views stop (SIZE ignored)"),
+        ("bot", "SIZE extra views every minute, all from the desktop site (automated traffic)"),
     ):
         group.add_argument(
             f"--{kind}",
@@ -57,7 +58,7 @@ def catalogue_of(args) -> Catalogue:
 def scenarios_of(args, clock_start_ms: int, catalogue: Catalogue):
     return tuple(
         parse_scenario(kind, spec, clock_start_ms, catalogue)
-        for kind in ("trend", "spike", "drop")
+        for kind in ("trend", "spike", "drop", "bot")
         for spec in getattr(args, kind)
     )
 

@@ -22,6 +22,7 @@ from core.config import Settings
 from core.dumps import (
     FileTime,
     MalformedLine,
+    access_of,
     decode_title,
     dump_hour_start,
     parse_dump_line,
@@ -46,6 +47,7 @@ class HourOfViews:
     projects: list[str] = field(default_factory=list)
     titles: list[str] = field(default_factory=list)
     views: list[int] = field(default_factory=list)
+    access: list[str] = field(default_factory=list)  # the site of each line's views (core/dumps.access_of)
 
 
 @dataclass
@@ -88,6 +90,7 @@ def read_hour(
             hour.projects.append(project)
             hour.titles.append(title)
             hour.views.append(record.views)
+            hour.access.append(access_of(record.domain_code))
     return hour
 
 
@@ -100,23 +103,23 @@ def spread_over_hour(views: list[int], hour_start_ms: int, seed: int) -> tuple[n
     return pages[order], timestamps[order]
 
 
-def encoded_pages(hour: HourOfViews) -> list[tuple[bytes, str, str]]:
-    """Each page's Kafka key (its UTF-8 title), project and title, by page index."""
+def encoded_pages(hour: HourOfViews) -> list[tuple[bytes, str, str, str]]:
+    """Each line's Kafka key (its UTF-8 title), project, title and access, by line index."""
     return [
-        (title.encode("utf-8"), project, title)
-        for project, title in zip(hour.projects, hour.titles, strict=True)
+        (title.encode("utf-8"), project, title, access)
+        for project, title, access in zip(hour.projects, hour.titles, hour.access, strict=True)
     ]
 
 
 def page_requests(
-    encoded: list[tuple[bytes, str, str]], pages: list[int], timestamps: list[int]
+    encoded: list[tuple[bytes, str, str, str]], pages: list[int], timestamps: list[int]
 ) -> tuple[list[bytes], list[bytes]]:
-    """The keys and values of the page requests for these (page index, time) pairs."""
+    """The keys and values of the page requests for these (line index, time) pairs."""
     keys, values = [], []
     for page, ts in zip(pages, timestamps, strict=True):
-        key, project, title = encoded[page]
+        key, project, title, access = encoded[page]
         keys.append(key)
-        values.append(encode_page_request(ts, project, title))
+        values.append(encode_page_request(ts, project, title, access))
     return keys, values
 
 

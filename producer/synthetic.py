@@ -19,9 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from core.events import PAGE_REQUEST_TEMPLATE
+from core.events import PAGE_REQUEST_ACCESS_TEMPLATE
 from producer.sink import PageRequestSink, Progress, StopFlag
-from producer.world import MINUTE_MS, Catalogue, Scenario, background_views, minute_events
+from producer.world import (
+    ACCESS_NAMES,
+    MINUTE_MS,
+    Catalogue,
+    Scenario,
+    background_views,
+    minute_events_with_access,
+)
 
 log = logging.getLogger("producer.synthetic")
 
@@ -94,13 +101,19 @@ class _TitleBytes:
         return encoded
 
 
+ACCESS_BYTES = [name.encode() for name in ACCESS_NAMES]
+
+
 def encode_chunk(
-    ranks: np.ndarray, timestamps: np.ndarray, project: bytes, title_bytes: _TitleBytes
+    ranks: np.ndarray, timestamps: np.ndarray, access: np.ndarray, project: bytes, title_bytes: _TitleBytes
 ) -> tuple[list[bytes], list[bytes]]:
-    """Kafka keys (titles) and values (page-request JSON) for a chunk of events."""
+    """Kafka keys (titles) and values (page-request JSON with its access) for a chunk of events."""
     keys = [title_bytes(rank) for rank in ranks.tolist()]
-    template = PAGE_REQUEST_TEMPLATE
-    values = [template % (ts, project, key) for ts, key in zip(timestamps.tolist(), keys, strict=True)]
+    template, sites = PAGE_REQUEST_ACCESS_TEMPLATE, ACCESS_BYTES
+    values = [
+        template % (ts, project, key, sites[code])
+        for ts, key, code in zip(timestamps.tolist(), keys, access.tolist(), strict=True)
+    ]
     return keys, values
 
 
@@ -121,10 +134,14 @@ def produce_share(
     worker_rate = pace.max_rate / workers if pace.max_rate else 0.0
     wall_start = time.monotonic()
     for minute in run.minute_starts():
-        ranks, timestamps = minute_events(
+        ranks, timestamps, access = minute_events_with_access(
             run.catalogue, minute, run.views_per_minute, run.seed, run.scenarios
         )
-        ranks, timestamps = ranks[worker::workers], timestamps[worker::workers]
+        ranks, timestamps, access = (
+            ranks[worker::workers],
+            timestamps[worker::workers],
+            access[worker::workers],
+        )
         for begin in range(0, ranks.size, CHUNK):
             if should_stop():
                 result.stopped_early = True
@@ -133,7 +150,9 @@ def produce_share(
             chunk_ts = timestamps[begin : begin + CHUNK]
             anchor = run.start_ms if pace.anchor_ms is None else pace.anchor_ms
             wait_for_turn(pace, wall_start, anchor, int(chunk_ts[0]), result.accepted, worker_rate)
-            keys, values = encode_chunk(chunk_ranks, chunk_ts, project, title_bytes)
+            keys, values = encode_chunk(
+                chunk_ranks, chunk_ts, access[begin : begin + CHUNK], project, title_bytes
+            )
             sink.send_many(keys, values)
             result.accepted += len(keys)
             if tracked.size:

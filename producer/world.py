@@ -70,10 +70,18 @@ TOP_TITLES = (
 # alert (make run's world). A rank of a quiet page: a trend on it stands out by growth alone.
 NAMED_TITLES = {45_000: "Machine_intelligence"}
 
-ScenarioKind = Literal["trend", "spike", "drop"]
+ScenarioKind = Literal["trend", "spike", "drop", "bot"]
 # Default ranks per scenario: a trend on a quiet page (it must stand out by
-# growth alone), a spike on a page with a real history, a drop on a popular page.
-DEFAULT_SCENARIO_RANK: dict[str, int] = {"trend": 40_000, "spike": 2_000, "drop": 30}
+# growth alone), a spike on a page with a real history, a drop on a popular page,
+# automated traffic on a page a few people read.
+DEFAULT_SCENARIO_RANK: dict[str, int] = {"trend": 40_000, "spike": 2_000, "drop": 30, "bot": 20_000}
+
+# The site each reader uses (the page request's optional ``access``, core/events.py): about a third of
+# English Wikipedia's human views are on the desktop site. Automated traffic ("bot" scenarios) is all
+# desktop: the pattern core/automated.py flags.
+ACCESS_NAMES = ("desktop", "mobile-web", "mobile-app")
+ACCESS_SHARES = (0.35, 0.55, 0.10)
+DESKTOP_CODE = 0
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,8 @@ class Scenario:
 
     trend: extra views rising linearly, minute after minute, to ``size`` per minute;
     spike: ``size`` extra views every minute;
-    drop:  the article's normal views stop (size is ignored).
+    drop:  the article's normal views stop (size is ignored);
+    bot:   ``size`` extra views every minute, all from the desktop site (automated traffic).
     """
 
     kind: ScenarioKind
@@ -154,7 +163,7 @@ class Scenario:
         """Views this scenario adds in the minute starting at ``minute_start_ms``."""
         if not self.active(minute_start_ms) or self.kind == "drop":
             return 0
-        if self.kind == "spike":
+        if self.kind in ("spike", "bot"):
             return self.size
         minutes = max(1, self.duration_ms // MINUTE_MS)
         step = (minute_start_ms - self.start_ms) // MINUTE_MS + 1
@@ -201,7 +210,7 @@ def parse_scenario(kind: str, spec: str, clock_start_ms: int, catalogue: Catalog
     article of a rank suited to the kind.
     """
     if kind not in DEFAULT_SCENARIO_RANK:
-        raise ValueError(f"unknown scenario kind {kind!r}; use trend, spike or drop")
+        raise ValueError(f"unknown scenario kind {kind!r}; use trend, spike, drop or bot")
     parts = [part.strip() for part in spec.split(",")]
     if len(parts) not in (3, 4):
         raise ValueError(f"{kind} {spec!r}: expected START,DURATION,SIZE[,TITLE]")
@@ -274,16 +283,43 @@ def minute_events(
     scenarios: tuple[Scenario, ...] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """All page requests of one minute as (ranks, timestamps in ms), in time order."""
+    ranks, timestamps, _ = minute_events_with_access(
+        catalogue, minute_start_ms, views_per_minute, seed, scenarios
+    )
+    return ranks, timestamps
+
+
+def minute_events_with_access(
+    catalogue: Catalogue,
+    minute_start_ms: int,
+    views_per_minute: float,
+    seed: int,
+    scenarios: tuple[Scenario, ...] = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All page requests of one minute as (ranks, timestamps in ms, access codes), in time order.
+
+    An access code indexes ACCESS_NAMES; readers' are drawn by ACCESS_SHARES from a stream of their
+    own (so the ranks and times are those of ``minute_events`` with or without them), bots' are desktop.
+    """
     rng = minute_rng(seed, minute_start_ms)
     ranks = catalogue.sample_ranks(rng, background_views(views_per_minute, minute_start_ms))
     for scenario in scenarios:
         if scenario.kind == "drop" and scenario.active(minute_start_ms):
             ranks = ranks[ranks != scenario.rank]
     extras = [np.full(s.extra_views(minute_start_ms), s.rank, dtype=np.int64) for s in scenarios]
+    automated = np.concatenate(
+        [
+            np.zeros(ranks.size, dtype=bool),
+            *(np.full(e.size, s.kind == "bot") for s, e in zip(scenarios, extras, strict=True)),
+        ]
+    )
     ranks = np.concatenate([ranks, *extras])
     timestamps = minute_start_ms + rng.integers(0, MINUTE_MS, ranks.size, dtype=np.int64)
+    access_rng = np.random.Generator(np.random.PCG64([seed, minute_start_ms // MINUTE_MS, 3]))
+    access = access_rng.choice(len(ACCESS_NAMES), ranks.size, p=ACCESS_SHARES).astype(np.uint8)
+    access[automated] = DESKTOP_CODE
     order = np.argsort(timestamps, kind="stable")
-    return ranks[order], timestamps[order]
+    return ranks[order], timestamps[order], access[order]
 
 
 def hourly_views(

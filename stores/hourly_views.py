@@ -95,7 +95,7 @@ class HourlyViewsReader:
         if not groups:
             return 0
         source = S3RangeFile(self.client, self.settings.s3.bucket, key, footer.size)
-        table = pq.ParquetFile(source, metadata=footer.metadata, pre_buffer=True).read_row_groups(groups)
+        table = pq.ParquetFile(source, metadata=footer.metadata, pre_buffer=True).read_row_groups(groups, columns=["project", "title", "views"])
         found = table.filter(pc.and_(pc.equal(table["project"], project), pc.equal(table["title"], title)))
         return int(pc.sum(found["views"]).as_py() or 0)
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from core.anomalies import HOURS_PER_DAY, NOISE_FLOOR, POISSON_SPREAD
 from core.articles import is_article
+from core.automated import trending_lists
 from core.config import Settings
 from core.events import (
     FORBIDDEN_IN_TITLES,
@@ -41,7 +42,7 @@ from core.events import (
     MIN_PLAUSIBLE_TS_MS,
     PageRequest,
 )
-from core.trending import EARLIER_MS, Hour, ranked
+from core.trending import EARLIER_MS, Hour
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, hour_window_ends
 
 # --------------------------------------------------------------------------- trending
@@ -55,33 +56,62 @@ def hour_counts(per_minute: dict, key, minute: int) -> list[int]:
     ]
 
 
-def hour_of(per_minute: dict, key, minute: int) -> Hour:
+def access_of(access_per_minute: dict, key, minute: int) -> tuple[int, int]:
+    """(desktop, mobile) views of ``key`` in the hour ending at ``minute`` (its 60 minutes)."""
+    desktop = mobile = 0
+    for start in range(minute - HOUR_MS, minute, MINUTE_MS):
+        d, m = access_per_minute.get((key, start), (0, 0))
+        desktop, mobile = desktop + d, mobile + m
+    return desktop, mobile
+
+
+def hour_of(per_minute: dict, key, minute: int, access_per_minute: dict | None = None) -> Hour:
     """The rule's input for ``key`` at ``minute``: the hour's six counts and the views before them."""
     hour_start = minute - HOUR_MS
     earlier = sum(
         per_minute.get((key, start), 0) for start in range(hour_start - EARLIER_MS, hour_start, MINUTE_MS)
     )
-    return Hour(tuple(hour_counts(per_minute, key, minute)), earlier)
+    desktop, mobile = access_of(access_per_minute or {}, key, minute)
+    return Hour(tuple(hour_counts(per_minute, key, minute)), earlier, desktop, mobile)
 
 
 class TrendingOracle:
     """Each minute's trending list from raw views per ((project, title), minute start), as the job makes it.
 
     Candidates: articles whose newest window reaches the minimum volume, each
-    judged by core/trending.py against its wiki's totals over every title.
+    judged by core/trending.py against its wiki's totals over every title; those
+    core/automated.py flags are listed apart. ``access``: ((project, title), minute
+    start) -> (desktop, mobile) views, for events that say their access.
     """
 
-    def __init__(self, per_minute: dict[tuple[tuple[str, str], int], int], settings: Settings) -> None:
+    def __init__(
+        self,
+        per_minute: dict[tuple[tuple[str, str], int], int],
+        settings: Settings,
+        access: dict[tuple[tuple[str, str], int], tuple[int, int]] | None = None,
+    ) -> None:
         self.per_minute = per_minute
         self.settings = settings
+        self.access = access or {}
         self.site: dict[tuple[str, int], int] = defaultdict(int)
+        self.site_access: dict[tuple[str, int], tuple[int, int]] = {}
         self.seen_in: dict[int, set[tuple[str, str]]] = defaultdict(set)
         for (article, start), views in per_minute.items():
             self.site[(article[0], start)] += views
             self.seen_in[start].add(article)
+        for (article, start), (desktop, mobile) in self.access.items():
+            d, m = self.site_access.get((article[0], start), (0, 0))
+            self.site_access[(article[0], start)] = (d + desktop, m + mobile)
 
     def trending(self, minute: int) -> list[tuple[str, list[int], float]]:
         """(title, six counts, score) of the list of ``minute``, best first."""
+        return self.lists(minute)[0]
+
+    def automated(self, minute: int) -> list[tuple[str, list[int], float]]:
+        """(title, six counts, score) of the trending articles of ``minute`` likely automated, best first."""
+        return self.lists(minute)[1]
+
+    def lists(self, minute: int) -> tuple[list, list]:
         s = self.settings.streaming
         recent = set().union(*(self.seen_in.get(minute - k * MINUTE_MS, set()) for k in range(1, 11)))
         hours = []
@@ -90,12 +120,18 @@ class TrendingOracle:
                 self.per_minute.get(((project, title), minute - k * MINUTE_MS), 0) for k in range(1, 11)
             )
             if newest_window >= s.trending_min_volume and is_article(title, self.settings.articles):
-                hours.append((project, title, hour_of(self.per_minute, (project, title), minute)))
-        site_hours = {project: hour_of(self.site, project, minute) for project in {p for p, _ in recent}}
-        return [
-            (r.title, list(r.counts), r.verdict.score)
-            for r in ranked(hours, site_hours, s.rule, s.trending_top)
-        ]
+                hours.append(
+                    (project, title, hour_of(self.per_minute, (project, title), minute, self.access))
+                )
+        site_hours = {
+            project: hour_of(self.site, project, minute, self.site_access)
+            for project in {p for p, _ in recent}
+        }
+        listed, automated = trending_lists(hours, site_hours, s.rule, s.access_rule, s.trending_top)
+        return (
+            [(r.title, list(r.counts), r.verdict.score) for r in listed],
+            [(r.title, list(r.counts), r.verdict.score) for r in automated],
+        )
 
 
 # --------------------------------------------------------------------------- page requests

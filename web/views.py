@@ -233,6 +233,9 @@ def trending_document(
         "count": len(articles),
         "explanation": TRENDING_EXPLANATION,
         "articles": [trending_item(a, navigation, edits, changes) for a in articles],
+        "automated": [
+            trending_item(a, navigation, edits, changes) for a in select(snapshot.automated, project, limit)
+        ],
     }
 
 

@@ -16,10 +16,11 @@ from typing import NamedTuple
 from pyflink.common import Row
 from pyflink.datastream import RuntimeContext
 
+from core.automated import AccessRule, mobile_share, trending_lists
 from core.contracts import hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import TrendingArticle, TrendingSnapshot
-from core.trending import Hour, TrendingRule, ranked
+from core.trending import Hour, Ranked, TrendingRule
 from core.windows import hour_window_ends, iso_time
 from stores.clients import redis_client, s3_client
 from stores.snapshots import SnapshotWriter
@@ -38,26 +39,31 @@ class HourRow(NamedTuple):
 
 def hour_rows(kind: str, lines: str) -> list[HourRow]:
     """The hours in one row of streaming/pageviews/sql.py trending_query: a block of candidates' JSON arrays
-    ``["project","title",c1,...,c6,earlier]`` (kind 'articles') or a wiki's
-    ``["project",s1,...,s6,earlier]`` ('site')."""
+    ``["project","title",c1,...,c6,earlier,desktop,mobile]`` (kind 'articles') or a wiki's
+    ``["project",s1,...,s6,earlier,desktop,mobile]`` ('site')."""
     if kind == "site":
-        project, *counts, earlier = json.loads(lines)
-        return [HourRow(project, None, Hour(tuple(counts), earlier))]
+        project, *counts, earlier, desktop, mobile = json.loads(lines)
+        return [HourRow(project, None, Hour(tuple(counts), earlier, desktop, mobile))]
     return [
-        HourRow(project, title, Hour(tuple(counts), earlier))
-        for project, title, *counts, earlier in json.loads(f"[{lines}]")
+        HourRow(project, title, Hour(tuple(counts), earlier, desktop, mobile))
+        for project, title, *counts, earlier, desktop, mobile in json.loads(f"[{lines}]")
     ]
 
 
 def trending_snapshot(
-    minute_ms: int, rows: list[HourRow], rule: TrendingRule, top: int, computed_at: int
+    minute_ms: int, rows: list[HourRow], rule: TrendingRule, access: AccessRule, top: int, computed_at: int
 ) -> TrendingSnapshot:
-    """The minute's list: the candidates judged against their wikis' hours (core/trending.py), best first."""
+    """The minute's list: the candidates judged against their wikis' hours (core/trending.py), best first,
+    and apart from it the trending articles likely automated (core/automated.py)."""
     site_hours = {row.project: row.hour for row in rows if row.title is None}
     candidates = [(row.project, row.title, row.hour) for row in rows if row.title is not None]
     window_ends = hour_window_ends(minute_ms)
-    articles = [
-        TrendingArticle(
+    listed, automated = trending_lists(candidates, site_hours, rule, access, top)
+    flagged = {(item.project, item.title) for item in automated}
+
+    def article(rank: int, item: Ranked) -> TrendingArticle:
+        share = mobile_share(item.desktop, item.mobile)
+        return TrendingArticle(
             rank=rank,
             project=item.project,
             title=item.title,
@@ -67,18 +73,20 @@ def trending_snapshot(
             expected=[round(e, 2) for e in item.verdict.expected],
             growth=round(item.verdict.growth, 4),
             z=round(item.verdict.z, 6),
+            mobile_share=None if share is None else round(share, 4),
+            likely_automated=(item.project, item.title) in flagged,
         )
-        for rank, item in enumerate(ranked(candidates, site_hours, rule, top), start=1)
-    ]
+
     return TrendingSnapshot(
         minute=minute_ms,
         computed_at=computed_at,
         min_volume=rule.min_volume,
-        articles=articles,
+        articles=[article(rank, item) for rank, item in enumerate(listed, start=1)],
         rule=rule.name,
         min_z=rule.min_z,
         min_growth=rule.min_growth,
         candidates=len(candidates),
+        automated=[article(rank, item) for rank, item in enumerate(automated, start=1)],
     )
 
 
@@ -103,7 +111,9 @@ class PublishTrending(GatherThenPublish):
         """Writes the minute's list; its articles go on downstream (watch-list alerts, traffic.py)."""
         s = self.settings.streaming
         rows = [row for kind, lines in blocks for row in hour_rows(kind, lines)]
-        snapshot = trending_snapshot(key, rows, s.rule, s.trending_top, int(time.time() * 1000))
+        snapshot = trending_snapshot(
+            key, rows, s.rule, s.access_rule, s.trending_top, int(time.time() * 1000)
+        )
         self.writer.write_trending(snapshot, self.settings.streaming.trending_retention_minutes)
         self.lists_written.inc()
         self.articles_written.inc(len(snapshot.articles))

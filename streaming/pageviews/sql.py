@@ -40,12 +40,14 @@ from core.articles import article_condition_sql
 from core.config import Settings
 from core.events import (
     DEAD_LETTER_PAYLOAD_CHARS,
+    DESKTOP,
     FORBIDDEN_IN_TITLES,
     FORBIDDEN_IN_TITLES_REASON,
     MAX_FUTURE_MS,
     MAX_PROJECT_CHARS,
     MAX_TITLE_CHARS,
     MIN_PLAUSIBLE_TS_MS,
+    MOBILE_ACCESS,
 )
 from core.trending import EARLIER_MS, EARLIER_WINDOWS
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, WINDOWS_PER_HOUR
@@ -110,7 +112,7 @@ def problem_expression() -> str:
 def checked_events_query(pageviews: Relation) -> str:
     """Every event with its problem (if any) and whether it came after the watermark."""
     return f"""
-SELECT payload, project, title, event_time,
+SELECT payload, project, title, access, event_time,
   {problem_expression()} AS problem,
   COALESCE(event_time < CURRENT_WATERMARK(event_time), FALSE) AS late
 FROM {pageviews}"""
@@ -118,21 +120,27 @@ FROM {pageviews}"""
 
 def valid_events_query(checked_events: Relation) -> str:
     """The events counted: no problem, not late."""
-    return f"SELECT project, title, event_time FROM {checked_events} WHERE problem IS NULL AND NOT late"
+    return (
+        f"SELECT project, title, access, event_time FROM {checked_events} WHERE problem IS NULL AND NOT late"
+    )
 
 
 def stage_one_query(checked_events: Relation, valid_events: Relation) -> str:
     """Minute counts and dead letters in one stream, so stage 1 reads the topic once.
 
-    kind 'minute': views of one article in one minute; kind 'dead': a bad or late event.
+    kind 'minute': views of one article in one minute, and of them those whose access is known to be the
+    desktop or the mobile site; kind 'dead': a bad or late event.
     """
     return f"""
 SELECT 'minute' AS kind, project, title, {epoch_ms("window_start")} AS minute_ms, COUNT(*) AS view_count,
+  {_count_where(f"access = '{DESKTOP}'")} AS desktop_count,
+  {_count_where(f"access IN ({', '.join(repr(a) for a in MOBILE_ACCESS)})")} AS mobile_count,
   CAST(NULL AS STRING) AS payload, CAST(NULL AS STRING) AS reason, window_time AS rowtime
 FROM TABLE(TUMBLE(TABLE {valid_events}, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
 GROUP BY project, title, window_start, window_end, window_time
 UNION ALL
 SELECT 'dead', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
+  CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
   payload, CASE WHEN problem IS NULL THEN 'late: event time before the watermark' ELSE problem END,
   event_time
 FROM {checked_events} WHERE problem IS NOT NULL OR late"""
@@ -140,12 +148,15 @@ FROM {checked_events} WHERE problem IS NOT NULL OR late"""
 
 def minute_counts_query(stage_one: Relation) -> str:
     """Views per article and minute; ``row_time`` is the minute's last millisecond (its event time)."""
-    return f"SELECT project, title, minute_ms, view_count, row_time FROM {stage_one} WHERE kind = 'minute'"
+    return (
+        "SELECT project, title, minute_ms, view_count, desktop_count, mobile_count, row_time "
+        f"FROM {stage_one} WHERE kind = 'minute'"
+    )
 
 
 def without_time_query(minute_counts: Relation) -> str:
     """The minute counts without their time column, as the sliding-window operator takes them."""
-    return f"SELECT project, title, minute_ms, view_count FROM {minute_counts}"
+    return f"SELECT project, title, minute_ms, view_count, desktop_count, mobile_count FROM {minute_counts}"
 
 
 def dead_letters_query(stage_one: Relation) -> str:
@@ -159,6 +170,11 @@ SELECT
   CASE WHEN CHAR_LENGTH(payload) > {limit} THEN SUBSTRING(payload, 1, {limit}) ELSE payload END,
   {NOW_MS}
 FROM {stage_one} WHERE kind = 'dead'"""
+
+
+def _count_where(condition: str) -> str:
+    """SQL for how many rows of the group meet ``condition``, as a BIGINT (what the JVM operator reads)."""
+    return f"SUM(CASE WHEN {condition} THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END)"
 
 
 def _hour_sums(column: str, window_number: str) -> str:
@@ -179,17 +195,17 @@ def trending_query(candidate_hours: Relation, site_minutes: Relation, settings: 
     """What the trending publisher judges each minute: the candidates' hours and their wikis' hours.
 
     kind 'articles': the candidates, each as a JSON array
-    ``["project","title",c1,...,c6,earlier]`` of its six 10-minute counts,
-    oldest first (a window with no views counts 0), and its views in the
-    ``EARLIER_MS`` before them. The window operator writes them
+    ``["project","title",c1,...,c6,earlier,desktop,mobile]`` of its six 10-minute counts,
+    oldest first (a window with no views counts 0), its views in the
+    ``EARLIER_MS`` before them, and its hour's views of known access. The window operator writes them
     (``candidate_hours``: every window with at least ``trending_min_volume``
     views, summed from the article's own minute counts); only articles pass
     (core/articles.py). They are packed into ``TRENDING_BLOCKS``
     comma-separated blocks per minute: the Python publisher handles a few
     rows a minute instead of thousands (as the hourly counts do).
 
-    kind 'site': one wiki's hour as ``["project",s1,...,s6,earlier]``, its
-    total views in the same windows: the rhythm an article is judged against.
+    kind 'site': one wiki's hour as ``["project",s1,...,s6,earlier,desktop,mobile]``,
+    its total views in the same windows: the rhythm an article is judged against.
     One row per wiki and minute whose newest window has views, so every minute
     at which a window ends gets a list, empty or not.
 
@@ -197,7 +213,7 @@ def trending_query(candidate_hours: Relation, site_minutes: Relation, settings: 
     (streaming/pageviews/publish.py), so that it lives in one place, tested directly,
     for the job and the tests' oracle.
     """
-    counts = ", ".join([*(f"c{k}" for k in range(1, WINDOWS_PER_HOUR + 1)), "earlier"])
+    counts = ", ".join([*(f"c{k}" for k in range(1, WINDOWS_PER_HOUR + 1)), "earlier", "desktop", "mobile"])
     articles_only = article_condition_sql("title", settings.articles)
     site_window = (
         f"CAST((minute_ms - {epoch_ms('window_start')}) / {WINDOW_MS} AS INT) + 1 - {EARLIER_WINDOWS}"
@@ -213,7 +229,9 @@ GROUP BY window_start, window_end, window_time, minute_ms, block
 UNION ALL
 SELECT minute_ms, 'site', JSON_ARRAY(project, {counts}), window_time FROM (
   SELECT {epoch_ms("window_end")} AS minute_ms, window_time, project,
-    {_hour_sums("total", site_window)}
+    {_hour_sums("total", site_window)},
+    SUM(CASE WHEN {site_window} >= 1 THEN desktop ELSE 0 END) AS desktop,
+    SUM(CASE WHEN {site_window} >= 1 THEN mobile ELSE 0 END) AS mobile
   FROM TABLE(HOP(TABLE {site_minutes}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE,
     INTERVAL '{HOUR_MINUTES + EARLIER_MS // MINUTE_MS}' MINUTE(3)))
   GROUP BY window_start, window_end, window_time, project
@@ -223,7 +241,8 @@ SELECT minute_ms, 'site', JSON_ARRAY(project, {counts}), window_time FROM (
 def site_minutes_query(minute_counts: Relation) -> str:
     """Each wiki's total views per minute (every title: the wiki's own rhythm), with its event time."""
     return f"""
-SELECT project, {epoch_ms("window_start")} AS minute_ms, SUM(view_count) AS total, window_time AS row_time
+SELECT project, {epoch_ms("window_start")} AS minute_ms, SUM(view_count) AS total,
+  SUM(desktop_count) AS desktop, SUM(mobile_count) AS mobile, window_time AS row_time
 FROM TABLE(TUMBLE(TABLE {minute_counts}, DESCRIPTOR(row_time), INTERVAL '1' MINUTE))
 GROUP BY window_start, window_end, window_time, project"""
 
@@ -234,7 +253,7 @@ def hourly_counts_query(minute_counts: Relation) -> str:
     A one-hour tumbling window over the minute counts sums each article's
     hour (the same as its six topic-0 windows); a second window packs the
     hour's rows into ``HOURLY_BLOCKS`` blocks of comma-separated JSON arrays
-    ``["project","title",views]`` (JSON, so any title survives), and the
+    ``["project","title",views,desktop,mobile]`` (JSON, so any title survives), and the
     Python publisher handles a few large rows an hour instead of millions.
     """
     return f"""
@@ -242,7 +261,7 @@ SELECT {epoch_ms("window_start")} AS hour_start_ms, block, LISTAGG(line, ',') AS
   window_time AS rowtime
 FROM (
   SELECT window_start, window_end, window_time, MOD(ABS(HASH_CODE(title)), {HOURLY_BLOCKS}) AS block,
-    JSON_ARRAY(project, title, SUM(view_count)) AS line
+    JSON_ARRAY(project, title, SUM(view_count), SUM(desktop_count), SUM(mobile_count)) AS line
   FROM TABLE(TUMBLE(TABLE {minute_counts}, DESCRIPTOR(row_time), INTERVAL '1' HOUR))
   GROUP BY window_start, window_end, window_time, project, title
 )

@@ -78,6 +78,7 @@ CREATE TABLE {PAGEVIEWS_RAW} (
   ts AS {ts},
   project AS {payload_field("project")},
   title AS {payload_field("title")},
+  access AS {payload_field("access")},
   event_time AS TO_TIMESTAMP_LTZ(CASE WHEN {plausible_ts(ts)} THEN {ts} ELSE 0 END, 3),
   WATERMARK FOR event_time AS event_time - INTERVAL '{s.watermark_delay_seconds}' SECOND
 ) WITH (

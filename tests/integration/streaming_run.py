@@ -26,7 +26,7 @@ from kafka.admin import NewTopic
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import EditKeys, Keys, hourly_counts_key, pipeline_topics, windows_topic
 from core.edit_rules import WatchList
-from core.events import DEAD_LETTER_PAYLOAD_CHARS
+from core.events import DEAD_LETTER_PAYLOAD_CHARS, DESKTOP, MOBILE_ACCESS
 from core.snapshots import decode_trending
 from core.traffic_alerts import traffic_alerts_of_lists
 from core.windows import MINUTE_MS, hour_start_of, hour_window_ends, topic_digit, window_starts_of
@@ -76,6 +76,8 @@ MALFORMED = [
 WATCHED_TREND_TITLE = "Article_19999"
 UNWATCHED_TREND_TITLE = "Article_15000"
 WATCHED_ENTITY = "Injected trend"
+# Automated traffic: a desktop-only burst on a quiet page (core/automated.py flags it).
+BOT_TITLE = "Article_12000"
 LATE_EVENT = json.dumps(
     {"ts": START + 5 * MINUTE_MS, "project": "en.wikipedia", "title": "Late_arrival"}
 ).encode()
@@ -140,6 +142,8 @@ def produce_run(isolated: Isolated, tmp_path: Path, topic: str | None = None) ->
             f"+40m,60m,150,{WATCHED_TREND_TITLE}",
             "--trend",
             f"+55m,50m,150,{UNWATCHED_TREND_TITLE}",
+            "--bot",
+            f"+50m,50m,60,{BOT_TITLE}",
             "--ground-truth",
             str(truth_path),
         ],
@@ -228,20 +232,27 @@ class Oracle:
     window_counts: dict[tuple[str, int], int]  # (title, window_start) -> views
     hourly: dict[int, Counter]  # hour start -> title -> views
     per_minute: dict  # ((project, title), minute start) -> views
+    access: dict  # ((project, title), minute start) -> (desktop views, mobile views)
 
     @classmethod
     def from_events(cls, records: list) -> Oracle:
         per_minute: Counter = Counter()
+        desktop: Counter = Counter()
+        mobile: Counter = Counter()
         hourly: dict[int, Counter] = defaultdict(Counter)
         for record in records:
             event = json.loads(record.value)
-            per_minute[((event["project"], event["title"]), event["ts"] - event["ts"] % MINUTE_MS)] += 1
+            key = ((event["project"], event["title"]), event["ts"] - event["ts"] % MINUTE_MS)
+            per_minute[key] += 1
+            desktop[key] += event.get("access") == DESKTOP
+            mobile[key] += event.get("access") in MOBILE_ACCESS
             hourly[hour_start_of(event["ts"])][event["title"]] += 1
         windows: Counter = Counter()
         for ((_, title), minute), count in per_minute.items():
             for start in window_starts_of(minute):
                 windows[(title, start)] += count
-        return cls(dict(windows), hourly, dict(per_minute))
+        access = {key: (desktop[key], mobile[key]) for key in per_minute}
+        return cls(dict(windows), hourly, dict(per_minute), access)
 
 
 def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> None:
@@ -280,8 +291,8 @@ def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> N
 
     # Every minute's trending list is the rule applied to those windows, ranked by the score.
     keys = Keys(settings.redis)
-    trending = TrendingOracle(oracle.per_minute, settings)
-    expected_lists, snapshots = {}, []
+    trending = TrendingOracle(oracle.per_minute, settings, oracle.access)
+    expected_lists, automated_lists, snapshots = {}, {}, []
     for minute in range(START + MINUTE_MS, LAST_MINUTE + 1, MINUTE_MS):
         raw = redis_client.get(keys.trending_minute(minute))
         assert raw is not None, f"no trending list for minute {minute}"
@@ -290,6 +301,10 @@ def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> N
         got = [(a.title, a.counts, pytest.approx(a.score, abs=1e-6)) for a in snapshot.articles]
         expected_lists[minute] = trending.trending(minute)
         assert got == expected_lists[minute], minute
+        flagged = [(a.title, a.counts, pytest.approx(a.score, abs=1e-6)) for a in snapshot.automated]
+        assert flagged == trending.automated(minute), minute
+        automated_lists[minute] = [a.title for a in snapshot.automated]
+        assert all(a.likely_automated and a.mobile_share == 0.0 for a in snapshot.automated)
         assert all(a.window_ends == hour_window_ends(minute) for a in snapshot.articles)
         titles = [a.title for a in snapshot.articles]
         assert "Main_Page" not in titles and "Special:Search" not in titles  # not articles
@@ -300,6 +315,11 @@ def check_outputs(isolated: Isolated, s3_client, redis_client, truth: dict) -> N
     listed = Counter(title for items in expected_lists.values() for title, _, _ in items)
     assert all(listed[title] >= 20 for title in trend_titles), listed
     assert set(listed) == trend_titles, listed
+    # The desktop-only burst rose as much, and is listed apart as likely automated, not on the list.
+    flagged = Counter(title for titles in automated_lists.values() for title in titles)
+    assert set(flagged) == {BOT_TITLE} and flagged[BOT_TITLE] >= 10, flagged
+    shares = [a.mobile_share for s in snapshots for a in s.articles]
+    assert shares and all(0.5 < share < 0.8 for share in shares), shares  # readers: 65 % on mobile
     assert decode_trending(redis_client.get(keys.trending_latest)).minute >= LAST_MINUTE
     check_traffic_alerts(isolated, redis_client, topics[kafka.edit_alerts_topic], snapshots)
 
@@ -384,3 +404,10 @@ def wait_until_done(isolated: Isolated, s3_client, redis_client, job_id: str) ->
         return len(dead) >= len(MALFORMED) + 1
 
     wait_for(late_event_dead_lettered, "the late event in the dead-letter topic", timeout_s=180)
+
+    # The traffic alert's sink commits on the same checkpoints, but its commit may land a moment after
+    # the dead letters'.
+    def traffic_alert_committed() -> bool:
+        return bool(read_topic(settings.kafka.bootstrap, settings.kafka.edit_alerts_topic))
+
+    wait_for(traffic_alert_committed, "the traffic alert in the alerts topic", timeout_s=180)

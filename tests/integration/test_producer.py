@@ -20,7 +20,15 @@ from core.articles import is_article
 from core.config import REPO_ROOT, load_settings
 from core.dumps import decode_title, dump_hour_start, parse_dump_line, project_of
 from core.events import encode_page_request
-from producer.world import DAILY_CURVE, MINUTE_MS, Catalogue, minute_events, parse_scenario, parse_time_ms
+from producer.world import (
+    ACCESS_NAMES,
+    DAILY_CURVE,
+    MINUTE_MS,
+    Catalogue,
+    minute_events_with_access,
+    parse_scenario,
+    parse_time_ms,
+)
 from tests.data import SHARED_DATA
 from tests.integration.helpers import consume_all
 from tests.oracle import parse_page_request
@@ -87,10 +95,12 @@ def test_synthetic_run_matches_its_ground_truth_exactly(
     ]
     expected_values = []
     for minute in range(start_ms, start_ms + 12 * MINUTE_MS, MINUTE_MS):
-        ranks, timestamps = minute_events(catalogue, minute, 3000, seed=11, scenarios=tuple(parsed))
+        ranks, timestamps, access = minute_events_with_access(
+            catalogue, minute, 3000, seed=11, scenarios=tuple(parsed)
+        )
         expected_values += [
-            encode_page_request(int(t), "en.wikipedia", catalogue.title(int(r)))
-            for r, t in zip(ranks, timestamps, strict=True)
+            encode_page_request(int(t), "en.wikipedia", catalogue.title(int(r)), ACCESS_NAMES[a])
+            for r, t, a in zip(ranks, timestamps, access, strict=True)
         ]
     assert sorted(r.value for r in records) == sorted(expected_values)
     assert all(r.key == json.loads(r.value)["title"].encode() for r in records[:5000])

@@ -83,7 +83,7 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
         writer = csv.writer(handle)
         # In time order, as the job's minute counts come: the watermark follows the rows.
         for ((project, title), minute), views in sorted(minute_counts().items(), key=lambda item: item[0][1]):
-            writer.writerow([project, title, minute, views])
+            writer.writerow([project, title, minute, views, 0, 0])
     settings = load_settings()
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(2)
@@ -93,7 +93,8 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
     t_env.get_config().set("table.local-time-zone", "UTC")
     t_env.execute_sql(f"""
         CREATE TABLE minute_counts (
-          project STRING, title STRING, minute_ms BIGINT, view_count BIGINT,
+          project STRING, title STRING, minute_ms BIGINT, view_count BIGINT, desktop_count BIGINT,
+          mobile_count BIGINT,
           row_time AS TO_TIMESTAMP_LTZ(minute_ms + {MINUTE_MS - 1}, 3),
           WATERMARK FOR row_time AS row_time - INTERVAL '30' SECOND
         ) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv')""")
@@ -110,7 +111,7 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
     return {
         minute: [
             (a.title, a.counts, a.score)
-            for a in trending_snapshot(minute, minute_rows, s.rule, s.trending_top, 0).articles
+            for a in trending_snapshot(minute, minute_rows, s.rule, s.access_rule, s.trending_top, 0).articles
         ]
         for minute, minute_rows in rows.items()
     }

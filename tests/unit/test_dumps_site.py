@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.dumps import parse_projects, project_of
+from core.dumps import access_of, parse_projects, project_of
 from core.dumps_site import (
     HourSent,
     first_hour_to_send,
@@ -83,6 +83,15 @@ def test_wikis_on_the_command_line() -> None:
 )  # fmt: skip
 def test_every_documented_suffix_and_access_variant(code: str, project: str) -> None:
     assert project_of(code) == project
+
+
+@pytest.mark.parametrize(
+    ("code", "access"),
+    [("en", "desktop"), ("en.m", "mobile-web"), ("en.zero", "mobile-web"), ("de.m.voy", "mobile-web"),
+     ("en.d", "desktop"), ("commons.m", "desktop"), ("commons.m.m", "mobile-web")],
+)  # fmt: skip
+def test_the_domain_code_tells_the_site_a_reader_used(code: str, access: str) -> None:
+    assert access_of(code) == access
 
 
 def record(hour: datetime, sent: int, events: int = 100, stream: str = "s") -> HourSent:

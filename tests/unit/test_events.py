@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from core.events import PAGE_REQUEST_TEMPLATE, encode_page_request, normalize_title
+from core.events import (
+    PAGE_REQUEST_ACCESS_TEMPLATE,
+    PAGE_REQUEST_TEMPLATE,
+    encode_page_request,
+    normalize_title,
+)
 from producer.world import TOP_TITLES
 from tests.oracle import MalformedEvent, parse_page_request
 
@@ -23,6 +28,8 @@ def test_encoding_is_compact_utf8_json_with_the_contract_fields() -> None:
 def test_the_fast_template_gives_the_same_bytes_as_json(title: str) -> None:
     fast = PAGE_REQUEST_TEMPLATE % (NOW, b"en.wikipedia", title.encode())
     assert fast == encode_page_request(NOW, "en.wikipedia", title)
+    with_access = PAGE_REQUEST_ACCESS_TEMPLATE % (NOW, b"en.wikipedia", title.encode(), b"mobile-app")
+    assert with_access == encode_page_request(NOW, "en.wikipedia", title, "mobile-app")
 
 
 def test_titles_needing_escapes_round_trip() -> None:

@@ -19,10 +19,15 @@ HOUR = 1_767_261_600_000
 def test_encoded_chunks_are_contract_events_keyed_by_title() -> None:
     catalogue = Catalogue(100)
     keys, values = encode_chunk(
-        np.array([0, 10, 42]), np.array([HOUR, HOUR + 1, HOUR + 2]), b"en.wikipedia", _TitleBytes(catalogue)
+        np.array([0, 10, 42]),
+        np.array([HOUR, HOUR + 1, HOUR + 2]),
+        np.array([0, 1, 2], dtype=np.uint8),
+        b"en.wikipedia",
+        _TitleBytes(catalogue),
     )
     assert keys == [b"Main_Page", "東京".encode(), b"Article_42"]
-    assert values[1] == encode_page_request(HOUR + 1, "en.wikipedia", "東京")
+    assert values[1] == encode_page_request(HOUR + 1, "en.wikipedia", "東京", "mobile-web")
+    assert [json.loads(v)["access"] for v in values] == ["desktop", "mobile-web", "mobile-app"]
 
 
 def test_spreading_keeps_every_view_inside_its_hour_in_order() -> None:

@@ -8,6 +8,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from core.automated import AccessRule
 from core.config import load_settings
 from core.contracts import hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
@@ -121,7 +122,7 @@ def test_a_minute_snapshot_judges_each_candidate_against_its_own_wiki() -> None:
         HourRow("en.wikipedia", "A", Hour((20, 20, 20, 60, 90, 120))),
         HourRow("de.wikipedia", "C", Hour((20, 20, 20, 50, 60, 70))),  # its wiki rose as much: not news
     ]
-    snapshot = trending_snapshot(minute, rows, TrendingRule(), top=50, computed_at=5)
+    snapshot = trending_snapshot(minute, rows, TrendingRule(), AccessRule(), top=50, computed_at=5)
     assert [(a.rank, a.title) for a in snapshot.articles] == [(1, "A"), (2, "B")]
     first = snapshot.articles[0]
     assert first.window_ends == hour_window_ends(minute)
@@ -133,19 +134,25 @@ def test_a_minute_snapshot_judges_each_candidate_against_its_own_wiki() -> None:
 
 
 def test_hour_rows_read_the_jobs_blocks_of_candidates_and_wiki_rows() -> None:
-    block = '["en.wikipedia","Tōkyō \\"Tower\\"",1,2,3,4,5,6,70],["de.wikipedia","Köln",0,0,0,20,30,40,0]'
+    block = (
+        '["en.wikipedia","Tōkyō \\"Tower\\"",1,2,3,4,5,6,70,5,12],'
+        '["de.wikipedia","Köln",0,0,0,20,30,40,0,0,0]'
+    )
     assert hour_rows("articles", block) == [
-        HourRow("en.wikipedia", 'Tōkyō "Tower"', Hour((1, 2, 3, 4, 5, 6), 70)),
+        HourRow("en.wikipedia", 'Tōkyō "Tower"', Hour((1, 2, 3, 4, 5, 6), 70, 5, 12)),
         HourRow("de.wikipedia", "Köln", Hour((0, 0, 0, 20, 30, 40))),
     ]
-    assert hour_rows("site", '["en.wikipedia",10,20,30,40,50,60,900]') == [
-        HourRow("en.wikipedia", None, Hour((10, 20, 30, 40, 50, 60), 900))
+    assert hour_rows("site", '["en.wikipedia",10,20,30,40,50,60,900,70,130]') == [
+        HourRow("en.wikipedia", None, Hour((10, 20, 30, 40, 50, 60), 900, 70, 130))
     ]
 
 
 def test_a_minute_with_nothing_rising_has_an_empty_list() -> None:
     rows = [HourRow("en.wikipedia", None, Hour((500,) * 6)), HourRow("en.wikipedia", "Flat", Hour((30,) * 6))]
-    assert trending_snapshot(T - T % MINUTE, rows, TrendingRule(), top=50, computed_at=5).articles == []
+    assert (
+        trending_snapshot(T - T % MINUTE, rows, TrendingRule(), AccessRule(), top=50, computed_at=5).articles
+        == []
+    )
 
 
 def test_hourly_files_are_the_same_bytes_for_the_same_hour() -> None:
@@ -157,7 +164,9 @@ def test_hourly_files_are_the_same_bytes_for_the_same_hour() -> None:
     first, again = hourly_counts_parquet(rows), hourly_counts_parquet(list(reversed(rows)))
     assert first == again
     table = pq.read_table(io.BytesIO(first)).to_pylist()
-    assert table[0] == {"project": "de.wikipedia", "title": "A", "views": 2}
+    assert table[0] == {
+        "project": "de.wikipedia", "title": "A", "views": 2, "desktop_views": 0, "mobile_views": 0
+    }  # fmt: skip
 
 
 def test_hourly_counts_are_partitioned_by_date_and_hour() -> None:

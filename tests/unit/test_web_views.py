@@ -95,6 +95,8 @@ def test_trending_document_filters_by_project_keeps_rank_order_and_the_numbers()
         "new",
         "listed_minutes",
         "listed_at_least",
+        "mobile_share",
+        "likely_automated",
     }
     assert first["counts"] == [1, 2, 3, 4, 5, 30] and first["score"] == 3.5
     # Without the earlier lists, what changed is unknown: null, not "new".

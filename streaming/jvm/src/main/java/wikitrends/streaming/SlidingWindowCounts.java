@@ -64,8 +64,9 @@ public final class SlidingWindowCounts {
     /**
      * Window rows from minute counts; the candidates' hours are its side output (candidateHours).
      *
-     * @param minuteCounts rows (project, title, minute_ms, view_count): one per article and minute,
-     *     each before the watermark passes its minute's end (Flink's minute windows emit them so)
+     * @param minuteCounts rows (project, title, minute_ms, view_count, desktop_count, mobile_count):
+     *     one per article and minute, each before the watermark passes its minute's end (Flink's minute
+     *     windows emit them so); desktop and mobile count the views whose access is known
      * @param windowMs the window's length (10 minutes)
      * @param slideMs how often a window ends (every minute); windowMs is a multiple of it
      * @param topicCount window topics, chosen by the window start's minute mod this (10)
@@ -94,8 +95,8 @@ public final class SlidingWindowCounts {
 
     /**
      * The candidates' hours of a window stage built by windows(): rows (project, title, minute_ms,
-     * c1, ..., cN, earlier), one per window with at least the minimum views, its event time the
-     * window's last millisecond.
+     * c1, ..., cN, earlier, desktop, mobile), one per window with at least the minimum views, its event
+     * time the window's last millisecond; desktop and mobile are the hour's views of known access.
      */
     public static DataStream<Row> candidateHours(SingleOutputStreamOperator<Row> windows, CandidateHours hour) {
         return windows.getSideOutput(hour.outputTag());
@@ -131,9 +132,9 @@ public final class SlidingWindowCounts {
             this.minViews = minViews;
         }
 
-        /** The candidate rows' columns: project, title, minute_ms, c1..cN, earlier. */
+        /** The candidate rows' columns: project, title, minute_ms, c1..cN, earlier, desktop, mobile. */
         public String[] columns() {
-            String[] columns = new String[windowsPerHour + 4];
+            String[] columns = new String[windowsPerHour + 6];
             columns[0] = "project";
             columns[1] = "title";
             columns[2] = "minute_ms";
@@ -141,11 +142,13 @@ public final class SlidingWindowCounts {
                 columns[2 + k] = "c" + k;
             }
             columns[windowsPerHour + 3] = "earlier";
+            columns[windowsPerHour + 4] = "desktop";
+            columns[windowsPerHour + 5] = "mobile";
             return columns;
         }
 
         OutputTag<Row> outputTag() {
-            TypeInformation<?>[] types = new TypeInformation<?>[windowsPerHour + 4];
+            TypeInformation<?>[] types = new TypeInformation<?>[windowsPerHour + 6];
             types[0] = Types.STRING;
             types[1] = Types.STRING;
             for (int i = 2; i < types.length; i++) {
@@ -156,7 +159,7 @@ public final class SlidingWindowCounts {
 
         /** The candidate row of the window ending at windowEnd, summed from the article's minutes. */
         Row row(Tuple2<String, String> article, long windowEnd, long windowMs, long[] older, long[] recent) {
-            Row row = new Row(windowsPerHour + 4);
+            Row row = new Row(windowsPerHour + 6);
             row.setField(0, article.f0);
             row.setField(1, article.f1);
             row.setField(2, windowEnd);
@@ -166,6 +169,8 @@ public final class SlidingWindowCounts {
                 row.setField(2 + k, views(older, recent, from, from + windowMs));
             }
             row.setField(windowsPerHour + 3, views(older, recent, hourStart - earlierMs, hourStart));
+            row.setField(windowsPerHour + 4, views(older, recent, hourStart, windowEnd, MinutePairs.DESKTOP));
+            row.setField(windowsPerHour + 5, views(older, recent, hourStart, windowEnd, MinutePairs.MOBILE));
             return row;
         }
 
@@ -175,7 +180,11 @@ public final class SlidingWindowCounts {
         }
 
         private static long views(long[] older, long[] recent, long fromMs, long toMs) {
-            return MinutePairs.sum(older, fromMs, toMs) + MinutePairs.sum(recent, fromMs, toMs);
+            return views(older, recent, fromMs, toMs, MinutePairs.VIEWS);
+        }
+
+        private static long views(long[] older, long[] recent, long fromMs, long toMs, int count) {
+            return MinutePairs.sum(older, fromMs, toMs, count) + MinutePairs.sum(recent, fromMs, toMs, count);
         }
     }
 
@@ -193,6 +202,8 @@ public final class SlidingWindowCounts {
     static final class WindowOperator extends AbstractStreamOperator<Row>
             implements OneInputStreamOperator<Row, Row> {
         private static final long NONE = Long.MAX_VALUE;
+        private static final TypeInformation<long[]> LONGS = PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO;
+        private static final String[] RETIRED_STATES = {"minute-pairs", "older-minute-pairs"};
 
         private final long windowMs;
         private final long slideMs;
@@ -219,13 +230,11 @@ public final class SlidingWindowCounts {
         @Override
         public void initializeState(StateInitializationContext context) throws Exception {
             super.initializeState(context);
-            // "minute-pairs" is the name the state had before older minutes were kept: savepoints restore.
-            recentDescriptor =
-                    new ValueStateDescriptor<>("minute-pairs", PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO);
-            olderDescriptor =
-                    new ValueStateDescriptor<>("older-minute-pairs", PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO);
+            recentDescriptor = new ValueStateDescriptor<>("recent-minutes", LONGS);
+            olderDescriptor = new ValueStateDescriptor<>("older-minutes", LONGS);
             recent = getPartitionedState(recentDescriptor);
             older = getPartitionedState(olderDescriptor);
+            dropRetiredState();
             nextWindowEndState =
                     context.getOperatorStateStore()
                             .getListState(new ListStateDescriptor<>("next-window-end", Types.LONG));
@@ -236,6 +245,23 @@ public final class SlidingWindowCounts {
             candidates = hour.outputTag();
             outRecord = new StreamRecord<>(null);
             candidateRecord = new StreamRecord<>(null);
+        }
+
+        /**
+         * Clears the state of a savepoint taken before minutes carried their access ("minute-pairs" and
+         * "older-minute-pairs", two longs a minute): it cannot be read as the new layout, so a job
+         * resumed from such a savepoint starts its windows afresh instead of carrying it forever.
+         */
+        private void dropRetiredState() throws Exception {
+            for (String retired : RETIRED_STATES) {
+                ValueStateDescriptor<long[]> descriptor = new ValueStateDescriptor<>(retired, LONGS);
+                getKeyedStateBackend()
+                        .applyToAllKeys(
+                                VoidNamespace.INSTANCE,
+                                VoidNamespaceSerializer.INSTANCE,
+                                descriptor,
+                                (article, state) -> state.clear());
+            }
         }
 
         @Override
@@ -249,7 +275,9 @@ public final class SlidingWindowCounts {
             Row minuteCount = element.getValue();
             long minuteMs = (Long) minuteCount.getField(2);
             long views = (Long) minuteCount.getField(3);
-            recent.update(MinutePairs.add(recent.value(), minuteMs, views));
+            long desktop = (Long) minuteCount.getField(4);
+            long mobile = (Long) minuteCount.getField(5);
+            recent.update(MinutePairs.add(recent.value(), minuteMs, views, desktop, mobile));
             // The first window that covers this minute ends one slide after its start.
             nextWindowEnd = Math.min(nextWindowEnd, minuteMs + slideMs);
         }

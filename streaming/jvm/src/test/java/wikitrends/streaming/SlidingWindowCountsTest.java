@@ -36,8 +36,14 @@ class SlidingWindowCountsTest {
 
     /** A minute count as the job's minute windows emit it: its event time is the minute's last ms. */
     private static StreamRecord<Row> minuteCount(String title, int minute, long views) {
+        return minuteCount(title, minute, views, 0, 0);
+    }
+
+    /** ... with its views of known access: desktop and mobile (the rest unknown). */
+    private static StreamRecord<Row> minuteCount(String title, int minute, long views, long desktop, long mobile) {
         return new StreamRecord<>(
-                Row.of("en.wikipedia", title, T + minute * MINUTE, views), T + (minute + 1) * MINUTE - 1);
+                Row.of("en.wikipedia", title, T + minute * MINUTE, views, desktop, mobile),
+                T + (minute + 1) * MINUTE - 1);
     }
 
     /** The window rows written so far, as "title start-minute digit views @ event-time-minute-end". */
@@ -142,12 +148,14 @@ class SlidingWindowCountsTest {
 
     @Test
     void minutePairsGrowSumAndDrop() {
-        long[] pairs = MinutePairs.add(null, 0, 1);
+        long[] pairs = MinutePairs.add(null, 0, 1, 1, 0);
         for (int minute = 1; minute < 5; minute++) {
-            pairs = MinutePairs.add(pairs, minute * MINUTE, minute + 1);
+            pairs = MinutePairs.add(pairs, minute * MINUTE, minute + 1, 1, minute);
         }
-        pairs = MinutePairs.add(pairs, 2 * MINUTE, 10); // the same minute again
+        pairs = MinutePairs.add(pairs, 2 * MINUTE, 10, 3, 4); // the same minute again
         assertEquals(1 + 2 + 13 + 4 + 5, MinutePairs.sum(pairs, 0, 5 * MINUTE));
+        assertEquals(1 + 1 + 4 + 1 + 1, MinutePairs.sum(pairs, 0, 5 * MINUTE, MinutePairs.DESKTOP));
+        assertEquals(0 + 1 + 6 + 3 + 4, MinutePairs.sum(pairs, 0, 5 * MINUTE, MinutePairs.MOBILE));
         assertEquals(13 + 4, MinutePairs.sum(pairs, 2 * MINUTE, 4 * MINUTE));
         assertEquals(3, MinutePairs.dropBefore(pairs, 2 * MINUTE));
         assertEquals(13 + 4 + 5, MinutePairs.sum(pairs, 0, 5 * MINUTE));
@@ -155,10 +163,11 @@ class SlidingWindowCountsTest {
         assertFalse(MinutePairs.anyBefore(pairs, 2 * MINUTE));
         long[] older = MinutePairs.addBefore(null, pairs, 4 * MINUTE);
         assertEquals(13 + 4, MinutePairs.sum(older, 0, 10 * MINUTE));
+        assertEquals(6 + 3, MinutePairs.sum(older, 0, 10 * MINUTE, MinutePairs.MOBILE));
         assertEquals(0, MinutePairs.sum(null, 0, 10 * MINUTE));
     }
 
-    /** A candidate's hour as "title minute c1 .. c6 earlier", in the order written. */
+    /** A candidate's hour as "title minute c1 .. c6 earlier desktop mobile", in the order written. */
     private static List<String> candidateRows(
             KeyedOneInputStreamOperatorTestHarness<Tuple2<String, String>, Row, Row> harness) {
         List<String> rows = new ArrayList<>();
@@ -189,11 +198,28 @@ class SlidingWindowCountsTest {
         return total;
     }
 
+    /** Ramp's views of known access in minute m: a third on the desktop site, half on the mobile one. */
+    private static long rampDesktop(int minute) {
+        return minute / 3;
+    }
+
+    private static long rampMobile(int minute) {
+        return minute / 2;
+    }
+
+    private static long rampAccess(int from, int to, boolean desktop) {
+        long total = 0;
+        for (int m = from; m < to; m++) {
+            total += desktop ? rampDesktop(m) : rampMobile(m);
+        }
+        return total;
+    }
+
     private static void feedRamp(
             KeyedOneInputStreamOperatorTestHarness<Tuple2<String, String>, Row, Row> h, int fromMinute, int toMinute)
             throws Exception {
         for (int minute = fromMinute; minute < toMinute; minute++) {
-            h.processElement(minuteCount("Ramp", minute, minute));
+            h.processElement(minuteCount("Ramp", minute, minute, rampDesktop(minute), rampMobile(minute)));
             h.processElement(minuteCount("Quiet", minute, 1)); // ten views a window: never a candidate
         }
     }
@@ -209,12 +235,14 @@ class SlidingWindowCountsTest {
             assertTrue(rows.get(0).startsWith("Ramp 7 "), rows.get(0));
             assertTrue(rows.stream().noneMatch(r -> r.startsWith("Quiet")), "ten views a window is no candidate");
             String last = rows.get(rows.size() - 1);
-            // The window ending at 130 is c6 = minutes 120-129; c1 = 70-79; earlier = minutes 10-69.
+            // The window ending at 130 is c6 = minutes 120-129; c1 = 70-79; earlier = minutes 10-69;
             StringBuilder expected = new StringBuilder("Ramp 130");
             for (int k = 1; k <= 6; k++) {
                 expected.append(' ').append(rampViews(70 + 10 * (k - 1), 80 + 10 * (k - 1)));
             }
             expected.append(' ').append(rampViews(10, 70));
+            // Its hour's views of known access: minutes 70-129.
+            expected.append(' ').append(rampAccess(70, 130, true)).append(' ').append(rampAccess(70, 130, false));
             assertEquals(expected.toString(), last);
             assertEquals(124, rows.size(), "one candidate a minute from 7 to 130");
         }
