@@ -21,6 +21,7 @@ from stores.recent import RecentEntries
 # A missing hour (not written yet) is asked for again after this long.
 MISSING_RECHECK_SECONDS = 60
 FOOTERS_KEPT = 72  # three days of hours: the last 24 hours of any request, with room to spare
+HOURLY_VIEWS_COLUMNS = ["project", "title", "views"]  # what an article's page reads of each hour
 
 
 class S3RangeFile(io.RawIOBase):
@@ -95,7 +96,9 @@ class HourlyViewsReader:
         if not groups:
             return 0
         source = S3RangeFile(self.client, self.settings.s3.bucket, key, footer.size)
-        table = pq.ParquetFile(source, metadata=footer.metadata, pre_buffer=True).read_row_groups(groups, columns=["project", "title", "views"])
+        table = pq.ParquetFile(source, metadata=footer.metadata, pre_buffer=True).read_row_groups(
+            groups, columns=HOURLY_VIEWS_COLUMNS
+        )
         found = table.filter(pc.and_(pc.equal(table["project"], project), pc.equal(table["title"], title)))
         return int(pc.sum(found["views"]).as_py() or 0)
 

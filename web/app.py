@@ -47,6 +47,7 @@ from web.edits import EditReader
 from web.feed_handlers import (
     AnomaliesPage,
     ArticleNavigationApi,
+    AutomatedPage,
     FeedApi,
     HealthHandler,
     RenderedBodies,
@@ -82,6 +83,7 @@ def make_app(
         [
             (r"/", TrendingPage, {**shared, "feed": trending}),
             (r"/anomalies", AnomaliesPage, {**shared, "feed": anomalies}),
+            (r"/automated", AutomatedPage, {**shared, "feed": trending}),
             (r"/api/trending", FeedApi, {**shared, "feed": trending, "bodies": bodies}),
             (r"/api/anomalies", FeedApi, {**shared, "feed": anomalies, "bodies": bodies}),
             (r"/api/articles/([^/]+)/(.+)/navigation", ArticleNavigationApi, {**shared, "store": store}),

@@ -142,6 +142,8 @@ class HealthHandler(JsonHandler):
 class PageHandler(LivePage):
     """A feed (trending or anomalies) as a page."""
 
+    items = "articles"  # which list of the snapshot the page shows
+
     async def get(self) -> None:
         values: dict[str, Any] = {
             "snapshot": None,
@@ -151,6 +153,7 @@ class PageHandler(LivePage):
             "navigation": None,
             "edits": {},
             "changes": {},
+            "automated": [],
         }
         try:
             limit, project = self.query(self.feed.page_limit)
@@ -168,7 +171,8 @@ class PageHandler(LivePage):
         if snapshot is not None:
             values |= {
                 "snapshot": snapshot,
-                "articles": select(snapshot.articles, project, limit),
+                "articles": select(getattr(snapshot, self.items), project, limit),
+                "automated": select(getattr(snapshot, "automated", []), project, limit),
                 "navigation": self.reader.navigation(self.feed),
                 "edits": self.reader.edits(self.feed)[0] or {},
                 "changes": self.reader.changes(self.feed) or {},
@@ -183,6 +187,17 @@ class PageHandler(LivePage):
 class TrendingPage(PageHandler):
     template = "trending.html"
     list_template = "trending_list.html"
+
+
+class AutomatedPage(PageHandler):
+    """The trending articles left out as likely automated traffic (core/automated.py): nothing hidden."""
+
+    template = "automated.html"
+    list_template = "automated_list.html"
+    items = "automated"
+
+    def page_name(self) -> str:
+        return "automated"
 
 
 class AnomaliesPage(PageHandler):

@@ -138,6 +138,37 @@ def test_a_minute_with_nothing_rising_says_so(site: Site, browser) -> None:
         site.writer.write_trending(trending_snapshot(MINUTE + 240_000, TRENDING_TITLES), 60)
 
 
+def test_likely_automated_articles_are_left_out_and_shown_on_a_page_of_their_own(site: Site, browser) -> None:
+    from dataclasses import replace
+
+    from selenium.webdriver.common.by import By
+
+    listed = trending_snapshot(MINUTE + 300_000, TRENDING_TITLES)
+    readers = [replace(a, mobile_share=0.64) for a in listed.articles]
+    scraped = replace(
+        trending_snapshot(MINUTE + 300_000, ["Scraped_page"]).articles[0],
+        mobile_share=0.0,
+        likely_automated=True,
+    )
+    site.writer.write_trending(replace(listed, articles=readers, automated=[scraped]), 60)
+    try:
+        browser.get(site.url + "/")
+        assert "Scraped page" not in shown_titles(browser)
+        assert driver_texts(browser, "#live-list .article .access")[0] == "64 % mobile"
+        note = browser.find_element(By.CSS_SELECTOR, "#live-list .automated-note")
+        assert "1 rising article looks like automated traffic" in note.text
+        note.find_element(By.TAG_NAME, "a").click()
+        assert browser.current_url.endswith("/automated")
+        assert shown_titles(browser) == ["Scraped page"]
+        assert driver_texts(browser, "#live-list .article .access") == ["100 % desktop"]
+        assert (
+            "left out of the trending list" in browser.find_element(By.CSS_SELECTOR, "#live-list .meta").text
+        )
+        screenshot(browser, "automated")
+    finally:
+        site.writer.write_trending(trending_snapshot(MINUTE + 360_000, TRENDING_TITLES), 60)
+
+
 def test_anomalies_page_shows_both_vectors_and_the_distance(site: Site, browser) -> None:
     from selenium.webdriver.common.by import By
 
