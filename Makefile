@@ -6,8 +6,8 @@ PYTHON ?= python3
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-run:  ## install what is missing and bring the whole system up on this machine
-	$(PYTHON) deploy/local/run.py
+run:  ## install what is missing and bring the whole system up (SOURCE=wikipedia WIKIS=en,de: real traffic)
+	$(PYTHON) deploy/local/run.py $(if $(SOURCE),--source $(SOURCE)) $(if $(WIKIS),--wikis $(WIKIS))
 
 up:  ## start the local stack only (Redis, MinIO, Kafka, Flink)
 	$(PYTHON) deploy/local/stack.py start

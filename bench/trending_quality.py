@@ -4,7 +4,8 @@
 
 Builds the seeded world of bench/trending_world.py (two wikis with opposite
 rhythms, steady articles from 0.5 to 500 views a minute, risers x1.5-x10
-over 30-120 minutes, one-window bursts, fallers, a clean hour), loads its
+over 30-120 minutes, one-window bursts, fallers, bot-inflated articles whose
+added views are all desktop, a clean hour), loads its
 page requests into a private ``pageviews`` topic, runs streaming/pageviews/job.py on
 the Flink cluster over it (bounded, every minute's list kept, the cap raised
 so that it hides nothing), reads every minute's list back from Redis and
@@ -16,7 +17,10 @@ scores it against the ground truth:
 - precision of the published lists from the first change on (a listed item
   is right when it is a riser between its start and an hour after its rise);
   what the wrong items were;
-- the clean hour: steady articles listed per hour.
+- the clean hour: steady articles listed per hour;
+- automated traffic: how often a bot-inflated article was on the list (never, by the
+  goal), and the flag's recall (bots listed apart as likely automated) and precision
+  (of the articles listed apart, the bots).
 
 Then the goals: precision >= 0.95; recall >= 0.95 for risers of x2 or more
 whose newest window reaches 50 views; no steady article in the clean hour.
@@ -54,6 +58,7 @@ from bench.trending_world import (  # noqa: E402
     GROWTHS,
     Article,
     build_world,
+    desktop_views,
     expected_events,
     in_goal,
     is_rising_at,
@@ -79,22 +84,33 @@ def load_events(settings: Settings, articles: list[Article], minutes: int, seed:
     rng = np.random.default_rng([seed, 2])
     total = int(views.sum())
     print(f"loading {total:,} page requests ({minutes} simulated minutes, {len(articles):,} articles)")
+    desktop = desktop_views(articles, views, seed)
     sink = PageRequestSink(settings.kafka.bootstrap, settings.kafka.pageviews_topic, "trending-quality")
     keys = [a.title.encode() for a in articles]
-    # Titles here need no JSON escaping: only ts changes between an article's events.
-    suffixes = [f',"project":"{a.project}","title":"{a.title}"}}'.encode() for a in articles]
+    # Titles here need no JSON escaping: only ts changes between an article's events. Suffixes by
+    # [access][article]: mobile, desktop.
+    suffixes = [
+        [f',"project":"{a.project}","title":"{a.title}","access":"{site}"}}'.encode() for a in articles]
+        for site in ("mobile-web", "desktop")
+    ]
     sent, shown = 0, Progress("  sent", total, every_s=15)
     for minute in range(minutes):
         column = views[:, minute]
         indexes = np.repeat(np.arange(len(articles)), column)
+        # An article's first desktop[i] events of the minute are its desktop ones (their times are drawn
+        # independently, so which ones does not matter).
+        position = np.arange(indexes.size) - np.repeat(np.cumsum(column) - column, column)
+        on_desktop = (position < np.repeat(desktop[:, minute], column)).astype(np.int64)
         # Spread over the minute and sent in time order, as live traffic comes (the job's watermark
         # trails the newest event by 30 s: a minute sent out of order would be half late).
         times = minute_ms(minute) + rng.integers(0, MINUTE_MS, indexes.size)
         order = np.argsort(times, kind="stable")
         batch_keys = [keys[i] for i in indexes[order].tolist()]
         batch_values = [
-            b'{"ts":' + str(ts).encode() + suffixes[i]
-            for ts, i in zip(times[order].tolist(), indexes[order].tolist(), strict=True)
+            b'{"ts":' + str(ts).encode() + suffixes[site][i]
+            for ts, i, site in zip(
+                times[order].tolist(), indexes[order].tolist(), on_desktop[order].tolist(), strict=True
+            )
         ]
         sink.send_many(batch_keys, batch_values)
         sent += len(batch_keys)
@@ -136,19 +152,67 @@ def run_job(settings: Settings, env: dict[str, str], minutes: int) -> None:
     print(f"  job finished in {time.monotonic() - began:.0f} s", flush=True)
 
 
-def read_lists(settings: Settings, minutes: int, save: Path | None) -> dict[int, list[tuple[str, str]]]:
-    """Every minute's published list as (project, title), by minute from the start; the whole documents
-    to ``save`` if given."""
+Lists = dict[int, list[tuple[str, str]]]
+
+
+def read_lists(settings: Settings, minutes: int, save: Path | None) -> tuple[Lists, Lists]:
+    """Every minute's published list, and its articles listed apart as likely automated, as (project,
+    title) by minute from the start; the whole documents to ``save`` if given."""
     keys, client = Keys(settings.redis), redis_client(settings)
-    lists, documents = {}, {}
+    lists, automated, documents = {}, {}, {}
     for minute in range(1, minutes + 1):
         raw = client.get(keys.trending_minute(minute_ms(minute)))
         if raw is not None:
-            lists[minute] = [(a.project, a.title) for a in decode_trending(raw).articles]
+            snapshot = decode_trending(raw)
+            lists[minute] = [(a.project, a.title) for a in snapshot.articles]
+            automated[minute] = [(a.project, a.title) for a in snapshot.automated]
             documents[minute] = json.loads(raw)
     if save:
         save.write_text(json.dumps(documents))
-    return lists
+    return lists, automated
+
+
+def score_automated(articles: list[Article], lists: Lists, automated: Lists) -> dict:
+    """Bot-inflated articles on the list (should be none), and the flag's recall and precision."""
+    by_name = {(a.project, a.title): a for a in articles}
+    bots = {name for name, a in by_name.items() if a.kind == "bot"}
+    listed = Counter(name for items in lists.values() for name in items if name in bots)
+    flagged = Counter(name for items in automated.values() for name in items)
+    right = sum(n for name, n in flagged.items() if name in bots)
+    total = sum(flagged.values())
+    return {
+        "bots": len(bots),
+        "listed": sum(listed.values()),
+        "listed_bots": sorted(title for _, title in listed),
+        "flagged_bots": len(bots & set(flagged)),
+        "recall": len(bots & set(flagged)) / len(bots) if bots else 1.0,
+        "precision": right / total if total else 1.0,
+        "flagged": total,
+        "wrong": sorted({by_name[name].kind for name in flagged if name not in bots}),
+    }
+
+
+def print_automated_report(result: dict) -> bool:
+    print(
+        f"\nautomated traffic: {result['bots']} bot-inflated articles (desktop-only bursts, x20 for 90 min)"
+    )
+    print(f"  on the published lists: {result['listed']} times {result['listed_bots'][:5]}")
+    print(
+        f"  listed apart as likely automated: {result['flagged_bots']} of {result['bots']} bots "
+        f"(recall {result['recall']:.3f}); precision {result['precision']:.3f} of {result['flagged']} "
+        f"items listed apart (others: {result['wrong'] or 'none'})"
+    )
+    goals = [
+        ("no bot-inflated article on the list", result["listed"] == 0, str(result["listed"])),
+        (
+            f"flag precision >= {GOAL_PRECISION}",
+            result["precision"] >= GOAL_PRECISION,
+            f"{result['precision']:.3f}",
+        ),
+    ]
+    for what, met, figure in goals:
+        print(f"  {'met' if met else 'NOT MET':>7}  {what}: {figure}")
+    return all(met for _, met, _ in goals)
 
 
 def score(articles: list[Article], lists: dict[int, list[tuple[str, str]]], minutes: int) -> dict:
@@ -335,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         watch(settings, watched)
         load_events(settings, articles, args.minutes, args.seed)
         run_job(settings, env, args.minutes)
-        lists = read_lists(settings, args.minutes, args.save_lists)
+        lists, automated = read_lists(settings, args.minutes, args.save_lists)
         dead = topic_size(settings, settings.kafka.dead_letter_topic)
         if dead:
             print(
@@ -349,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             client.delete(key)
     result = score(articles, lists, args.minutes)
     lists_met = print_report(result, args.rule)
-    return 0 if print_traffic_report(traffic) and lists_met else 1
+    automated_met = print_automated_report(score_automated(articles, lists, automated))
+    return 0 if print_traffic_report(traffic) and lists_met and automated_met else 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,10 @@ rises while de.wikipedia's evening falls), each with:
   views a minute only x1.5 to x3 over 60 minutes: in a world small enough to
   run here a x10 riser of that size would be half its wiki's traffic, which
   no real article is;
-- one-window bursts (x10 for 5 minutes) and fallers (to a third over 30 minutes).
+- one-window bursts (x10 for 5 minutes) and fallers (to a third over 30 minutes);
+- bot-inflated articles: x20 for 90 minutes, every added view from the desktop site (automated
+  traffic, which core/automated.py must keep off the list). Readers use both sites: a third of
+  en.wikipedia's views and 45 % of de.wikipedia's are on the desktop site.
 
 The first two hours hold nothing injected: the second of them is the clean
 hour, judged with a full hour behind it. Changes start in the third hour.
@@ -49,6 +52,9 @@ BACKGROUND_ARTICLES, BACKGROUND_PER_MINUTE = 2000, 1000.0
 # part of the rest of the wiki an article is judged against (on a real wiki they are a tiny part).
 MAIN_PAGE_PER_MINUTE = 10_000.0
 LEVEL_SIGMA = 0.3  # spread of the log day-to-day level factor
+# Readers' share of views on the desktop site, per wiki; automated traffic is all desktop.
+READER_DESKTOP_SHARE = {"en.wikipedia": 0.35, "de.wikipedia": 0.45}
+BOT_BANDS, BOTS_PER_BAND, BOT_FACTOR, BOT_MINUTES = (5.0, 50.0), 2, 20.0, 90
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class Article:
 
     project: str
     title: str
-    kind: str  # steady, background, main, riser, burst, faller
+    kind: str  # steady, background, main, riser, burst, faller, bot
     base_per_minute: float  # at the day's mean rhythm, before the change
     band: float = 0.0
     growth: float = 1.0
@@ -77,7 +83,18 @@ class Article:
             return 1 - (1 - FALL_TO) * np.clip(elapsed / FALL_MINUTES, 0, 1)
         if self.kind == "burst":
             return np.where((elapsed >= 1) & (elapsed <= BURST_MINUTES), BURST_FACTOR, 1.0)
+        if self.kind == "bot":
+            return np.where((elapsed >= 1) & (elapsed <= BOT_MINUTES), BOT_FACTOR, 1.0)
         return np.ones_like(minute, dtype=float)
+
+    def desktop_share(self, minute: np.ndarray) -> np.ndarray:
+        """The share of the article's views on the desktop site at each minute: its readers', and all of
+        what automated traffic adds."""
+        readers = READER_DESKTOP_SHARE[self.project]
+        if self.kind != "bot":
+            return np.full(minute.shape, readers)
+        factor = self.shape(minute)
+        return (readers + (factor - 1)) / factor
 
     def peak_window(self) -> float:
         """Views of a 10-minute window at the changed level (at the day's mean rhythm)."""
@@ -146,6 +163,15 @@ def build_world(seed: int, minutes: int) -> list[Article]:
                     articles.append(
                         Article(project, title, "riser", level(band), band, growth, start, duration)
                     )
+    # Last, so that the articles above are those of a world without them (same seed, same draws).
+    for project in projects:
+        code = project.split(".")[0]
+        for band in BOT_BANDS:
+            for i in range(BOTS_PER_BAND):
+                start = start_for(BOT_MINUTES)
+                articles.append(
+                    Article(project, f"Bot_{code}_{band:g}_{i}", "bot", level(band), band, BOT_FACTOR, start)
+                )
     return articles
 
 
@@ -156,6 +182,14 @@ def minute_views(articles: list[Article], minutes: int, seed: int) -> np.ndarray
     rhythms = {project: rhythm(project, grid) for project in RHYTHM_OFFSET_HOURS}
     rates = np.array([a.base_per_minute * rhythms[a.project] * a.shape(grid) for a in articles])
     return rng.poisson(rates)
+
+
+def desktop_views(articles: list[Article], views: np.ndarray, seed: int) -> np.ndarray:
+    """Of ``views`` (articles x minutes), how many came from the desktop site (the rest: mobile)."""
+    rng = np.random.default_rng([seed, 3])
+    grid = np.arange(views.shape[1])
+    shares = np.array([a.desktop_share(grid) for a in articles])
+    return rng.binomial(views, shares)
 
 
 def expected_events(articles: list[Article], minutes: int) -> int:

@@ -8,6 +8,7 @@ no other site may frame them.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import tornado.web
@@ -22,6 +23,7 @@ from web.views import (
     chart_points,
     display_title,
     iso_time,
+    lag_note,
     parse_limit,
     parse_project,
     rank_change,
@@ -121,6 +123,7 @@ class LivePage(BaseHandler):
             article_page_path=article_page_path,
             rank_change=rank_change,
             streak_text=streak_text,
+            lag_note=lambda minute_ms: lag_note(minute_ms, int(time.time() * 1000)),
             chart_points=chart_points,
             iso_time=iso_time,
             source_bar=source_bar,

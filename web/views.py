@@ -180,6 +180,21 @@ def streak_text(minutes: int, at_least: bool) -> str:
     return f"listed for {'at least ' if at_least else ''}{length}"
 
 
+# A list this far behind the clock says why: real traffic arrives an hour late (producer/wikipedia.py).
+LAG_NOTE_MINUTES = 20
+
+
+def lag_note(minute_ms: int, now_ms: int) -> str:
+    """What a reader should know about a list whose hour ended well before now ("" when it is current)."""
+    behind = (now_ms - minute_ms) // 60_000
+    if behind < LAG_NOTE_MINUTES:
+        return ""
+    return (
+        f"These views are of the hour ending {behind} minutes ago: Wikimedia publishes each hour's page "
+        "views about an hour after it ends, so lists of real traffic trail the clock by that much."
+    )
+
+
 def rank_change(rank: int, change: dict | None) -> str:
     """A trending item's move since an hour before, as its page shows it: "new", "up from 7",
     "down from 2", "same rank", or "" when the list of an hour before is not kept."""

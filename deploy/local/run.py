@@ -3,6 +3,7 @@
 
     python3 deploy/local/run.py          # install what is missing, start everything, print where to look
     python3 deploy/local/run.py --fresh  # the same, but the streaming job starts empty
+    python3 deploy/local/run.py --source wikipedia --wikis en,de   # real traffic (needs the internet)
     python3 deploy/local/run.py stop     # stop Airflow, the site, the producer, the job (with a savepoint),
                                          # then the stack
 
@@ -27,6 +28,10 @@ hour's anomalies at minute 5 of the next (the first one, the hour that just
 ended, at once), then last month's clickstream of the same world ingested;
 and the navigation step (python -m batch.navigation), which keeps where each
 listed article's readers come from in Redis for the site.
+
+With ``--source wikipedia`` (deploy/local/real_world.py) the page requests are Wikimedia's hourly
+pageview files and the edits Wikimedia's recentchange stream; the batch set-up backfills the averages
+from a week of those files. The source is remembered: a later run keeps it unless told otherwise.
 """
 
 from __future__ import annotations
@@ -42,9 +47,16 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from batch_setup import batch_setup, batch_setup_done  # noqa: E402
+from batch_setup import batch_setup, batch_setup_done, unpause_batch_dags  # noqa: E402
 from core.config import LOCAL_CREDENTIALS_FILE, Settings, load_settings  # noqa: E402
 from live_world import live_ground_truth, say, start_edit_stream, start_producer, stream_start  # noqa: E402
+from real_world import (  # noqa: E402
+    SOURCES,
+    chosen_source,
+    start_live_edits,
+    start_wikipedia_producer,
+    wikipedia_batch_setup,
+)
 from stack_manager import airflow  # noqa: E402
 from stack_manager.layout import Layout  # noqa: E402
 from stack_manager.pids import ManagedProcess  # noqa: E402
@@ -59,7 +71,15 @@ def processes(settings: Settings) -> dict[str, ManagedProcess]:
     layout = Layout(settings.stack.home_path)
     return {
         name: ManagedProcess(layout.pid_file(name), layout.log(name), marker=name)
-        for name in ("producer", "edits-synthetic", "web", "navigation", "airflow", "batch-setup")
+        for name in (
+            "producer",
+            "edits-synthetic",
+            "edits-live",
+            "web",
+            "navigation",
+            "airflow",
+            "batch-setup",
+        )
     }
 
 
@@ -103,7 +123,7 @@ def start_streaming_job(settings: Settings, fresh: bool) -> bool | None:
     return restore is not None
 
 
-def up(settings: Settings, fresh: bool = False) -> int:
+def up(settings: Settings, fresh: bool = False, source: str = "synthetic", wikis: str = "") -> int:
     if subprocess.run([sys.executable, str(HERE / "stack.py"), "start"]).returncode != 0:
         return 1
     python = str(Layout(settings.stack.home_path).venv_python)
@@ -116,13 +136,18 @@ def up(settings: Settings, fresh: bool = False) -> int:
             return 1
     background = processes(settings)
     producer = background["producer"]
-    start = stream_start(settings, resumed) if not producer.pid() else None
-    if start is None:
-        say(f"the synthetic producer is already running (pid {producer.pid()})")
+    if producer.pid():
+        say(f"the page-request producer is already running (pid {producer.pid()})")
+        start = None
+    elif source == "wikipedia":
+        start_wikipedia_producer(settings, producer, python, wikis)
+        start = None
     else:
+        start = stream_start(settings, resumed)
         start_producer(settings, producer, python, start)
     edits_start = start or datetime.now(UTC).replace(second=0, microsecond=0)
-    if not start_edits(settings, background["edits-synthetic"], python, edits_start):
+    edits = background["edits-live" if source == "wikipedia" else "edits-synthetic"]
+    if not start_edits(settings, edits, python, edits_start, live=source == "wikipedia"):
         return 1
     site = background["web"]
     if site.pid():
@@ -146,14 +171,26 @@ def up(settings: Settings, fresh: bool = False) -> int:
         say(f"Airflow started (pid {pid}, log {scheduler.log})")
     setup = background["batch-setup"]
     if not setup.pid() and not batch_setup_done(settings).exists():
-        pid = setup.start([python, str(HERE / "run.py"), "batch-setup"], cwd=ROOT)
+        pid = setup.start(
+            [python, str(HERE / "run.py"), "batch-setup", "--source", source, "--wikis", wikis], cwd=ROOT
+        )
         say(
-            f"batch set-up started in the background (pid {pid}, log {setup.log}): once the stream has "
-            "caught up, a week of history and the averages (~5 minutes), then Airflow runs the hourly "
-            "anomalies, the first at once"
+            f"batch set-up started in the background (pid {pid}, log {setup.log}): "
+            + (
+                "the averages from a week of Wikimedia's hourly files (download and Spark), then Airflow "
+                "runs the hourly anomalies"
+                if source == "wikipedia"
+                else "once the stream has caught up, a week of history and the averages (~5 minutes), then "
+                "Airflow runs the hourly anomalies, the first at once"
+            )
         )
     layout = Layout(settings.stack.home_path)
     web = f"http://{settings.web.host}:{settings.web.port}"
+    origin = (
+        f"  the Wikipedia source (hours sent)    {background['producer'].log}\n"
+        if source == "wikipedia"
+        else f"  what the world injects (trends)      {live_ground_truth(settings)}\n"
+    )
     print(
         "\nThe system is up. Look at:\n"
         f"  the site: trending now               {web}/\n"
@@ -162,7 +199,7 @@ def up(settings: Settings, fresh: bool = False) -> int:
         f"            an article (titles link)   {web}/articles/<project>/<title>\n"
         f"            watch-list alerts          {web}/alerts  (edits and traffic spikes)\n"
         f"            JSON                       {web}/api/alerts  {web}/api/entities\n"
-        f"  what the world injects (trends)      {live_ground_truth(settings)}\n"
+        f"{origin}"
         f"  Flink web UI (the job, its metrics)  {settings.flink.rest_url}\n"
         f"  Airflow (the batch DAGs)             {airflow.ui_url(settings)}"
         f"  (user {airflow.ADMIN_USER}, password in {airflow.admin_password_file(layout)})\n"
@@ -174,8 +211,11 @@ def up(settings: Settings, fresh: bool = False) -> int:
     return 0
 
 
-def start_edits(settings: Settings, producer: ManagedProcess, python: str, start: datetime) -> bool:
-    """Submit the edit job (unless it runs) and start the synthetic edit stream from ``start``.
+def start_edits(
+    settings: Settings, producer: ManagedProcess, python: str, start: datetime, live: bool = False
+) -> bool:
+    """Submit the edit job (unless it runs) and start the edit stream: synthetic from ``start``, or
+    Wikimedia's live one.
 
     The job reads on from its consumer group's committed offsets; its alert rules' state starts empty.
     """
@@ -192,7 +232,9 @@ def start_edits(settings: Settings, producer: ManagedProcess, python: str, start
             return False
         say(f"the edit job is {job_id}")
     if producer.pid():
-        say(f"the synthetic edit stream is already running (pid {producer.pid()})")
+        say(f"the edit stream is already running (pid {producer.pid()})")
+    elif live:
+        start_live_edits(producer, python)
     else:
         start_edit_stream(producer, python, start)
     return True
@@ -222,6 +264,7 @@ def down(settings: Settings) -> int:
     stop(background["web"], "the site")
     stop(background["producer"], "the producer; it flushes what it accepted")
     stop(background["edits-synthetic"], "the synthetic edit stream")
+    stop(background["edits-live"], "the live edit stream")
     try:
         for job_id in flink_jobs.jobs_named(settings, JOB_NAME):
             stop_streaming_job(settings, job_id)
@@ -241,10 +284,20 @@ def main() -> int:
     parser.add_argument(
         "--fresh", action="store_true", help="up: start the streaming job empty, not from its saved state"
     )
+    parser.add_argument(
+        "--source",
+        choices=SOURCES,
+        help="up: the synthetic world (default; no network needed) or real Wikipedia traffic (the dumps "
+        "site and EventStreams); remembered for the next run",
+    )
+    parser.add_argument("--wikis", help="with --source wikipedia: e.g. en,de (default: [wikipedia] projects)")
     args = parser.parse_args()
     settings = load_settings()
+    wikis = args.wikis or ",".join(settings.wikipedia.projects)
     if args.action == "up":
-        return up(settings, fresh=args.fresh)
+        return up(settings, args.fresh, chosen_source(settings, args.source), wikis)
+    if args.action == "batch-setup" and args.source == "wikipedia":
+        return wikipedia_batch_setup(settings, wikis, unpause_batch_dags)
     return {"stop": down, "batch-setup": batch_setup, "airflow": airflow.serve}[args.action](settings)
 
 

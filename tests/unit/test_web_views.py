@@ -11,6 +11,7 @@ from web.views import (
     article_url,
     chart_points,
     display_title,
+    lag_note,
     parse_limit,
     parse_project,
     rank_change,
@@ -158,4 +159,12 @@ def test_anomaly_items_say_whether_they_were_listed_the_hour_before() -> None:
     assert (
         anomalies_document(snapshot, None, None, 5, None, changes)["articles"][0]["listed_hour_before"]
         is False
+    )
+
+
+def test_a_list_well_behind_the_clock_says_why() -> None:
+    minute = 1_772_438_400_000
+    assert lag_note(minute, minute + 5 * 60_000) == ""
+    assert lag_note(minute, minute + 95 * 60_000).startswith(
+        "These views are of the hour ending 95 minutes ago"
     )
