@@ -32,6 +32,7 @@ import argparse
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script by spark-submit: make core and batch importable
@@ -48,6 +49,7 @@ from batch.storage import (
     BatchError,
     hour_start_ms,
     hourly_counts_paths,
+    read_access_counts,
     read_averages,
     read_hourly_counts,
     require_pointer,
@@ -56,9 +58,10 @@ from core.anomalies import (
     MIN_SCORED_DAYS,
 )
 from core.articles import article_condition_sql
+from core.automated import mobile_share_up_to
 from core.config import Settings, load_settings
 from core.contracts import anomalies_key, anomaly_distances_uri
-from core.snapshots import AnomalySnapshot, encode
+from core.snapshots import AnomalousArticle, AnomalySnapshot, encode
 
 log = logging.getLogger("batch.anomalies")
 
@@ -158,6 +161,12 @@ def write_distances(settings: Settings, day: str, distances: DataFrame) -> None:
     )
 
 
+def with_mobile_share(article: AnomalousArticle, access: dict, hour: int) -> AnomalousArticle:
+    """The item with the mobile site's share of its views of known access in hours 0..``hour``."""
+    share = mobile_share_up_to(access.get((article.project, article.title), {}), hour)
+    return replace(article, mobile_share=None if share is None else round(share, 4))
+
+
 def score_day(
     settings: Settings, args: argparse.Namespace, day: str, today: DataFrame, history: DataFrame
 ) -> list[AnomalySnapshot]:
@@ -179,9 +188,15 @@ def score_day(
         published = published_articles(distances, args.min_score, args.top)
         compared = dict(distances.groupBy("hour").count().collect())
     distances.unpersist()
+    listed = {(a.project, a.title) for items in published.values() for a in items}
+    access = read_access_counts(
+        today.sparkSession, settings, hourly_counts_paths(settings, day, args.hour), listed
+    )
     snapshots = []
     for hour in scored_hours:
-        articles = published.get(hour, [])
+        articles = [
+            with_mobile_share(a, access.get((a.project, a.title), {}), hour) for a in published.get(hour, [])
+        ]
         snapshots.append(
             AnomalySnapshot(
                 date=day,

@@ -20,6 +20,7 @@ from core.anomalies import HOURS_PER_DAY, NOISE_COLUMNS
 from core.config import Settings
 from core.contracts import averages_pointer_key, averages_uri, hourly_counts_day_key, hourly_counts_uri
 from core.dumps import FileTime, dump_hour_start
+from core.hourly_counts import ACCESS_COLUMNS
 
 # An article's key in every batch DataFrame.
 KEY = ["project", "title"]
@@ -186,6 +187,35 @@ def hourly_counts_paths(settings: Settings, day: str, last_hour: int) -> list[st
     hours = range(last_hour + 1)
     require_hours(existing_hourly_counts(settings, day), [day], hours, hourly_counts_uri(settings.s3))
     return [f.path for f in hourly_counts_files(settings, day, hours)]
+
+
+def read_access_counts(
+    spark: SparkSession, settings: Settings, paths: list[str], articles: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[int, tuple[int, int]]]:
+    """(project, title) -> hour -> (desktop, mobile) views of ``articles`` in the given hourly counts files.
+
+    Files written before the counts had their access have no such columns: their hours count 0.
+    """
+    if not articles:
+        return {}
+    wanted = spark.createDataFrame(sorted(articles), "project string, title string")
+    rows = (
+        spark.read.option("basePath", hourly_counts_uri(settings.s3))
+        .option("mergeSchema", "true")
+        .parquet(*paths)
+        .join(F.broadcast(wanted), list(KEY))
+        .select(
+            *KEY,
+            F.col("hour").cast("int").alias("hour"),
+            *(F.coalesce(F.col(c), F.lit(0)).alias(c) for c in ACCESS_COLUMNS),
+        )
+        .collect()
+    )
+    found: dict[tuple[str, str], dict[int, tuple[int, int]]] = {}
+    for row in rows:
+        desktop, mobile = (row[c] for c in ACCESS_COLUMNS)
+        found.setdefault((row.project, row.title), {})[row.hour] = (desktop, mobile)
+    return found
 
 
 def read_hourly_counts(spark: SparkSession, settings: Settings, paths: list[str]) -> DataFrame:

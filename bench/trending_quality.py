@@ -50,6 +50,17 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from bench.pipeline import private_pipeline, topic_size  # noqa: E402
+from bench.trending_scores import (  # noqa: E402
+    GOAL_PRECISION,
+    GOAL_RECALL,
+    Lists,
+    print_automated_report,
+    print_traffic_report,
+    score_automated,
+    score_traffic_alerts,
+    watch,
+    watched_articles,
+)
 from bench.trending_world import (  # noqa: E402
     BANDS,
     CLEAN_HOUR,
@@ -66,16 +77,12 @@ from bench.trending_world import (  # noqa: E402
     minute_views,
 )
 from core.config import Settings, load_settings  # noqa: E402
-from core.contracts import EditKeys, Keys  # noqa: E402
-from core.edit_rules import TRAFFIC_SPIKE  # noqa: E402
+from core.contracts import Keys  # noqa: E402
 from core.snapshots import decode_trending  # noqa: E402
 from core.windows import MINUTE_MS, iso_time  # noqa: E402
 from producer.sink import PageRequestSink, Progress  # noqa: E402
 from stores.clients import flink_rest, redis_client  # noqa: E402
-from stores.edits import change_watchlist_args, change_watchlist_script  # noqa: E402
 from streaming.flink_jobs import cancel, submit  # noqa: E402
-
-GOAL_PRECISION, GOAL_RECALL = 0.95, 0.95
 
 
 def load_events(settings: Settings, articles: list[Article], minutes: int, seed: int) -> int:
@@ -152,9 +159,6 @@ def run_job(settings: Settings, env: dict[str, str], minutes: int) -> None:
     print(f"  job finished in {time.monotonic() - began:.0f} s", flush=True)
 
 
-Lists = dict[int, list[tuple[str, str]]]
-
-
 def read_lists(settings: Settings, minutes: int, save: Path | None) -> tuple[Lists, Lists]:
     """Every minute's published list, and its articles listed apart as likely automated, as (project,
     title) by minute from the start; the whole documents to ``save`` if given."""
@@ -170,49 +174,6 @@ def read_lists(settings: Settings, minutes: int, save: Path | None) -> tuple[Lis
     if save:
         save.write_text(json.dumps(documents))
     return lists, automated
-
-
-def score_automated(articles: list[Article], lists: Lists, automated: Lists) -> dict:
-    """Bot-inflated articles on the list (should be none), and the flag's recall and precision."""
-    by_name = {(a.project, a.title): a for a in articles}
-    bots = {name for name, a in by_name.items() if a.kind == "bot"}
-    listed = Counter(name for items in lists.values() for name in items if name in bots)
-    flagged = Counter(name for items in automated.values() for name in items)
-    right = sum(n for name, n in flagged.items() if name in bots)
-    total = sum(flagged.values())
-    return {
-        "bots": len(bots),
-        "listed": sum(listed.values()),
-        "listed_bots": sorted(title for _, title in listed),
-        "flagged_bots": len(bots & set(flagged)),
-        "recall": len(bots & set(flagged)) / len(bots) if bots else 1.0,
-        "precision": right / total if total else 1.0,
-        "flagged": total,
-        "wrong": sorted({by_name[name].kind for name in flagged if name not in bots}),
-    }
-
-
-def print_automated_report(result: dict) -> bool:
-    print(
-        f"\nautomated traffic: {result['bots']} bot-inflated articles (desktop-only bursts, x20 for 90 min)"
-    )
-    print(f"  on the published lists: {result['listed']} times {result['listed_bots'][:5]}")
-    print(
-        f"  listed apart as likely automated: {result['flagged_bots']} of {result['bots']} bots "
-        f"(recall {result['recall']:.3f}); precision {result['precision']:.3f} of {result['flagged']} "
-        f"items listed apart (others: {result['wrong'] or 'none'})"
-    )
-    goals = [
-        ("no bot-inflated article on the list", result["listed"] == 0, str(result["listed"])),
-        (
-            f"flag precision >= {GOAL_PRECISION}",
-            result["precision"] >= GOAL_PRECISION,
-            f"{result['precision']:.3f}",
-        ),
-    ]
-    for what, met, figure in goals:
-        print(f"  {'met' if met else 'NOT MET':>7}  {what}: {figure}")
-    return all(met for _, met, _ in goals)
 
 
 def score(articles: list[Article], lists: dict[int, list[tuple[str, str]]], minutes: int) -> dict:
@@ -292,76 +253,6 @@ def print_report(result: dict, rule: str) -> bool:
         ("no steady article in the clean hour", not result["clean_steady"], str(len(result["clean_steady"]))),
     ]
     print("\ngoals:")
-    for what, met, figure in goals:
-        print(f"  {'met' if met else 'NOT MET':>7}  {what}: {figure}")
-    return all(met for _, met, _ in goals)
-
-
-def watched_articles(articles: list[Article], seed: int) -> list[Article]:
-    """Every other riser, every burst and faller, and as many steady articles (seeded)."""
-    risers = [a for a in articles if a.kind == "riser"][::2]
-    others = [a for a in articles if a.kind in ("burst", "faller")]
-    steady = [a for a in articles if a.kind == "steady"]
-    rng = np.random.default_rng(seed)
-    picked = rng.choice(len(steady), size=min(len(risers), len(steady)), replace=False)
-    return risers + others + [steady[i] for i in sorted(picked)]
-
-
-def watch(settings: Settings, watched: list[Article]) -> None:
-    """Put each watched article on the watch list as an entity of its own, as the API writes it."""
-    client, keys = redis_client(settings), EditKeys(settings.redis)
-    change = change_watchlist_script(client)
-    for article in watched:
-        args = change_watchlist_args(settings, f"{article.project} {article.title}", [article.title])
-        change(keys=[keys.watchlist, keys.watchlist_version], args=args)
-
-
-def score_traffic_alerts(settings: Settings, watched: list[Article]) -> dict:
-    """TRAFFIC_SPIKE's precision, recall over the watched goal risers, and risers alerted twice."""
-    client = redis_client(settings)
-    by_name = {(a.project, a.title): a for a in watched}
-    alerts = [
-        alert
-        for alert in map(json.loads, client.zrange(EditKeys(settings.redis).alerts, 0, -1))
-        if alert["alert_type"] == TRAFFIC_SPIKE
-    ]
-    alerted: Counter = Counter()
-    right, wrong = 0, Counter()
-    for alert in alerts:
-        article = by_name.get((alert["project"], alert["title"]))
-        minute = (alert["timestamp_ms"] - minute_ms(0)) // MINUTE_MS
-        if article is not None and is_rising_at(article, minute):
-            right += 1
-            alerted[(article.project, article.title)] += 1
-        else:
-            wrong[article.kind if article else "not watched"] += 1
-    goal = [a for a in watched if in_goal(a)]
-    found = [a for a in goal if alerted[(a.project, a.title)]]
-    return {
-        "alerts": len(alerts),
-        "precision": right / len(alerts) if alerts else 1.0,
-        "wrong": wrong,
-        "goal": len(goal),
-        "recall": len(found) / len(goal) if goal else 1.0,
-        "twice": sum(n > 1 for n in alerted.values()),
-        "watched": Counter(a.kind for a in watched),
-    }
-
-
-def print_traffic_report(result: dict) -> bool:
-    watched = ", ".join(f"{n} {kind}" for kind, n in sorted(result["watched"].items()))
-    print(f"\nTRAFFIC_SPIKE: watched {watched}; {result['alerts']} alerts")
-    print(f"  precision {result['precision']:.3f}; wrong: {dict(result['wrong']) or 'none'}")
-    print(f"  recall over {result['goal']} watched goal risers: {result['recall']:.3f}")
-    goals = [
-        (
-            f"precision >= {GOAL_PRECISION}",
-            result["precision"] >= GOAL_PRECISION,
-            f"{result['precision']:.3f}",
-        ),
-        (f"recall >= {GOAL_RECALL}", result["recall"] >= GOAL_RECALL, f"{result['recall']:.3f}"),
-        ("no riser alerted twice", result["twice"] == 0, str(result["twice"])),
-    ]
     for what, met, figure in goals:
         print(f"  {'met' if met else 'NOT MET':>7}  {what}: {figure}")
     return all(met for _, met, _ in goals)

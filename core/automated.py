@@ -56,6 +56,13 @@ def mobile_share(desktop: int, mobile: int) -> float | None:
     return None if share is None else 1.0 - share
 
 
+def mobile_share_up_to(access_by_hour: dict[int, tuple[int, int]], hour: int) -> float | None:
+    """The mobile share of (desktop, mobile) views by hour of day, over hours 0..``hour``."""
+    desktop = sum(d for h, (d, _) in access_by_hour.items() if h <= hour)
+    mobile = sum(m for h, (_, m) in access_by_hour.items() if h <= hour)
+    return mobile_share(desktop, mobile)
+
+
 def likely_automated(
     desktop: int, mobile: int, wiki_desktop: int, wiki_mobile: int, rule: AccessRule
 ) -> bool:

@@ -77,6 +77,8 @@ class AnomalousArticle:
     # any hour so far, and the latest hour's z. None in lists published before the job computed them.
     day_poisson_z: float | None = None
     hour_poisson_z: float | None = None
+    # The mobile site's share of today's views of known access up to the hour (None: none known).
+    mobile_share: float | None = None
 
 
 @dataclass(frozen=True)

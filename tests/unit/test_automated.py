@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.automated import AccessRule, desktop_share, likely_automated, mobile_share, trending_lists
+from core.automated import (
+    AccessRule,
+    desktop_share,
+    likely_automated,
+    mobile_share,
+    mobile_share_up_to,
+    trending_lists,
+)
 from core.trending import Hour, TrendingRule
 
 RULE = AccessRule()
@@ -38,6 +45,9 @@ def test_too_few_views_of_known_access_are_not_judged() -> None:
 def test_shares_of_known_access() -> None:
     assert desktop_share(1, 3) == 0.25 and mobile_share(1, 3) == 0.75
     assert desktop_share(0, 0) is None and mobile_share(0, 0) is None
+    by_hour = {0: (10, 30), 1: (0, 0), 5: (50, 10)}  # an anomaly item's day so far
+    assert mobile_share_up_to(by_hour, 1) == 0.75 and mobile_share_up_to(by_hour, 5) == 0.4
+    assert mobile_share_up_to({}, 5) is None
 
 
 def test_flagged_articles_leave_the_list_and_are_listed_apart() -> None:
