@@ -40,6 +40,7 @@ bench:  ## benchmarks against the real stack (the stack must be up: make up)
 	.stack/venv/bin/python bench/clickstream_ingest.py
 	.stack/venv/bin/python bench/edit_throughput.py
 	.stack/venv/bin/python bench/bot_detection.py
+	.stack/venv/bin/python bench/wikipedia_source.py
 
 soak:  ## the live system for two hours at 3,000 events/s with the batch jobs beside it (the stack must be up)
 	.stack/venv/bin/python bench/soak.py --minutes 120 --rate 3000

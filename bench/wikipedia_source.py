@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wiki-views", type=int, default=9_000_000, help="en.wikipedia's views in the hour")
     parser.add_argument("--other-lines", type=int, default=4_000_000, help="lines of other wikis")
     parser.add_argument("--backfill-hours", type=int, default=24, help="hours backfilled from the mirror")
+    parser.add_argument("--backfill-only", action="store_true", help="skip the one-hour measurements")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
@@ -101,63 +102,70 @@ def main(argv: list[str] | None = None) -> int:
     with private_pipeline("wp") as (_, env, _settings), tempfile.TemporaryDirectory() as downloads:
         env |= {"WIKITRENDS_WIKIPEDIA_DOWNLOAD_DIR": downloads}
         settings = load_settings(env)
-        site = DumpsSite(
-            mirror.base_url, settings.wikipedia.checksum_file, RetryPolicy.of(settings.wikipedia), stop
-        )
-        files = HourFiles(site, DumpsArchive(settings), settings)
-        started = time.monotonic()
-        local, digest = files.get(HOUR)
-        fetch_s = time.monotonic() - started
-
-        projects = frozenset({"en.wikipedia"})
-        started = time.monotonic()
-        hour_ms = int(HOUR.timestamp() * 1000)
-        with read_text_lines(str(local), settings) as lines:
-            hour = read_hour(lines, hour_ms, projects, settings.articles, ReplayStats(), local.name)
-        pages, timestamps = spread_over_hour(hour.views, hour_ms, 1)
-        read_s = time.monotonic() - started
-
-        bootstrap = settings.kafka.bootstrap
-        ensure_ledger_topic(bootstrap, settings.kafka.wikipedia_hours_topic)
-        sink = PageRequestSink(
-            bootstrap,
-            settings.kafka.pageviews_topic,
-            transactional_id=f"{settings.wikipedia.transactional_id}-bench",
-        )
-        sender = HourSender(
-            sink, settings.kafka.wikipedia_hours_topic, "bench", settings, projects, True, 1, stop
-        )
-        started = time.monotonic()
-        sender.send(HOUR, local, digest, None)
-        sink.close()
-        send_s = time.monotonic() - started
-
-        baseline = PageRequestSink(bootstrap, settings.kafka.dead_letter_topic, client_id="baseline")
-        encoded = encoded_pages(hour)
-        started = time.monotonic()
-        for begin in range(0, pages.size, CHUNK):
-            keys, values = page_requests(
-                encoded, pages[begin : begin + CHUNK].tolist(), timestamps[begin : begin + CHUNK].tolist()
+        if not args.backfill_only:
+            site = DumpsSite(
+                mirror.base_url, settings.wikipedia.checksum_file, RetryPolicy.of(settings.wikipedia), stop
             )
-            baseline.send_many(keys, values)
-        baseline.close()
-        baseline_s = time.monotonic() - started
-        site.close()
+            files = HourFiles(site, DumpsArchive(settings), settings)
+            started = time.monotonic()
+            local, digest = files.get(HOUR)
+            fetch_s = time.monotonic() - started
 
-        events = int(pages.size)
-        print(f"\none hour of en.wikipedia ({events:,} page requests of {len(hour.titles):,} lines kept):")
-        megabytes, line_count = len(payload) / 1e6, text.count("\n")
-        print(f"  fetch (download, verify, keep on S3)   {fetch_s:6.1f} s  {megabytes / fetch_s:,.1f} MB/s")
-        print(f"  read (parse, filter, spread)           {read_s:6.1f} s  {rate(line_count, read_s)} lines")
-        print(
-            f"  send (transactions and ledger)         {send_s:6.1f} s  {rate(events, send_s)} page requests"
-        )
-        print(
-            f"  baseline: plain sink, no transactions  {baseline_s:6.1f} s  {rate(events, baseline_s)}"
-            f"  (ratio {baseline_s / send_s:.2f})"
-        )
-        total = fetch_s + read_s + send_s
-        print(f"  an hour of traffic sent in {total:,.0f} s: {3600 / total:,.1f}x real time")
+            projects = frozenset({"en.wikipedia"})
+            started = time.monotonic()
+            hour_ms = int(HOUR.timestamp() * 1000)
+            with read_text_lines(str(local), settings) as lines:
+                hour = read_hour(lines, hour_ms, projects, settings.articles, ReplayStats(), local.name)
+            pages, timestamps = spread_over_hour(hour.views, hour_ms, 1)
+            read_s = time.monotonic() - started
+
+            bootstrap = settings.kafka.bootstrap
+            ensure_ledger_topic(bootstrap, settings.kafka.wikipedia_hours_topic)
+            sink = PageRequestSink(
+                bootstrap,
+                settings.kafka.pageviews_topic,
+                transactional_id=f"{settings.wikipedia.transactional_id}-bench",
+            )
+            sender = HourSender(
+                sink, settings.kafka.wikipedia_hours_topic, "bench", settings, projects, True, 1, stop
+            )
+            started = time.monotonic()
+            sender.send(HOUR, local, digest, None)
+            sink.close()
+            send_s = time.monotonic() - started
+
+            baseline = PageRequestSink(bootstrap, settings.kafka.dead_letter_topic, client_id="baseline")
+            encoded = encoded_pages(hour)
+            started = time.monotonic()
+            for begin in range(0, pages.size, CHUNK):
+                keys, values = page_requests(
+                    encoded, pages[begin : begin + CHUNK].tolist(), timestamps[begin : begin + CHUNK].tolist()
+                )
+                baseline.send_many(keys, values)
+            baseline.close()
+            baseline_s = time.monotonic() - started
+            site.close()
+
+            events = int(pages.size)
+            print(
+                f"\none hour of en.wikipedia ({events:,} page requests of {len(hour.titles):,} lines kept):"
+            )
+            megabytes, line_count = len(payload) / 1e6, text.count("\n")
+            print(
+                f"  fetch (download, verify, keep on S3)   {fetch_s:6.1f} s  {megabytes / fetch_s:,.1f} MB/s"
+            )
+            print(
+                f"  read (parse, filter, spread)           {read_s:6.1f} s  {rate(line_count, read_s)} lines"
+            )
+            print(
+                f"  send (transactions and ledger)         {send_s:6.1f} s  {rate(events, send_s)} requests"
+            )
+            print(
+                f"  baseline: plain sink, no transactions  {baseline_s:6.1f} s  {rate(events, baseline_s)}"
+                f"  (ratio {baseline_s / send_s:.2f})"
+            )
+            total = fetch_s + read_s + send_s
+            print(f"  an hour of traffic sent in {total:,.0f} s: {3600 / total:,.1f}x real time")
 
         if args.backfill_hours:
             first = HOUR.replace(hour=0)
