@@ -73,6 +73,6 @@ def wikipedia_batch_setup(settings: Settings, wikis: str, unpause) -> int:
     say(
         "batch set-up: done. Airflow computes each hour's anomalies once the Wikipedia source has sent "
         "the hour (about two hours after it began). No clickstream is ingested for real traffic: ingest "
-        "Wikimedia's monthly files with batch/clickstream.py (docs/operations.md)."
+        "Wikimedia's monthly files with batch/clickstream.py (docs/clickstream.md)."
     )
     return 0
