@@ -95,8 +95,15 @@ class NavigationStore:
         """The bucket's summaries as one Arrow table (kept columnar: an enwiki bucket holds some 20,000
         articles, whose rows as Python objects would take a hundred times the memory); None when empty."""
         bucket = self.settings.s3.bucket
+        # Small files, read in the calling thread: no Arrow thread pool is started for them, so a one-shot
+        # process (python -m batch.navigation --once) has none to tear down at exit (one such exit aborted
+        # with "terminate called without an active exception" on a CI run).
         tables = [
-            pq.read_table(io.BytesIO(self.client.get_object(Bucket=bucket, Key=key)["Body"].read()))
+            pq.read_table(
+                io.BytesIO(self.client.get_object(Bucket=bucket, Key=key)["Body"].read()),
+                use_threads=False,
+                pre_buffer=False,
+            )
             for key in list_keys(self.client, bucket, prefix + "/")
             if key.endswith(".parquet")
         ]
