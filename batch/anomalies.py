@@ -168,9 +168,15 @@ def with_mobile_share(article: AnomalousArticle, access: dict, hour: int) -> Ano
 
 
 def score_day(
-    settings: Settings, args: argparse.Namespace, day: str, today: DataFrame, history: DataFrame
+    settings: Settings,
+    args: argparse.Namespace,
+    day: str,
+    today: DataFrame,
+    history: DataFrame,
+    paths: list[str],
 ) -> list[AnomalySnapshot]:
-    """Score hours --from-hour..--hour of one day; the distances go to S3, the snapshots are returned."""
+    """Score hours --from-hour..--hour of one day (``today``, read from ``paths``); the distances go to
+    S3, the snapshots are returned."""
     scored_hours = list(range(args.from_hour, args.hour + 1))
     distances = anomaly_distances(
         today, history, scored_hours, args.min_hourly_views, args.min_poisson_z, prune=not args.no_pruning
@@ -189,9 +195,7 @@ def score_day(
         compared = dict(distances.groupBy("hour").count().collect())
     distances.unpersist()
     listed = {(a.project, a.title) for items in published.values() for a in items}
-    access = read_access_counts(
-        today.sparkSession, settings, hourly_counts_paths(settings, day, args.hour), listed
-    )
+    access = read_access_counts(today.sparkSession, settings, paths, listed)
     snapshots = []
     for hour in scored_hours:
         articles = [
@@ -269,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             history = history.persist()  # read once for all the days
         for day in args.date:
             today = read_hourly_counts(spark, settings, paths[day]).filter(articles_only)
-            snapshots = score_day(settings, args, day, today, history)
+            snapshots = score_day(settings, args, day, today, history, paths[day])
             if args.no_publish:
                 log.info("%s: not published (--no-publish)", day)
             else:

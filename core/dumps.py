@@ -104,8 +104,8 @@ def decode_title(raw_title: str) -> str:
 
 def project_of(domain_code: str) -> str:
     """``en`` -> ``en.wikipedia``, ``en.m`` -> ``en.wikipedia``, ``de.b`` -> ``de.wikibooks``."""
-    language, *rest = domain_code.lower().split(".")
-    if language in WIKIMEDIA_SITES and rest[:1] == ["m"]:
+    language, wikimedia_site, rest = _split_domain_code(domain_code)
+    if wikimedia_site:
         return f"{language}.wikimedia"
     parts = [part for part in rest if part not in ACCESS_MARKERS]
     if len(parts) > 1 or (parts and parts[0] not in PROJECT_SUFFIXES):
@@ -114,13 +114,20 @@ def project_of(domain_code: str) -> str:
     return f"{language}.{family}"
 
 
+def _split_domain_code(domain_code: str) -> tuple[str, bool, list[str]]:
+    """(language, whether it is a wikimedia.org site, the parts after it): ``commons.m.m`` ->
+    ("commons", True, ["m"]); ``de.m.voy`` -> ("de", False, ["m", "voy"])."""
+    language, *rest = domain_code.lower().split(".")
+    if language in WIKIMEDIA_SITES and rest[:1] == ["m"]:
+        return language, True, rest[1:]
+    return language, False, rest
+
+
 def access_of(domain_code: str) -> str:
     """The site a line's views came from: ``en.m``, ``en.zero``, ``de.m.voy`` -> mobile-web; ``en`` ->
     desktop (``commons.m`` is Commons' desktop site, ``commons.m.m`` its mobile one). The dumps cannot
     tell the mobile app from the mobile web: both are counted on the mobile domain."""
-    language, *rest = domain_code.lower().split(".")
-    if language in WIKIMEDIA_SITES and rest[:1] == ["m"]:
-        rest = rest[1:]
+    _, _, rest = _split_domain_code(domain_code)
     return "mobile-web" if any(part in ACCESS_MARKERS for part in rest) else "desktop"
 
 

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from core.config import Settings
 from core.dumps import dump_file_name
-from core.dumps_site import HOUR, HourSent, floor_hour, hour_file_path, iso_hour, listed_hours
+from core.dumps_site import HOUR, HourSent, floor_hour, hour_file_path, iso_hour, listed_hours, month_folder
 from producer.dumps_site import DumpsSite, HourNotPublished, SiteUnavailable, seconds
 from producer.replay import ReplayStats, encoded_pages, page_requests, read_hour, spread_over_hour
 from producer.sink import PageRequestSink, Progress, StopFlag
@@ -80,6 +80,7 @@ class HourFiles:
         self.folder = settings.wikipedia.download_path(settings.stack)
         self.unverified_after_s = settings.wikipedia.unverified_after_minutes * 60
         self._listed_without_digest: dict[datetime, float] = {}
+        self._months: dict[str, tuple[list[datetime], dict[str, str]]] = {}  # what each folder said
         self.bytes_downloaded = 0
 
     def local_path(self, hour_start: datetime) -> Path:
@@ -102,9 +103,9 @@ class HourFiles:
         if kept is not None:
             return kept
         name, local = dump_file_name(hour_start), self.local_path(hour_start)
-        if hour_start not in listed_hours(self.site.month_files(hour_start)):
+        listed, digest = self._published(hour_start)
+        if not listed:
             raise HourNotPublished(f"{name} is not listed yet")
-        digest = self.site.checksums(hour_start).get(name, "")
         if not digest:
             first_seen = self._listed_without_digest.setdefault(hour_start, self.clock())
             if self.clock() - first_seen < self.unverified_after_s:
@@ -120,6 +121,17 @@ class HourFiles:
         self.archive.keep(hour_start, local, digest)
         log.info("%s: %s bytes verified and kept at %s", name, f"{size:,}", self.archive.uri(hour_start))
         return digest
+
+    def _published(self, hour_start: datetime) -> tuple[bool, str]:
+        """Whether the hour's file is listed, and its published digest ("" if none yet). A month's listing
+        and checksums are read again only when they lack the hour: a backfill of a month reads them
+        once, not once an hour."""
+        month, name = month_folder(hour_start), dump_file_name(hour_start)
+        hours, digests = self._months.get(month, ((), {}))
+        if hour_start not in hours or name not in digests:
+            hours, digests = listed_hours(self.site.month_files(hour_start)), self.site.checksums(hour_start)
+            self._months[month] = (hours, digests)
+        return hour_start in hours, digests.get(name, "")
 
     def done_with(self, hour_start: datetime) -> None:
         self.local_path(hour_start).unlink(missing_ok=True)
