@@ -1,7 +1,11 @@
 # Entry points for people; each target is a thin call into deploy/local/.
 PYTHON ?= python3
 
-.PHONY: help run up status down install test lint format bench soak
+.PHONY: help run up status down install test test-cluster lint format bench soak
+
+# PROFILE=cluster: the same targets on the cluster layout (configs/cluster.toml: three Kafka brokers,
+# Flink with two TaskManagers and state on S3, Spark standalone).
+export WIKITRENDS_CONFIG := $(if $(PROFILE),$(CURDIR)/configs/$(PROFILE).toml,$(WIKITRENDS_CONFIG))
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -9,7 +13,7 @@ help:  ## list the targets
 run:  ## install what is missing and bring the whole system up (SOURCE=wikipedia WIKIS=en,de: real traffic)
 	$(PYTHON) deploy/local/run.py $(if $(SOURCE),--source $(SOURCE)) $(if $(WIKIS),--wikis $(WIKIS))
 
-up:  ## start the local stack only (Redis, MinIO, Kafka, Flink)
+up:  ## start the local stack only (Redis, MinIO, Kafka, Flink; PROFILE=cluster: the cluster layout)
 	$(PYTHON) deploy/local/stack.py start
 
 status:  ## show what runs, where, and its memory
@@ -23,6 +27,9 @@ install:  ## download and build everything, start nothing
 
 test:  ## lint, unit tests, then integration tests against the real stack
 	bash deploy/local/test.sh
+
+test-cluster:  ## the cluster suite: the cluster layout started, tested against the oracle, stopped
+	bash deploy/local/test-cluster.sh
 
 lint:  ## ruff check and format check
 	.stack/venv/bin/ruff check . && .stack/venv/bin/ruff format --check .

@@ -66,7 +66,7 @@ def spark_session(app_name: str, settings: Settings | None = None) -> SparkSessi
             .config("spark.driver.memory", settings.spark.driver_memory)
             .config("spark.jars", ",".join(str(jar) for jar in jars))
         )
-        for key, value in settings.spark.loopback_conf.items():
+        for key, value in {**settings.spark.loopback_conf, **settings.spark.executor_conf}.items():
             builder = builder.config(key, value)
         # Python code that runs in Spark's workers (pandas functions) needs this interpreter and the
         # repository, as spark-submit gives them (deploy/local/stack_manager/configs.py).

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.admin import NewTopic
 
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import pipeline_topics
+from stores.clients import new_topic
 
 
 @contextmanager
@@ -28,7 +28,7 @@ def private_pipeline(prefix: str) -> Iterator[tuple[str, dict[str, str], Setting
     settings = load_settings(env)
     topics = pipeline_topics(settings.kafka)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
-    admin.create_topics([NewTopic(topic, settings.kafka.partitions, 1) for topic in topics])
+    admin.create_topics([new_topic(settings.kafka, topic) for topic in topics])
     try:
         yield tag, env, settings
     finally:

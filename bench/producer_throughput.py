@@ -20,7 +20,6 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from kafka import KafkaAdminClient, KafkaProducer  # noqa: E402
-from kafka.admin import NewTopic  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
 from producer.sink import StopFlag  # noqa: E402
@@ -31,6 +30,7 @@ from producer.world import (  # noqa: E402
     minute_events_with_access,  # noqa: E402
     parse_time_ms,
 )
+from stores.clients import new_topic  # noqa: E402
 
 START = parse_time_ms("2026-03-02T12:00:00Z")
 
@@ -85,7 +85,7 @@ def main() -> int:
     bootstrap = settings.kafka.bootstrap
     topic = f"bench-producer-{uuid.uuid4().hex[:6]}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(topic, num_partitions=settings.kafka.partitions, replication_factor=1)])
+    admin.create_topics([new_topic(settings.kafka, topic)])
     catalogue = Catalogue(args.catalogue_size)
     catalogue.probabilities  # build the 6 M-article CDF once, outside the timings  # noqa: B018
     run = make_run(args.events, catalogue)

@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaAdminClient  # noqa: E402
-from kafka.admin import NewTopic  # noqa: E402
 
 from bench.pipeline import read_back, start_live_producer  # noqa: E402
 from core.anomalies import MIN_SCORED_DAYS  # noqa: E402
@@ -50,7 +49,12 @@ from core.contracts import (  # noqa: E402
 )
 from core.snapshots import decode_trending  # noqa: E402
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, hour_start_of, topic_digit  # noqa: E402
-from stores.clients import flink_rest, redis_client, s3_client  # noqa: E402
+from stores.clients import (  # noqa: E402
+    flink_rest,
+    new_topic,  # noqa: E402
+    redis_client,
+    s3_client,
+)
 from streaming.flink_jobs import cancel, submit  # noqa: E402
 
 SPARK_SUBMIT = ROOT / "deploy" / "local" / "spark-submit"
@@ -187,9 +191,9 @@ def main() -> int:
     tag = f"soak{uuid.uuid4().hex[:6]}"
     env = {**os.environ, **private_names(tag)}
     settings = load_settings(env)
-    log = settings.stack.home_path / "logs" / f"{tag}-batch.log"
+    log = settings.stack.state_path / "logs" / f"{tag}-batch.log"
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
-    admin.create_topics([NewTopic(t, settings.kafka.partitions, 1) for t in pipeline_topics(settings.kafka)])
+    admin.create_topics([new_topic(settings.kafka, t) for t in pipeline_topics(settings.kafka)])
     say(
         f"run {tag}: {args.rate:,} events/s for {args.minutes} min; "
         f"batch jobs {'off' if args.no_batch else 'on'}"

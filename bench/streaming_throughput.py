@@ -31,13 +31,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaAdminClient  # noqa: E402
-from kafka.admin import NewTopic  # noqa: E402
 
 from bench.pipeline import fast_consumer, private_pipeline, start_live_producer, topic_size  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.contracts import Keys  # noqa: E402
 from core.snapshots import decode_trending  # noqa: E402
-from stores.clients import flink_rest, redis_client  # noqa: E402
+from stores.clients import (  # noqa: E402
+    flink_rest,
+    new_topic,  # noqa: E402
+    redis_client,
+)
 from streaming.flink_jobs import cancel, submit  # noqa: E402
 
 PYTHON = sys.executable
@@ -205,7 +208,7 @@ def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int,
     }
     settings = load_settings(env)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
-    admin.create_topics([NewTopic(settings.kafka.pageviews_topic, settings.kafka.partitions, 1)])
+    admin.create_topics([new_topic(settings.kafka, settings.kafka.pageviews_topic)])
     producer = start_live_producer(env, rate, "2h")
     client = redis_client(settings)
     keys = Keys(settings.redis)

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--truth",
         type=Path,
-        default=settings.stack.home_path / "runs" / "live-ground-truth.json",
+        default=settings.stack.state_path / "runs" / "live-ground-truth.json",
         help="the producer's ground truth (default %(default)s)",
     )
     parser.add_argument("--from", dest="first", help="first minute scored (ISO time; default: oldest kept)")

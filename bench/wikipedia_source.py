@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             read_s = time.monotonic() - started
 
             bootstrap = settings.kafka.bootstrap
-            ensure_ledger_topic(bootstrap, settings.kafka.wikipedia_hours_topic)
+            ensure_ledger_topic(settings.kafka, bootstrap, settings.kafka.wikipedia_hours_topic)
             sink = PageRequestSink(
                 bootstrap,
                 settings.kafka.pageviews_topic,

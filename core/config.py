@@ -107,8 +107,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         settings.streaming.access_rule  # noqa: B018
     except ValueError as exc:
         raise ConfigError(f"[streaming] {exc}") from exc
-    # Another deployment's file brings its own keys (or empty ones: an IAM role), not the local pair.
-    return settings if override_file else _with_local_credentials(settings)
+    # Another deployment's file brings its own keys (or empty ones: an IAM role), not the local pair;
+    # a profile of the local stack (configs/cluster.toml) has its own generated pair.
+    return settings if override_file and not settings.stack.profile else _with_local_credentials(settings)
 
 
 def _with_local_credentials(settings: Settings) -> Settings:
@@ -117,7 +118,7 @@ def _with_local_credentials(settings: Settings) -> Settings:
     if s3.access_key and s3.secret_key:
         return settings
     try:
-        generated = tomllib.loads((settings.stack.home_path / LOCAL_CREDENTIALS_FILE).read_text()).get(
+        generated = tomllib.loads((settings.stack.state_path / LOCAL_CREDENTIALS_FILE).read_text()).get(
             "s3", {}
         )
     except (OSError, tomllib.TOMLDecodeError):

@@ -118,7 +118,7 @@ def run_synthetic_edits(args, settings, stop: StopFlag, catalogue: Catalogue, st
         start_ms,
         "synthetic edits",
     )
-    truth = args.ground_truth or settings.stack.home_path / "runs" / f"edits-ground-truth-{args.seed}.json"
+    truth = args.ground_truth or settings.stack.state_path / "runs" / f"edits-ground-truth-{args.seed}.json"
     truth.parent.mkdir(parents=True, exist_ok=True)
     truth.write_text(
         json.dumps(

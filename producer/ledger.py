@@ -11,17 +11,18 @@ import logging
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from core.dumps_site import HourSent
+from core.settings import KafkaSettings
+from stores.clients import new_topic
 
 log = logging.getLogger("producer.ledger")
 IDLE_POLL_MS = 500
 READ_TIMEOUT_S = 60
 
 
-def ensure_ledger_topic(bootstrap: str, topic: str, replication: int = 1) -> None:
+def ensure_ledger_topic(kafka: KafkaSettings, bootstrap: str, topic: str) -> None:
     """Create the ledger topic (one partition, compacted) unless it exists."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     try:
@@ -29,7 +30,7 @@ def ensure_ledger_topic(bootstrap: str, topic: str, replication: int = 1) -> Non
             return
         try:
             admin.create_topics(
-                [NewTopic(topic, 1, replication, topic_configs={"cleanup.policy": "compact"})],
+                [new_topic(kafka, topic, 1, **{"cleanup.policy": "compact"})],
                 timeout_ms=30_000,
             )
             log.info("created the ledger topic %s", topic)

@@ -139,7 +139,7 @@ def run_wikipedia(args, settings, stop: StopFlag) -> int:
     site = DumpsSite(
         args.base_url, settings.wikipedia.checksum_file, RetryPolicy.of(settings.wikipedia), stop
     )
-    ensure_ledger_topic(args.bootstrap, ledger_topic)
+    ensure_ledger_topic(settings.kafka, args.bootstrap, ledger_topic)
     sink = PageRequestSink(
         args.bootstrap,
         args.topic,

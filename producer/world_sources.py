@@ -141,7 +141,7 @@ def run_synthetic(args, settings, stop: StopFlag) -> int:
     tracked = tuple(sorted({*range(min(5, catalogue.size)), *(catalogue.rank(t) for t in args.track)}))
     run = SyntheticRun(catalogue, args.seed, start_ms, minutes, args.views_per_minute, scenarios, tracked)
     truth_path = args.ground_truth or (
-        settings.stack.home_path
+        settings.stack.state_path
         / "runs"
         / f"ground-truth-{args.seed}-{time.strftime('%Y%m%dT%H%M', time.gmtime(start_ms / 1000))}.json"
     )

@@ -11,6 +11,7 @@ import urllib.request
 from typing import Any
 
 from core.config import Settings
+from core.settings import KafkaSettings
 
 
 def s3_client(settings: Settings, attempts: int | None = None):
@@ -53,6 +54,18 @@ def redis_client(settings: Settings, attempts: int | None = None):
         socket_connect_timeout=5,
         socket_timeout=30,
         **options,
+    )
+
+
+def new_topic(kafka: KafkaSettings, name: str, partitions: int | None = None, **configs: str):
+    """A topic to create, with the stack's replication and min.insync.replicas ([kafka]) and ``configs``."""
+    from kafka.admin import NewTopic
+
+    return NewTopic(
+        name,
+        num_partitions=partitions or kafka.partitions,
+        replication_factor=kafka.replication_factor,
+        topic_configs={**kafka.topic_configs, **configs},
     )
 
 

@@ -28,6 +28,7 @@ from stores.clients import flink_rest
 FLINK_CLI = REPO_ROOT / "deploy" / "local" / "flink"
 RESUME_FILE = "streaming-job.json"
 ACTIVE_STATES = ("CREATED", "RUNNING", "RESTARTING", "INITIALIZING")
+S3_SCHEMES = ("s3", "s3p", "s3a")
 
 
 def job_settings() -> Settings:
@@ -79,9 +80,7 @@ def cancel(settings: Settings, job_id: str, discard_checkpoints: bool = False) -
             if flink_rest(settings, f"/jobs/{job_id}")["state"] not in ACTIVE_STATES + ("CANCELLING",):
                 break
             time.sleep(1)
-        folder = local_path(settings.checkpoint_dir)
-        if folder is not None:
-            shutil.rmtree(folder / job_id, ignore_errors=True)
+        delete_tree(settings, f"{settings.checkpoint_dir.rstrip('/')}/{job_id}")
 
 
 def stop_with_savepoint(settings: Settings, job_id: str, timeout_s: float = 600) -> str:
@@ -108,14 +107,60 @@ def local_path(uri: str) -> Path | None:
     return Path(urllib.parse.unquote(parsed.path)) if parsed.scheme in ("file", "") else None
 
 
+def s3_folder(uri: str) -> tuple[str, str] | None:
+    """(bucket, key prefix without a trailing slash) of an s3: URI (Flink's S3 plugin); None otherwise."""
+    parsed = urllib.parse.urlparse(uri)
+    return (parsed.netloc, parsed.path.strip("/")) if parsed.scheme in S3_SCHEMES else None
+
+
+def _s3_keys(settings: Settings, bucket: str, prefix: str) -> list[str]:
+    from stores.clients import list_keys, s3_client
+
+    return list_keys(s3_client(settings), bucket, prefix + "/")
+
+
 def newest_checkpoint(settings: Settings, job_id: str) -> str | None:
-    """The newest complete checkpoint a job left in the local checkpoint folder, or None."""
-    folder = local_path(settings.checkpoint_dir)
-    if folder is None:
+    """The newest complete checkpoint a job left (on the local disk or on S3), or None."""
+    root = f"{settings.checkpoint_dir.rstrip('/')}/{job_id}"
+    folder, on_s3 = local_path(root), s3_folder(root)
+    if folder is not None:
+        complete = [str(meta.parent) for meta in folder.glob("chk-*/_metadata")]
+    elif on_s3 is not None:
+        bucket, prefix = on_s3
+        scheme = urllib.parse.urlparse(root).scheme
+        complete = [
+            f"{scheme}://{bucket}/{key.removesuffix('/_metadata')}"
+            for key in _s3_keys(settings, bucket, prefix)
+            if key.endswith("/_metadata") and key.split("/")[-2].startswith("chk-")
+        ]
+    else:
         return None
-    complete = [meta.parent for meta in (folder / job_id).glob("chk-*/_metadata")]
-    newest = max(complete, key=lambda chk: int(chk.name.removeprefix("chk-")), default=None)
-    return str(newest) if newest else None
+    return max(complete, key=lambda chk: int(chk.rsplit("chk-", 1)[1]), default=None)
+
+
+def has_metadata(settings: Settings, location: str) -> bool:
+    """Whether a savepoint or checkpoint is still there (its _metadata file); True where we cannot look."""
+    folder, on_s3 = local_path(location), s3_folder(location)
+    if folder is not None:
+        return (folder / "_metadata").exists()
+    if on_s3 is not None:
+        return f"{on_s3[1]}/_metadata" in _s3_keys(settings, *on_s3)
+    return True
+
+
+def delete_tree(settings: Settings, location: str) -> None:
+    """Delete a folder of checkpoints or a savepoint, on the local disk or on S3."""
+    folder, on_s3 = local_path(location), s3_folder(location)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+    elif on_s3 is not None:
+        from stores.clients import s3_client
+
+        client, (bucket, prefix) = s3_client(settings), on_s3
+        keys = _s3_keys(settings, bucket, prefix)
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            client.delete_objects(Bucket=bucket, Delete={"Objects": batch})
 
 
 @dataclass
@@ -148,20 +193,18 @@ class ResumeRecord:
         newest = newest_checkpoint(settings, self.job_id)
         if newest:
             return newest
-        if self.started_from:
-            folder = local_path(self.started_from)
-            if folder is None or (folder / "_metadata").exists():
-                return self.started_from
+        if self.started_from and has_metadata(settings, self.started_from):
+            return self.started_from
         return None
 
 
 def discard_restore_point(settings: Settings, location: str) -> None:
-    """Delete a savepoint, or the whole checkpoint folder of the job a checkpoint belongs to (local only)."""
-    folder = local_path(location)
-    checkpoints = local_path(settings.checkpoint_dir)
-    if folder is None or not folder.exists():
-        return
-    if checkpoints is not None and folder.parent.parent == checkpoints:  # <checkpoints>/<job id>/chk-N
-        shutil.rmtree(folder.parent, ignore_errors=True)
+    """Delete a savepoint, or the whole checkpoint folder of the job a checkpoint belongs to."""
+    folder, checkpoints = local_path(location), local_path(settings.checkpoint_dir)
+    if folder is not None:  # paths compared, as a location may be a path or a file: URI
+        in_checkpoints = checkpoints is not None and folder.parent.parent == checkpoints
+        job_folder = str(folder.parent)
     else:
-        shutil.rmtree(folder, ignore_errors=True)
+        job_folder = location.rstrip("/").rsplit("/", 1)[0]
+        in_checkpoints = job_folder.rsplit("/", 1)[0] == settings.checkpoint_dir.rstrip("/")
+    delete_tree(settings, job_folder if in_checkpoints else location)  # <checkpoints>/<job id>/chk-N

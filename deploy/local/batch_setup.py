@@ -28,7 +28,7 @@ HISTORY_DAYS = 7
 
 def batch_setup_done(settings: Settings) -> Path:
     """The file that says the batch set-up ran (it runs once per stack home)."""
-    return Layout(settings.stack.home_path).run / "batch-setup.done"
+    return Layout.of(settings).run / "batch-setup.done"
 
 
 def wait_until_the_stream_is_current(settings: Settings, timeout_s: float = 1800) -> None:
@@ -65,7 +65,7 @@ def batch_setup(settings: Settings) -> int:
     say("batch set-up: waiting until the streaming job has caught up with the clock …")
     wait_until_the_stream_is_current(settings)
     os.nice(10)  # children (Spark, the history writer) inherit it
-    python = str(Layout(settings.stack.home_path).venv_python)
+    python = str(Layout.of(settings).venv_python)
     counts = f"{settings.s3.bucket}/{settings.s3.hourly_counts_prefix}"
     first_day = stream_start.date() - timedelta(days=HISTORY_DAYS)
     last_day = stream_start.date() - timedelta(days=1)
@@ -137,7 +137,7 @@ def clickstream_steps(settings: Settings, python: str, stream_start: datetime) -
 
 def unpause_batch_dags(settings: Settings, timeout_s: float = 600) -> None:
     """Unpause the hourly, daily and bot detector DAGs once Airflow has read them (new DAGs start paused)."""
-    layout = Layout(settings.stack.home_path)
+    layout = Layout.of(settings)
     env = airflow.environment(settings, airflow.airflow_home(layout))
     deadline = time.monotonic() + timeout_s
     for dag in (HOURLY_DAG_ID, DAILY_DAG_ID, BOTS_DAG_ID):

@@ -49,7 +49,7 @@ def say(message: str) -> None:
 
 def live_start_file(settings: Settings) -> Path:
     """Where the first minute of the live stream is recorded (ISO), for the batch set-up."""
-    return Layout(settings.stack.home_path).run / "live-start"
+    return Layout.of(settings).run / "live-start"
 
 
 def stream_start(settings: Settings, resumed: bool) -> datetime:
@@ -90,7 +90,7 @@ def start_producer(settings: Settings, producer: ManagedProcess, python: str, st
 
 def live_ground_truth(settings: Settings) -> Path:
     """Where the live producer writes what it injects (bench/trending_live.py scores the lists against it)."""
-    return settings.stack.home_path / "runs" / "live-ground-truth.json"
+    return settings.stack.state_path / "runs" / "live-ground-truth.json"
 
 
 def start_edit_stream(producer: ManagedProcess, python: str, start: datetime) -> None:

@@ -26,7 +26,7 @@ SOURCES = ("synthetic", "wikipedia")
 
 def source_file(settings: Settings) -> Path:
     """Where the source of the running system is recorded, so that a later `make run` keeps it."""
-    return Layout(settings.stack.home_path).run / "source"
+    return Layout.of(settings).run / "source"
 
 
 def chosen_source(settings: Settings, asked: str | None) -> str:

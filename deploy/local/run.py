@@ -68,7 +68,7 @@ EDITS_JOB_NAME = "wikitrends-edits"
 
 def processes(settings: Settings) -> dict[str, ManagedProcess]:
     """What run.py starts beside the stack, each known by its pid file and the name in its command line."""
-    layout = Layout(settings.stack.home_path)
+    layout = Layout.of(settings)
     return {
         name: ManagedProcess(layout.pid_file(name), layout.log(name), marker=name)
         for name in (
@@ -126,7 +126,7 @@ def start_streaming_job(settings: Settings, fresh: bool) -> bool | None:
 def up(settings: Settings, fresh: bool = False, source: str = "synthetic", wikis: str = "") -> int:
     if subprocess.run([sys.executable, str(HERE / "stack.py"), "start"]).returncode != 0:
         return 1
-    python = str(Layout(settings.stack.home_path).venv_python)
+    python = str(Layout.of(settings).venv_python)
     resumed = False
     if flink_jobs.jobs_named(settings, JOB_NAME):
         say(f"the streaming job {JOB_NAME} is already running")
@@ -184,7 +184,7 @@ def up(settings: Settings, fresh: bool = False, source: str = "synthetic", wikis
                 "Airflow runs the hourly anomalies, the first at once"
             )
         )
-    layout = Layout(settings.stack.home_path)
+    layout = Layout.of(settings)
     web = f"http://{settings.web.host}:{settings.web.port}"
     origin = (
         f"  the Wikipedia source (hours sent)    {background['producer'].log}\n"
@@ -204,7 +204,7 @@ def up(settings: Settings, fresh: bool = False, source: str = "synthetic", wikis
         f"  Airflow (the batch DAGs)             {airflow.ui_url(settings)}"
         f"  (user {airflow.ADMIN_USER}, password in {airflow.admin_password_file(layout)})\n"
         f"  MinIO console (hourly counts)        http://{settings.s3.host}:{settings.s3.console_port}"
-        f"  (keys in {settings.stack.home_path / LOCAL_CREDENTIALS_FILE})\n"
+        f"  (keys in {settings.stack.state_path / LOCAL_CREDENTIALS_FILE})\n"
         "Stop it all with: make down",
         flush=True,
     )

@@ -28,8 +28,9 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from core.config import LOCAL_CREDENTIALS_FILE, ConfigError, load_settings  # noqa: E402
 from stack_manager import configs, debian, install  # noqa: E402
-from stack_manager.control import Stack  # noqa: E402
+from stack_manager.control import Stack, provision  # noqa: E402
 from stack_manager.layout import Layout, StackError, say, write_local_credentials  # noqa: E402
+from stack_manager.services import ensure_bucket  # noqa: E402
 
 # `stop` runs on the machine's Python as it is (it must work even if the environment is broken), and
 # the installs need no venv; `stop` and `status` never generate credentials.
@@ -60,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
     command(
         "start", "Install what is missing, start every service that is down, create the topics and bucket."
     )
+    command(
+        "provision",
+        "Create the pipeline's topics and bucket on the configured Kafka and S3 (also a real cluster's: "
+        "WIKITRENDS_CONFIG), with [kafka] partitions, replication_factor and min_insync_replicas.",
+    )
     command("status", "The pid, memory and address of each service; exit 1 if any is down.")
     stop = command("stop", "Stop every service, or the ones named, by process id (SIGKILL after 60 s).")
     stop.add_argument(
@@ -85,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
-        layout = Layout(settings.stack.home_path)
-        if args.command not in NO_CREDENTIALS and write_local_credentials(layout.home):
-            say(f"Generated the local S3 server's key pair in {layout.home / LOCAL_CREDENTIALS_FILE}")
+        layout = Layout.of(settings)
+        if args.command not in NO_CREDENTIALS and write_local_credentials(layout.state_home):
+            say(f"Generated the local S3 server's key pair in {layout.state_home / LOCAL_CREDENTIALS_FILE}")
             settings = load_settings()
         if args.command in INSTALLS_FIRST and not os.environ.get(INSTALLED):
             install.install(layout, test_tools=getattr(args, "test_tools", False))
@@ -119,6 +125,10 @@ def run(args: argparse.Namespace, settings, layout: Layout) -> int:
         stack.start()  # what it runs was installed before (main)
         say(f"Stack is up in {time.monotonic() - began:.0f} s:")
         stack.status()
+    elif args.command == "provision":
+        ensure_bucket(settings)
+        provision(settings)
+        say("The topics and the bucket are there.")
     elif args.command == "stop":
         stack.stop(args.services)
     elif args.command == "status":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on this machine: lint, unit tests, then the integration and
-# end-to-end suites against the real local stack, started once and shared.
+# end-to-end suites against the real local stack, started once and shared, then
+# the cluster suite on the cluster layout (deploy/local/test-cluster.sh).
 # Installs whatever is missing first, so it works on a fresh clone.
 # A stack that was already running is left running; one this script started is stopped.
 set -euo pipefail
@@ -53,4 +54,12 @@ status=0
 "$py" -m pytest tests/integration -q -m "not disturbs_stack" -n 2 --dist loadfile --durations=8 || status=$?
 echo "== the tests that stop, kill or restart a service of the stack, one at a time"
 "$py" -m pytest tests/integration -q -m disturbs_stack --durations=0 || status=$?
+
+if [ -n "$started" ]; then
+  echo "== stopping the local stack: the cluster layout runs next, in its memory"
+  trap - EXIT
+  stack stop
+fi
+echo "== the cluster suite (deploy/local/test-cluster.sh: the cluster layout, started and stopped)"
+bash deploy/local/test-cluster.sh || status=$?
 exit "$status"

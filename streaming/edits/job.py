@@ -100,6 +100,8 @@ def build(settings: Settings, args: argparse.Namespace) -> StreamExecutionEnviro
     )
     env.add_jars(*settings.stack.jar_uris("flink"))
     env.set_parallelism(args.parallelism)
+    # Key groups: the most subtasks its state can ever be rescaled to (kept by every savepoint).
+    env.set_max_parallelism(settings.flink.max_parallelism)
     env.enable_checkpointing(s.checkpoint_interval_seconds * 1000, CheckpointingMode.EXACTLY_ONCE)
     env.get_checkpoint_config().set_checkpoint_timeout(s.checkpoint_timeout_seconds * 1000)
 

@@ -116,6 +116,8 @@ def environments(
     )
     env.add_jars(*settings.stack.jar_uris("flink"))
     env.set_parallelism(args.parallelism or settings.flink.parallelism)
+    # Key groups: the most subtasks its state can ever be rescaled to (kept by every savepoint).
+    env.set_max_parallelism(settings.flink.max_parallelism)
     env.enable_checkpointing(s.checkpoint_interval_seconds * 1000, CheckpointingMode.EXACTLY_ONCE)
     checkpoints = env.get_checkpoint_config()
     checkpoints.set_min_pause_between_checkpoints(s.checkpoint_interval_seconds * 500)

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
 
 from core.config import Settings
 from stores import clients
@@ -91,14 +90,14 @@ def flink_overview(settings: Settings) -> dict:
 
 
 @pytest.fixture
-def new_topic(kafka_bootstrap: str) -> Iterator[Callable[[str], str]]:
+def new_topic(kafka_bootstrap: str, settings: Settings) -> Iterator[Callable[[str], str]]:
     """Creates uniquely named topics for one test and deletes them afterwards."""
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     created: list[str] = []
 
     def create(purpose: str, partitions: int = 2) -> str:
         name = f"test-{purpose}-{uuid.uuid4().hex[:8]}"
-        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+        admin.create_topics([clients.new_topic(settings.kafka, name, partitions)])
         created.append(name)
         return name
 

@@ -81,14 +81,20 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def kill_taskmanager(settings: Settings) -> None:
-    """SIGKILL the Flink TaskManager, as a crashed machine would, and start it again."""
-    pid = int((settings.stack.run_path / "flink-taskmanager.pid").read_text())
-    python_workers = descendants(pid)
+def kill_service(settings: Settings, name: str) -> None:
+    """SIGKILL one service of the stack by its pid file, as a crashed machine would; what it started
+    (a TaskManager's Python workers) is stopped too, as the machine's loss would."""
+    pid = int((settings.stack.run_path / f"{name}.pid").read_text())
+    children = descendants(pid)
     os.kill(pid, signal.SIGKILL)
-    for worker in python_workers:  # a killed TaskManager leaves its Python workers behind
+    for child in children:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(worker, signal.SIGTERM)
+            os.kill(child, signal.SIGTERM)
+
+
+def kill_taskmanager(settings: Settings, name: str = "flink-taskmanager") -> None:
+    """SIGKILL a Flink TaskManager, as a crashed machine would, and start it again."""
+    kill_service(settings, name)
     run_stack("start")
 
 

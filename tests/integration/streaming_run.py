@@ -21,7 +21,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
 
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import EditKeys, Keys, hourly_counts_key, pipeline_topics, windows_topic
@@ -31,7 +30,7 @@ from core.snapshots import decode_trending
 from core.traffic_alerts import traffic_alerts_of_lists
 from core.windows import MINUTE_MS, hour_start_of, hour_window_ends, topic_digit, window_starts_of
 from producer.world import parse_time_ms
-from stores.clients import flink_rest
+from stores.clients import flink_rest, new_topic
 from stores.edits import change_watchlist_args, change_watchlist_script, encode_alert
 from streaming import flink_jobs
 from tests.api_contract import check_alert_record
@@ -103,7 +102,7 @@ def isolated(kafka_bootstrap: str, redis_client, s3_client, flink_overview) -> I
     settings = load_settings(env)
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     topics = pipeline_topics(settings.kafka)
-    admin.create_topics([NewTopic(t, num_partitions=4, replication_factor=1) for t in topics])
+    admin.create_topics([new_topic(settings.kafka, t, 4) for t in topics])
     # The watch list as PUT /api/watchlist/<entity> leaves it: the job reads it when it starts.
     edit_keys = EditKeys(settings.redis)
     change_watchlist_script(redis_client)(

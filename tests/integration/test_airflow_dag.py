@@ -81,7 +81,7 @@ print(clickstream_dumps_present(dumps, "2026-02"), clickstream_dumps_present(dum
 
 
 def airflow_python(settings: Settings) -> str:
-    python = local_airflow.airflow_bin(Layout(settings.stack.home_path)) / "python"
+    python = local_airflow.airflow_bin(Layout.of(settings)) / "python"
     if not python.exists():
         pytest.fail(f"Airflow is not installed at {python}; run: python3 deploy/local/stack.py install")
     return str(python)
@@ -184,7 +184,7 @@ def test_the_scheduler_runs_the_hourly_dag_and_the_hour_is_published(
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
     }
-    airflow_bin = local_airflow.airflow_bin(Layout(private.stack.home_path))
+    airflow_bin = local_airflow.airflow_bin(Layout.of(private))
 
     def airflow_cli(*args: str) -> str:
         return local_airflow.cli(private, env, *args)

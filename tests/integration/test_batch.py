@@ -28,7 +28,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
 
 from batch.cli import run_job
 from batch.storage import AveragesPointer, hour_start_ms, read_pointer, write_pointer
@@ -38,6 +37,7 @@ from core.contracts import EditKeys, Keys, anomalies_key, anomaly_distances_key,
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import AnomalySnapshot, decode_anomalies
 from producer.world import HOUR_MS, Catalogue, hourly_views, parse_time_ms
+from stores.clients import new_topic
 from stores.edits import change_watchlist_args, change_watchlist_script
 from tests.api_contract import check_alert_record
 from tests.integration.streaming_run import read_topic
@@ -176,7 +176,7 @@ def world(s3_client, redis_client, kafka_bootstrap) -> Iterator[Run]:
     run = private_run()
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     alerts_topic = run.settings.kafka.edit_alerts_topic
-    admin.create_topics([NewTopic(alerts_topic, num_partitions=1, replication_factor=1)])
+    admin.create_topics([new_topic(run.settings.kafka, alerts_topic, 1)])
     run.producer(
         "history", *CATALOGUE, "--from", FIRST_DAY, "--days", str(HISTORY_DAYS), "--out", run.s3_uri("dumps")
     )

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer
-from kafka.admin import NewTopic
 
 from core.bots import DETECTED, LISTED
 from core.config import REPO_ROOT, Settings, load_settings
@@ -39,7 +38,7 @@ from core.edit_rules import LARGE_EDIT, AlertThresholds, WatchList, alerts_of_st
 from producer.edit_world import UNFLAGGED_BOT, bot_account, recentchange
 from producer.world import parse_time_ms
 from stores.bot_lists import current_pointer, read_bot_lists
-from stores.clients import list_keys, read_json_object, s3_client
+from stores.clients import list_keys, new_topic, read_json_object, s3_client
 from stores.edits import decode_activity
 from streaming import flink_jobs
 from tests.api_contract import check_alert_record, check_answer
@@ -101,7 +100,7 @@ def edit_run(kafka_bootstrap, redis_client, flink_overview, tmp_path_factory) ->
     )
     settings = load_settings(env)
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    admin.create_topics([NewTopic(topic, 2, 1) for topic in edit_topics(settings.kafka)])
+    admin.create_topics([new_topic(settings.kafka, topic, 2) for topic in edit_topics(settings.kafka)])
     job_id = flink_jobs.submit(env, "-py", "streaming/edits/job.py", "--job-name", tag)
     url, site = start_site(env)
     try:

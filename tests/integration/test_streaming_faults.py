@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer
-from kafka.admin import NewTopic
 
 from core.config import Settings, load_settings
 from core.contracts import Keys, hourly_counts_key
 from core.snapshots import decode_trending
 from core.windows import MINUTE_MS
-from stores.clients import flink_rest, list_keys
+from stores.clients import flink_rest, list_keys, new_topic
 from streaming import flink_jobs
 from tests.integration.helpers import kill_taskmanager, run_stack
 from tests.integration.streaming_run import (
@@ -48,7 +47,7 @@ def produce_in_parts(isolated: Isolated, tmp_path: Path, splits: list[int]) -> t
     """The same run written to a staging topic and cut by event time at ``splits``, to be fed part by part."""
     staging = f"{isolated.settings.kafka.pageviews_topic}-staging"
     admin = KafkaAdminClient(bootstrap_servers=isolated.settings.kafka.bootstrap)
-    admin.create_topics([NewTopic(staging, num_partitions=4, replication_factor=1)])
+    admin.create_topics([new_topic(isolated.settings.kafka, staging, 4)])
     try:
         truth = produce_run(isolated, tmp_path, topic=staging)
         parts: list[list] = [[] for _ in range(len(splits) + 1)]

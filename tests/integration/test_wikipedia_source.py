@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.admin import NewTopic
 
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.dumps_site import HourSent, hour_file_path, hours_between, iso_hour
+from stores.clients import new_topic
 from tests.dumps_mirror import DumpsMirror, expected_views, hour_text
 from tests.integration.test_batch import private_run, read_averages_rows
 from tests.oracle import parse_page_request
@@ -47,7 +47,7 @@ class SourceRun:
         }
         self.settings: Settings = load_settings(self.env)
         admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap)
-        admin.create_topics([NewTopic(self.settings.kafka.pageviews_topic, 4, 1)])
+        admin.create_topics([new_topic(self.settings.kafka, self.settings.kafka.pageviews_topic, 4)])
         admin.close()
         self.mirror = mirror
         self.log = tmp_path / f"{tag}.log"

@@ -77,3 +77,13 @@ def test_discarding_a_restore_point_removes_a_savepoint_or_the_jobs_checkpoints(
     flink_jobs.discard_restore_point(settings, str(saved))
     flink_jobs.discard_restore_point(settings, str(retained))
     assert not saved.exists() and not retained.parent.exists() and kept.exists()
+
+
+def test_s3_locations_are_read_as_bucket_and_prefix_and_local_ones_are_not() -> None:
+    assert flink_jobs.s3_folder("s3://wikitrends/flink/checkpoints/abc/chk-3/") == (
+        "wikitrends",
+        "flink/checkpoints/abc/chk-3",
+    )
+    assert flink_jobs.s3_folder("s3p://bucket/savepoint-1") == ("bucket", "savepoint-1")
+    assert flink_jobs.s3_folder("file:///tmp/checkpoints") is None
+    assert flink_jobs.local_path("s3://bucket/x") is None

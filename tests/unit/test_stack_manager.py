@@ -31,9 +31,9 @@ def test_kafka_and_flink_configuration_come_from_the_templates_with_every_value(
     layout = Layout(tmp_path)
     (layout.data / "kafka").mkdir(parents=True)
     (layout.data / "kafka" / "meta.properties").write_text("")  # formatted already: no java run here
-    configs.write_kafka_config(settings, layout)
+    configs.write_kafka_config(settings, layout, 0)
     configs.write_flink_config(settings, layout)
-    kafka = (layout.kafka_conf / "server.properties").read_text()
+    kafka = (layout.kafka_conf / "kafka.properties").read_text()
     flink = (layout.flink_conf / "config.yaml").read_text()
     assert "${" not in kafka and "${" not in flink
     k, f = settings.kafka, settings.flink
@@ -43,6 +43,42 @@ def test_kafka_and_flink_configuration_come_from_the_templates_with_every_value(
     assert f"python.executable: {layout.venv_python}\n" in flink
     assert "--add-opens" in flink  # the JVM options Flink ships for JDK 17 are kept
     assert (layout.flink_conf / "log4j.properties").exists()  # the rest of PyFlink's conf/ beside it
+    assert "high-availability" not in flink and "s3.endpoint" not in flink  # the one-machine stack: neither
+
+
+def test_the_cluster_profile_gives_three_brokers_of_one_quorum_and_flink_state_on_s3(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "WIKITRENDS_STACK_HOME": str(tmp_path),
+            "WIKITRENDS_CONFIG": str(REPO_ROOT / "configs" / "cluster.toml"),
+            "WIKITRENDS_S3_ACCESS_KEY": "key",
+            "WIKITRENDS_S3_SECRET_KEY": "secret",
+        }
+    )
+    layout = Layout.of(settings)
+    assert layout.data == tmp_path / "profiles" / "cluster" / "data"  # apart from the one-machine stack
+    assert layout.jars == tmp_path / "jars"  # downloads shared
+    k = settings.kafka
+    assert k.bootstrap == f"{k.host}:{k.port},{k.host}:{k.port + 1},{k.host}:{k.port + 2}"
+    voters = ",".join(f"{n + 1}@{k.host}:{k.controller_port + n}" for n in range(3))
+    for index in range(3):
+        (layout.data / f"kafka-{index + 1}").mkdir(parents=True)
+        (layout.data / f"kafka-{index + 1}" / "meta.properties").write_text("")
+        configs.write_kafka_config(settings, layout, index)
+        broker = (layout.kafka_conf / f"kafka-{index + 1}.properties").read_text()
+        assert f"node.id={index + 1}\n" in broker and f"controller.quorum.voters={voters}\n" in broker
+        assert f"advertised.listeners=PLAINTEXT://{k.host}:{k.port + index}\n" in broker
+        assert (
+            "min.insync.replicas=2\n" in broker and "transaction.state.log.replication.factor=3\n" in broker
+        )
+    configs.write_flink_config(settings, layout)
+    flink = (layout.flink_conf / "config.yaml").read_text()
+    assert "${" not in flink
+    assert "state.checkpoints.dir: s3://wikitrends/flink/checkpoints\n" in flink
+    assert f"s3.endpoint: {settings.s3.endpoint_url}\n" in flink and "s3.secret-key: secret\n" in flink
+    assert "high-availability.storageDir: s3://wikitrends/flink/ha\n" in flink
+    assert f"high-availability.zookeeper.quorum: {settings.flink.host}:2191\n" in flink
+    assert "clientPort=2191\n" in (layout.flink_conf / "zoo.cfg").read_text()
 
 
 def test_the_local_stack_generates_its_key_pair_once_and_the_settings_read_it(tmp_path: Path) -> None:

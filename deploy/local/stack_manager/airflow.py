@@ -29,7 +29,7 @@ def airflow_bin(layout: Layout) -> Path:
 
 def airflow_home(layout: Layout) -> Path:
     """AIRFLOW_HOME of the local Airflow: its SQLite database, logs and the admin password."""
-    return layout.home / "airflow"
+    return layout.state_home / "airflow"
 
 
 def admin_password_file(layout: Layout) -> Path:
@@ -43,7 +43,7 @@ def environment(settings: Settings, home: Path, base: dict[str, str] | None = No
     Airflow's (the executor runs ``airflow tasks run``); the DAG file imports the repository.
     """
     base = dict(os.environ if base is None else base)
-    layout = Layout(settings.stack.home_path)
+    layout = Layout.of(settings)
     return {
         **base,
         "AIRFLOW_HOME": str(home),
@@ -59,7 +59,7 @@ def environment(settings: Settings, home: Path, base: dict[str, str] | None = No
 
 def cli(settings: Settings, env: dict[str, str], *args: str, timeout_s: float = 300) -> str:
     """One ``airflow`` command in ``env``; its stdout. StackError with its output if it fails."""
-    airflow = str(airflow_bin(Layout(settings.stack.home_path)) / "airflow")
+    airflow = str(airflow_bin(Layout.of(settings)) / "airflow")
     done = subprocess.run(
         [airflow, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout_s
     )
@@ -77,7 +77,7 @@ def serve(settings: Settings) -> int:
 
     Returns when either stops (its exit code) or on SIGTERM (0), stopping the other.
     """
-    layout = Layout(settings.stack.home_path)
+    layout = Layout.of(settings)
     home = airflow_home(layout)
     home.mkdir(parents=True, exist_ok=True)
     env = environment(settings, home)

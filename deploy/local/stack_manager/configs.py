@@ -22,7 +22,8 @@ from stack_manager.layout import REPO_ROOT, Layout, StackError
 from stack_manager.steps import run_logged
 
 KAFKA_TEMPLATES = REPO_ROOT / "deploy" / "kafka"
-FLINK_TEMPLATE = REPO_ROOT / "deploy" / "flink" / "config.yaml"
+FLINK_TEMPLATES = REPO_ROOT / "deploy" / "flink"
+FLINK_TEMPLATE = FLINK_TEMPLATES / "config.yaml"
 
 
 def render(template: Path, target: Path, **values: object) -> None:
@@ -51,28 +52,46 @@ def kafka_java(settings: Settings, layout: Layout, main_class: str) -> list[str]
     ]
 
 
-def write_kafka_config(settings: Settings, layout: Layout) -> None:
-    """server.properties and log4j.properties; the KRaft storage formatted on the first start."""
-    kafka, conf, log_dirs = settings.kafka, layout.kafka_conf, layout.data / "kafka"
+def kafka_service_name(settings: Settings, index: int) -> str:
+    """The stack's name of broker ``index``: ``kafka`` alone, ``kafka-1``, ``kafka-2``... in a cluster."""
+    return "kafka" if settings.kafka.brokers == 1 else f"kafka-{index + 1}"
+
+
+def write_kafka_config(settings: Settings, layout: Layout, index: int) -> None:
+    """Broker ``index``'s server.properties and log4j.properties; its KRaft storage formatted on its first
+    start, with the cluster id every broker of the stack shares."""
+    kafka, name = settings.kafka, kafka_service_name(settings, index)
+    conf, log_dirs = layout.kafka_conf, layout.data / name
+    voters = ",".join(
+        f"{node + 1}@{kafka.host}:{kafka.controller_port_of(node)}" for node in range(kafka.brokers)
+    )
     render(
         KAFKA_TEMPLATES / "server.properties",
-        conf / "server.properties",
+        conf / f"{name}.properties",
+        node_id=index + 1,
+        quorum_voters=voters,
         host=kafka.host,
-        port=kafka.port,
-        controller_port=kafka.controller_port,
+        port=kafka.broker_port(index),
+        controller_port=kafka.controller_port_of(index),
         log_dirs=log_dirs,
         partitions=kafka.partitions,
         retention_hours=kafka.retention_hours,
+        replication_factor=kafka.replication_factor,
+        min_insync_replicas=kafka.min_insync_replicas,
     )
     shutil.copy2(KAFKA_TEMPLATES / "log4j.properties", conf / "log4j.properties")
     if (log_dirs / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    id_file = layout.data / "kafka-cluster-id"
+    if not id_file.exists():
+        id_file.parent.mkdir(parents=True, exist_ok=True)
+        id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
     run_logged(
         kafka_java(settings, layout, "kafka.tools.StorageTool")
-        + ["format", "-t", cluster_id, "-c", str(conf / "server.properties"), "--ignore-formatted"],
-        layout.logs / "kafka-format.log",
-        "Formatting Kafka's KRaft storage (first start only)",
+        + ["format", "-t", id_file.read_text().strip(), "-c", str(conf / f"{name}.properties")]
+        + ["--ignore-formatted"],
+        layout.logs / f"{name}-format.log",
+        f"Formatting {name}'s KRaft storage (first start only)",
         "Remove the folder named in the log and start again if it is damaged.",
     )
 
@@ -104,16 +123,63 @@ def write_flink_config(settings: Settings, layout: Layout) -> None:
         checkpoint_dir=settings.checkpoint_dir,
         savepoint_dir=settings.savepoint_dir,
         python=layout.venv_python,
+        max_parallelism=flink.max_parallelism,
+        cluster_options=cluster_options(settings, layout),
     )
 
 
-def flink_env(layout: Layout) -> dict[str, str]:
-    """The environment Flink's scripts read: where the configuration, classpath, logs and pids are."""
+def uses_s3(settings: Settings) -> bool:
+    """Whether Flink keeps checkpoints or high-availability data on S3 (its S3 plugin is then loaded)."""
+    return any(
+        uri.startswith(("s3://", "s3p://"))
+        for uri in (settings.checkpoint_dir, settings.flink.high_availability_dir)
+    )
+
+
+def cluster_options(settings: Settings, layout: Layout) -> str:
+    """The S3 file system's and high availability's lines of config.yaml, when the profile uses them."""
+    parts = []
+    if uses_s3(settings):
+        s3 = settings.s3
+        parts.append(
+            Template((FLINK_TEMPLATES / "s3.yaml").read_text()).substitute(
+                endpoint=s3.endpoint_url, access_key=s3.access_key, secret_key=s3.secret_key
+            )
+        )
+    if settings.flink.high_availability:
+        parts.append(
+            Template((FLINK_TEMPLATES / "high-availability.yaml").read_text()).substitute(
+                quorum=f"{settings.flink.host}:{settings.flink.zookeeper_port}",
+                storage_dir=settings.flink.high_availability_dir,
+            )
+        )
+        render(
+            FLINK_TEMPLATES / "zoo.cfg",
+            layout.flink_conf / "zoo.cfg",
+            data_dir=layout.data / "zookeeper",
+            host=settings.flink.host,
+            port=settings.flink.zookeeper_port,
+            # The quorum's own ports: unused by one server, but ZooKeeper requires them.
+            peer_port=settings.flink.zookeeper_port + 1,
+            election_port=settings.flink.zookeeper_port + 2,
+        )
+    return "\n".join(parts)
+
+
+def flink_env(layout: Layout, process: str = "") -> dict[str, str]:
+    """The environment Flink's scripts read: where the configuration, classpath, plugins, logs and pids
+    are. ``process`` gives one of several processes of a kind (a TaskManager) its own logs and pids."""
+    logs, pids = layout.logs / "flink", layout.run / "flink"
+    if process:
+        logs, pids = logs / process, pids / process
+    logs.mkdir(parents=True, exist_ok=True)
+    pids.mkdir(parents=True, exist_ok=True)
     return {
         "FLINK_CONF_DIR": str(layout.flink_conf),
         "FLINK_LIB_DIR": str(layout.flink_lib),
-        "FLINK_LOG_DIR": str(layout.logs / "flink"),
-        "FLINK_PID_DIR": str(layout.run / "flink"),
+        "FLINK_PLUGINS_DIR": str(layout.flink_plugins),
+        "FLINK_LOG_DIR": str(logs),
+        "FLINK_PID_DIR": str(pids),
         # The scripts find Java through JAVA_HOME or PATH; both are passed through.
     }
 
@@ -124,7 +190,7 @@ def spark_submit(settings: Settings, layout: Layout) -> tuple[Path, list[str], d
     spark = settings.spark
     options = ["--master", spark.master, "--driver-memory", spark.driver_memory]
     options += ["--jars", ",".join(str(jar) for jar in jars)]
-    for key, value in spark.loopback_conf.items():
+    for key, value in {**spark.loopback_conf, **spark.executor_conf}.items():
         options += ["--conf", f"{key}={value}"]
     log4j = REPO_ROOT / "configs" / "spark-log4j2.properties"
     options += ["--driver-java-options", f"-Dlog4j2.configurationFile={log4j}"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from core.config import Settings
 from stack_manager.layout import Layout, StackError, say
@@ -17,7 +19,7 @@ class Stack:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.layout = Layout(settings.stack.home_path)
+        self.layout = Layout.of(settings)
         self.services = service_table(settings, self.layout)
 
     def process(self, service: Service) -> ManagedProcess:
@@ -40,15 +42,26 @@ class Stack:
         """Start one service and wait until it answers; False if it was already running."""
         process = self.process(service)
         if pid := process.pid():
-            if not service.ready():
+            if service.wait and not service.ready():
                 self.wait_ready(service, pid)
+            service.provision()
             return False
         self.check_ports(service)
         service.prepare()
         pid = process.start(
             service.command(), env=dict(os.environ, **service.env()), started_by="deploy/local/stack.py"
         )
-        self.wait_ready(service, pid)
+        if service.wait:
+            self.wait_ready(service, pid)
+            service.provision()
+        else:
+            time.sleep(1)
+            if not is_running(pid):
+                log = self.layout.log(service.name)
+                raise StackError(
+                    f"{service.title} exited while starting. Last lines of {log}:\n{log_tail(log)}"
+                )
+            say(f"{service.title} started (pid {pid}); it answers once the services after it run")
         return True
 
     def wait_ready(self, service: Service, pid: int) -> None:
@@ -93,8 +106,7 @@ class Stack:
         except BaseException:
             if started:
                 say("Start failed; stopping what this start had started, so nothing is left half-up.")
-                for service in reversed(started):
-                    self.stop_service(service, timeout_s=20)
+                self.stop([service.name for service in started])
             raise
 
     def stop(self, names: list[str] | None = None) -> None:
@@ -103,9 +115,10 @@ class Stack:
         unknown = sorted(set(names or []) - set(known))
         if unknown:
             raise StackError(f"no service named {', '.join(unknown)}; the services are {', '.join(known)}")
-        for service in reversed(self.services):
-            if not names or service.name in names:
-                self.stop_service(service)
+        chosen = [service for service in reversed(self.services) if not names or service.name in names]
+        for _, together in itertools.groupby(chosen, key=lambda service: service.group or service.name):
+            with ThreadPoolExecutor() as stopping:
+                list(stopping.map(self.stop_service, together))
         say("Stack stopped." if not names else f"Stopped {', '.join(names)}; `start` starts what is down.")
 
     def status(self) -> bool:
@@ -116,38 +129,27 @@ class Stack:
             if pid and service.ready():
                 rss = resident_mib(pid)
                 memory = f"{rss:7.0f} MiB" if rss is not None else "      ?"
-                print(f"  {service.title:<18} up    pid {pid:<7} {memory}  {service.address}")
+                print(f"  {service.title:<22} up    pid {pid:<7} {memory}  {service.address}")
             else:
                 state = "starting" if pid else "down"
-                print(f"  {service.title:<18} {state:<5} {'':<11} {'':>11}  {service.address}")
+                print(f"  {service.title:<22} {state:<5} {'':<11} {'':>11}  {service.address}")
                 all_up = False
         return all_up
 
 
 def provision(settings: Settings) -> None:
-    """Create the pipeline's topics and bucket; existing ones are left as they are."""
-    from botocore.exceptions import ClientError
+    """Create the pipeline's topics (the bucket was made once S3 answered); existing ones are left."""
     from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
 
     from core.contracts import pipeline_topics
-    from stores.clients import s3_client
+    from stores.clients import new_topic
 
     kafka = settings.kafka
     admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap, request_timeout_ms=10000)
     try:
         missing = [t for t in pipeline_topics(kafka) if t not in set(admin.list_topics())]
         if missing:
-            admin.create_topics(
-                [NewTopic(t, num_partitions=kafka.partitions, replication_factor=1) for t in missing],
-                timeout_ms=30000,
-            )
+            admin.create_topics([new_topic(kafka, topic) for topic in missing], timeout_ms=30000)
             say(f"Created Kafka topics: {', '.join(missing)}")
     finally:
         admin.close()
-    client = s3_client(settings)
-    try:
-        client.head_bucket(Bucket=settings.s3.bucket)
-    except ClientError:
-        client.create_bucket(Bucket=settings.s3.bucket)
-        say(f"Created S3 bucket {settings.s3.bucket}")

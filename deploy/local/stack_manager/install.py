@@ -140,6 +140,7 @@ def install(layout: Layout, test_tools: bool = False) -> None:
         ]
         ensure_venv(layout)
         install_jars(layout)
+        install_flink_plugins(layout)
         install_flink_lib(layout)
         install_streaming_operators(layout)
         for step in beside:
@@ -177,6 +178,16 @@ def install_jars(layout: Layout) -> None:
             "Check that Maven Central is reachable from this machine, then run the command again.",
         )
         write_stamp(layout, f"jars-{part}", digest)
+
+
+def install_flink_plugins(layout: Layout) -> None:
+    """Flink's plugins folder: the S3 file system (jars/flink-s3) in its own subfolder, as Flink loads it
+    (its own class loader). Used when checkpoints or high-availability data are on S3."""
+    folder = layout.flink_plugins / "s3-fs-presto"
+    shutil.rmtree(layout.flink_plugins, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for jar in sorted((layout.jars / "flink-s3").glob("*.jar")):
+        (folder / jar.name).symlink_to(jar)
 
 
 def install_flink_lib(layout: Layout) -> None:

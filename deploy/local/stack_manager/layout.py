@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import LOCAL_CREDENTIALS_FILE
-from core.settings import RUN_FOLDER
+from core.settings import RUN_FOLDER, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -22,9 +22,22 @@ def say(message: str) -> None:
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each thing lives under the stack home (``[stack] home``, ``.stack/`` by default)."""
+    """Where each thing lives under the stack home (``[stack] home``, ``.stack/`` by default).
+
+    Downloads and builds (venv, jars, binaries) are shared; data, logs, pids and written configuration
+    are the profile's own (``state``: the home itself, or ``<home>/profiles/<profile>``).
+    """
 
     home: Path
+    state: Path | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Layout:
+        return cls(settings.stack.home_path, settings.stack.state_path)
+
+    @property
+    def state_home(self) -> Path:
+        return self.state or self.home
 
     @property
     def venv(self) -> Path:
@@ -41,15 +54,15 @@ class Layout:
 
     @property
     def logs(self) -> Path:
-        return self.home / "logs"
+        return self.state_home / "logs"
 
     @property
     def run(self) -> Path:
-        return self.home / RUN_FOLDER
+        return self.state_home / RUN_FOLDER
 
     @property
     def data(self) -> Path:
-        return self.home / "data"
+        return self.state_home / "data"
 
     @property
     def jars(self) -> Path:
@@ -65,11 +78,16 @@ class Layout:
 
     @property
     def flink_conf(self) -> Path:
-        return self.home / "flink-conf"
+        return self.state_home / "flink-conf"
 
     @property
     def kafka_conf(self) -> Path:
-        return self.home / "kafka-conf"
+        return self.state_home / "kafka-conf"
+
+    @property
+    def flink_plugins(self) -> Path:
+        """Flink's plugins folder: the S3 file system (jars/flink-s3) in its own subfolder."""
+        return self.home / "flink-plugins"
 
     @property
     def flink_lib(self) -> Path:

@@ -5,17 +5,19 @@ Order matters: services start in this order and stop in the reverse one.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from core.config import Settings
 from stack_manager import configs
 from stack_manager.install import flink_home
-from stack_manager.layout import Layout
+from stack_manager.layout import Layout, say
 from stores.clients import flink_rest
 
 
@@ -35,6 +37,13 @@ class Service:
     # Text that the process's command line contains, to tell our process from a
     # recycled pid. Empty means the stack home's path (all our commands name it).
     marker: str = ""
+    # False: the next service starts without waiting for this one to answer (a broker of a quorum
+    # answers only once enough of the others run; the last one's readiness waits for them all).
+    wait: bool = True
+    # Services of one group stop together (a quorum's last member cannot shut down cleanly alone).
+    group: str = ""
+    # Run once the service answers, on every start: what the services after it need of it.
+    provision: Callable[[], None] = field(default=lambda: None)
 
 
 def port_open(host: str, port: int) -> bool:
@@ -60,36 +69,67 @@ def redis_ready(host: str, port: int) -> bool:
         return False
 
 
-def kafka_ready(settings: Settings) -> bool:
-    """The broker answers a metadata request (an open port alone is not enough while it starts)."""
-    if not port_open(settings.kafka.host, settings.kafka.port):
+def ensure_bucket(settings: Settings) -> None:
+    """Create the project's bucket unless it exists."""
+    from botocore.exceptions import ClientError
+
+    from stores.clients import s3_client
+
+    client = s3_client(settings)
+    try:
+        client.head_bucket(Bucket=settings.s3.bucket)
+    except ClientError:
+        client.create_bucket(Bucket=settings.s3.bucket)
+        say(f"Created S3 bucket {settings.s3.bucket}")
+
+
+def kafka_ready(settings: Settings, index: int, whole_cluster: bool = False) -> bool:
+    """Broker ``index`` answers a metadata request (an open port alone is not enough while it starts);
+    with ``whole_cluster``, every broker of the stack has registered too."""
+    kafka = settings.kafka
+    address = f"{kafka.host}:{kafka.broker_port(index)}"
+    if not port_open(kafka.host, kafka.broker_port(index)):
         return False
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap, request_timeout_ms=3000)
+        admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=3000)
     except (KafkaError, OSError):
         return False
     try:
-        admin.list_topics()
-        return True
-    except (KafkaError, OSError):
+        brokers = admin.describe_cluster()["brokers"]
+        return not whole_cluster or len(brokers) >= kafka.brokers
+    except (KafkaError, OSError, KeyError):
         return False
     finally:
         admin.close()
 
 
-def taskmanager_registered(settings: Settings) -> bool:
-    """At least one TaskManager has registered with the JobManager (its slots can take jobs)."""
+def taskmanager_registered(settings: Settings, resource_id: str) -> bool:
+    """The TaskManager ``resource_id`` has registered with the JobManager (its slots can take jobs)."""
     try:
-        return (flink_rest(settings, "/overview", timeout_s=2) or {}).get("taskmanagers", 0) >= 1
+        registered = (flink_rest(settings, "/taskmanagers", timeout_s=2) or {}).get("taskmanagers", [])
     except (urllib.error.URLError, OSError, ValueError):
         return False
+    return any(taskmanager.get("id") == resource_id for taskmanager in registered)
+
+
+def spark_workers_alive(settings: Settings) -> int:
+    """How many workers the standalone Spark master counts as alive."""
+    host, _ = settings.spark.master_address
+    try:
+        with urllib.request.urlopen(
+            f"http://{host}:{settings.spark.master_webui_port}/json/", timeout=2
+        ) as answer:
+            return int(json.load(answer).get("aliveworkers", 0))
+    except (urllib.error.URLError, OSError, ValueError):
+        return 0
 
 
 def service_table(settings: Settings, layout: Layout) -> list[Service]:
-    """Redis, MinIO, Kafka, the Flink JobManager and TaskManager, in start order."""
+    """Redis, MinIO, Kafka's brokers, ZooKeeper (for Flink's high availability), the Flink JobManager and
+    TaskManagers, and a standalone Spark master and workers, in start order (the profile says which)."""
     s = settings
     flink_bin = lambda: flink_home() / "bin"  # noqa: E731 -- PyFlink is importable only inside the venv
     return [
@@ -133,24 +173,12 @@ def service_table(settings: Settings, layout: Layout) -> list[Service]:
             prepare=lambda: (layout.data / "minio").mkdir(parents=True, exist_ok=True),
             ready=lambda: http_ok(f"{s.s3.endpoint_url}/minio/health/ready"),
             ready_timeout=60,
+            # Flink's JobManager keeps its high-availability data in the bucket (configs/cluster.toml).
+            provision=lambda: ensure_bucket(s),
             address=f"{s.s3.endpoint_url} (console http://{s.s3.host}:{s.s3.console_port})",
         ),
-        Service(
-            name="kafka",
-            title="Kafka (KRaft)",
-            ports=[
-                (s.kafka.host, s.kafka.port, "WIKITRENDS_KAFKA_PORT"),
-                (s.kafka.host, s.kafka.controller_port, "WIKITRENDS_KAFKA_CONTROLLER_PORT"),
-            ],
-            command=lambda: [
-                *configs.kafka_java(s, layout, "kafka.Kafka"),
-                str(layout.kafka_conf / "server.properties"),
-            ],
-            prepare=lambda: configs.write_kafka_config(s, layout),
-            ready=lambda: kafka_ready(s),
-            ready_timeout=120,
-            address=s.kafka.bootstrap,
-        ),
+        *kafka_brokers(s, layout),
+        *([zookeeper(s, layout)] if s.flink.high_availability else []),
         Service(
             name="flink-jobmanager",
             title="Flink JobManager",
@@ -165,14 +193,151 @@ def service_table(settings: Settings, layout: Layout) -> list[Service]:
             ready_timeout=120,
             address=f"{s.flink.rest_url} (web UI and REST)",
         ),
-        Service(
-            name="flink-taskmanager",
-            title="Flink TaskManager",
-            ports=[],
-            command=lambda: [str(flink_bin() / "taskmanager.sh"), "start-foreground"],
-            env=lambda: configs.flink_env(layout),
-            ready=lambda: taskmanager_registered(s),
-            ready_timeout=120,
-            address=f"{s.flink.taskmanager_slots} task slots",
-        ),
+        *taskmanagers(s, layout),
+        *(spark_standalone(s, layout) if s.spark.standalone and s.spark.workers else []),
     ]
+
+
+def kafka_brokers(s: Settings, layout: Layout) -> list[Service]:
+    """One service per broker; each broker is also a KRaft controller of the quorum."""
+    brokers = []
+    for index in range(s.kafka.brokers):
+        name = configs.kafka_service_name(s, index)
+        last = index == s.kafka.brokers - 1
+        number = f" {index + 1}" if s.kafka.brokers > 1 else ""
+        brokers.append(
+            Service(
+                name=name,
+                title=f"Kafka{number} (KRaft)",
+                ports=[
+                    (s.kafka.host, s.kafka.broker_port(index), "WIKITRENDS_KAFKA_PORT"),
+                    (s.kafka.host, s.kafka.controller_port_of(index), "WIKITRENDS_KAFKA_CONTROLLER_PORT"),
+                ],
+                command=lambda name=name: [
+                    *configs.kafka_java(s, layout, "kafka.Kafka"),
+                    str(layout.kafka_conf / f"{name}.properties"),
+                ],
+                prepare=lambda index=index: configs.write_kafka_config(s, layout, index),
+                ready=lambda index=index, last=last: kafka_ready(s, index, whole_cluster=last),
+                ready_timeout=120,
+                address=f"{s.kafka.host}:{s.kafka.broker_port(index)}",
+                marker=f"{name}.properties",
+                wait=last,
+                group="kafka",
+            )
+        )
+    return brokers
+
+
+def zookeeper(s: Settings, layout: Layout) -> Service:
+    """Flink's own ZooKeeper quorum peer, which elects the JobManager's leader."""
+    return Service(
+        name="zookeeper",
+        title="ZooKeeper (Flink HA)",
+        ports=[(s.flink.host, s.flink.zookeeper_port, "WIKITRENDS_FLINK_ZOOKEEPER_PORT")],
+        # What bin/zookeeper.sh runs, without the shell it leaves between our pid and the JVM.
+        command=lambda: [
+            str(flink_home() / "bin" / "flink-console.sh"),
+            "zookeeper",
+            *("--zkConfigFile", str(layout.flink_conf / "zoo.cfg"), "--peerId", "1"),
+        ],
+        env=lambda: {
+            **configs.flink_env(layout, "zookeeper"),
+            "JVM_ARGS": "-Xms128m -Xmx128m -Dzookeeper.jmx.log4j.disable=true",
+        },
+        prepare=lambda: configs.write_flink_config(s, layout),
+        ready=lambda: port_open(s.flink.host, s.flink.zookeeper_port),
+        ready_timeout=60,
+        address=f"{s.flink.host}:{s.flink.zookeeper_port}",
+    )
+
+
+def taskmanagers(s: Settings, layout: Layout) -> list[Service]:
+    """One service per TaskManager, each registered under its service name as resource id."""
+    managers = []
+    for index in range(s.flink.taskmanagers):
+        name = "flink-taskmanager" if s.flink.taskmanagers == 1 else f"flink-taskmanager-{index + 1}"
+        managers.append(
+            Service(
+                name=name,
+                title=f"Flink TaskManager{f' {index + 1}' if s.flink.taskmanagers > 1 else ''}",
+                ports=[],
+                command=lambda name=name: [
+                    str(flink_home() / "bin" / "taskmanager.sh"),
+                    "start-foreground",
+                    f"-Dtaskmanager.resource-id={name}",
+                ],
+                env=lambda name=name: configs.flink_env(layout, name if s.flink.taskmanagers > 1 else ""),
+                ready=lambda name=name: taskmanager_registered(s, name),
+                ready_timeout=120,
+                address=f"{s.flink.taskmanager_slots} task slots",
+                marker=f"resource-id={name}",
+            )
+        )
+    return managers
+
+
+def spark_home() -> Path:
+    """PySpark's Spark distribution (bin/, jars/) inside the virtual environment."""
+    import pyspark
+
+    return Path(pyspark.__file__).resolve().parent
+
+
+def spark_standalone(s: Settings, layout: Layout) -> list[Service]:
+    """A standalone Spark master and its workers, which the batch jobs are submitted to."""
+    host, port = s.spark.master_address
+    spark_class = lambda: str(spark_home() / "bin" / "spark-class")  # noqa: E731 -- PySpark: venv only
+    env = lambda: {  # noqa: E731
+        "SPARK_HOME": str(spark_home()),
+        "SPARK_LOCAL_IP": host,  # the web UIs bind to it too
+        "SPARK_DAEMON_MEMORY": "512m",
+        "SPARK_LOG_DIR": str(layout.logs),
+    }
+    master = Service(
+        name="spark-master",
+        title="Spark master",
+        ports=[(host, port, "WIKITRENDS_SPARK_MASTER"), (host, s.spark.master_webui_port, "")],
+        command=lambda: [
+            spark_class(),
+            "org.apache.spark.deploy.master.Master",
+            *("--host", host, "--port", str(port), "--webui-port", str(s.spark.master_webui_port)),
+        ],
+        env=env,
+        ready=lambda: http_ok(f"http://{host}:{s.spark.master_webui_port}/json/"),
+        ready_timeout=90,
+        address=f"{s.spark.master} (web UI http://{host}:{s.spark.master_webui_port})",
+        marker="org.apache.spark.deploy.master.Master",
+    )
+    workers = []
+    for index in range(s.spark.workers):
+        name = f"spark-worker-{index + 1}"
+        workers.append(
+            Service(
+                name=name,
+                title=f"Spark worker {index + 1}",
+                ports=[(host, s.spark.worker_webui_port + index, "")],
+                command=lambda name=name, index=index: [
+                    spark_class(),
+                    "org.apache.spark.deploy.worker.Worker",
+                    *(
+                        "--host",
+                        host,
+                        "--cores",
+                        str(s.spark.worker_cores),
+                        "--memory",
+                        s.spark.worker_memory,
+                    ),
+                    *("--webui-port", str(s.spark.worker_webui_port + index)),
+                    *("--work-dir", str(layout.data / name)),
+                    s.spark.master,
+                ],
+                env=env,
+                prepare=lambda name=name: (layout.data / name).mkdir(parents=True, exist_ok=True),
+                ready=lambda index=index: spark_workers_alive(s) >= index + 1,
+                ready_timeout=90,
+                address=f"{s.spark.worker_cores} cores, {s.spark.worker_memory}",
+                marker="org.apache.spark.deploy.worker.Worker",
+            )
+        )
+    return [master, *workers]
