@@ -185,6 +185,7 @@ def up(settings: Settings, fresh: bool = False, source: str = "synthetic", wikis
             )
         )
     layout = Layout.of(settings)
+    profile = f" PROFILE={settings.stack.profile}" if settings.stack.profile else ""
     web = f"http://{settings.web.host}:{settings.web.port}"
     origin = (
         f"  the Wikipedia source (hours sent)    {background['producer'].log}\n"
@@ -205,7 +206,7 @@ def up(settings: Settings, fresh: bool = False, source: str = "synthetic", wikis
         f"  (user {airflow.ADMIN_USER}, password in {airflow.admin_password_file(layout)})\n"
         f"  MinIO console (hourly counts)        http://{settings.s3.host}:{settings.s3.console_port}"
         f"  (keys in {settings.stack.state_path / LOCAL_CREDENTIALS_FILE})\n"
-        "Stop it all with: make down",
+        f"Stop it all with: make down{profile}",
         flush=True,
     )
     return 0
