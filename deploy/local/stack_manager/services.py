@@ -106,13 +106,12 @@ def kafka_ready(settings: Settings, index: int, whole_cluster: bool = False) -> 
         admin.close()
 
 
-def taskmanager_registered(settings: Settings, resource_id: str) -> bool:
-    """The TaskManager ``resource_id`` has registered with the JobManager (its slots can take jobs)."""
+def taskmanagers_registered(settings: Settings) -> int:
+    """How many TaskManagers have registered with the JobManager (their slots can take jobs)."""
     try:
-        registered = (flink_rest(settings, "/taskmanagers", timeout_s=2) or {}).get("taskmanagers", [])
+        return (flink_rest(settings, "/overview", timeout_s=2) or {}).get("taskmanagers", 0)
     except (urllib.error.URLError, OSError, ValueError):
-        return False
-    return any(taskmanager.get("id") == resource_id for taskmanager in registered)
+        return 0
 
 
 def spark_workers_alive(settings: Settings) -> int:
@@ -253,25 +252,25 @@ def zookeeper(s: Settings, layout: Layout) -> Service:
 
 
 def taskmanagers(s: Settings, layout: Layout) -> list[Service]:
-    """One service per TaskManager, each registered under its service name as resource id."""
+    """One service per TaskManager, each with its own logs and pid folder.
+
+    Each start gets Flink's own fresh resource id: a fixed one would let the JobManager's heartbeat
+    timeout of a killed TaskManager close the connection of its restarted successor.
+    """
+    several = s.flink.taskmanagers > 1
     managers = []
     for index in range(s.flink.taskmanagers):
-        name = "flink-taskmanager" if s.flink.taskmanagers == 1 else f"flink-taskmanager-{index + 1}"
+        name = f"flink-taskmanager-{index + 1}" if several else "flink-taskmanager"
         managers.append(
             Service(
                 name=name,
-                title=f"Flink TaskManager{f' {index + 1}' if s.flink.taskmanagers > 1 else ''}",
+                title=f"Flink TaskManager{f' {index + 1}' if several else ''}",
                 ports=[],
-                command=lambda name=name: [
-                    str(flink_home() / "bin" / "taskmanager.sh"),
-                    "start-foreground",
-                    f"-Dtaskmanager.resource-id={name}",
-                ],
-                env=lambda name=name: configs.flink_env(layout, name if s.flink.taskmanagers > 1 else ""),
-                ready=lambda name=name: taskmanager_registered(s, name),
+                command=lambda: [str(flink_home() / "bin" / "taskmanager.sh"), "start-foreground"],
+                env=lambda name=name: configs.flink_env(layout, name if several else ""),
+                ready=lambda index=index: taskmanagers_registered(s) >= index + 1,
                 ready_timeout=120,
                 address=f"{s.flink.taskmanager_slots} task slots",
-                marker=f"resource-id={name}",
             )
         )
     return managers
@@ -297,7 +296,10 @@ def spark_standalone(s: Settings, layout: Layout) -> list[Service]:
     master = Service(
         name="spark-master",
         title="Spark master",
-        ports=[(host, port, "WIKITRENDS_SPARK_MASTER"), (host, s.spark.master_webui_port, "")],
+        ports=[
+            (host, port, "WIKITRENDS_SPARK_MASTER"),
+            (host, s.spark.master_webui_port, "WIKITRENDS_SPARK_MASTER_WEBUI_PORT"),
+        ],
         command=lambda: [
             spark_class(),
             "org.apache.spark.deploy.master.Master",
@@ -316,7 +318,7 @@ def spark_standalone(s: Settings, layout: Layout) -> list[Service]:
             Service(
                 name=name,
                 title=f"Spark worker {index + 1}",
-                ports=[(host, s.spark.worker_webui_port + index, "")],
+                ports=[(host, s.spark.worker_webui_port + index, "WIKITRENDS_SPARK_WORKER_WEBUI_PORT")],
                 command=lambda name=name, index=index: [
                     spark_class(),
                     "org.apache.spark.deploy.worker.Worker",
