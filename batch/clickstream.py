@@ -41,11 +41,10 @@ from batch.storage import BatchError, list_paths
 from core import clickstream
 from core.config import Settings, load_settings
 from core.contracts import clickstream_month_key, clickstream_pointer_key
-from stores.clients import list_keys, s3_client, write_json_object
+from stores.clients import delete_keys_under, s3_client, write_json_object
 from stores.navigation import clickstream_months
 
 log = logging.getLogger("batch.clickstream")
-DELETE_BATCH = 1000
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,10 +169,7 @@ def switch_month(settings: Settings, wiki: str, month: str, version: str) -> str
     months.setdefault(wiki, {})[month] = version
     write_json_object(client, bucket, clickstream_pointer_key(settings.s3), months)
     if previous and previous != version:
-        keys = list_keys(client, bucket, clickstream_month_key(settings.s3, wiki, month, previous) + "/")
-        for start in range(0, len(keys), DELETE_BATCH):  # S3 deletes at most 1,000 keys a request
-            batch = keys[start : start + DELETE_BATCH]
-            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch]})
+        delete_keys_under(client, bucket, clickstream_month_key(settings.s3, wiki, month, previous) + "/")
     return previous
 
 

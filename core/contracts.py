@@ -6,6 +6,7 @@ nowhere else, so that changing one is a change in one place.
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,14 @@ BOTS_DAG_ID = "wikitrends_bot_detector"
 # Where Wikimedia's monthly clickstream dumps are copied to, under the bucket, unless
 # WIKITRENDS_CLICKSTREAM_DUMPS says otherwise (deploy/cron, deploy/airflow, make run's month).
 CLICKSTREAM_DUMPS_PREFIX = "clickstream-dumps"
+# The URI schemes of S3 locations: Flink's S3 plugins (s3, s3p) and Hadoop's (s3a).
+S3_SCHEMES = ("s3", "s3p", "s3a")
+
+
+def s3_location(uri: str) -> tuple[str, str] | None:
+    """(bucket, key prefix without a trailing slash) of an S3 URI; None for any other location."""
+    parsed = urllib.parse.urlparse(uri)
+    return (parsed.netloc, parsed.path.strip("/")) if parsed.scheme in S3_SCHEMES else None
 
 
 def windows_topic(kafka: KafkaSettings, digit: int) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 from core.config import Settings
 from core.settings import KafkaSettings
 
+S3_DELETE_BATCH = 1000  # S3's DeleteObjects takes at most 1,000 keys
+
 
 def s3_client(settings: Settings, attempts: int | None = None):
     """A boto3 S3 client for the configured endpoint; empty keys mean the default credential chain.
@@ -90,6 +92,15 @@ def list_keys(client, bucket: str, prefix: str) -> list[str]:
     """Every object key under ``prefix`` in ``bucket``, all pages of the listing."""
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+def delete_keys_under(client, bucket: str, prefix: str) -> int:
+    """Delete every object under ``prefix`` in ``bucket`` (1,000 a request, S3's most); how many."""
+    keys = list_keys(client, bucket, prefix)
+    for start in range(0, len(keys), S3_DELETE_BATCH):
+        batch = keys[start : start + S3_DELETE_BATCH]
+        client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch]})
+    return len(keys)
 
 
 def read_json_object(client, bucket: str, key: str) -> Any | None:

@@ -23,12 +23,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.config import REPO_ROOT, ConfigError, Settings, load_settings
-from stores.clients import flink_rest
+from core.contracts import s3_location
+from stores.clients import delete_keys_under, flink_rest, list_keys, s3_client
 
 FLINK_CLI = REPO_ROOT / "deploy" / "local" / "flink"
 RESUME_FILE = "streaming-job.json"
 ACTIVE_STATES = ("CREATED", "RUNNING", "RESTARTING", "INITIALIZING")
-S3_SCHEMES = ("s3", "s3p", "s3a")
 
 
 def job_settings() -> Settings:
@@ -107,22 +107,10 @@ def local_path(uri: str) -> Path | None:
     return Path(urllib.parse.unquote(parsed.path)) if parsed.scheme in ("file", "") else None
 
 
-def s3_folder(uri: str) -> tuple[str, str] | None:
-    """(bucket, key prefix without a trailing slash) of an s3: URI (Flink's S3 plugin); None otherwise."""
-    parsed = urllib.parse.urlparse(uri)
-    return (parsed.netloc, parsed.path.strip("/")) if parsed.scheme in S3_SCHEMES else None
-
-
-def _s3_keys(settings: Settings, bucket: str, prefix: str) -> list[str]:
-    from stores.clients import list_keys, s3_client
-
-    return list_keys(s3_client(settings), bucket, prefix + "/")
-
-
 def newest_checkpoint(settings: Settings, job_id: str) -> str | None:
     """The newest complete checkpoint a job left (on the local disk or on S3), or None."""
     root = f"{settings.checkpoint_dir.rstrip('/')}/{job_id}"
-    folder, on_s3 = local_path(root), s3_folder(root)
+    folder, on_s3 = local_path(root), s3_location(root)
     if folder is not None:
         complete = [str(meta.parent) for meta in folder.glob("chk-*/_metadata")]
     elif on_s3 is not None:
@@ -130,7 +118,7 @@ def newest_checkpoint(settings: Settings, job_id: str) -> str | None:
         scheme = urllib.parse.urlparse(root).scheme
         complete = [
             f"{scheme}://{bucket}/{key.removesuffix('/_metadata')}"
-            for key in _s3_keys(settings, bucket, prefix)
+            for key in list_keys(s3_client(settings), bucket, prefix + "/")
             if key.endswith("/_metadata") and key.split("/")[-2].startswith("chk-")
         ]
     else:
@@ -140,27 +128,23 @@ def newest_checkpoint(settings: Settings, job_id: str) -> str | None:
 
 def has_metadata(settings: Settings, location: str) -> bool:
     """Whether a savepoint or checkpoint is still there (its _metadata file); True where we cannot look."""
-    folder, on_s3 = local_path(location), s3_folder(location)
+    folder, on_s3 = local_path(location), s3_location(location)
     if folder is not None:
         return (folder / "_metadata").exists()
     if on_s3 is not None:
-        return f"{on_s3[1]}/_metadata" in _s3_keys(settings, *on_s3)
+        bucket, prefix = on_s3
+        return bool(list_keys(s3_client(settings), bucket, f"{prefix}/_metadata"))
     return True
 
 
 def delete_tree(settings: Settings, location: str) -> None:
     """Delete a folder of checkpoints or a savepoint, on the local disk or on S3."""
-    folder, on_s3 = local_path(location), s3_folder(location)
+    folder, on_s3 = local_path(location), s3_location(location)
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
     elif on_s3 is not None:
-        from stores.clients import s3_client
-
-        client, (bucket, prefix) = s3_client(settings), on_s3
-        keys = _s3_keys(settings, bucket, prefix)
-        for start in range(0, len(keys), 1000):
-            batch = [{"Key": key} for key in keys[start : start + 1000]]
-            client.delete_objects(Bucket=bucket, Delete={"Objects": batch})
+        bucket, prefix = on_s3
+        delete_keys_under(s3_client(settings), bucket, prefix + "/")
 
 
 @dataclass

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from core.config import Settings, load_settings
+from core.contracts import s3_location
 from core.windows import MINUTE_MS
 from stores.clients import flink_rest, list_keys
 from streaming import flink_jobs
@@ -43,8 +43,8 @@ RESCALED_PARALLELISM = 4
 
 def s3_keys(s3_client, uri: str) -> list[str]:
     """The keys under an s3:// folder."""
-    parsed = urllib.parse.urlparse(uri)
-    return list_keys(s3_client, parsed.netloc, parsed.path.strip("/") + "/")
+    bucket, prefix = s3_location(uri)
+    return list_keys(s3_client, bucket, prefix + "/")
 
 
 def job_state(settings: Settings, job_id: str) -> dict:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from core.config import Settings, load_settings
+from core.contracts import s3_location
 from streaming import flink_jobs
 
 
@@ -80,10 +81,10 @@ def test_discarding_a_restore_point_removes_a_savepoint_or_the_jobs_checkpoints(
 
 
 def test_s3_locations_are_read_as_bucket_and_prefix_and_local_ones_are_not() -> None:
-    assert flink_jobs.s3_folder("s3://wikitrends/flink/checkpoints/abc/chk-3/") == (
+    assert s3_location("s3://wikitrends/flink/checkpoints/abc/chk-3/") == (
         "wikitrends",
         "flink/checkpoints/abc/chk-3",
     )
-    assert flink_jobs.s3_folder("s3p://bucket/savepoint-1") == ("bucket", "savepoint-1")
-    assert flink_jobs.s3_folder("file:///tmp/checkpoints") is None
+    assert s3_location("s3p://bucket/savepoint-1") == ("bucket", "savepoint-1")
+    assert s3_location("file:///tmp/checkpoints") is None
     assert flink_jobs.local_path("s3://bucket/x") is None

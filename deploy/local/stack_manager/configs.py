@@ -16,6 +16,7 @@ from pathlib import Path
 from string import Template
 
 from core.config import Settings
+from core.contracts import s3_location
 from core.settings import LOOPBACK
 from stack_manager.install import flink_home
 from stack_manager.layout import REPO_ROOT, Layout, StackError
@@ -26,14 +27,18 @@ FLINK_TEMPLATES = REPO_ROOT / "deploy" / "flink"
 FLINK_TEMPLATE = FLINK_TEMPLATES / "config.yaml"
 
 
-def render(template: Path, target: Path, **values: object) -> None:
-    """Write ``template`` to ``target`` with each ``${name}`` replaced; a name without a value is an error."""
+def fill(template: Path, **values: object) -> str:
+    """``template``'s text with each ``${name}`` replaced; a name without a value is an error."""
     try:
-        text = Template(template.read_text()).substitute({k: str(v) for k, v in values.items()})
+        return Template(template.read_text()).substitute({k: str(v) for k, v in values.items()})
     except (KeyError, ValueError) as error:
         raise StackError(f"the template {template} has a placeholder with no value: {error}") from None
+
+
+def render(template: Path, target: Path, **values: object) -> None:
+    """Write ``template`` filled with ``values`` (``fill``) to ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
+    target.write_text(fill(template, **values))
 
 
 def kafka_java(settings: Settings, layout: Layout, main_class: str) -> list[str]:
@@ -130,10 +135,7 @@ def write_flink_config(settings: Settings, layout: Layout) -> None:
 
 def uses_s3(settings: Settings) -> bool:
     """Whether Flink keeps checkpoints or high-availability data on S3 (its S3 plugin is then loaded)."""
-    return any(
-        uri.startswith(("s3://", "s3p://"))
-        for uri in (settings.checkpoint_dir, settings.flink.high_availability_dir)
-    )
+    return any(s3_location(uri) for uri in (settings.checkpoint_dir, settings.flink.high_availability_dir))
 
 
 def cluster_options(settings: Settings, layout: Layout) -> str:
@@ -142,13 +144,17 @@ def cluster_options(settings: Settings, layout: Layout) -> str:
     if uses_s3(settings):
         s3 = settings.s3
         parts.append(
-            Template((FLINK_TEMPLATES / "s3.yaml").read_text()).substitute(
-                endpoint=s3.endpoint_url, access_key=s3.access_key, secret_key=s3.secret_key
+            fill(
+                FLINK_TEMPLATES / "s3.yaml",
+                endpoint=s3.endpoint_url,
+                access_key=s3.access_key,
+                secret_key=s3.secret_key,
             )
         )
     if settings.flink.high_availability:
         parts.append(
-            Template((FLINK_TEMPLATES / "high-availability.yaml").read_text()).substitute(
+            fill(
+                FLINK_TEMPLATES / "high-availability.yaml",
                 quorum=f"{settings.flink.host}:{settings.flink.zookeeper_port}",
                 storage_dir=settings.flink.high_availability_dir,
             )
