@@ -125,7 +125,7 @@ def raw_events(spark: SparkSession, args, settings: Settings) -> DataFrame:
     if not args.no_topic:
         topic = (
             spark.read.format("kafka")
-            .option("kafka.bootstrap.servers", settings.kafka.bootstrap)
+            .options(**{f"kafka.{key}": value for key, value in settings.kafka.java_client.items()})
             .option("subscribe", args.topic)
             .option("startingOffsets", "earliest")
             .option("endingOffsets", "latest")

@@ -7,10 +7,11 @@ Precedence, lowest first:
   3. environment variables ``WIKITRENDS_<SECTION>_<KEY>``, for example
      ``WIKITRENDS_KAFKA_BOOTSTRAP_SERVERS=broker:9092``.
 
-The local S3 server's key pair is not in the repository: deploy/local
+The local S3 server's key pair (and in the cluster profile Kafka's and
+Redis's users and the brokers' CA) is not in the repository: deploy/local
 generates it on first install into ``<stack home>/credentials.toml``, which
-fills the S3 keys that local.toml leaves empty when no WIKITRENDS_CONFIG file
-is given (the environment still wins).
+fills the keys that the files leave empty for the local stack's profiles (the
+environment still wins).
 
 This module uses the standard library only, so that deploy/local can read the
 same ports and paths before the project's virtual environment exists.
@@ -113,22 +114,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _with_local_credentials(settings: Settings) -> Settings:
-    """Fill the S3 keys that the files and the environment left empty with the local generated pair."""
-    s3 = settings.s3
-    if s3.access_key and s3.secret_key:
-        return settings
+    """Fill the keys that the files and the environment left empty (S3's key pair; in a secured profile
+    Kafka's and Redis's users) from the stack's generated credentials.toml, whose tables mirror the
+    configuration's sections."""
     try:
-        generated = tomllib.loads((settings.stack.state_path / LOCAL_CREDENTIALS_FILE).read_text()).get(
-            "s3", {}
-        )
+        generated = tomllib.loads((settings.stack.state_path / LOCAL_CREDENTIALS_FILE).read_text())
     except (OSError, tomllib.TOMLDecodeError):
         return settings
-    s3 = replace(
-        s3,
-        access_key=s3.access_key or generated.get("access_key", ""),
-        secret_key=s3.secret_key or generated.get("secret_key", ""),
-    )
-    return replace(settings, s3=s3)
+    filled = {}
+    for section_field in fields(Settings):
+        section = getattr(settings, section_field.name)
+        values = generated.get(section_field.name, {})
+        known = {f.name for f in fields(section)}
+        missing = {key: value for key, value in values.items() if key in known and not getattr(section, key)}
+        if missing:
+            filled[section_field.name] = replace(section, **missing)
+    return replace(settings, **filled)
 
 
 def private_names(tag: str) -> dict[str, str]:

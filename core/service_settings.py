@@ -7,7 +7,7 @@ project's virtual environment exists.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +92,11 @@ class KafkaSettings:
     brokers: int
     replication_factor: int
     min_insync_replicas: int
+    security_protocol: str
+    sasl_mechanism: str
+    username: str
+    password: str
+    ssl_cafile: str
 
     def broker_port(self, index: int) -> int:
         """The client port of the local stack's broker ``index`` (0-based): port, port + 1, ..."""
@@ -107,6 +112,48 @@ class KafkaSettings:
         return self.bootstrap_servers or ",".join(
             f"{self.host}:{self.broker_port(index)}" for index in range(self.brokers)
         )
+
+    @property
+    def secured(self) -> bool:
+        """Clients authenticate (SASL) and talk TLS to the brokers: the cluster profile, a real cluster."""
+        return self.security_protocol != "PLAINTEXT"
+
+    @property
+    def python_security(self) -> dict[str, str]:
+        """kafka-python's options for the configured security beside bootstrap_servers (or none)."""
+        if not self.secured:
+            return {}
+        options = {"security_protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL"):
+            options |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.username,
+                "sasl_plain_password": self.password,
+            }
+        if self.ssl_cafile:
+            options["ssl_cafile"] = self.ssl_cafile
+        return options
+
+    @property
+    def java_security(self) -> dict[str, str]:
+        """The same as Kafka's Java client properties (Flink's connectors, Spark's source, the CLI tools)."""
+        if not self.secured:
+            return {}
+        properties = {"security.protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL"):
+            properties |= {
+                "sasl.mechanism": self.sasl_mechanism,
+                "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{self.username}" password="{self.password}";',
+            }
+        if self.ssl_cafile:
+            properties |= {"ssl.truststore.type": "PEM", "ssl.truststore.location": self.ssl_cafile}
+        return properties
+
+    @property
+    def java_client(self) -> dict[str, str]:
+        """A Java client's connection properties: bootstrap.servers and ``java_security``."""
+        return {"bootstrap.servers": self.bootstrap, **self.java_security}
 
     @property
     def topic_configs(self) -> dict[str, str]:
@@ -164,6 +211,7 @@ class S3Settings:
     clickstream_prefix: str
     bots_prefix: str
     dumps_prefix: str
+    service_users: bool
 
     @property
     def endpoint_url(self) -> str:
@@ -218,6 +266,16 @@ class RedisSettings:
     port: int
     db: int
     key_prefix: str
+    username: str
+    password: str
+    site_username: str
+    site_password: str
+
+    def as_site(self) -> RedisSettings:
+        """The site's identity: it reads everything and writes only the watch list (the cluster's ACL)."""
+        if not self.site_username:
+            return self
+        return replace(self, username=self.site_username, password=self.site_password)
 
     @property
     def url(self) -> str:

@@ -15,6 +15,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from core.dumps_site import HourSent
 from core.settings import KafkaSettings
+from producer.sink import configured_security
 from stores.clients import new_topic
 
 log = logging.getLogger("producer.ledger")
@@ -24,7 +25,7 @@ READ_TIMEOUT_S = 60
 
 def ensure_ledger_topic(kafka: KafkaSettings, bootstrap: str, topic: str) -> None:
     """Create the ledger topic (one partition, compacted) unless it exists."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **kafka.python_security)
     try:
         if topic in set(admin.list_topics()):
             return
@@ -45,6 +46,7 @@ def read_ledger(bootstrap: str, topic: str) -> list[HourSent]:
     partition = TopicPartition(topic, 0)
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
+        **configured_security(),
         isolation_level="read_committed",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -53,6 +53,8 @@ def redis_client(settings: Settings, attempts: int | None = None):
         host=settings.redis.host,
         port=settings.redis.port,
         db=settings.redis.db,
+        username=settings.redis.username or None,
+        password=settings.redis.password or None,
         socket_connect_timeout=5,
         socket_timeout=30,
         **options,

@@ -46,7 +46,10 @@ class AnomalyAlerts:
         try:
             if self._producer is None:
                 self._producer = KafkaProducer(
-                    bootstrap_servers=self.settings.kafka.bootstrap, acks="all", max_block_ms=30_000
+                    bootstrap_servers=self.settings.kafka.bootstrap,
+                    acks="all",
+                    max_block_ms=30_000,
+                    **self.settings.kafka.python_security,
                 )
             for alert in alerts:
                 self._producer.send(topic, value=encode_alert(alert).encode())

@@ -15,7 +15,7 @@ def kafka_sink(settings: Settings, topic: str, transactional_id_prefix: str) -> 
     ``transactional_id_prefix``: one per sink and consumer group (e.g. ``<group id>-alerts``), so two
     runs of a job (tests) and two sinks writing one topic never fence each other.
     """
-    return (
+    builder = (
         KafkaSink.builder()
         .set_bootstrap_servers(settings.kafka.bootstrap)
         .set_record_serializer(
@@ -28,5 +28,7 @@ def kafka_sink(settings: Settings, topic: str, transactional_id_prefix: str) -> 
         .set_transactional_id_prefix(transactional_id_prefix)
         # Must stay under the broker's transaction.max.timeout.ms (1 h on the local stack).
         .set_property("transaction.timeout.ms", "900000")
-        .build()
     )
+    for key, value in settings.kafka.java_security.items():
+        builder.set_property(key, value)
+    return builder.build()

@@ -36,8 +36,9 @@ def build_parser(settings) -> argparse.ArgumentParser:
 
 async def serve(host: str, port: int, debug: bool) -> None:
     settings = load_settings()
+    # The site connects as its own Redis user where there is one: it reads, and writes the watch list only.
     reader = SnapshotReader(
-        redis_connection(settings.redis), settings.redis, settings.web.snapshot_cache_seconds
+        redis_connection(settings.redis.as_site()), settings.redis, settings.web.snapshot_cache_seconds
     )
     access_log = AccessLog()
     flusher = tornado.ioloop.PeriodicCallback(access_log.flush, 500)

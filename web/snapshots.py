@@ -51,6 +51,8 @@ def redis_connection(settings: RedisSettings) -> aioredis.Redis:
         host=settings.host,
         port=settings.port,
         db=settings.db,
+        username=settings.username or None,
+        password=settings.password or None,
         socket_connect_timeout=1.0,
         socket_timeout=2.0,
         health_check_interval=30,

@@ -29,7 +29,8 @@ sys.path.insert(0, str(REPO_ROOT))
 from core.config import LOCAL_CREDENTIALS_FILE, ConfigError, load_settings  # noqa: E402
 from stack_manager import configs, debian, install  # noqa: E402
 from stack_manager.control import Stack, provision  # noqa: E402
-from stack_manager.layout import Layout, StackError, say, write_local_credentials  # noqa: E402
+from stack_manager.layout import Layout, StackError, say  # noqa: E402
+from stack_manager.security import write_local_credentials  # noqa: E402
 from stack_manager.services import ensure_bucket  # noqa: E402
 
 # `stop` runs on the machine's Python as it is (it must work even if the environment is broken), and
@@ -92,8 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         layout = Layout.of(settings)
-        if args.command not in NO_CREDENTIALS and write_local_credentials(layout.state_home):
-            say(f"Generated the local S3 server's key pair in {layout.state_home / LOCAL_CREDENTIALS_FILE}")
+        generated = (
+            [] if args.command in NO_CREDENTIALS else write_local_credentials(layout.state_home, settings)
+        )
+        if generated:
+            where = layout.state_home / LOCAL_CREDENTIALS_FILE
+            say(f"Generated credentials ({', '.join(generated)}) in {where}")
             settings = load_settings()
         if args.command in INSTALLS_FIRST and not os.environ.get(INSTALLED):
             install.install(layout, test_tools=getattr(args, "test_tools", False))

@@ -24,10 +24,12 @@ else
 fi
 
 status=0
-echo "== on the cluster layout: its shape, the streaming job and the batch jobs against the oracle"
+echo "== on the cluster layout: its shape and security, the streaming, edit and batch jobs against the oracle"
 # The batch tests that run each job (backfill, anomalies, the daily fold) with spark-submit on the
-# standalone master and in the tests' own session on it; the one-machine suite runs all of them.
+# standalone master and in the tests' own session on it; the one-machine suite runs all of them. The edit
+# job's tests bring the bot detector (Spark reading Kafka) and the site's watch list.
 "$py" -m pytest tests/cluster tests/integration/test_streaming.py tests/integration/test_batch.py \
+  tests/integration/test_edits.py \
   -k "not test_batch.py or backfill or injected or folding" -q -m "not disturbs_stack" --durations=5 || status=$?
 echo "== on the cluster layout: a broker, a TaskManager and the JobManager lost, and a rescale"
 "$py" -m pytest tests/cluster -q -m disturbs_stack --durations=0 || status=$?

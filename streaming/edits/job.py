@@ -117,8 +117,10 @@ def build(settings: Settings, args: argparse.Namespace) -> StreamExecutionEnviro
         .set_group_id(settings.edits.group_id)
         .set_starting_offsets(starting)
         .set_value_only_deserializer(SimpleStringSchema())
-        .build()
     )
+    for key, value in settings.kafka.java_security.items():
+        source.set_property(key, value)
+    source = source.build()
     raw = env.from_source(source, WatermarkStrategy.no_watermarks(), "edits").uid("edits-source")
     parsed = raw.process(ParseEdits(settings), output_type=PICKLED).name("parse edits, match the watch list")
     parsed.get_side_output(DEAD_LETTERS).sink_to(

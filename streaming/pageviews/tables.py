@@ -15,7 +15,8 @@ DEAD_LETTER_SINK = "dead_letter_sink"
 
 def kafka_options(settings: Settings, **options: str) -> str:
     """The WITH clause of a Kafka table on the configured brokers."""
-    merged = {"connector": "kafka", "properties.bootstrap.servers": settings.kafka.bootstrap, **options}
+    connection = {f"properties.{key}": value for key, value in settings.kafka.java_client.items()}
+    merged = {"connector": "kafka", **connection, **options}
     return ",\n  ".join(f"'{key}' = '{value}'" for key, value in merged.items())
 
 
@@ -46,7 +47,7 @@ def exactly_once(name: str) -> dict[str, str]:
 
 def window_topics_producer(settings: Settings) -> dict[str, str]:
     """The window topics' producer settings (the JVM sink, streaming/jvm's WindowTopics)."""
-    return {"bootstrap.servers": settings.kafka.bootstrap, **EXACTLY_ONCE_PRODUCER}
+    return {**settings.kafka.java_client, **EXACTLY_ONCE_PRODUCER}
 
 
 def source_table(settings: Settings, startup_mode: str, bounded: bool = False) -> str:

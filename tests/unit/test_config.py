@@ -50,6 +50,45 @@ def test_the_production_example_is_valid() -> None:
     assert settings.spark.master.startswith("spark://")
 
 
+def test_kafka_clients_get_the_configured_security_in_python_s_and_java_s_terms() -> None:
+    assert load_settings({}).kafka.python_security == {} and load_settings({}).kafka.java_security == {}
+    kafka = load_settings(
+        {
+            "WIKITRENDS_CONFIG": str(REPO_ROOT / "configs" / "production.example.toml"),
+            "WIKITRENDS_KAFKA_PASSWORD": "s3cret",
+        }
+    ).kafka
+    assert kafka.python_security == {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "wikitrends",
+        "sasl_plain_password": "s3cret",
+        "ssl_cafile": "/etc/wikitrends/kafka-ca.pem",
+    }
+    assert kafka.java_client == {
+        "bootstrap.servers": kafka.bootstrap_servers,
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="wikitrends" password="s3cret";',
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": "/etc/wikitrends/kafka-ca.pem",
+    }
+
+
+def test_the_site_connects_to_redis_as_its_own_user_where_there_is_one() -> None:
+    assert load_settings({}).redis.as_site() == load_settings({}).redis  # the one-machine stack: no users
+    redis = load_settings(
+        {
+            "WIKITRENDS_CONFIG": str(REPO_ROOT / "configs" / "production.example.toml"),
+            "WIKITRENDS_REDIS_PASSWORD": "jobs-secret",
+            "WIKITRENDS_REDIS_SITE_PASSWORD": "site-secret",
+        }
+    ).redis
+    assert (redis.username, redis.password) == ("jobs", "jobs-secret")
+    assert (redis.as_site().username, redis.as_site().password) == ("site", "site-secret")
+
+
 def test_unknown_keys_are_refused(tmp_path: Path) -> None:
     override = tmp_path / "typo.toml"
     override.write_text('[kafka]\nbootstrap_server = "k1:9092"\n')

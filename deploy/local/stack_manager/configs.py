@@ -18,6 +18,7 @@ from string import Template
 from core.config import Settings
 from core.contracts import s3_location
 from core.settings import LOOPBACK
+from stack_manager import security
 from stack_manager.install import flink_home
 from stack_manager.layout import REPO_ROOT, Layout, StackError
 from stack_manager.steps import run_logged
@@ -83,6 +84,9 @@ def write_kafka_config(settings: Settings, layout: Layout, index: int) -> None:
         retention_hours=kafka.retention_hours,
         replication_factor=kafka.replication_factor,
         min_insync_replicas=kafka.min_insync_replicas,
+        client_protocol=kafka.security_protocol,
+        controller_protocol="SSL" if kafka.secured else "PLAINTEXT",
+        security=kafka_security(settings, layout),
     )
     shutil.copy2(KAFKA_TEMPLATES / "log4j.properties", conf / "log4j.properties")
     if (log_dirs / "meta.properties").exists():
@@ -93,11 +97,29 @@ def write_kafka_config(settings: Settings, layout: Layout, index: int) -> None:
         id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
     run_logged(
         kafka_java(settings, layout, "kafka.tools.StorageTool")
-        + ["format", "-t", id_file.read_text().strip(), "-c", str(conf / f"{name}.properties")]
-        + ["--ignore-formatted"],
+        # One argument with "=": a generated id may begin with "-", which would read as an option.
+        + ["format", f"--cluster-id={id_file.read_text().strip()}", "-c", str(conf / f"{name}.properties")]
+        + ["--ignore-formatted", *security.scram_format_arguments(settings, layout)],
         layout.logs / f"{name}-format.log",
         f"Formatting {name}'s KRaft storage (first start only)",
         "Remove the folder named in the log and start again if it is damaged.",
+    )
+
+
+def kafka_security(settings: Settings, layout: Layout) -> str:
+    """security.properties filled for a secured profile (the TLS files made on first need), else nothing."""
+    kafka = settings.kafka
+    if not kafka.secured:
+        return ""
+    broker = security.broker_credentials(layout)
+    return fill(
+        KAFKA_TEMPLATES / "security.properties",
+        mechanism=kafka.sasl_mechanism,
+        mechanism_lower=kafka.sasl_mechanism.lower(),
+        broker_user=broker["username"],
+        broker_password=broker["password"],
+        keystore=security.ensure_broker_certificate(settings, layout),
+        truststore=kafka.ssl_cafile,
     )
 
 
@@ -142,7 +164,9 @@ def cluster_options(settings: Settings, layout: Layout) -> str:
     """The S3 file system's and high availability's lines of config.yaml, when the profile uses them."""
     parts = []
     if uses_s3(settings):
-        s3 = settings.s3
+        s3 = security.s3_identity(
+            settings, layout, security.S3_FLINK
+        ).s3  # Flink's own key, where there is one
         parts.append(
             fill(
                 FLINK_TEMPLATES / "s3.yaml",

@@ -52,8 +52,12 @@ class Stack:
             service.command(), env=dict(os.environ, **service.env()), started_by="deploy/local/stack.py"
         )
         if service.wait:
-            self.wait_ready(service, pid)
-            service.provision()
+            try:
+                self.wait_ready(service, pid)
+                service.provision()
+            except BaseException:
+                self.stop([service.name])  # started here: not left running when its start fails
+                raise
         else:
             time.sleep(1)
             if not is_running(pid):
@@ -145,7 +149,9 @@ def provision(settings: Settings) -> None:
     from stores.clients import new_topic
 
     kafka = settings.kafka
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap, request_timeout_ms=10000)
+    admin = KafkaAdminClient(
+        bootstrap_servers=kafka.bootstrap, request_timeout_ms=10000, **kafka.python_security
+    )
     try:
         missing = [t for t in pipeline_topics(kafka) if t not in set(admin.list_topics())]
         if missing:

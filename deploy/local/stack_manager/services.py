@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import Settings
-from stack_manager import configs
+from stack_manager import configs, security
 from stack_manager.install import flink_home
 from stack_manager.layout import Layout, say
 from stores.clients import flink_rest
@@ -60,9 +60,15 @@ def http_ok(url: str) -> bool:
         return False
 
 
-def redis_ready(host: str, port: int) -> bool:
+def redis_ready(settings: Settings) -> bool:
+    """Redis answers a PING (as the jobs' user when the profile has ACL users)."""
+    redis = settings.redis
     try:
-        with socket.create_connection((host, port), timeout=1) as conn:
+        with socket.create_connection((redis.host, redis.port), timeout=1) as conn:
+            if redis.username:
+                conn.sendall(f"AUTH {redis.username} {redis.password}\r\n".encode())
+                if not conn.recv(16).startswith(b"+OK"):
+                    return False
             conn.sendall(b"PING\r\n")
             return conn.recv(16).startswith(b"+PONG")
     except OSError:
@@ -94,7 +100,7 @@ def kafka_ready(settings: Settings, index: int, whole_cluster: bool = False) -> 
     from kafka.errors import KafkaError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=3000)
+        admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=3000, **kafka.python_security)
     except (KafkaError, OSError):
         return False
     try:
@@ -141,9 +147,10 @@ def service_table(settings: Settings, layout: Layout) -> list[Service]:
                 *("--bind", s.redis.host, "--port", str(s.redis.port)),
                 *("--dir", str(layout.data / "redis"), "--appendonly", "yes"),
                 *("--daemonize", "no", "--protected-mode", "yes", "--logfile", ""),
+                *security.write_redis_acl(s, layout),
             ],
             prepare=lambda: (layout.data / "redis").mkdir(parents=True, exist_ok=True),
-            ready=lambda: redis_ready(s.redis.host, s.redis.port),
+            ready=lambda: redis_ready(s),
             ready_timeout=30,
             address=s.redis.url,
             # redis-server rewrites its command line to "redis-server host:port".
@@ -163,8 +170,8 @@ def service_table(settings: Settings, layout: Layout) -> list[Service]:
                 *("--console-address", f"{s.s3.host}:{s.s3.console_port}"),
             ],
             env=lambda: {
-                "MINIO_ROOT_USER": s.s3.access_key,
-                "MINIO_ROOT_PASSWORD": s.s3.secret_key,
+                "MINIO_ROOT_USER": security.s3_identity(s, layout, security.S3_ROOT).s3.access_key,
+                "MINIO_ROOT_PASSWORD": security.s3_identity(s, layout, security.S3_ROOT).s3.secret_key,
                 "MINIO_REGION": s.s3.region,
                 "MINIO_UPDATE": "off",
                 "MINIO_CALLHOME_ENABLE": "off",
@@ -173,7 +180,7 @@ def service_table(settings: Settings, layout: Layout) -> list[Service]:
             ready=lambda: http_ok(f"{s.s3.endpoint_url}/minio/health/ready"),
             ready_timeout=60,
             # Flink's JobManager keeps its high-availability data in the bucket (configs/cluster.toml).
-            provision=lambda: ensure_bucket(s),
+            provision=lambda: security.provision_s3(s, layout),
             address=f"{s.s3.endpoint_url} (console http://{s.s3.host}:{s.s3.console_port})",
         ),
         *kafka_brokers(s, layout),
