@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -43,6 +44,25 @@ def s3a_options(settings: Settings) -> dict[str, str]:
         options["spark.hadoop.fs.s3a.access.key"] = s3.access_key
         options["spark.hadoop.fs.s3a.secret.key"] = s3.secret_key
     return options
+
+
+@contextmanager
+def driver_secret(settings: Settings) -> Iterator[None]:
+    """An authenticating master's secret for the driver PySpark starts now: in an owner-only properties
+    file, removed once the driver has started, not in a --conf that any local user could read."""
+    properties = settings.spark.secret_properties
+    if not properties or launched_by_spark_submit() or "PYSPARK_SUBMIT_ARGS" in os.environ:
+        yield
+        return
+    descriptor, path = tempfile.mkstemp(prefix="spark-driver-", suffix=".properties")  # mode 0600
+    try:
+        os.write(descriptor, properties.encode())
+        os.close(descriptor)
+        os.environ["PYSPARK_SUBMIT_ARGS"] = f"--properties-file {path} pyspark-shell"
+        yield
+    finally:
+        os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
+        os.unlink(path)
 
 
 def launched_by_spark_submit() -> bool:
@@ -87,7 +107,8 @@ def spark_session(app_name: str, settings: Settings | None = None) -> SparkSessi
     )
     for key, value in s3a_options(settings).items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    with driver_secret(settings):
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")  # the jobs log what they do; Spark's INFO drowns it
     return session
 

@@ -26,6 +26,8 @@ JAR_PARTS = {
 STREAMING_OPERATORS_JAR = "wikitrends-streaming-operators.jar"
 # Every service of the local stack, Spark's driver included, listens on this address only.
 LOOPBACK = "127.0.0.1"
+# Where Spark's SecurityManager looks for spark.authenticate's secret before its configuration.
+SPARK_AUTH_SECRET_ENV = "_SPARK_AUTH_SECRET"
 
 
 class ConfigError(ValueError):
@@ -230,6 +232,8 @@ class SparkSettings:
     app_cores: int
     master_webui_port: int
     worker_webui_port: int
+    authenticate: bool
+    authenticate_secret: str
 
     @property
     def standalone(self) -> bool:
@@ -257,7 +261,20 @@ class SparkSettings:
             "spark.executor.memory": self.executor_memory,
             "spark.cores.max": str(self.app_cores),
             "spark.executorEnv.PYTHONPATH": str(REPO_ROOT),
+            **({"spark.authenticate": "true"} if self.authenticate else {}),
         }
+
+    @property
+    def secret_env(self) -> dict[str, str]:
+        """The shared secret of an authenticating master as its master and workers read it: from the
+        environment, never from a command line, which every local user can read."""
+        return {SPARK_AUTH_SECRET_ENV: self.authenticate_secret} if self.authenticate else {}
+
+    @property
+    def secret_properties(self) -> str:
+        """The same for a driver, which Spark requires to have it in its configuration: the text of a
+        --properties-file (kept owner-only) rather than a --conf option."""
+        return f"spark.authenticate.secret {self.authenticate_secret}\n" if self.authenticate else ""
 
 
 @dataclass(frozen=True)

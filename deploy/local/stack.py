@@ -30,8 +30,7 @@ from core.config import LOCAL_CREDENTIALS_FILE, ConfigError, load_settings  # no
 from stack_manager import configs, debian, install  # noqa: E402
 from stack_manager.control import Stack, provision  # noqa: E402
 from stack_manager.layout import Layout, StackError, say  # noqa: E402
-from stack_manager.security import write_local_credentials  # noqa: E402
-from stack_manager.services import ensure_bucket  # noqa: E402
+from stack_manager.security import ensure_bucket, write_local_credentials  # noqa: E402
 
 # `stop` runs on the machine's Python as it is (it must work even if the environment is broken), and
 # the installs need no venv; `stop` and `status` never generate credentials.

@@ -7,6 +7,8 @@ credentials succeeding, so that a service that is simply down cannot pass for a 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -164,6 +166,35 @@ def test_s3_refuses_anonymous_and_wrong_keys_and_each_service_key_stays_in_its_p
     finally:
         jobs.delete_object(Bucket=bucket, Key=key)
         flink.delete_object(Bucket=bucket, Key=state_key)
+
+
+SPARK_APP_WITHOUT_THE_SECRET = """
+import sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.master(sys.argv[1]).appName(sys.argv[2]).getOrCreate()
+print("counted", spark.range(10).count())
+"""
+
+
+def test_spark_s_master_admits_no_application_without_the_shared_secret(settings: Settings) -> None:
+    # The batch tests of this suite are the same request with the secret (their jobs run on this master).
+    name = f"no-secret-{uuid.uuid4().hex[:6]}"
+    environment = {key: value for key, value in os.environ.items() if key not in settings.spark.secret_env}
+    attempt = subprocess.run(
+        [sys.executable, "-c", SPARK_APP_WITHOUT_THE_SECRET, settings.spark.master, name],
+        env={**environment, "SPARK_LOCAL_IP": "127.0.0.1"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert "counted" not in attempt.stdout and attempt.returncode != 0, attempt.stdout[-2000:]
+    host, _ = settings.spark.master_address
+    with urllib.request.urlopen(
+        f"http://{host}:{settings.spark.master_webui_port}/json/", timeout=5
+    ) as answer:
+        master = json.load(answer)
+    admitted = [app["name"] for app in master["activeapps"] + master["completedapps"]]
+    assert name not in admitted
 
 
 def test_flink_s_rest_api_and_web_ui_are_bound_where_only_the_operator_reaches_them(

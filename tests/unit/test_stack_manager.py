@@ -135,6 +135,7 @@ def test_a_secured_profile_generates_its_users_once_and_a_certificate_clients_ca
         "s3",
         "s3_flink",
         "s3_root",
+        "spark",
     ]
     assert write_local_credentials(layout.state_home, settings) == []  # once
     settings = load_settings(environment)
@@ -146,6 +147,11 @@ def test_a_secured_profile_generates_its_users_once_and_a_certificate_clients_ca
     assert (
         load_settings({**environment, "WIKITRENDS_REDIS_PASSWORD": "from-env"}).redis.password == "from-env"
     )
+    spark = settings.spark  # applications carry the master's secret in the environment, not in options
+    assert spark.executor_conf["spark.authenticate"] == "true" and len(spark.authenticate_secret) == 64
+    assert spark.secret_env == {"_SPARK_AUTH_SECRET": spark.authenticate_secret}
+    assert spark.authenticate_secret not in "".join(spark.executor_conf.values())
+    assert spark.secret_properties == f"spark.authenticate.secret {spark.authenticate_secret}\n"
     keystore = security.ensure_broker_certificate(settings, layout)
     assert keystore.stat().st_mode & 0o077 == 0 and "PRIVATE KEY" in keystore.read_text()
     # The clients' check: the CA they are given signed the brokers' certificate, for the brokers' address.

@@ -224,6 +224,11 @@ def spark_submit(settings: Settings, layout: Layout) -> tuple[Path, list[str], d
         options += ["--conf", f"{key}={value}"]
     log4j = REPO_ROOT / "configs" / "spark-log4j2.properties"
     options += ["--driver-java-options", f"-Dlog4j2.configurationFile={log4j}"]
+    if spark.authenticate:
+        secret = layout.state_home / "spark-driver.properties"
+        secret.touch(mode=0o600)
+        secret.write_text(spark.secret_properties)
+        options += ["--properties-file", str(secret)]
     env = {
         "PYTHONPATH": str(REPO_ROOT),
         "PYSPARK_PYTHON": str(layout.venv_python),

@@ -1,5 +1,6 @@
 """What closes the stack's services to a client without credentials: the generated secrets, the brokers'
-TLS certificate, Kafka's SCRAM users, Redis's ACL users and S3's users and policies.
+TLS certificate, Kafka's SCRAM users, Redis's ACL users, S3's users and policies (Spark's shared secret
+is applied by the services and spark-submit, from the settings).
 
 The one-machine stack (configs/local.toml) needs only S3's key pair: loopback is its fence. A profile
 with ``[kafka] security_protocol = "SASL_SSL"`` and Redis users (configs/cluster.toml) gets the rest,
@@ -33,8 +34,9 @@ CERTIFICATE_DAYS = 825
 def write_local_credentials(home: Path, settings: Settings | None = None) -> list[str]:
     """Generate the secrets the profile needs and its credentials.toml lacks; the sections written now.
 
-    Always S3's key pair; with Kafka security its client and broker passwords and the CA's path; with
-    Redis users their passwords. The file is readable by its owner only.
+    Always S3's key pair; with S3 service users the root's and Flink's pairs; with Kafka security its
+    client and broker passwords and the CA's path; Spark's shared secret; Redis users' passwords. The file
+    is readable by its owner only.
     """
     path = home / LOCAL_CREDENTIALS_FILE
     existing = tomllib.loads(path.read_text()) if path.exists() else {}
@@ -72,6 +74,8 @@ def wanted_credentials(home: Path, settings: Settings | None) -> dict[str, dict[
     if settings.kafka.secured:
         wanted["kafka"] = {"password": secrets.token_hex(16), "ssl_cafile": str(home / TLS_FOLDER / "ca.pem")}
         wanted[BROKERS_SECTION] = {"username": BROKER_USER, "password": secrets.token_hex(16)}
+    if settings.spark.authenticate:
+        wanted["spark"] = {"authenticate_secret": secrets.token_hex(32)}
     redis = {}
     if settings.redis.username:
         redis["password"] = secrets.token_hex(16)
@@ -144,10 +148,22 @@ def policy(*statements: dict) -> dict:
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **s} for s in statements]}
 
 
+def ensure_bucket(settings: Settings) -> None:
+    """Create the project's bucket unless it exists."""
+    from botocore.exceptions import ClientError
+
+    from stores.clients import s3_client
+
+    client = s3_client(settings)
+    try:
+        client.head_bucket(Bucket=settings.s3.bucket)
+    except ClientError:
+        client.create_bucket(Bucket=settings.s3.bucket)
+        say(f"Created S3 bucket {settings.s3.bucket}")
+
+
 def provision_s3(settings: Settings, layout: Layout) -> None:
     """The bucket (with the root key), and with service users the jobs' and Flink's users and policies."""
-    from stack_manager.services import ensure_bucket
-
     root, flink = s3_identity(settings, layout, S3_ROOT), s3_identity(settings, layout, S3_FLINK)
     ensure_bucket(root)
     if not settings.s3.service_users:

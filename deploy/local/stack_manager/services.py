@@ -17,7 +17,7 @@ from pathlib import Path
 from core.config import Settings
 from stack_manager import configs, security
 from stack_manager.install import flink_home
-from stack_manager.layout import Layout, say
+from stack_manager.layout import Layout
 from stores.clients import flink_rest
 
 
@@ -73,20 +73,6 @@ def redis_ready(settings: Settings) -> bool:
             return conn.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def ensure_bucket(settings: Settings) -> None:
-    """Create the project's bucket unless it exists."""
-    from botocore.exceptions import ClientError
-
-    from stores.clients import s3_client
-
-    client = s3_client(settings)
-    try:
-        client.head_bucket(Bucket=settings.s3.bucket)
-    except ClientError:
-        client.create_bucket(Bucket=settings.s3.bucket)
-        say(f"Created S3 bucket {settings.s3.bucket}")
 
 
 def kafka_ready(settings: Settings, index: int, whole_cluster: bool = False) -> bool:
@@ -298,6 +284,9 @@ def spark_standalone(s: Settings, layout: Layout) -> list[Service]:
         "SPARK_HOME": str(spark_home()),
         "SPARK_LOCAL_IP": host,  # the web UIs bind to it too
         "SPARK_DAEMON_MEMORY": "512m",
+        # Admit only applications that know the shared secret (configs/cluster.toml).
+        **({"SPARK_DAEMON_JAVA_OPTS": "-Dspark.authenticate=true"} if s.spark.authenticate else {}),
+        **s.spark.secret_env,
         "SPARK_LOG_DIR": str(layout.logs),
     }
     master = Service(
