@@ -46,20 +46,25 @@ def s3a_options(settings: Settings) -> dict[str, str]:
     return options
 
 
+S3A_SECRET_KEYS = ("spark.hadoop.fs.s3a.access.key", "spark.hadoop.fs.s3a.secret.key")
+
+
 @contextmanager
-def driver_secret(settings: Settings) -> Iterator[None]:
-    """An authenticating master's secret for the driver PySpark starts now: in an owner-only properties
-    file, removed once the driver has started, not in a --conf that any local user could read."""
-    properties = settings.spark.secret_properties
+def driver_secrets(settings: Settings, options: dict[str, str]) -> Iterator[dict[str, str]]:
+    """``options`` without their secrets, which the driver PySpark starts now reads from an owner-only
+    properties file (removed once it has started): PySpark would pass them as --conf on the driver's
+    command line, which any local user can read. An authenticating master's secret joins them."""
+    secrets = {key: options[key] for key in S3A_SECRET_KEYS if key in options}
+    properties = settings.spark.secret_properties + "".join(f"{k} {v}\n" for k, v in secrets.items())
     if not properties or launched_by_spark_submit() or "PYSPARK_SUBMIT_ARGS" in os.environ:
-        yield
+        yield options  # the driver runs already (spark-submit): options are set in it, not on a command line
         return
     descriptor, path = tempfile.mkstemp(prefix="spark-driver-", suffix=".properties")  # mode 0600
     try:
         os.write(descriptor, properties.encode())
         os.close(descriptor)
         os.environ["PYSPARK_SUBMIT_ARGS"] = f"--properties-file {path} pyspark-shell"
-        yield
+        yield {key: value for key, value in options.items() if key not in secrets}
     finally:
         os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
         os.unlink(path)
@@ -105,9 +110,9 @@ def spark_session(app_name: str, settings: Settings | None = None) -> SparkSessi
         # Long stages show a progress line (tasks done of total) on the console.
         .config("spark.ui.showConsoleProgress", "true")
     )
-    for key, value in s3a_options(settings).items():
-        builder = builder.config(key, value)
-    with driver_secret(settings):
+    with driver_secrets(settings, s3a_options(settings)) as options:
+        for key, value in options.items():
+            builder = builder.config(key, value)
         session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")  # the jobs log what they do; Spark's INFO drowns it
     return session
