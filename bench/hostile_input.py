@@ -36,9 +36,9 @@ from core.config import Settings  # noqa: E402
 from core.contracts import windows_topics  # noqa: E402
 from core.events import MAX_TITLE_CHARS  # noqa: E402
 from core.windows import window_starts_of  # noqa: E402
-from producer.sink import Progress, configured_security  # noqa: E402
+from producer.sink import Progress  # noqa: E402
 from producer.world import MINUTE_MS, parse_time_ms  # noqa: E402
-from stores.clients import flink_rest  # noqa: E402
+from stores.clients import flink_rest, kafka_security  # noqa: E402
 from streaming import flink_jobs  # noqa: E402
 
 START = parse_time_ms("2026-03-02T08:00:00Z")
@@ -161,7 +161,7 @@ def fill_topic(settings: Settings, valid: int, hostile: int, mib_titles: int, se
     is_valid = [True] * valid + [False] * hostile
     rng.shuffle(is_valid)
     producer = KafkaProducer(
-        **configured_security(),
+        **kafka_security(),
         bootstrap_servers=settings.kafka.bootstrap,
         acks="all",
         linger_ms=20,

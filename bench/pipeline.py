@@ -13,8 +13,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import pipeline_topics
-from producer.sink import configured_security
-from stores.clients import new_topic
+from stores.clients import kafka_security, new_topic
 
 
 @contextmanager
@@ -28,7 +27,7 @@ def private_pipeline(prefix: str) -> Iterator[tuple[str, dict[str, str], Setting
     env = {**os.environ, **private_names(tag)}
     settings = load_settings(env)
     topics = pipeline_topics(settings.kafka)
-    admin = KafkaAdminClient(**configured_security(), bootstrap_servers=settings.kafka.bootstrap)
+    admin = KafkaAdminClient(**kafka_security(), bootstrap_servers=settings.kafka.bootstrap)
     admin.create_topics([new_topic(settings.kafka, topic) for topic in topics])
     try:
         yield tag, env, settings
@@ -56,7 +55,7 @@ def fast_consumer(settings: Settings, topic: str, **options) -> KafkaConsumer:
 
 def topic_size(settings: Settings, topic: str) -> int:
     """How many records a topic holds (the sum of its partitions' end offsets)."""
-    consumer = KafkaConsumer(**configured_security(), bootstrap_servers=settings.kafka.bootstrap)
+    consumer = KafkaConsumer(**kafka_security(), bootstrap_servers=settings.kafka.bootstrap)
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         return sum(consumer.end_offsets(parts).values())

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from kafka import KafkaAdminClient, KafkaProducer  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
-from producer.sink import StopFlag, configured_security  # noqa: E402
+from producer.sink import StopFlag  # noqa: E402
 from producer.synthetic import Pace, SyntheticRun, _TitleBytes, encode_chunk, produce  # noqa: E402
 from producer.world import (  # noqa: E402
     Catalogue,
@@ -30,7 +30,10 @@ from producer.world import (  # noqa: E402
     minute_events_with_access,  # noqa: E402
     parse_time_ms,
 )
-from stores.clients import new_topic  # noqa: E402
+from stores.clients import (
+    kafka_security,  # noqa: E402
+    new_topic,  # noqa: E402
+)
 
 START = parse_time_ms("2026-03-02T12:00:00Z")
 
@@ -56,7 +59,7 @@ def bare_send_loop(bootstrap: str, topic: str, run: SyntheticRun) -> tuple[int, 
         keys += chunk_keys
         values += chunk_values
     producer = KafkaProducer(
-        **configured_security(), bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=512 * 1024
+        **kafka_security(), bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=512 * 1024
     )
     began = time.perf_counter()
     for key, value in zip(keys, values, strict=True):
@@ -86,7 +89,7 @@ def main() -> int:
     settings = load_settings()
     bootstrap = settings.kafka.bootstrap
     topic = f"bench-producer-{uuid.uuid4().hex[:6]}"
-    admin = KafkaAdminClient(**configured_security(), bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(**kafka_security(), bootstrap_servers=bootstrap)
     admin.create_topics([new_topic(settings.kafka, topic)])
     catalogue = Catalogue(args.catalogue_size)
     catalogue.probabilities  # build the 6 M-article CDF once, outside the timings  # noqa: B018

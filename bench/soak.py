@@ -49,9 +49,9 @@ from core.contracts import (  # noqa: E402
 )
 from core.snapshots import decode_trending  # noqa: E402
 from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, hour_start_of, topic_digit  # noqa: E402
-from producer.sink import configured_security  # noqa: E402
 from stores.clients import (  # noqa: E402
     flink_rest,
+    kafka_security,  # noqa: E402
     new_topic,  # noqa: E402
     redis_client,
     s3_client,
@@ -193,7 +193,7 @@ def main() -> int:
     env = {**os.environ, **private_names(tag)}
     settings = load_settings(env)
     log = settings.stack.state_path / "logs" / f"{tag}-batch.log"
-    admin = KafkaAdminClient(**configured_security(), bootstrap_servers=settings.kafka.bootstrap)
+    admin = KafkaAdminClient(**kafka_security(), bootstrap_servers=settings.kafka.bootstrap)
     admin.create_topics([new_topic(settings.kafka, t) for t in pipeline_topics(settings.kafka)])
     say(
         f"run {tag}: {args.rate:,} events/s for {args.minutes} min; "

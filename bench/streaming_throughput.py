@@ -36,9 +36,9 @@ from bench.pipeline import fast_consumer, private_pipeline, start_live_producer,
 from core.config import Settings, load_settings  # noqa: E402
 from core.contracts import Keys  # noqa: E402
 from core.snapshots import decode_trending  # noqa: E402
-from producer.sink import configured_security  # noqa: E402
 from stores.clients import (  # noqa: E402
     flink_rest,
+    kafka_security,  # noqa: E402
     new_topic,  # noqa: E402
     redis_client,
 )
@@ -208,7 +208,7 @@ def measure_latency(env: dict[str, str], base: Settings, tag: str, minutes: int,
         "WIKITRENDS_STREAMING_GROUP_ID": f"{tag}-live",
     }
     settings = load_settings(env)
-    admin = KafkaAdminClient(**configured_security(), bootstrap_servers=settings.kafka.bootstrap)
+    admin = KafkaAdminClient(**kafka_security(), bootstrap_servers=settings.kafka.bootstrap)
     admin.create_topics([new_topic(settings.kafka, settings.kafka.pageviews_topic)])
     producer = start_live_producer(env, rate, "2h")
     client = redis_client(settings)

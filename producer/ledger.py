@@ -15,8 +15,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from core.dumps_site import HourSent
 from core.settings import KafkaSettings
-from producer.sink import configured_security
-from stores.clients import new_topic
+from stores.clients import kafka_security, new_topic
 
 log = logging.getLogger("producer.ledger")
 IDLE_POLL_MS = 500
@@ -46,7 +45,7 @@ def read_ledger(bootstrap: str, topic: str) -> list[HourSent]:
     partition = TopicPartition(topic, 0)
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
-        **configured_security(),
+        **kafka_security(),
         isolation_level="read_committed",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

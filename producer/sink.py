@@ -8,14 +8,14 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 
-from core.config import load_settings
+from stores.clients import kafka_security
 
 log = logging.getLogger("producer")
 
@@ -32,12 +32,6 @@ class DeliveryStats:
 
 
 PARTITION_CACHE_LIMIT = 1_000_000
-
-
-def configured_security(security: Mapping[str, str] | None = None) -> dict[str, str]:
-    """kafka-python's security options: ``security`` if given, else the configuration's ([kafka]
-    security_protocol and its user; nothing on the one-machine stack)."""
-    return dict(security) if security is not None else load_settings().kafka.python_security
 
 
 def require_a_broker(bootstrap: str, timeout_s: float = 5.0) -> None:
@@ -69,7 +63,6 @@ class PageRequestSink:
         topic: str,
         client_id: str = "wikitrends-producer",
         transactional_id: str | None = None,
-        security: Mapping[str, str] | None = None,
     ) -> None:
         self.topic = topic
         self.stats = DeliveryStats()
@@ -84,7 +77,7 @@ class PageRequestSink:
                 max_block_ms=30_000,
                 retries=10,
                 transactional_id=transactional_id,
-                **configured_security(security),
+                **kafka_security(),
             )
             if transactional_id:
                 # Fences an earlier producer with this id and ends its open transaction (aborted).

@@ -61,6 +61,14 @@ def redis_client(settings: Settings, attempts: int | None = None):
     )
 
 
+def kafka_security() -> dict[str, str]:
+    """kafka-python's security options of the configured brokers ([kafka] security_protocol and its user;
+    none on the one-machine stack), for clients built from a bootstrap address alone."""
+    from core.config import load_settings
+
+    return load_settings().kafka.python_security
+
+
 def new_topic(kafka: KafkaSettings, name: str, partitions: int | None = None, **configs: str):
     """A topic to create, with the stack's replication and min.insync.replicas ([kafka]) and ``configs``."""
     from kafka.admin import NewTopic

@@ -10,15 +10,14 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from core.config import Settings
 from core.contracts import pipeline_topics
-from producer.sink import configured_security
-from stores.clients import flink_rest
+from stores.clients import flink_rest, kafka_security
 from tests.integration.helpers import listeners_beyond_loopback
 
 
 def test_kafka_has_three_brokers_and_every_topic_three_replicas_two_in_sync_required(
     settings: Settings, kafka_bootstrap: str
 ) -> None:
-    admin = KafkaAdminClient(**configured_security(), bootstrap_servers=kafka_bootstrap)
+    admin = KafkaAdminClient(**kafka_security(), bootstrap_servers=kafka_bootstrap)
     try:
         assert len(admin.describe_cluster()["brokers"]) == 3
         topics = pipeline_topics(settings.kafka)

@@ -16,8 +16,8 @@ import pytest
 from kafka import KafkaAdminClient
 
 from core.config import Settings
-from producer.sink import configured_security
 from stores import clients
+from stores.clients import kafka_security
 
 # Fixtures that more than one test module uses, defined beside their helpers.
 from tests.integration.streaming_run import isolated  # noqa: F401
@@ -93,7 +93,7 @@ def flink_overview(settings: Settings) -> dict:
 @pytest.fixture
 def new_topic(kafka_bootstrap: str, settings: Settings) -> Iterator[Callable[[str], str]]:
     """Creates uniquely named topics for one test and deletes them afterwards."""
-    admin = KafkaAdminClient(**configured_security(), bootstrap_servers=kafka_bootstrap)
+    admin = KafkaAdminClient(**kafka_security(), bootstrap_servers=kafka_bootstrap)
     created: list[str] = []
 
     def create(purpose: str, partitions: int = 2) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer
 
 from core.config import REPO_ROOT, Settings
-from producer.sink import configured_security
+from stores.clients import kafka_security
 
 STACK = REPO_ROOT / "deploy" / "local" / "stack.py"
 
@@ -33,7 +33,7 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60
     """
     consumer = KafkaConsumer(
         topic,
-        **configured_security(),
+        **kafka_security(),
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -59,7 +59,7 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60
 
 
 def produce_values(bootstrap: str, topic: str, values: list[bytes], keys: list[bytes] | None = None) -> None:
-    producer = KafkaProducer(**configured_security(), bootstrap_servers=bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_security(), bootstrap_servers=bootstrap, acks="all")
     for index, value in enumerate(values):
         producer.send(topic, key=keys[index] if keys else None, value=value)
     producer.flush()

@@ -29,9 +29,8 @@ from core.events import DEAD_LETTER_PAYLOAD_CHARS, DESKTOP, MOBILE_ACCESS
 from core.snapshots import decode_trending
 from core.traffic_alerts import traffic_alerts_of_lists
 from core.windows import MINUTE_MS, hour_start_of, hour_window_ends, topic_digit, window_starts_of
-from producer.sink import configured_security
 from producer.world import parse_time_ms
-from stores.clients import flink_rest, new_topic
+from stores.clients import flink_rest, kafka_security, new_topic
 from stores.edits import change_watchlist_args, change_watchlist_script, encode_alert
 from streaming import flink_jobs
 from tests.api_contract import check_alert_record
@@ -101,7 +100,7 @@ def isolated(kafka_bootstrap: str, redis_client, s3_client, flink_overview) -> I
         "WIKITRENDS_STREAMING_TRENDING_RETENTION_MINUTES": "1000",
     }
     settings = load_settings(env)
-    admin = KafkaAdminClient(**configured_security(), bootstrap_servers=kafka_bootstrap)
+    admin = KafkaAdminClient(**kafka_security(), bootstrap_servers=kafka_bootstrap)
     topics = pipeline_topics(settings.kafka)
     admin.create_topics([new_topic(settings.kafka, t, 4) for t in topics])
     # The watch list as PUT /api/watchlist/<entity> leaves it: the job reads it when it starts.
@@ -154,7 +153,7 @@ def produce_run(isolated: Isolated, tmp_path: Path, topic: str | None = None) ->
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    producer = KafkaProducer(**configured_security(), bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_security(), bootstrap_servers=settings.kafka.bootstrap, acks="all")
     for payload, _ in MALFORMED:
         producer.send(settings.kafka.pageviews_topic, value=payload)
     producer.flush()
@@ -164,7 +163,7 @@ def produce_run(isolated: Isolated, tmp_path: Path, topic: str | None = None) ->
 
 def send_ticks(settings: Settings, ts: int) -> None:
     """One event at ``ts`` into every partition of the input topic."""
-    producer = KafkaProducer(**configured_security(), bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_security(), bootstrap_servers=settings.kafka.bootstrap, acks="all")
     tick = json.dumps({"ts": ts, "project": "en.wikipedia", "title": TICK_TITLE}).encode()
     for partition in producer.partitions_for(settings.kafka.pageviews_topic):
         producer.send(
@@ -203,7 +202,7 @@ def read_topics(bootstrap: str, topics: list[str]) -> dict[str, list]:
     """
     consumer = KafkaConsumer(
         *topics,
-        **configured_security(),
+        **kafka_security(),
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -396,7 +395,7 @@ def wait_until_done(isolated: Isolated, s3_client, redis_client, job_id: str) ->
         between=lambda: send_ticks(settings, next(ticks)),
     )
     # The late event goes in only once the job has passed its time; then wait for it to come out.
-    producer = KafkaProducer(**configured_security(), bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_security(), bootstrap_servers=settings.kafka.bootstrap, acks="all")
     producer.send(settings.kafka.pageviews_topic, key=b"Late_arrival", value=LATE_EVENT).get(timeout=30)
     producer.close()
 

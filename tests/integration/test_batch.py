@@ -36,9 +36,8 @@ from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.contracts import EditKeys, Keys, anomalies_key, anomaly_distances_key, hourly_counts_key
 from core.hourly_counts import HourlyRow, hourly_counts_parquet
 from core.snapshots import AnomalySnapshot, decode_anomalies
-from producer.sink import configured_security
 from producer.world import HOUR_MS, Catalogue, hourly_views, parse_time_ms
-from stores.clients import new_topic
+from stores.clients import kafka_security, new_topic
 from stores.edits import change_watchlist_args, change_watchlist_script
 from tests.api_contract import check_alert_record
 from tests.integration.streaming_run import read_topic
@@ -175,7 +174,7 @@ def world(s3_client, redis_client, kafka_bootstrap) -> Iterator[Run]:
     """Seven days of synthetic dumps on S3 (one with malformed lines), backfilled into averages; the
     alerts topic the anomaly job sends TRAFFIC_SPIKE to."""
     run = private_run()
-    admin = KafkaAdminClient(**configured_security(), bootstrap_servers=kafka_bootstrap)
+    admin = KafkaAdminClient(**kafka_security(), bootstrap_servers=kafka_bootstrap)
     alerts_topic = run.settings.kafka.edit_alerts_topic
     admin.create_topics([new_topic(run.settings.kafka, alerts_topic, 1)])
     run.producer(

@@ -36,10 +36,9 @@ from core.edit_activity import activity_record, edit_activity
 from core.edit_events import parse_recentchange
 from core.edit_rules import LARGE_EDIT, AlertThresholds, WatchList, alerts_of_stream
 from producer.edit_world import UNFLAGGED_BOT, bot_account, recentchange
-from producer.sink import configured_security
 from producer.world import parse_time_ms
 from stores.bot_lists import current_pointer, read_bot_lists
-from stores.clients import list_keys, new_topic, read_json_object, s3_client
+from stores.clients import kafka_security, list_keys, new_topic, read_json_object, s3_client
 from stores.edits import decode_activity
 from streaming import flink_jobs
 from tests.api_contract import check_alert_record, check_answer
@@ -100,7 +99,7 @@ def edit_run(kafka_bootstrap, redis_client, flink_overview, tmp_path_factory) ->
         WIKITRENDS_BOTS_FILTER_POLL_SECONDS="2",
     )
     settings = load_settings(env)
-    admin = KafkaAdminClient(**configured_security(), bootstrap_servers=kafka_bootstrap)
+    admin = KafkaAdminClient(**kafka_security(), bootstrap_servers=kafka_bootstrap)
     admin.create_topics([new_topic(settings.kafka, topic, 2) for topic in edit_topics(settings.kafka)])
     job_id = flink_jobs.submit(env, "-py", "streaming/edits/job.py", "--job-name", tag)
     url, site = start_site(env)
@@ -261,7 +260,7 @@ def test_the_bot_detector_finds_the_unflagged_bot_and_the_running_job_marks_list
     # the job (polling S3 every 2 s here) marks the bots' edits, and each sets off a BOT_EDIT.
     entity = list(settings.edits.watchlist)[-1]
     keys = EditKeys(settings.redis)
-    producer = KafkaProducer(**configured_security(), bootstrap_servers=settings.kafka.bootstrap)
+    producer = KafkaProducer(**kafka_security(), bootstrap_servers=settings.kafka.bootstrap)
     editors = ("Editor_Later", UNFLAGGED_BOT, bot_account(3))
     base_ms = parse_time_ms(SYNTHETIC_START) + (SYNTHETIC_MINUTES + 60) * 60_000
 
@@ -322,7 +321,7 @@ def test_a_watch_list_change_through_the_api_reaches_the_running_job(edit_run: E
     # The job polls the list every 2 s here; then a large edit of the new entity's title is alerted.
     when = parse_time_ms(SYNTHETIC_START) + SYNTHETIC_MINUTES * 60_000 + 5 * 60_000
     keys = EditKeys(edit_run.settings.redis)
-    producer = KafkaProducer(**configured_security(), bootstrap_servers=edit_run.settings.kafka.bootstrap)
+    producer = KafkaProducer(**kafka_security(), bootstrap_servers=edit_run.settings.kafka.bootstrap)
 
     def alerted() -> bool:
         return any(

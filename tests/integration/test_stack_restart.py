@@ -12,7 +12,7 @@ import pytest
 from kafka import KafkaProducer
 
 from core.config import Settings
-from producer.sink import configured_security
+from stores.clients import kafka_security
 from tests.integration.helpers import consume_all, run_stack
 
 
@@ -22,7 +22,7 @@ def test_kafka_and_s3_data_survive_a_restart(
 ) -> None:
     topic = new_topic("restart")
     sent = [f"before restart {i}".encode() for i in range(100)]
-    producer = KafkaProducer(**configured_security(), bootstrap_servers=kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_security(), bootstrap_servers=kafka_bootstrap, acks="all")
     for value in sent:
         producer.send(topic, value=value)
     producer.flush()

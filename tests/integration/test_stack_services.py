@@ -14,7 +14,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 
 from core.config import REPO_ROOT, Settings
 from core.contracts import pipeline_topics
-from producer.sink import configured_security
+from stores.clients import kafka_security
 from tests.integration.helpers import consume_all
 
 FLINK_CLI = REPO_ROOT / "deploy" / "local" / "flink"
@@ -22,7 +22,7 @@ UPPERCASE_JOB = Path(__file__).parent / "jobs" / "uppercase_copy.py"
 
 
 def test_pipeline_topics_are_provisioned(kafka_bootstrap: str, settings: Settings) -> None:
-    admin = KafkaAdminClient(**configured_security(), bootstrap_servers=kafka_bootstrap)
+    admin = KafkaAdminClient(**kafka_security(), bootstrap_servers=kafka_bootstrap)
     try:
         existing = set(admin.list_topics())
     finally:
@@ -36,7 +36,7 @@ def test_kafka_produce_consume_round_trip(kafka_bootstrap: str, new_topic) -> No
         (f"Article_{i}".encode(), json.dumps({"ts": 1_700_000_000_000 + i, "title": f"Article_{i}"}).encode())
         for i in range(200)
     ]
-    producer = KafkaProducer(**configured_security(), bootstrap_servers=kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_security(), bootstrap_servers=kafka_bootstrap, acks="all")
     for key, value in sent:
         producer.send(topic, key=key, value=value)
     producer.flush()
@@ -57,7 +57,7 @@ def test_flink_run_py_moves_records_between_kafka_topics(
 ) -> None:
     source, sink = new_topic("flink-in"), new_topic("flink-out")
     payloads = [f"page request {i} für Zürich" for i in range(50)]
-    producer = KafkaProducer(**configured_security(), bootstrap_servers=kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_security(), bootstrap_servers=kafka_bootstrap, acks="all")
     for payload in payloads:
         producer.send(source, value=payload.encode())
     producer.flush()

@@ -17,8 +17,7 @@ from core.config import Settings, load_settings
 from core.contracts import Keys, hourly_counts_key
 from core.snapshots import decode_trending
 from core.windows import MINUTE_MS
-from producer.sink import configured_security
-from stores.clients import flink_rest, list_keys, new_topic
+from stores.clients import flink_rest, kafka_security, list_keys, new_topic
 from streaming import flink_jobs
 from tests.integration.helpers import kill_taskmanager, run_stack
 from tests.integration.streaming_run import (
@@ -47,7 +46,7 @@ def event_time(payload: bytes) -> int:
 def produce_in_parts(isolated: Isolated, tmp_path: Path, splits: list[int]) -> tuple[dict, list[list]]:
     """The same run written to a staging topic and cut by event time at ``splits``, to be fed part by part."""
     staging = f"{isolated.settings.kafka.pageviews_topic}-staging"
-    admin = KafkaAdminClient(**configured_security(), bootstrap_servers=isolated.settings.kafka.bootstrap)
+    admin = KafkaAdminClient(**kafka_security(), bootstrap_servers=isolated.settings.kafka.bootstrap)
     admin.create_topics([new_topic(isolated.settings.kafka, staging, 4)])
     try:
         truth = produce_run(isolated, tmp_path, topic=staging)
@@ -66,7 +65,7 @@ def feed(settings: Settings, records: list) -> None:
     In time order, not partition after partition as they were read back: a running job would see
     the other partitions idle (the idle timeout) and let event time run ahead with one of them.
     """
-    producer = KafkaProducer(**configured_security(), bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_security(), bootstrap_servers=settings.kafka.bootstrap, acks="all")
     for record in sorted(records, key=lambda record: event_time(record.value)):
         producer.send(
             settings.kafka.pageviews_topic, key=record.key, value=record.value, partition=record.partition

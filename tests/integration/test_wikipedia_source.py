@@ -21,8 +21,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from core.config import REPO_ROOT, Settings, load_settings, private_names
 from core.dumps_site import HourSent, hour_file_path, hours_between, iso_hour
-from producer.sink import configured_security
-from stores.clients import new_topic
+from stores.clients import kafka_security, new_topic
 from tests.dumps_mirror import DumpsMirror, expected_views, hour_text
 from tests.integration.test_batch import private_run, read_averages_rows
 from tests.oracle import parse_page_request
@@ -47,7 +46,7 @@ class SourceRun:
             "WIKITRENDS_WIKIPEDIA_DOWNLOAD_DIR": str(tmp_path / "downloads"),
         }
         self.settings: Settings = load_settings(self.env)
-        admin = KafkaAdminClient(**configured_security(), bootstrap_servers=self.settings.kafka.bootstrap)
+        admin = KafkaAdminClient(**kafka_security(), bootstrap_servers=self.settings.kafka.bootstrap)
         admin.create_topics([new_topic(self.settings.kafka, self.settings.kafka.pageviews_topic, 4)])
         admin.close()
         self.mirror = mirror
@@ -77,7 +76,7 @@ class SourceRun:
     def committed(self, topic: str) -> list:
         consumer = KafkaConsumer(
             topic,
-            **configured_security(),
+            **kafka_security(),
             bootstrap_servers=self.settings.kafka.bootstrap,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
@@ -110,7 +109,7 @@ class SourceRun:
     def watch_ledger(self):
         """A function giving the newest committed ledger record of each hour, read as they come."""
         consumer = KafkaConsumer(
-            **configured_security(),
+            **kafka_security(),
             bootstrap_servers=self.settings.kafka.bootstrap,
             isolation_level="read_committed",
             auto_offset_reset="earliest",

@@ -110,6 +110,12 @@ def s3_identity(settings: Settings, layout: Layout, section: str) -> Settings:
     return replace(settings, s3=s3)
 
 
+def minio_root_env(settings: Settings, layout: Layout) -> dict[str, str]:
+    """The S3 server's root key as MinIO reads it."""
+    root = s3_identity(settings, layout, S3_ROOT).s3
+    return {"MINIO_ROOT_USER": root.access_key, "MINIO_ROOT_PASSWORD": root.secret_key}
+
+
 def flink_state_prefixes(settings: Settings) -> list[str]:
     """The bucket's prefixes Flink's own S3 user may use: its checkpoints, savepoints and HA data."""
     bucket = settings.s3.bucket

@@ -156,8 +156,7 @@ def service_table(settings: Settings, layout: Layout) -> list[Service]:
                 *("--console-address", f"{s.s3.host}:{s.s3.console_port}"),
             ],
             env=lambda: {
-                "MINIO_ROOT_USER": security.s3_identity(s, layout, security.S3_ROOT).s3.access_key,
-                "MINIO_ROOT_PASSWORD": security.s3_identity(s, layout, security.S3_ROOT).s3.secret_key,
+                **security.minio_root_env(s, layout),
                 "MINIO_REGION": s.s3.region,
                 "MINIO_UPDATE": "off",
                 "MINIO_CALLHOME_ENABLE": "off",
