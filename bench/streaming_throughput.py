@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaAdminClient  # noqa: E402
 
+from bench import flame_graph  # noqa: E402
 from bench.pipeline import fast_consumer, private_pipeline, start_live_producer, topic_size  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.contracts import Keys  # noqa: E402
@@ -52,7 +53,7 @@ def run_bounded(settings: Settings, env: dict[str, str], total: int, *args: str,
     job_id = submit(env, *args)
     began, sampled = time.monotonic(), False
     while (job := flink_rest(settings, f"/jobs/{job_id}"))["state"] not in ("FINISHED", "FAILED", "CANCELED"):
-        if while_running and not sampled and time.monotonic() - began > 60:
+        if while_running and not sampled and time.monotonic() - began > 40:
             while_running(job_id)  # once, when it is well into the batch
             sampled = True
         time.sleep(1)
@@ -62,11 +63,13 @@ def run_bounded(settings: Settings, env: dict[str, str], total: int, *args: str,
     return total / ((job["end-time"] - source_start) / 1000)
 
 
-def print_operators(settings: Settings, job_id: str) -> None:
-    """Where the time goes: each operator's busy and back-pressured share of time, and its records."""
+def print_operators(settings: Settings, job_id: str, flame_graph_file: Path) -> None:
+    """Where the time goes: each operator's busy and back-pressured share of time, and its records;
+    then the busiest one's flame graph, summed by frame and written to ``flame_graph_file``."""
     job = flink_rest(settings, f"/jobs/{job_id}")
-    print("operators (sampled once, a minute into the run; ratios averaged over subtasks):")
+    print("operators (sampled once, 40 s into the run; ratios averaged over subtasks):")
     print(f"  {'busy':>5} {'backp':>5} {'records in':>12} {'records out':>12}  operator")
+    busiest, busiest_ratio = None, -1.0
     for vertex in job["vertices"]:
         metrics = flink_rest(
             settings,
@@ -81,6 +84,18 @@ def print_operators(settings: Settings, job_id: str) -> None:
             f"{vertex['name'][:110]}",
             flush=True,
         )
+        if values.get("busyTimeMsPerSecond", 0) > busiest_ratio:
+            busiest, busiest_ratio = vertex, values.get("busyTimeMsPerSecond", 0)
+    tree = flame_graph.sample(settings, job_id, busiest["id"])
+    if tree is None:
+        print("flame graph: no samples came (is rest.flamegraph.enabled set?)")
+        return
+    stacks = flame_graph.folded_stacks(tree)
+    flame_graph.write_folded(stacks, flame_graph_file)
+    print(
+        f"flame graph of the busiest operator ({busiest['name'][:70]}), folded stacks in {flame_graph_file}:"
+    )
+    print("\n".join(flame_graph.summary(stacks)), flush=True)
 
 
 def rss_mib(pid_file: Path) -> float:
@@ -187,7 +202,9 @@ def measure_throughput(args: argparse.Namespace, tag: str, env: dict[str, str], 
         "--bounded",
         "--job-name",
         tag,
-        while_running=lambda job_id: print_operators(settings, job_id),
+        while_running=lambda job_id: print_operators(
+            settings, job_id, home / "runs" / f"{tag}-flame-graph.txt"
+        ),
     )
     print(
         f"job       streaming job, everything on              : {job_rate:>10,.0f} events/s  "

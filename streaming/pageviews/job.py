@@ -7,27 +7,26 @@ Submit it to a Flink cluster:
 
 ``build`` composes it as drawn here, each step a function taking and returning tables or streams:
 
-    pageviews (Kafka, raw JSON strings; event time from ``ts``)
-      -> parse_and_count       stage 1, SQL in the JVM: views per article and minute -> minute_counts
-                                                         bad and late events         -> dead-letter topic
-      -> sliding_windows       stage 2, streaming/jvm's SlidingWindowCounts:
+    pageviews (Kafka)
+      -> page_requests         streaming/jvm's PageRequests: each event parsed and checked once, its
+                                 event time and watermarks from the source -> one view of its article
+                                 bad and late events                       -> dead-letter topic
+      -> sliding_windows       streaming/jvm's SlidingWindowCounts, keyed by article, counting minutes:
                                  10-minute windows sliding every minute          -> pageviews-windows-{d}
                                  each trending candidate's hour (c1..c6, earlier) -> candidate_hours
-      -> site_minutes          each wiki's views per minute (the rhythm articles are judged against)
+                                 each wiki's views per minute                     -> site_minutes
+                                 each article's hour, once it has passed, in blocks -> hourly_counts
       -> trending              candidates' hours beside their wikis' hours, a few blocks a minute
                                  -> publish_trending: core/trending.py's rule, the minute's list to Redis
                                  -> publish_traffic_alerts: watched articles' rises, TRAFFIC_SPIKE to the
                                     alerts topic and Redis (streaming/pageviews/traffic.py)
-      -> hourly_counts         each article's hour, a few blocks an hour
-                                 -> publish_hourly_counts: one Parquet object per hour to S3
+      -> publish_hourly_counts  the hour's blocks: one Parquet object per hour to S3
 
-All per-record work stays in the JVM; Python sees only the candidates (a few
-thousand a minute) and a few blocks of each hour's counts. Three places cross
-between SQL and DataStreams, each for a reason: stage 1's one stream is split
-after a round trip so that the topic is read once; the minute counts go to the
-JVM operator and its candidates come back to SQL with their event time; and the
-two Python publishers take DataStreams. Why this shape, and its figures:
-streaming/pageviews/sql.py and docs/streaming.md.
+All per-record work stays in the JVM, in DataStream operators of our own up to the window
+operator: no SQL rows between the source and the windows (docs/streaming.md "Throughput"). What
+comes out of the window operator beside the windows is a few rows a minute (candidates, wikis) or
+one per article an hour, and crosses into SQL once with its event time; the two Python publishers
+see only a few blocks of them.
 
 Guarantees: checkpoints (exactly-once mode) to the configured checkpoint
 storage; Kafka sinks are transactional (exactly-once: consumers read with
@@ -39,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NamedTuple
 
 from pyflink.common import Configuration
 from pyflink.common.typeinfo import Types
@@ -48,11 +48,15 @@ from pyflink.table import Schema, StreamTableEnvironment, Table
 
 from core.config import Settings
 from core.trending import EARLIER_MS
-from core.windows import MINUTE_MS, WINDOW_MS, WINDOW_TOPIC_COUNT, WINDOWS_PER_HOUR
+from core.windows import HOUR_MS, MINUTE_MS, WINDOW_MS, WINDOW_TOPIC_COUNT, WINDOWS_PER_HOUR
 from streaming.flink_jobs import job_settings
 from streaming.pageviews import sql, tables
 from streaming.pageviews.publish import PublishHourlyCounts, PublishTrending
 from streaming.pageviews.traffic import publish_traffic_alerts
+
+# An hour's counts reach the S3 publisher as at most this many text blocks per window subtask (JSON
+# arrays, one per article): a few large rows an hour instead of millions.
+HOURLY_BLOCKS = 64
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,19 +88,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class WindowStage(NamedTuple):
+    """What the window operator gives: its window rows and, with their event time, its side outputs."""
+
+    windows: DataStream
+    candidate_hours: Table
+    site_minutes: Table
+    hourly_counts: Table
+
+
 def build(
     settings: Settings, args: argparse.Namespace
 ) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
     """Lay out the whole job as the module docstring draws it; nothing runs until execute()."""
     env, t_env = environments(settings, args)
-    minute_counts, dead_letters = parse_and_count(t_env, pageviews(t_env, settings, args))
-    windows, candidate_hours = sliding_windows(t_env, minute_counts, settings.streaming.trending_min_volume)
-    write_window_topics(windows, settings)
-    write_dead_letters(t_env, dead_letters, settings)
-    wikis = site_minutes(t_env, minute_counts)
-    listed = publish_trending(t_env, trending(t_env, candidate_hours, wikis, settings), settings)
+    views = tables.read_page_requests(env, settings, args.startup, args.bounded)
+    stage = sliding_windows(t_env, DataStream(views), settings.streaming.trending_min_volume)
+    write_window_topics(stage.windows, settings)
+    write_dead_letters(t_env, tables.dead_letters(views), settings)
+    listed = publish_trending(t_env, trending(t_env, stage, settings), settings)
     publish_traffic_alerts(listed, settings)
-    publish_hourly_counts(t_env, hourly_counts(t_env, minute_counts), settings)
+    publish_hourly_counts(t_env, stage.hourly_counts, settings)
     return env, t_env
 
 
@@ -127,30 +139,7 @@ def environments(
     table_config.set("table.local-time-zone", "UTC")
     table_config.set("table.exec.source.idle-timeout", f"{s.idle_timeout_seconds} s")
     table_config.set("pipeline.name", args.job_name)
-    t_env.create_java_temporary_system_function(sql.PAYLOAD_FIELD, sql.PAYLOAD_FIELD_CLASS)
     return env, t_env
-
-
-def pageviews(t_env: StreamTableEnvironment, settings: Settings, args: argparse.Namespace) -> Table:
-    """The ``pageviews`` topic as raw strings, with each event's time and watermarks."""
-    t_env.execute_sql(tables.source_table(settings, args.startup, args.bounded))
-    return t_env.from_path(tables.PAGEVIEWS_RAW)
-
-
-def parse_and_count(t_env: StreamTableEnvironment, events: Table) -> tuple[Table, Table]:
-    """Stage 1: views per article and minute, and the bad or late events, from one read of the topic.
-
-    Both leave the SQL as one stream (``stage_one_query``) that is split after a DataStream round
-    trip: planned separately, each would read the topic again. The minute counts keep their event
-    time (``row_time``, the minute's last millisecond) and the upstream watermarks.
-    """
-    checked = t_env.sql_query(sql.checked_events_query(events))
-    valid = t_env.sql_query(sql.valid_events_query(checked))
-    stage_one = with_event_time(
-        t_env, t_env.to_data_stream(t_env.sql_query(sql.stage_one_query(checked, valid))), "row_time"
-    )
-    minute_counts = t_env.sql_query(sql.minute_counts_query(stage_one))
-    return minute_counts, t_env.sql_query(sql.dead_letters_query(stage_one))
 
 
 def with_event_time(t_env: StreamTableEnvironment, stream: DataStream, column: str) -> Table:
@@ -166,25 +155,35 @@ def with_event_time(t_env: StreamTableEnvironment, stream: DataStream, column: s
 
 
 def sliding_windows(
-    t_env: StreamTableEnvironment, minute_counts: Table, candidate_min_views: int
-) -> tuple[DataStream, Table]:
-    """Stage 2: the 10-minute windows sliding every minute, and the trending candidates' hours.
+    t_env: StreamTableEnvironment, views: DataStream, candidate_min_views: int
+) -> WindowStage:
+    """The 10-minute windows sliding every minute, the trending candidates' hours, each wiki's
+    minutes and each article's hours, from views (project, title, minute_ms, view_count,
+    desktop_count, mobile_count; a minute count of any size, before the watermark passes its event
+    time).
 
-    From minute counts (project, title, minute_ms, view_count): window rows (project, title,
-    window_start, window_end, topic_digit, count), one per article and window with views; and for
-    each window with at least ``candidate_min_views`` views, its hour (project, title, minute_ms,
-    c1..c6, earlier; core/trending.py) as a table whose event time (``w_time``) is the window's last
-    millisecond. One JVM operator does both
+    Window rows (project, title, window_start, window_end, topic_digit, count): one per article and
+    window with views. For each window with at least ``candidate_min_views`` views, its hour
+    (project, title, minute_ms, c1..c6, earlier, desktop, mobile; core/trending.py) with event time
+    ``w_time``, the window's last millisecond. One JVM operator does it all
     (streaming/jvm/src/main/java/wikitrends/streaming/SlidingWindowCounts.java, its jar shipped
-    with the job): Flink SQL's HOP aggregation was the job's bottleneck, and a join for the
-    candidates' hours kept a second copy of every minute count (docs/streaming.md).
+    with the job): Flink SQL's HOP aggregation was the job's bottleneck, a join for the candidates'
+    hours kept a second copy of every minute count, and minute counts in SQL cost more in row
+    conversions than they saved (docs/streaming.md).
     """
-    counts = t_env.to_data_stream(t_env.sql_query(sql.without_time_query(minute_counts)))
     operators = get_gateway().jvm.wikitrends.streaming.SlidingWindowCounts
-    hour = operators.CandidateHours(WINDOWS_PER_HOUR, EARLIER_MS, candidate_min_views)
-    windows = operators.windows(counts._j_data_stream, WINDOW_MS, MINUTE_MS, WINDOW_TOPIC_COUNT, hour)
-    candidate_hours = with_event_time(t_env, DataStream(operators.candidateHours(windows, hour)), "w_time")
-    return DataStream(windows), candidate_hours
+    hour = get_gateway().jvm.wikitrends.streaming.CandidateHours(
+        WINDOWS_PER_HOUR, EARLIER_MS, candidate_min_views
+    )
+    windows = operators.windows(
+        views._j_data_stream, WINDOW_MS, MINUTE_MS, WINDOW_TOPIC_COUNT, hour, HOUR_MS, HOURLY_BLOCKS
+    )
+    return WindowStage(
+        windows=DataStream(windows),
+        candidate_hours=with_event_time(t_env, DataStream(operators.candidateHours(windows, hour)), "w_time"),
+        site_minutes=with_event_time(t_env, DataStream(operators.siteMinutes(windows)), "row_time"),
+        hourly_counts=with_event_time(t_env, DataStream(operators.hourlyCounts(windows)), "rowtime"),
+    )
 
 
 def write_window_topics(windows: DataStream, settings: Settings) -> None:
@@ -205,29 +204,20 @@ def write_window_topics(windows: DataStream, settings: Settings) -> None:
     )
 
 
-def write_dead_letters(t_env: StreamTableEnvironment, dead_letters: Table, settings: Settings) -> None:
-    """The bad and late events to the dead-letter topic, exactly-once."""
+def write_dead_letters(t_env: StreamTableEnvironment, dead_letters: DataStream, settings: Settings) -> None:
+    """The bad and late events (payload, reason) to the dead-letter topic, cut to size, exactly-once."""
     t_env.execute_sql(tables.dead_letter_sink_table(settings))
     sinks = t_env.create_statement_set()
-    sinks.add_insert(tables.DEAD_LETTER_SINK, dead_letters)
+    sinks.add_insert(
+        tables.DEAD_LETTER_SINK, t_env.sql_query(sql.dead_letters_query(t_env.from_data_stream(dead_letters)))
+    )
     sinks.attach_as_datastream()
 
 
-def site_minutes(t_env: StreamTableEnvironment, minute_counts: Table) -> Table:
-    """Each wiki's total views per minute: the rhythm its articles are judged against."""
-    return t_env.sql_query(sql.site_minutes_query(minute_counts))
-
-
-def trending(
-    t_env: StreamTableEnvironment, candidate_hours: Table, site_minutes: Table, settings: Settings
-) -> Table:
+def trending(t_env: StreamTableEnvironment, stage: WindowStage, settings: Settings) -> Table:
     """What the trending publisher judges each minute: the candidates' hours beside their wikis' hours."""
-    return t_env.sql_query(sql.trending_query(candidate_hours, site_minutes, settings))
-
-
-def hourly_counts(t_env: StreamTableEnvironment, minute_counts: Table) -> Table:
-    """Each article's views per hour, in a few blocks per hour (the S3 publisher's input)."""
-    return t_env.sql_query(sql.hourly_counts_query(minute_counts))
+    site_minutes = t_env.sql_query(sql.site_minutes_query(stage.site_minutes))
+    return t_env.sql_query(sql.trending_query(stage.candidate_hours, site_minutes, settings))
 
 
 def publish_trending(t_env: StreamTableEnvironment, trending: Table, settings: Settings) -> DataStream:
@@ -250,7 +240,8 @@ def publish_trending(t_env: StreamTableEnvironment, trending: Table, settings: S
 
 
 def publish_hourly_counts(t_env: StreamTableEnvironment, hourly_counts: Table, settings: Settings) -> None:
-    """Each hour's counts as one Parquet object on S3 once event time passes the hour."""
+    """Each hour's counts (hour_start_ms, block, lines) as one Parquet object on S3 once event time
+    passes the hour."""
     publish(
         t_env,
         hourly_counts,

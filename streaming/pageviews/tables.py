@@ -1,15 +1,27 @@
-"""The Kafka tables of the streaming job: the page requests it reads and the dead letters it writes
-(exactly-once, in Kafka transactions committed with each checkpoint); the settings of the window
-topics' sink, which the JVM writes (streaming/jvm's WindowTopics).
+"""The Kafka ends of the streaming job: the page requests it reads (streaming/jvm's PageRequests),
+the dead letters it writes (a SQL table, exactly-once, in Kafka transactions committed with each
+checkpoint) and the settings of the window topics' sink, which the JVM writes (WindowTopics).
 """
 
 from __future__ import annotations
 
-from core.config import Settings
-from streaming.pageviews.sql import payload_field, plausible_ts
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.java_gateway import get_gateway
+from pyflink.util.java_utils import to_jarray
 
-# The names the job registers its Kafka tables under (job.py reads them back from here).
-PAGEVIEWS_RAW = "pageviews_raw"
+from core.config import Settings
+from core.events import (
+    DESKTOP,
+    FORBIDDEN_IN_TITLES,
+    FORBIDDEN_IN_TITLES_REASON,
+    MAX_FUTURE_MS,
+    MAX_PROJECT_CHARS,
+    MAX_TITLE_CHARS,
+    MIN_PLAUSIBLE_TS_MS,
+    MOBILE_ACCESS,
+)
+
+# The name the job registers its dead-letter sink under (job.py reads it back from here).
 DEAD_LETTER_SINK = "dead_letter_sink"
 
 
@@ -50,41 +62,54 @@ def window_topics_producer(settings: Settings) -> dict[str, str]:
     return {**settings.kafka.java_client, **EXACTLY_ONCE_PRODUCER}
 
 
-def source_table(settings: Settings, startup_mode: str, bounded: bool = False) -> str:
-    """``pageviews`` as raw strings, with the event time read from the JSON's ``ts``.
+def pageviews_consumer(settings: Settings) -> dict[str, str]:
+    """The page-request source's Kafka consumer settings (streaming/jvm's PageRequests)."""
+    return {
+        **settings.kafka.java_client,
+        # The Wikipedia source commits page requests in transactions; an aborted one is never counted.
+        "isolation.level": "read_committed",
+    }
 
-    A missing, non-numeric or absurd ``ts`` gives event time 0 so that it
-    cannot move the watermark; such events are sent to the dead-letter topic.
+
+def read_page_requests(env: StreamExecutionEnvironment, settings: Settings, startup_mode: str, bounded: bool):
+    """``pageviews`` as views of articles (the JVM's PageRequests.read), event time from each ``ts``.
+
+    A missing, non-numeric or absurd ``ts`` gives event time 0 so that it cannot move the watermark;
+    such events, and every other bad or late one, are its side output ``dead_letters``. Returns the
+    JVM stream (its side outputs are reached from there).
     """
-    ts = f"TRY_CAST({payload_field('ts')} AS BIGINT)"
-    s = settings.streaming
-    options = kafka_options(
-        settings,
-        **{
-            "topic": settings.kafka.pageviews_topic,
-            "properties.group.id": s.group_id,
-            "scan.startup.mode": startup_mode,
-            # A new consumer group (no committed offsets) starts from the beginning.
-            "properties.auto.offset.reset": "earliest",
-            # The Wikipedia source commits page requests in transactions; an aborted one is never counted.
-            "properties.isolation.level": "read_committed",
-            "format": "raw",
-            # Bounded: read up to the offsets of the job's start, then finish (benchmarks, backfills).
-            **({"scan.bounded.mode": "latest-offset"} if bounded else {}),
-        },
+    gateway = get_gateway()
+    consumer = gateway.jvm.java.util.Properties()
+    for key, value in pageviews_consumer(settings).items():
+        consumer.setProperty(key, value)
+    operators = gateway.jvm.wikitrends.streaming
+    checks = operators.PageRequestChecks(
+        MIN_PLAUSIBLE_TS_MS,
+        MAX_FUTURE_MS,
+        MAX_PROJECT_CHARS,
+        MAX_TITLE_CHARS,
+        FORBIDDEN_IN_TITLES,
+        FORBIDDEN_IN_TITLES_REASON,
+        DESKTOP,
+        to_jarray(gateway.jvm.String, list(MOBILE_ACCESS)),
     )
-    return f"""
-CREATE TABLE {PAGEVIEWS_RAW} (
-  payload STRING,
-  ts AS {ts},
-  project AS {payload_field("project")},
-  title AS {payload_field("title")},
-  access AS {payload_field("access")},
-  event_time AS TO_TIMESTAMP_LTZ(CASE WHEN {plausible_ts(ts)} THEN {ts} ELSE 0 END, 3),
-  WATERMARK FOR event_time AS event_time - INTERVAL '{s.watermark_delay_seconds}' SECOND
-) WITH (
-  {options}
-)"""
+    s = settings.streaming
+    return operators.PageRequests.read(
+        env._j_stream_execution_environment,
+        consumer,
+        settings.kafka.pageviews_topic,
+        s.group_id,
+        startup_mode,
+        bounded,
+        s.watermark_delay_seconds * 1000,
+        s.idle_timeout_seconds * 1000,
+        checks,
+    )
+
+
+def dead_letters(page_requests) -> DataStream:
+    """The bad and late page requests of ``read_page_requests``: rows (payload, reason)."""
+    return DataStream(get_gateway().jvm.wikitrends.streaming.PageRequests.deadLetters(page_requests))
 
 
 def dead_letter_sink_table(settings: Settings) -> str:

@@ -1,6 +1,6 @@
 """The trending transform through Flink itself: hand-written minute counts in, each minute's list out.
 
-Runs streaming/pageviews/job.py's ``sliding_windows``, ``site_minutes`` and ``trending`` on a local
+Runs streaming/pageviews/job.py's ``sliding_windows`` and ``trending`` on a local
 Flink mini-cluster (the JVM from apache-flink, no stack services) over a small bounded input,
 judges each minute's rows with the publisher's own function, and checks the
 list of 10:00 by hand, a clean hour's list empty, a slow riser found against
@@ -76,7 +76,7 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import StreamTableEnvironment
 
-    from streaming.pageviews.job import site_minutes, sliding_windows, trending
+    from streaming.pageviews.job import sliding_windows, trending
 
     path: Path = tmp_path_factory.mktemp("trending") / "minute_counts.csv"
     with path.open("w", newline="") as handle:
@@ -98,9 +98,9 @@ def lists_by_minute(tmp_path_factory) -> dict[int, list]:
           row_time AS TO_TIMESTAMP_LTZ(minute_ms + {MINUTE_MS - 1}, 3),
           WATERMARK FOR row_time AS row_time - INTERVAL '30' SECOND
         ) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv')""")
-    counts = t_env.from_path("minute_counts")
-    _, candidate_hours = sliding_windows(t_env, counts, settings.streaming.trending_min_volume)
-    judged = trending(t_env, candidate_hours, site_minutes(t_env, counts), settings)
+    # As the job's views come: with their event time (the row time) and the watermarks behind it.
+    counts = t_env.to_data_stream(t_env.from_path("minute_counts"))
+    judged = trending(t_env, sliding_windows(t_env, counts, settings.streaming.trending_min_volume), settings)
     # Every column but the row time (a time attribute does not cross to Python in collect()).
     table = t_env.sql_query(f"SELECT minute_ms, kind, lines FROM {judged}")
     rows: dict[int, list[HourRow]] = {}

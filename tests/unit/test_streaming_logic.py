@@ -181,7 +181,9 @@ def test_the_sql_uses_the_configured_names_and_rule() -> None:
     )
     # What the trending SQL computes (articles only, the configured volume) is checked by running it:
     # tests/integration/test_trending_transform.py.
-    assert "'topic' = 'pv'" in tables.source_table(settings, "earliest-offset")
+    consumer = tables.pageviews_consumer(settings)
+    assert consumer["bootstrap.servers"] == settings.kafka.bootstrap
+    assert consumer["isolation.level"] == "read_committed"
     dead_letters = tables.dead_letter_sink_table(settings)
     assert "'sink.delivery-guarantee' = 'exactly-once'" in dead_letters
     assert "'properties.compression.type' = 'lz4'" in dead_letters
@@ -191,7 +193,8 @@ def test_the_sql_uses_the_configured_names_and_rule() -> None:
 
 
 def test_an_hours_blocks_give_back_every_title_whatever_it_holds() -> None:
-    # What LISTAGG(JSON_ARRAY(project, title, views), ',') makes of an hour's rows (pageviews/sql.py).
+    # What the window operator's hourly blocks hold (streaming/jvm's WindowOperator.addHour; its own test
+    # reads the same from Java).
     blocks = [
         '["en.wikipedia","A,\\"quoted\\"\\nline",3],["de.wikipedia","Ärger",1]',
         '["en.wikipedia","B",2]',

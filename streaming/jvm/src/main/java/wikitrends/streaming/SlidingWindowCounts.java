@@ -59,25 +59,57 @@ public final class SlidingWindowCounts {
         "project", "title", "window_start", "window_end", "topic_digit", "count"
     };
 
+    /** A wiki's views in one minute (of one subtask's articles), and those of known access. */
+    public static final String[] SITE_MINUTE_COLUMNS = {
+        "project", "minute_ms", "view_count", "desktop_count", "mobile_count"
+    };
+    /**
+     * A block of an hour's counts: comma-separated JSON arrays ["project","title",views,desktop,mobile],
+     * one per article with views in the hour (JSON, so any title survives): the S3 publisher reads a
+     * few large rows an hour instead of millions.
+     */
+    public static final String[] HOURLY_COLUMNS = {"hour_start_ms", "block", "lines"};
+
+    static final OutputTag<Row> SITE_MINUTES =
+            new OutputTag<>("site-minutes", counts(SITE_MINUTE_COLUMNS, 1));
+    static final OutputTag<Row> HOURLY_COUNTS =
+            new OutputTag<>(
+                    "hourly-counts",
+                    new RowTypeInfo(new TypeInformation<?>[] {Types.LONG, Types.INT, Types.STRING}, HOURLY_COLUMNS));
+
     private SlidingWindowCounts() {}
 
+    /** Rows of ``columns``: the first ``strings`` of them text, the rest longs. */
+    private static RowTypeInfo counts(String[] columns, int strings) {
+        TypeInformation<?>[] types = new TypeInformation<?>[columns.length];
+        for (int i = 0; i < types.length; i++) {
+            types[i] = i < strings ? Types.STRING : Types.LONG;
+        }
+        return new RowTypeInfo(types, columns);
+    }
+
     /**
-     * Window rows from minute counts; the candidates' hours are its side output (candidateHours).
+     * Window rows from views; the candidates' hours, each wiki's minutes and each article's hours are
+     * its side outputs (candidateHours, siteMinutes, hourlyCounts).
      *
-     * @param minuteCounts rows (project, title, minute_ms, view_count, desktop_count, mobile_count):
-     *     one per article and minute, each before the watermark passes its minute's end (Flink's minute
-     *     windows emit them so); desktop and mobile count the views whose access is known
+     * @param minuteCounts rows (project, title, minute_ms, view_count, desktop_count, mobile_count),
+     *     each before the watermark passes its event time (PageRequests.read() gives one per event, a
+     *     count of one); desktop and mobile count the views whose access is known
      * @param windowMs the window's length (10 minutes)
      * @param slideMs how often a window ends (every minute); windowMs is a multiple of it
      * @param topicCount window topics, chosen by the window start's minute mod this (10)
      * @param hour which windows make a candidate's hour, and the candidates' minimum views
+     * @param hourMs the length of an hourly count (an hour)
+     * @param hourlyBlocks an hour's counts come in at most this many blocks per subtask
      */
     public static SingleOutputStreamOperator<Row> windows(
             DataStream<Row> minuteCounts,
             long windowMs,
             long slideMs,
             int topicCount,
-            CandidateHours hour) {
+            CandidateHours hour,
+            long hourMs,
+            int hourlyBlocks) {
         TypeInformation<Row> rowType =
                 new RowTypeInfo(
                         new TypeInformation<?>[] {
@@ -89,7 +121,7 @@ public final class SlidingWindowCounts {
                 .transform(
                         "sliding windows: views per article, 10 min every minute; candidates' hours",
                         rowType,
-                        new WindowOperator(windowMs, slideMs, topicCount, hour))
+                        new WindowOperator(windowMs, slideMs, topicCount, hour, hourMs, hourlyBlocks))
                 .uid("sliding-window-counts");
     }
 
@@ -102,268 +134,28 @@ public final class SlidingWindowCounts {
         return windows.getSideOutput(hour.outputTag());
     }
 
+    /**
+     * Each wiki's views per minute of a window stage built by windows(): rows of SITE_MINUTE_COLUMNS,
+     * one per wiki, minute and parallel subtask (sum them by wiki and minute), event time the minute's
+     * last millisecond.
+     */
+    public static DataStream<Row> siteMinutes(SingleOutputStreamOperator<Row> windows) {
+        return windows.getSideOutput(SITE_MINUTES);
+    }
+
+    /**
+     * Each article's views per hour of a window stage built by windows(): rows of HOURLY_COLUMNS, a few
+     * blocks per hour and subtask, event time the hour's last millisecond.
+     */
+    public static DataStream<Row> hourlyCounts(SingleOutputStreamOperator<Row> windows) {
+        return windows.getSideOutput(HOURLY_COUNTS);
+    }
+
     /** The article of a minute count: (project, title). */
     static final class ByArticle implements KeySelector<Row, Tuple2<String, String>> {
         @Override
         public Tuple2<String, String> getKey(Row row) {
             return Tuple2.of((String) row.getField(0), (String) row.getField(1));
-        }
-    }
-
-    /**
-     * A candidate's hour: the windowsPerHour windows of its topic ending at its window (c1 the
-     * oldest), and its views in the earlierMs before them (core/trending.py's baseline).
-     */
-    public static final class CandidateHours implements Serializable {
-        private static final long serialVersionUID = 1L;
-
-        final int windowsPerHour;
-        final long earlierMs;
-        final long minViews;
-
-        /**
-         * @param windowsPerHour windows of one topic in an hour (6)
-         * @param earlierMs how far before the hour the baseline reaches
-         * @param minViews a window is a candidate when it has at least this many views
-         */
-        public CandidateHours(int windowsPerHour, long earlierMs, long minViews) {
-            this.windowsPerHour = windowsPerHour;
-            this.earlierMs = earlierMs;
-            this.minViews = minViews;
-        }
-
-        /** The candidate rows' columns: project, title, minute_ms, c1..cN, earlier, desktop, mobile. */
-        public String[] columns() {
-            String[] columns = new String[windowsPerHour + 6];
-            columns[0] = "project";
-            columns[1] = "title";
-            columns[2] = "minute_ms";
-            for (int k = 1; k <= windowsPerHour; k++) {
-                columns[2 + k] = "c" + k;
-            }
-            columns[windowsPerHour + 3] = "earlier";
-            columns[windowsPerHour + 4] = "desktop";
-            columns[windowsPerHour + 5] = "mobile";
-            return columns;
-        }
-
-        OutputTag<Row> outputTag() {
-            TypeInformation<?>[] types = new TypeInformation<?>[windowsPerHour + 6];
-            types[0] = Types.STRING;
-            types[1] = Types.STRING;
-            for (int i = 2; i < types.length; i++) {
-                types[i] = Types.LONG;
-            }
-            return new OutputTag<>("candidate-hours", new RowTypeInfo(types, columns()));
-        }
-
-        /** The candidate row of the window ending at windowEnd, summed from the article's minutes. */
-        Row row(Tuple2<String, String> article, long windowEnd, long windowMs, long[] older, long[] recent) {
-            Row row = new Row(windowsPerHour + 6);
-            row.setField(0, article.f0);
-            row.setField(1, article.f1);
-            row.setField(2, windowEnd);
-            long hourStart = windowEnd - windowsPerHour * windowMs;
-            for (int k = 1; k <= windowsPerHour; k++) {
-                long from = hourStart + (k - 1) * windowMs;
-                row.setField(2 + k, views(older, recent, from, from + windowMs));
-            }
-            row.setField(windowsPerHour + 3, views(older, recent, hourStart - earlierMs, hourStart));
-            row.setField(windowsPerHour + 4, views(older, recent, hourStart, windowEnd, MinutePairs.DESKTOP));
-            row.setField(windowsPerHour + 5, views(older, recent, hourStart, windowEnd, MinutePairs.MOBILE));
-            return row;
-        }
-
-        /** How far back a window ending at windowEnd reads: its hour and the baseline before it. */
-        long reachMs(long windowMs) {
-            return windowsPerHour * windowMs + earlierMs;
-        }
-
-        private static long views(long[] older, long[] recent, long fromMs, long toMs) {
-            return views(older, recent, fromMs, toMs, MinutePairs.VIEWS);
-        }
-
-        private static long views(long[] older, long[] recent, long fromMs, long toMs, int count) {
-            return MinutePairs.sum(older, fromMs, toMs, count) + MinutePairs.sum(recent, fromMs, toMs, count);
-        }
-    }
-
-    /**
-     * Writes each window when the watermark passes its end, and each candidate's hour, then
-     * forwards the watermark.
-     *
-     * <p>Per article two states: the minutes a window still to be written covers ("recent", walked
-     * every minute) and the older minutes a later candidate's hour reaches ("older", read only for
-     * candidates and when a minute moves in; swept once per window length for articles no longer
-     * seen). {@code nextWindowEnd} is the end of the earliest window not written yet that can have
-     * views; it is checkpointed with the articles' minutes, so a restored job neither repeats nor
-     * skips a window.
-     */
-    static final class WindowOperator extends AbstractStreamOperator<Row>
-            implements OneInputStreamOperator<Row, Row> {
-        private static final long NONE = Long.MAX_VALUE;
-        private static final TypeInformation<long[]> LONGS = PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO;
-        private static final String[] RETIRED_STATES = {"minute-pairs", "older-minute-pairs"};
-
-        private final long windowMs;
-        private final long slideMs;
-        private final int topicCount;
-        private final CandidateHours hour;
-
-        private transient ValueStateDescriptor<long[]> recentDescriptor;
-        private transient ValueStateDescriptor<long[]> olderDescriptor;
-        private transient ValueState<long[]> recent;
-        private transient ValueState<long[]> older;
-        private transient ListState<Long> nextWindowEndState;
-        private transient long nextWindowEnd;
-        private transient OutputTag<Row> candidates;
-        private transient StreamRecord<Row> outRecord;
-        private transient StreamRecord<Row> candidateRecord;
-
-        WindowOperator(long windowMs, long slideMs, int topicCount, CandidateHours hour) {
-            this.windowMs = windowMs;
-            this.slideMs = slideMs;
-            this.topicCount = topicCount;
-            this.hour = hour;
-        }
-
-        @Override
-        public void initializeState(StateInitializationContext context) throws Exception {
-            super.initializeState(context);
-            recentDescriptor = new ValueStateDescriptor<>("recent-minutes", LONGS);
-            olderDescriptor = new ValueStateDescriptor<>("older-minutes", LONGS);
-            recent = getPartitionedState(recentDescriptor);
-            older = getPartitionedState(olderDescriptor);
-            dropRetiredState();
-            nextWindowEndState =
-                    context.getOperatorStateStore()
-                            .getListState(new ListStateDescriptor<>("next-window-end", Types.LONG));
-            nextWindowEnd = NONE;
-            for (Long restored : nextWindowEndState.get()) {
-                nextWindowEnd = Math.min(nextWindowEnd, restored);
-            }
-            candidates = hour.outputTag();
-            outRecord = new StreamRecord<>(null);
-            candidateRecord = new StreamRecord<>(null);
-        }
-
-        /**
-         * Clears the state of a savepoint taken before minutes carried their access ("minute-pairs" and
-         * "older-minute-pairs", two longs a minute): it cannot be read as the new layout, so a job
-         * resumed from such a savepoint starts its windows afresh instead of carrying it forever.
-         */
-        private void dropRetiredState() throws Exception {
-            for (String retired : RETIRED_STATES) {
-                ValueStateDescriptor<long[]> descriptor = new ValueStateDescriptor<>(retired, LONGS);
-                getKeyedStateBackend()
-                        .applyToAllKeys(
-                                VoidNamespace.INSTANCE,
-                                VoidNamespaceSerializer.INSTANCE,
-                                descriptor,
-                                (article, state) -> state.clear());
-            }
-        }
-
-        @Override
-        public void snapshotState(StateSnapshotContext context) throws Exception {
-            super.snapshotState(context);
-            nextWindowEndState.update(Collections.singletonList(nextWindowEnd));
-        }
-
-        @Override
-        public void processElement(StreamRecord<Row> element) throws Exception {
-            Row minuteCount = element.getValue();
-            long minuteMs = (Long) minuteCount.getField(2);
-            long views = (Long) minuteCount.getField(3);
-            long desktop = (Long) minuteCount.getField(4);
-            long mobile = (Long) minuteCount.getField(5);
-            recent.update(MinutePairs.add(recent.value(), minuteMs, views, desktop, mobile));
-            // The first window that covers this minute ends one slide after its start.
-            nextWindowEnd = Math.min(nextWindowEnd, minuteMs + slideMs);
-        }
-
-        @Override
-        public void processWatermark(Watermark mark) throws Exception {
-            // A window [end - windowMs, end) is complete once the watermark reaches its last millisecond.
-            while (nextWindowEnd != NONE && nextWindowEnd - 1 <= mark.getTimestamp()) {
-                boolean articlesLeft = writeWindows(nextWindowEnd);
-                nextWindowEnd = articlesLeft ? nextWindowEnd + slideMs : NONE;
-            }
-            super.processWatermark(mark);
-        }
-
-        /** Writes every article's window ending at windowEnd; returns whether any article is left. */
-        private boolean writeWindows(long windowEnd) throws Exception {
-            long windowStart = windowEnd - windowMs;
-            int digit = (int) Math.floorMod(windowStart / slideMs, (long) topicCount);
-            // The next window starts one slide later: older minutes move out of the recent ones...
-            long keepFrom = windowStart + slideMs;
-            // ... and the next candidate's hour reaches back this far.
-            long olderFrom = windowEnd + slideMs - hour.reachMs(windowMs);
-            outRecord.setTimestamp(windowEnd - 1);
-            candidateRecord.setTimestamp(windowEnd - 1);
-            boolean[] left = {false};
-            KeyedStateBackend<Tuple2<String, String>> articles = getKeyedStateBackend();
-            // applyToAllKeys sets each article as the current key: `older` reads that article's state.
-            articles.applyToAllKeys(
-                    VoidNamespace.INSTANCE,
-                    VoidNamespaceSerializer.INSTANCE,
-                    recentDescriptor,
-                    (article, state) -> {
-                        long[] minutes = state.value();
-                        long views = MinutePairs.sum(minutes, windowStart, windowEnd);
-                        if (views > 0) {
-                            output.collect(
-                                    outRecord.replace(
-                                            Row.of(article.f0, article.f1, windowStart, windowEnd, digit, views)));
-                        }
-                        boolean candidate = views >= hour.minViews;
-                        boolean movesOut = MinutePairs.anyBefore(minutes, keepFrom);
-                        // The older minutes are read only when needed, and then once.
-                        long[] olderMinutes = candidate || movesOut ? older.value() : null;
-                        if (candidate) {
-                            Row row = hour.row(article, windowEnd, windowMs, olderMinutes, minutes);
-                            output.collect(candidates, candidateRecord.replace(row));
-                        }
-                        if (movesOut) {
-                            olderMinutes = MinutePairs.addBefore(olderMinutes, minutes, keepFrom);
-                            if (MinutePairs.dropBefore(olderMinutes, olderFrom) == 0) {
-                                older.clear();
-                            } else {
-                                older.update(olderMinutes);
-                            }
-                            if (MinutePairs.dropBefore(minutes, keepFrom) == 0) {
-                                state.clear();
-                                return;
-                            }
-                            state.update(minutes);
-                        }
-                        left[0] = true;
-                    });
-            if (windowEnd % windowMs == 0) {
-                sweepOlder(olderFrom);
-            }
-            return left[0];
-        }
-
-        /** Drops the older minutes no candidate's hour reaches any more, and articles left with none. */
-        private void sweepOlder(long olderFrom) throws Exception {
-            getKeyedStateBackend()
-                    .applyToAllKeys(
-                            VoidNamespace.INSTANCE,
-                            VoidNamespaceSerializer.INSTANCE,
-                            olderDescriptor,
-                            (article, state) -> {
-                                long[] minutes = state.value();
-                                if (!MinutePairs.anyBefore(minutes, olderFrom)) {
-                                    return;
-                                }
-                                if (MinutePairs.dropBefore(minutes, olderFrom) == 0) {
-                                    state.clear();
-                                } else {
-                                    state.update(minutes);
-                                }
-                            });
         }
     }
 }

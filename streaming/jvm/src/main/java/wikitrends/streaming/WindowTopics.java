@@ -65,32 +65,48 @@ public final class WindowTopics {
         }
     }
 
+    // The value's constant parts, the field names quoted once (SlidingWindowCounts.WINDOW_COLUMNS).
+    private static final String[] NAMES = SlidingWindowCounts.WINDOW_COLUMNS;
+    private static final String PROJECT = "{" + quoted(NAMES[0]) + ":";
+    private static final String TITLE = "," + quoted(NAMES[1]) + ":";
+    private static final String WINDOW_START = "," + quoted(NAMES[2]) + ":";
+    private static final String WINDOW_END = "," + quoted(NAMES[3]) + ":";
+    private static final String COUNT = "," + quoted(NAMES[5]) + ":";
+
     /** The record's value: {"project":…,"title":…,"window_start":…,"window_end":…,"count":…}. */
     static String json(String project, String title, long windowStart, long windowEnd, long count) {
-        String[] names = SlidingWindowCounts.WINDOW_COLUMNS;
-        StringBuilder out = new StringBuilder(64 + title.length());
-        out.append('{');
-        quote(out, names[0]);
-        out.append(':');
+        StringBuilder out = new StringBuilder(96 + title.length());
+        out.append(PROJECT);
         quote(out, project);
-        out.append(',');
-        quote(out, names[1]);
-        out.append(':');
+        out.append(TITLE);
         quote(out, title);
-        out.append(',');
-        quote(out, names[2]);
-        out.append(':').append(windowStart).append(',');
-        quote(out, names[3]);
-        out.append(':').append(windowEnd).append(',');
-        quote(out, names[5]);
-        out.append(':').append(count).append('}');
+        out.append(WINDOW_START).append(windowStart);
+        out.append(WINDOW_END).append(windowEnd);
+        out.append(COUNT).append(count).append('}');
+        return out.toString();
+    }
+
+    private static String quoted(String text) {
+        StringBuilder out = new StringBuilder();
+        quote(out, text);
         return out.toString();
     }
 
     /** A JSON string: quotes, backslashes and control characters escaped, the rest as it is (UTF-8). */
     static void quote(StringBuilder out, String text) {
         out.append('"');
-        for (int i = 0; i < text.length(); i++) {
+        int length = text.length();
+        int clean = 0;
+        // Most titles need no escape: find the first character that does and copy up to it at once.
+        while (clean < length) {
+            char c = text.charAt(clean);
+            if (c == '"' || c == '\\' || c < 0x20) {
+                break;
+            }
+            clean++;
+        }
+        out.append(text, 0, clean);
+        for (int i = clean; i < length; i++) {
             char c = text.charAt(i);
             if (c == '"' || c == '\\') {
                 out.append('\\').append(c);

@@ -23,13 +23,13 @@ class SlidingWindowCountsTest {
     private static final long T = 1_772_431_200_000L; // 2026-03-02T06:00:00Z, a minute ending in 0
 
     // An hour of six windows and the hour before it, as core/trending.py reads them; candidates from 20 views.
-    private static final SlidingWindowCounts.CandidateHours HOUR =
-            new SlidingWindowCounts.CandidateHours(6, 60 * MINUTE, 20);
+    private static final CandidateHours HOUR =
+            new CandidateHours(6, 60 * MINUTE, 20);
 
     private static KeyedOneInputStreamOperatorTestHarness<Tuple2<String, String>, Row, Row> harness()
             throws Exception {
         return new KeyedOneInputStreamOperatorTestHarness<>(
-                new SlidingWindowCounts.WindowOperator(WINDOW, MINUTE, 10, HOUR),
+                new WindowOperator(WINDOW, MINUTE, 10, HOUR, 60 * MINUTE, 4),
                 new SlidingWindowCounts.ByArticle(),
                 Types.TUPLE(Types.STRING, Types.STRING));
     }
