@@ -63,11 +63,11 @@ def run_bounded(settings: Settings, env: dict[str, str], total: int, *args: str,
     return total / ((job["end-time"] - source_start) / 1000)
 
 
-def print_operators(settings: Settings, job_id: str, flame_graph_file: Path) -> None:
+def print_operators(settings: Settings, job_id: str, flame_graph_file: Path | None = None) -> None:
     """Where the time goes: each operator's busy and back-pressured share of time, and its records;
-    then the busiest one's flame graph, summed by frame and written to ``flame_graph_file``."""
+    with ``flame_graph_file``, then the busiest one's flame graph, summed by frame and written there."""
     job = flink_rest(settings, f"/jobs/{job_id}")
-    print("operators (sampled once, 40 s into the run; ratios averaged over subtasks):")
+    print("operators (sampled once while the job runs; ratios averaged over subtasks):")
     print(f"  {'busy':>5} {'backp':>5} {'records in':>12} {'records out':>12}  operator")
     busiest, busiest_ratio = None, -1.0
     for vertex in job["vertices"]:
@@ -86,6 +86,8 @@ def print_operators(settings: Settings, job_id: str, flame_graph_file: Path) -> 
         )
         if values.get("busyTimeMsPerSecond", 0) > busiest_ratio:
             busiest, busiest_ratio = vertex, values.get("busyTimeMsPerSecond", 0)
+    if flame_graph_file is None:
+        return
     tree = flame_graph.sample(settings, job_id, busiest["id"])
     if tree is None:
         print("flame graph: no samples came (is rest.flamegraph.enabled set?)")

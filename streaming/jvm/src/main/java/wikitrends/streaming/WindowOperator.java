@@ -84,8 +84,14 @@ final class WindowOperator extends AbstractStreamOperator<Row> implements OneInp
         recent = getPartitionedState(recentDescriptor);
         older = getPartitionedState(olderDescriptor);
         dropRetiredState();
+        // Every subtask gets every subtask's next window after a rescale, and takes the earliest. They
+        // are the same in one checkpoint (NONE aside: a subtask without articles): an aligned barrier
+        // comes after the same watermarks on every channel, and no element sets a window before the
+        // watermark's. Split among the subtasks instead, a subtask given none would skip the windows
+        // of the articles it restored until its first new element.
         nextWindowEndState =
-                context.getOperatorStateStore().getListState(new ListStateDescriptor<>("next-window-end", Types.LONG));
+                context.getOperatorStateStore()
+                        .getUnionListState(new ListStateDescriptor<>("next-window-ends", Types.LONG));
         nextWindowEnd = NONE;
         for (Long restored : nextWindowEndState.get()) {
             nextWindowEnd = Math.min(nextWindowEnd, restored);
