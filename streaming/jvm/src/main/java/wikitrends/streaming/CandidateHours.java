@@ -71,8 +71,8 @@ public final class CandidateHours implements Serializable {
             row.setField(2 + k, views(older, recent, from, from + windowMs));
         }
         row.setField(windowsPerHour + 3, views(older, recent, hourStart - earlierMs, hourStart));
-        row.setField(windowsPerHour + 4, views(older, recent, hourStart, windowEnd, MinutePairs.DESKTOP));
-        row.setField(windowsPerHour + 5, views(older, recent, hourStart, windowEnd, MinutePairs.MOBILE));
+        row.setField(windowsPerHour + 4, MinutePairs.sum(older, recent, hourStart, windowEnd, MinutePairs.DESKTOP));
+        row.setField(windowsPerHour + 5, MinutePairs.sum(older, recent, hourStart, windowEnd, MinutePairs.MOBILE));
         return row;
     }
 
@@ -82,10 +82,6 @@ public final class CandidateHours implements Serializable {
     }
 
     private static long views(long[] older, long[] recent, long fromMs, long toMs) {
-        return views(older, recent, fromMs, toMs, MinutePairs.VIEWS);
-    }
-
-    private static long views(long[] older, long[] recent, long fromMs, long toMs, int count) {
-        return MinutePairs.sum(older, fromMs, toMs, count) + MinutePairs.sum(recent, fromMs, toMs, count);
+        return MinutePairs.sum(older, recent, fromMs, toMs, MinutePairs.VIEWS);
     }
 }

@@ -68,6 +68,11 @@ final class MinutePairs {
         return total;
     }
 
+    /** One count of the minutes in [fromMs, toMs) of an article's two arrays (older and recent; either may be null). */
+    static long sum(long[] older, long[] recent, long fromMs, long toMs, int count) {
+        return sum(older, fromMs, toMs, count) + sum(recent, fromMs, toMs, count);
+    }
+
     /** Whether any minute lies before beforeMs. */
     static boolean anyBefore(long[] pairs, long beforeMs) {
         int used = (int) pairs[0];

@@ -26,6 +26,7 @@ import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDe
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonFactory;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
+import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
@@ -106,7 +107,7 @@ public final class PageRequests {
     }
 
     /** The bad and late page requests of a stream built by read(): rows of DEAD_LETTER_COLUMNS. */
-    public static org.apache.flink.streaming.api.datastream.DataStream<Row> deadLetters(
+    public static DataStream<Row> deadLetters(
             SingleOutputStreamOperator<Row> views) {
         return views.getSideOutput(DEAD_LETTERS);
     }

@@ -291,12 +291,10 @@ final class WindowOperator extends AbstractStreamOperator<Row> implements OneInp
             long toMs,
             long[] olderMinutes,
             long[] recentMinutes) {
-        long views = MinutePairs.sum(olderMinutes, fromMs, toMs) + MinutePairs.sum(recentMinutes, fromMs, toMs);
+        long views = MinutePairs.sum(olderMinutes, recentMinutes, fromMs, toMs, MinutePairs.VIEWS);
         if (views == 0) {
             return;
         }
-        int desktop = MinutePairs.DESKTOP;
-        int mobile = MinutePairs.MOBILE;
         int block = Math.floorMod(article.f1.hashCode(), blocks.length);
         StringBuilder line = blocks[block];
         if (line == null) {
@@ -308,10 +306,8 @@ final class WindowOperator extends AbstractStreamOperator<Row> implements OneInp
         WindowTopics.quote(line, article.f0);
         line.append(',');
         WindowTopics.quote(line, article.f1);
-        long desktopViews =
-                MinutePairs.sum(olderMinutes, fromMs, toMs, desktop) + MinutePairs.sum(recentMinutes, fromMs, toMs, desktop);
-        long mobileViews =
-                MinutePairs.sum(olderMinutes, fromMs, toMs, mobile) + MinutePairs.sum(recentMinutes, fromMs, toMs, mobile);
+        long desktopViews = MinutePairs.sum(olderMinutes, recentMinutes, fromMs, toMs, MinutePairs.DESKTOP);
+        long mobileViews = MinutePairs.sum(olderMinutes, recentMinutes, fromMs, toMs, MinutePairs.MOBILE);
         line.append(',').append(views).append(',').append(desktopViews).append(',').append(mobileViews);
         line.append(']');
     }
