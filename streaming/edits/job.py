@@ -10,12 +10,14 @@ Submit it beside the page-request job:
          within [edits] watchlist_poll_seconds), mark bots' edits: the flag, else the bot detector's
          newest lists on S3 (listed or detected; looked for every [bots] filter_poll_seconds)
                                                      -> malformed events: edits-dead-letter
-      -> keyed by watched entity: LARGE_EDIT, BOT_EDIT, RAPID_EDIT (event time)
-      -> keyed by article, reverts only: EDIT_WAR
+      -> edits to watched entities, keyed by entity: LARGE_EDIT, BOT_EDIT, RAPID_EDIT (event time)
+      -> reverts, keyed by article: EDIT_WAR
       -> alerts: edit-alerts (Kafka, exactly-once) and Redis
       -> every edit and alert, gathered per minute of event time: Redis (stores/edits.py)
 
-Event time is the event's own (``meta.dt``). Guarantees: checkpoints in
+Event time is the event's own (``meta.dt``), read with the watermarks by the source in the JVM
+(streaming/jvm's EditTimes), so that the parse sends each edit to its branches itself and every
+edit enters Python once before its publisher. Guarantees: checkpoints in
 exactly-once mode; the Kafka sinks are transactional; the Redis writes are
 idempotent (the same event gives the same member), so a replay after a
 restart rewrites what is there.
@@ -26,7 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pyflink.common import Configuration, Duration, WatermarkStrategy
+from pyflink.common import Configuration, WatermarkStrategy
 from pyflink.common.serialization import SimpleStringSchema
 from pyflink.common.typeinfo import Types
 from pyflink.datastream import (
@@ -34,13 +36,15 @@ from pyflink.datastream import (
     StreamExecutionEnvironment,
 )
 from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
+from pyflink.java_gateway import get_gateway
 
 from core.config import Settings
 from core.edit_rules import war_key
 from stores.edits import encode_alert
 from streaming.edits.operators import (
     DEAD_LETTERS,
-    EditTime,
+    REVERTS,
+    WATCHED,
     EditWarRules,
     EntityRules,
     ParseEdits,
@@ -58,8 +62,6 @@ def committed_offsets_else_earliest() -> KafkaOffsetsInitializer:
     PyFlink's own committed_offsets(strategy) names the strategy class of the shaded SQL connector
     jar; the stack ships the plain connector with kafka-clients, so the strategy is named here.
     """
-    from pyflink.java_gateway import get_gateway
-
     jvm = get_gateway().jvm
     initializer = jvm.org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer
     return KafkaOffsetsInitializer(
@@ -121,30 +123,32 @@ def build(settings: Settings, args: argparse.Namespace) -> StreamExecutionEnviro
     for key, value in settings.kafka.java_security.items():
         source.set_property(key, value)
     source = source.build()
-    raw = env.from_source(source, WatermarkStrategy.no_watermarks(), "edits").uid("edits-source")
-    parsed = raw.process(ParseEdits(settings), output_type=PICKLED).name("parse edits, match the watch list")
+    # Event time and watermarks from the source (the JVM reads each event's time): the parse's
+    # outputs keep them, so it can choose each edit's branches itself.
+    event_time = WatermarkStrategy(
+        get_gateway().jvm.wikitrends.streaming.EditTimes.strategy(
+            settings.edits.watermark_delay_seconds * 1000, s.idle_timeout_seconds * 1000
+        )
+    )
+    raw = env.from_source(source, event_time, "edits").uid("edits-source")
+    parsed = raw.process(ParseEdits(settings), output_type=PICKLED).name(
+        "parse edits, match the watch list, branch"
+    )
     parsed.get_side_output(DEAD_LETTERS).sink_to(
         kafka_sink(
             settings, settings.kafka.edits_dead_letter_topic, f"{settings.edits.group_id}-dead-letters"
         )
     ).name("dead letters to Kafka")
-    timed = parsed.assign_timestamps_and_watermarks(
-        WatermarkStrategy.for_bounded_out_of_orderness(
-            Duration.of_seconds(settings.edits.watermark_delay_seconds)
-        )
-        .with_timestamp_assigner(EditTime())
-        .with_idleness(Duration.of_seconds(s.idle_timeout_seconds))
-    )
 
     entity_alerts = (
-        timed.filter(lambda row: row[1] is not None)
+        parsed.get_side_output(WATCHED)
         .key_by(lambda row: row[1], key_type=Types.STRING())
         .process(EntityRules(settings, ttl_hours=2), output_type=PICKLED)
         .name("LARGE_EDIT, BOT_EDIT, RAPID_EDIT per watched entity")
         .uid("entity-alerts")
     )
     war_alerts = (
-        timed.filter(lambda row: row[0].is_revert)
+        parsed.get_side_output(REVERTS)
         .key_by(lambda row: war_key(row[0]), key_type=Types.STRING())
         .process(
             EditWarRules(settings, ttl_hours=2 * settings.edits.edit_war_minutes // 60 + 1),
@@ -159,8 +163,7 @@ def build(settings: Settings, args: argparse.Namespace) -> StreamExecutionEnviro
     ).name("alerts to Kafka")
 
     (
-        timed.map(lambda row: ("edit", row), output_type=PICKLED)
-        .union(alerts.map(lambda alert: ("alert", alert), output_type=PICKLED))
+        parsed.union(alerts.map(lambda alert: ("alert", alert), output_type=PICKLED))
         .key_by(minute_of, key_type=Types.LONG())
         .process(PublishEdits(settings))
         .name("edits and alerts to Redis")

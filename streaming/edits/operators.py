@@ -9,7 +9,6 @@ import logging
 import time
 
 from pyflink.common.typeinfo import Types
-from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
@@ -26,6 +25,9 @@ from streaming.gather import PICKLED, GatherThenPublish
 log = logging.getLogger("streaming.edits")
 
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
+# The parse's branches: (Edit, entity) of edits to a watched entity, and of reverts (the edit-war rule).
+WATCHED = OutputTag("watched", PICKLED)
+REVERTS = OutputTag("reverts", PICKLED)
 # Without new edits event time stands still (a quiet wiki, the end of a replay): a minute is then
 # published this long after its first edit arrived, by the wall clock.
 PUBLISH_AFTER_SECONDS = 60
@@ -40,9 +42,15 @@ def dead_letter(reason: str, payload: str) -> str:
 
 
 class ParseEdits(ProcessFunction):
-    """Raw events -> (Edit, watched entity or None); malformed ones to the dead letters, other types
-    (categorize, log) counted and dropped. Edits by accounts on the bot detector's lists (the newest
-    on S3) are marked as bots', saying which list."""
+    """Raw events -> ("edit", (Edit, watched entity or None)) for the publisher, and the same (Edit,
+    entity) to WATCHED when the entity is watched and to REVERTS when the edit is a revert; malformed
+    ones to the dead letters, other types (categorize, log) counted and dropped. Edits by accounts on
+    the bot detector's lists (the newest on S3) are marked as bots', saying which list.
+
+    Each output keeps its event's time and watermarks, assigned by the source
+    (streaming/jvm's EditTimes): the branches are chosen here, not by filters that would each take
+    every edit into Python again.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -73,12 +81,12 @@ class ParseEdits(ProcessFunction):
             if marked is not edit:
                 self.bots_marked.inc()
             edit = marked
-        yield edit, self.watchlist.current().entity_of(edit.title)
-
-
-class EditTime(TimestampAssigner):
-    def extract_timestamp(self, value, record_timestamp: int) -> int:
-        return value[0].timestamp_ms
+        row = (edit, self.watchlist.current().entity_of(edit.title))
+        if row[1] is not None:
+            yield WATCHED, row
+        if edit.is_revert:
+            yield REVERTS, row
+        yield "edit", row
 
 
 class KeyedRules(KeyedProcessFunction):
