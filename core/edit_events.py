@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from core.bots import FLAGGED
 from core.events import project_of_server
@@ -65,13 +65,19 @@ def is_revert(comment: str, tags: list[str] | None = None) -> bool:
 
 
 def _event_time_ms(event: dict) -> int:
-    """The event's time: ``meta.dt`` (ISO 8601), else the Unix ``timestamp``."""
+    """The event's time: ``meta.dt`` (ISO 8601; without an offset, UTC), else the Unix ``timestamp``.
+
+    streaming/jvm's EditTimes reads the same time for the edit job's watermarks.
+    """
     dt = (event.get("meta") or {}).get("dt")
     if isinstance(dt, str):
         try:
-            return int(datetime.fromisoformat(dt.replace("Z", "+00:00")).timestamp() * 1000)
+            moment = datetime.fromisoformat(dt.replace("Z", "+00:00"))
         except ValueError as error:
             raise MalformedEditEvent(f"meta.dt {dt!r} is not a time") from error
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp() * 1000)
     timestamp = event.get("timestamp")
     if isinstance(timestamp, int | float) and not isinstance(timestamp, bool):
         return int(timestamp * 1000)

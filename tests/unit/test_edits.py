@@ -29,6 +29,21 @@ def test_every_real_edit_is_parsed_with_its_size_change_and_event_time() -> None
     assert sum(e.is_revert for e in edits) == 1  # ClueBot NG's "Reverting possible vandalism"
 
 
+@pytest.mark.parametrize(
+    ("time_fields", "expected_ms"),
+    [  # the same cases as streaming/jvm's EditTimesTest: the watermarks and the rules agree on time
+        ({"meta": {"dt": "2026-03-02T06:00:00Z"}, "timestamp": 1}, 1_772_431_200_000),
+        ({"meta": {"dt": "2026-03-02T07:00:00.250+01:00"}}, 1_772_431_200_250),
+        ({"meta": {"dt": "2026-03-02T06:00:00"}}, 1_772_431_200_000),  # no offset: UTC
+        ({"meta": {}, "timestamp": 1772431200}, 1_772_431_200_000),
+        ({"timestamp": 1772431200.5}, 1_772_431_200_500),
+    ],
+)
+def test_event_time_is_meta_dt_else_the_unix_timestamp(time_fields: dict, expected_ms: int) -> None:
+    event = {"type": "edit", "wiki": "enwiki", "title": "A", "user": "B", "namespace": 0, **time_fields}
+    assert parse_recentchange(event).timestamp_ms == expected_ms
+
+
 def test_other_event_types_are_not_edits_and_broken_ones_say_why() -> None:
     events = [json.loads(line) for line in ALL_WIKIS_SAMPLE.read_text(encoding="utf-8").splitlines()]
     parsed = [parse_recentchange(event) for event in events]
